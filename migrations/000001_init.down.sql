@@ -1,0 +1,15 @@
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS edge_nodes;
+DROP TABLE IF EXISTS usage_reports;
+DROP TABLE IF EXISTS usage_daily;
+DROP TABLE IF EXISTS purge_requests;
+DROP TABLE IF EXISTS named_transformations;
+DROP TABLE IF EXISTS custom_domains;
+DROP TABLE IF EXISTS url_endpoint_origins;
+DROP TABLE IF EXISTS url_endpoints;
+DROP TABLE IF EXISTS origins;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS account_users;
+DROP TABLE IF EXISTS accounts;
+DROP FUNCTION IF EXISTS bump_config_version();
+DROP TABLE IF EXISTS config_version;

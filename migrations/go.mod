@@ -1,0 +1,3 @@
+module pictor/migrations
+
+go 1.26

@@ -1,0 +1,3 @@
+module pictor/services/internal
+
+go 1.26
