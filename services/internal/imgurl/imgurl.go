@@ -1,0 +1,193 @@
+// Package imgurl is Pictor's transformation grammar: it parses ImageKit-style
+// transformation strings ("w-300,h-200:rt-90") into typed steps, validates
+// every value against the limits in DESIGN §3/§5, and prints a canonical
+// form that is the cache key's view of a transformation.
+//
+// The edge parses request URLs with it and the control plane validates named
+// transformations with it, so both sides agree on what is valid.
+//
+// Grammar: ':' chains steps (applied left to right), ',' separates
+// parameters within a step, the first '-' splits a key from its value, '_'
+// separates sub-values, a leading 'N' makes a number negative and '@@'
+// stands for '/' inside a path value. A key Pictor knows but does not
+// implement (layers, expressions, AI effects, video) is refused as
+// unsupported, never ignored.
+package imgurl
+
+import (
+	"fmt"
+	"strings"
+
+	"pictor/services/internal/errkind"
+)
+
+// MaxLength bounds a transformation string, so a hostile URL cannot make the
+// parser or the cache key arbitrarily expensive.
+const MaxLength = 2048
+
+// MaxSteps bounds the chain length for the same reason.
+const MaxSteps = 16
+
+// Transformation is an ordered chain of steps.
+type Transformation struct {
+	Steps []Step
+}
+
+// Empty reports whether t changes nothing.
+func (t Transformation) Empty() bool {
+	for _, s := range t.Steps {
+		if !s.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns the canonical form: within a step, parameters in a fixed
+// order with normalised values; empty steps dropped. Parsing the canonical
+// form yields an equal Transformation.
+func (t Transformation) String() string {
+	var parts []string
+	for _, s := range t.Steps {
+		if c := s.String(); c != "" {
+			parts = append(parts, c)
+		}
+	}
+	return strings.Join(parts, ":")
+}
+
+// Chain returns a followed by b, as when a URL has both a path `tr:` segment
+// and a `?tr=` query (path steps first).
+func Chain(a, b Transformation) Transformation {
+	steps := make([]Step, 0, len(a.Steps)+len(b.Steps))
+	steps = append(steps, a.Steps...)
+	steps = append(steps, b.Steps...)
+	return Transformation{Steps: steps}
+}
+
+// Parse parses a transformation string as found after "tr:" in a path or in
+// the tr query parameter. An empty string is the empty transformation.
+// Errors are errkind Invalid or Unsupported and name the parameter at fault.
+func Parse(s string) (Transformation, error) {
+	if s == "" {
+		return Transformation{}, nil
+	}
+	if len(s) > MaxLength {
+		return Transformation{}, errkind.New(errkind.Invalid, "transformation_too_long",
+			fmt.Sprintf("transformation is longer than %d characters", MaxLength))
+	}
+	raw := strings.Split(s, ":")
+	if len(raw) > MaxSteps {
+		return Transformation{}, errkind.New(errkind.Invalid, "too_many_steps",
+			fmt.Sprintf("transformation has more than %d chained steps", MaxSteps))
+	}
+	t := Transformation{Steps: make([]Step, 0, len(raw))}
+	for _, rs := range raw {
+		st, err := parseStep(rs)
+		if err != nil {
+			return Transformation{}, err
+		}
+		t.Steps = append(t.Steps, st)
+	}
+	return t, nil
+}
+
+func parseStep(s string) (Step, error) {
+	var st Step
+	if s == "" {
+		return st, nil
+	}
+	for _, p := range strings.Split(s, ",") {
+		if p == "" {
+			continue
+		}
+		key, value, hasValue := strings.Cut(p, "-")
+		if err := checkUnsupported(key, value); err != nil {
+			return Step{}, err
+		}
+		spec, ok := specsByKey[key]
+		if !ok {
+			return Step{}, errkind.New(errkind.Invalid, "unknown_parameter",
+				fmt.Sprintf("unknown transformation parameter %q", key))
+		}
+		if !hasValue || value == "" {
+			return Step{}, invalidValue(key, "missing value")
+		}
+		if err := spec.parse(&st, value); err != nil {
+			return Step{}, err
+		}
+	}
+	return st, nil
+}
+
+func invalidValue(key, why string) error {
+	return errkind.New(errkind.Invalid, "invalid_parameter",
+		fmt.Sprintf("invalid value for transformation parameter %q: %s", key, why))
+}
+
+// unsupportedKeys are parameters of ImageKit's grammar that Pictor does not
+// implement. Answering "unsupported" keeps a URL written for ImageKit from
+// silently rendering something different.
+var unsupportedKeys = map[string]string{
+	"l": "layers", "lx": "layers", "ly": "layers", "lfo": "layers", "lap": "layers",
+	"lso": "layers", "ldu": "layers", "i": "layers", "ie": "layers", "fs": "text layers",
+	"ff": "text layers", "co": "text layers", "tg": "text layers", "pa": "text layers",
+	"al": "text layers", "lm": "layers", "z": "zoom", "pg": "page selection",
+	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
+	"abs": "video", "raw": "raw transformations", "if": "conditionals", "end": "conditionals",
+	"ie-else": "conditionals", "else": "conditionals", "dpr-auto": "client hints",
+}
+
+var unsupportedEffects = map[string]bool{
+	"shadow": true, "gradient": true, "upscale": true, "retouch": true, "genvar": true,
+	"dropshadow": true, "changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
+	"distort": true, "colorize": true,
+}
+
+func checkUnsupported(key, value string) error {
+	if what, ok := unsupportedKeys[key]; ok {
+		return unsupported(key, what)
+	}
+	if key == "e" {
+		name, _, _ := strings.Cut(value, "-")
+		if unsupportedEffects[name] {
+			return unsupported("e-"+name, "this effect")
+		}
+	}
+	if key == "fo" && (value == "face" || strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
+		return unsupported("fo-"+value, "face and object focus")
+	}
+	if isExpression(value) {
+		return unsupported(key, "arithmetic expressions")
+	}
+	return nil
+}
+
+func unsupported(param, what string) error {
+	return errkind.New(errkind.Unsupported, "unsupported_parameter",
+		fmt.Sprintf("transformation parameter %q is unsupported (%s are not implemented)", param, what))
+}
+
+// isObjectFocus recognises ImageKit's object-detection focus names.
+func isObjectFocus(v string) bool {
+	switch v {
+	case "person", "car", "dog", "cat", "bottle", "chair", "laptop", "bicycle":
+		return true
+	}
+	return false
+}
+
+// isExpression recognises ImageKit arithmetic expressions such as
+// "iw_div_2" or "ih_mul_0.5": they reference image properties by name.
+func isExpression(v string) bool {
+	for _, op := range []string{"_add_", "_sub_", "_mul_", "_div_", "_mod_", "_pow_"} {
+		if strings.Contains(v, op) {
+			return true
+		}
+	}
+	switch v {
+	case "iw", "ih", "iar", "cw", "ch", "car", "bw", "bh", "bar":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,277 @@
+package imgurl
+
+import (
+	"strings"
+	"testing"
+
+	"pictor/services/internal/errkind"
+)
+
+var parseCases = []struct {
+	name      string
+	in        string
+	canonical string
+	kind      errkind.Kind // expected error kind; Internal means no error
+	errHas    string
+}{
+	{name: "empty", in: "", canonical: ""},
+	{name: "width", in: "w-300", canonical: "w-300"},
+	{name: "reordered params share a form", in: "h-200,w-300", canonical: "w-300,h-200"},
+	{name: "duplicate param last wins", in: "w-100,w-300", canonical: "w-300"},
+	{name: "fraction width", in: "w-0.5", canonical: "w-0.5"},
+	{name: "fraction without leading zero", in: "h-.25", canonical: "h-0.25"},
+	{name: "chained steps", in: "w-400:rt-90:bl-5", canonical: "w-400:rt-90:bl-5"},
+	{name: "empty steps dropped", in: "w-400::rt-90", canonical: "w-400:rt-90"},
+	{name: "negative rotation", in: "rt-N90", canonical: "rt-N90"},
+	{name: "rotation auto", in: "rt-auto", canonical: "rt-auto"},
+	{name: "aspect ratio", in: "ar-4-3,w-400", canonical: "w-400,ar-4-3"},
+	{name: "crop and mode", in: "cm-pad_resize,c-at_max,fo-top_left", canonical: "c-at_max,cm-pad_resize,fo-top_left"},
+	{name: "jpeg normalised", in: "f-jpeg", canonical: "f-jpg"},
+	{name: "quality", in: "q-55", canonical: "q-55"},
+	{name: "dpr", in: "dpr-2.50", canonical: "dpr-2.5"},
+	{name: "bg hex lower", in: "bg-ff0000", canonical: "bg-FF0000"},
+	{name: "bg with alpha", in: "bg-FF000080", canonical: "bg-FF000080"},
+	{name: "bg opaque alpha dropped", in: "bg-FF0000FF", canonical: "bg-FF0000"},
+	{name: "bg named", in: "bg-white", canonical: "bg-FFFFFF"},
+	{name: "border", in: "b-5_red", canonical: "b-5_FF0000"},
+	{name: "radius max", in: "r-max", canonical: "r-max"},
+	{name: "flip v_h normalised", in: "fl-v_h", canonical: "fl-h_v"},
+	{name: "trim true", in: "t-true", canonical: "t-true"},
+	{name: "trim threshold", in: "t-20", canonical: "t-20"},
+	{name: "default image slashes", in: "di-folder@@default.jpg", canonical: "di-folder@@default.jpg"},
+	{name: "effects fixed order", in: "e-contrast,e-grayscale", canonical: "e-grayscale,e-contrast"},
+	{name: "sharpen default", in: "e-sharpen", canonical: "e-sharpen"},
+	{name: "sharpen value", in: "e-sharpen-10", canonical: "e-sharpen-10"},
+	{name: "usm", in: "e-usm-2-2-0.8-0.024", canonical: "e-usm-2-2-0.8-0.024"},
+	{name: "flags", in: "orig-true,pr-true,lo-true,md-true,cp-true", canonical: "orig-true,pr-true,lo-true,md-true,cp-true"},
+	{name: "flag false clears", in: "pr-true,pr-false", canonical: ""},
+	{name: "named", in: "n-thumb_small", canonical: "n-thumb_small"},
+	{name: "coordinates", in: "cm-extract,x-10,y-20,xc-5,yc-6", canonical: "cm-extract,x-10,y-20,xc-5,yc-6"},
+	{name: "opacity zero", in: "o-0", canonical: "o-0"},
+
+	{name: "width not a number", in: "w-abc", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width NaN", in: "w-NaN", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width negative", in: "w-N1", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width zero", in: "w-0", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width over limit", in: "w-100000", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width exponent", in: "w-1e3", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width fractional pixels", in: "w-300.5", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width missing value", in: "w", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "width empty value", in: "w-", kind: errkind.Invalid, errHas: `"w"`},
+	{name: "dpr too high", in: "dpr-50", kind: errkind.Invalid, errHas: `"dpr"`},
+	{name: "dpr too low", in: "dpr-0.01", kind: errkind.Invalid, errHas: `"dpr"`},
+	{name: "quality zero", in: "q-0", kind: errkind.Invalid, errHas: `"q"`},
+	{name: "quality over", in: "q-101", kind: errkind.Invalid, errHas: `"q"`},
+	{name: "unknown key", in: "w-300,zz-1", kind: errkind.Invalid, errHas: `"zz"`},
+	{name: "unknown crop", in: "c-squash", kind: errkind.Invalid, errHas: `"c"`},
+	{name: "unknown format", in: "f-bmp", kind: errkind.Invalid, errHas: `"f"`},
+	{name: "bad colour", in: "bg-GGGGGG", kind: errkind.Invalid, errHas: `"bg"`},
+	{name: "unknown colour name", in: "bg-notacolour", kind: errkind.Invalid, errHas: `"bg"`},
+	{name: "border without colour", in: "b-5", kind: errkind.Invalid, errHas: `"b"`},
+	{name: "rotation too large", in: "rt-720", kind: errkind.Invalid, errHas: `"rt"`},
+	{name: "blur zero", in: "bl-0", kind: errkind.Invalid, errHas: `"bl"`},
+	{name: "di climbs out", in: "di-..@@etc@@passwd", kind: errkind.Invalid, errHas: `"di"`},
+	{name: "unknown effect", in: "e-sepia", kind: errkind.Invalid, errHas: "sepia"},
+	{name: "grayscale with value", in: "e-grayscale-5", kind: errkind.Invalid, errHas: "e-grayscale"},
+	{name: "usm wrong arity", in: "e-usm-2-2", kind: errkind.Invalid, errHas: "e-usm"},
+	{name: "named bad chars", in: "n-a.b", kind: errkind.Invalid, errHas: `"n"`},
+	{name: "bool bad", in: "pr-yes", kind: errkind.Invalid, errHas: `"pr"`},
+
+	{name: "layers unsupported", in: "l-text,i-Hello,l-end", kind: errkind.Unsupported, errHas: `"l"`},
+	{name: "face focus unsupported", in: "fo-face", kind: errkind.Unsupported, errHas: "fo-face"},
+	{name: "expression unsupported", in: "w-iw_div_2", kind: errkind.Unsupported, errHas: "expressions"},
+	{name: "ai effect unsupported", in: "e-bgremove", kind: errkind.Unsupported, errHas: "e-bgremove"},
+	{name: "zoom unsupported", in: "z-0.5", kind: errkind.Unsupported, errHas: `"z"`},
+	{name: "video unsupported", in: "so-5", kind: errkind.Unsupported, errHas: `"so"`},
+
+	{name: "too long", in: "w-1" + strings.Repeat(",w-1", MaxLength/4), kind: errkind.Invalid, errHas: "longer"},
+	{name: "too many steps", in: strings.Repeat("w-1:", MaxSteps) + "w-1", kind: errkind.Invalid, errHas: "chained"},
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range parseCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse(tc.in)
+			if tc.kind != errkind.Internal {
+				if err == nil {
+					t.Fatalf("Parse(%q) = %q, want %v error", tc.in, tr, tc.kind)
+				}
+				if got := errkind.KindOf(err); got != tc.kind {
+					t.Fatalf("kind = %v, want %v (%v)", got, tc.kind, err)
+				}
+				if !strings.Contains(errkind.SafeMessage(err), tc.errHas) {
+					t.Fatalf("message %q does not name %q", errkind.SafeMessage(err), tc.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.in, err)
+			}
+			if got := tr.String(); got != tc.canonical {
+				t.Fatalf("canonical = %q, want %q", got, tc.canonical)
+			}
+			checkRoundTrip(t, tr)
+		})
+	}
+}
+
+// checkRoundTrip asserts parse(canonical(x)) == x in canonical form.
+func checkRoundTrip(t *testing.T, tr Transformation) {
+	t.Helper()
+	c := tr.String()
+	again, err := Parse(c)
+	if err != nil {
+		t.Fatalf("canonical %q does not parse: %v", c, err)
+	}
+	if again.String() != c {
+		t.Fatalf("canonical not stable: %q → %q", c, again.String())
+	}
+}
+
+func TestTypedValues(t *testing.T) {
+	tr, err := Parse("w-0.5,h-200,q-70,f-webp,rt-N90,bg-00000080,dpr-2,t-true,e-sharpen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tr.Steps[0]
+	if !s.Width.Fraction() || s.Width.Resolve(1000) != 500 {
+		t.Errorf("width = %+v, want fraction 0.5", s.Width)
+	}
+	if s.Height.Fraction() || s.Height.Resolve(1000) != 200 {
+		t.Errorf("height = %+v, want 200 px", s.Height)
+	}
+	if s.Quality != 70 || s.Format != "webp" || s.DPR != 2 {
+		t.Errorf("q/f/dpr = %d/%s/%g", s.Quality, s.Format, s.DPR)
+	}
+	if s.Rotate != (Rotation{Set: true, Degrees: -90}) {
+		t.Errorf("rotate = %+v", s.Rotate)
+	}
+	if *s.Background != (Color{0, 0, 0, 128}) {
+		t.Errorf("bg = %+v", *s.Background)
+	}
+	if !s.Trim.Set || s.Trim.Value != 0 || !s.Sharpen.Set {
+		t.Errorf("trim/sharpen = %+v/%+v", s.Trim, s.Sharpen)
+	}
+}
+
+func TestChain(t *testing.T) {
+	a, _ := Parse("w-300")
+	b, _ := Parse("rt-90")
+	if got := Chain(a, b).String(); got != "w-300:rt-90" {
+		t.Fatalf("Chain = %q", got)
+	}
+}
+
+func TestSplitPath(t *testing.T) {
+	cases := []struct{ name, in, steps, path string }{
+		{"no transformation", "a/b.jpg", "", "a/b.jpg"},
+		{"transformation", "tr:w-300,h-200/a/b.jpg", "w-300,h-200", "a/b.jpg"},
+		{"folder named like tr", "trx/a.jpg", "", "trx/a.jpg"},
+		{"transformation only", "tr:w-300", "w-300", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, p := SplitPath(tc.in)
+			if s != tc.steps || p != tc.path {
+				t.Fatalf("SplitPath(%q) = %q, %q; want %q, %q", tc.in, s, p, tc.steps, tc.path)
+			}
+		})
+	}
+}
+
+func TestSplitQuery(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want Query
+		bad  bool
+	}{
+		{name: "empty", in: "", want: Query{}},
+		{name: "tr only", in: "tr=w-300%2Ch-200", want: Query{Transformation: "w-300,h-200"}},
+		{name: "signed with forward", in: "v=2&tr=w-1&ik-t=123&ik-s=abc&x=%20y", want: Query{Transformation: "w-1", Expires: "123", Signature: "abc", Forward: "v=2&x=%20y"}},
+		{name: "attachment", in: "ik-attachment=true", want: Query{Attachment: true}},
+		{name: "two tr chain", in: "tr=w-1&tr=h-2", want: Query{Transformation: "w-1:h-2"}},
+		{name: "bad escape", in: "tr=%zz", bad: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SplitQuery(tc.in)
+			if tc.bad {
+				if err == nil || errkind.KindOf(err) != errkind.Invalid {
+					t.Fatalf("want invalid error, got %v", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("SplitQuery(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	named := map[string]string{
+		"thumb": "w-100,h-100,c-force",
+		"chain": "w-200:rt-90",
+		"loop":  "n-thumb",
+	}
+	lookup := func(n string) (string, bool) { d, ok := named[n]; return d, ok }
+	cases := []struct {
+		name, in, want string
+		kind           errkind.Kind
+	}{
+		{name: "plain", in: "n-thumb", want: "w-100,h-100,c-force"},
+		{name: "override", in: "n-thumb,w-50", want: "w-50,h-100,c-force"},
+		{name: "multi step", in: "n-chain,q-50:bl-3", want: "w-200:q-50,rt-90:bl-3"},
+		{name: "unknown", in: "n-nope", kind: errkind.Invalid},
+		{name: "nested refused", in: "n-loop", kind: errkind.Invalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Expand(tr, lookup)
+			if tc.kind != errkind.Internal {
+				if errkind.KindOf(err) != tc.kind {
+					t.Fatalf("err = %v, want kind %v", err, tc.kind)
+				}
+				return
+			}
+			if err != nil || got.String() != tc.want {
+				t.Fatalf("Expand(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tr, err := Parse(s)
+		if err != nil {
+			if k := errkind.KindOf(err); k != errkind.Invalid && k != errkind.Unsupported {
+				t.Fatalf("Parse(%q): error of kind %v: %v", s, k, err)
+			}
+			return
+		}
+		checkRoundTrip(t, tr)
+	})
+}
+
+func FuzzSplitQuery(f *testing.F) {
+	f.Add("v=2&tr=w-1&ik-t=123&ik-s=abc")
+	f.Add("tr=%zz&&=")
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := SplitQuery(s)
+		if err != nil {
+			return
+		}
+		if len(q.Forward) > len(s) {
+			t.Fatalf("forwarded query longer than the input")
+		}
+	})
+}
