@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the edge's whole configuration, from PICTOR_* variables.
+type config struct {
+	ConfigFile          string // standalone mode: no control plane
+	Addr                string
+	ControlPlaneAddr    string
+	EdgeToken           string
+	NodeID              string
+	EdgeGroup           string
+	DataDir             string
+	AllowPrivateOrigins bool
+	ConnectTimeout      time.Duration
+	FetchTimeout        time.Duration
+	MaxSourceBytes      int64
+	MaxSourcePixels     int64
+	Workers             int
+	QueueLength         int
+	TransformDeadline   time.Duration
+	ShutdownTimeout     time.Duration
+	LogLevel            string
+	LogFormat           string
+}
+
+// loadConfig reads and validates the environment; every problem is
+// reported at once so a misconfigured deployment is fixed in one go.
+func loadConfig(getenv func(string) string, configFile string) (config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive duration such as 3s, got %q", name, v))
+			return def
+		}
+		return d
+	}
+	num := func(name string, def int64) int64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive whole number, got %q", name, v))
+			return def
+		}
+		return n
+	}
+	boolean := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: want true or false, got %q", name, v))
+		}
+		return b
+	}
+
+	hostname, _ := os.Hostname()
+	c := config{
+		Addr:                str("PICTOR_EDGE_ADDR", ":8081"),
+		ControlPlaneAddr:    str("PICTOR_CONTROL_PLANE_ADDR", "127.0.0.1:8090"),
+		EdgeToken:           getenv("PICTOR_EDGE_TOKEN"),
+		EdgeGroup:           str("PICTOR_EDGE_GROUP", "default"),
+		DataDir:             str("PICTOR_EDGE_DATA_DIR", "/var/lib/pictor-edge"),
+		AllowPrivateOrigins: boolean("PICTOR_ALLOW_PRIVATE_ORIGINS"),
+		ConnectTimeout:      dur("PICTOR_ORIGIN_CONNECT_TIMEOUT", 3*time.Second),
+		FetchTimeout:        dur("PICTOR_ORIGIN_FETCH_TIMEOUT", 15*time.Second),
+		MaxSourceBytes:      num("PICTOR_MAX_SOURCE_BYTES", 40<<20),
+		MaxSourcePixels:     num("PICTOR_MAX_SOURCE_PIXELS", 100_000_000),
+		Workers:             int(num("PICTOR_TRANSFORM_WORKERS", int64(defaultWorkers()))),
+		QueueLength:         int(num("PICTOR_TRANSFORM_QUEUE", 64)),
+		TransformDeadline:   dur("PICTOR_TRANSFORM_DEADLINE", 10*time.Second),
+		ShutdownTimeout:     dur("PICTOR_SHUTDOWN_TIMEOUT", 25*time.Second),
+		LogLevel:            str("PICTOR_LOG_LEVEL", "info"),
+		LogFormat:           str("PICTOR_LOG_FORMAT", "text"),
+	}
+	c.ConfigFile = configFile
+	c.NodeID = str("PICTOR_NODE_ID", hostname+c.Addr)
+	if c.EdgeToken == "" && c.ConfigFile == "" {
+		errs = append(errs, errors.New("PICTOR_EDGE_TOKEN is required (the token the control plane expects from edges)"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("PICTOR_EDGE_ADDR: want host:port, got %q", c.Addr))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("PICTOR_LOG_FORMAT: want text or json, got %q", c.LogFormat))
+	}
+	return c, errors.Join(errs...)
+}
+
+// masked is the config as logged at start-up: secrets replaced.
+func (c config) masked() config {
+	if c.EdgeToken != "" {
+		c.EdgeToken = "****"
+	}
+	return c
+}

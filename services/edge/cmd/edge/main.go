@@ -1,0 +1,184 @@
+// Command edge serves Pictor's image traffic: it subscribes to the control
+// plane's config stream, routes each request to a tenant's URL-endpoint,
+// fetches the original from the customer's origin and transforms it.
+//
+// Configuration comes from PICTOR_* environment variables, validated at
+// start-up and printed with secrets masked.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/edge/internal/configwatch"
+	"pictor/services/edge/internal/delivery"
+	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/routing"
+	"pictor/services/edge/internal/standalone"
+	"pictor/services/edge/internal/transform"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	configFile := flag.String("config", "", "serve from this snapshot file (YAML or JSON) instead of a control plane")
+	flag.Parse()
+	cfg, err := loadConfig(os.Getenv, *configFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "edge: %v\n", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg.LogFormat, cfg.LogLevel)
+	if err := run(cfg, log); err != nil {
+		log.Error("edge stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config, log *slog.Logger) error {
+	log.Info("starting edge", "version", version, "config", cfg.masked())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var tables routing.Holder
+	apply := func(snap *configv1.Snapshot) error {
+		t, err := routing.Build(snap)
+		if err != nil {
+			return err
+		}
+		if tables.Store(t) {
+			log.Info("config applied", "version", t.Version())
+		}
+		return nil
+	}
+	var configLoop func(context.Context)
+	if cfg.ConfigFile != "" {
+		load := func() error {
+			snap, err := standalone.Load(cfg.ConfigFile)
+			if err != nil {
+				return err
+			}
+			return apply(snap)
+		}
+		if err := load(); err != nil {
+			return fmt.Errorf("standalone config %s: %w", cfg.ConfigFile, err)
+		}
+		configLoop = func(ctx context.Context) { reloadOnHangup(ctx, load, log) }
+	} else {
+		watch := configwatch.New(configwatch.Config{
+			Addr:      cfg.ControlPlaneAddr,
+			Token:     cfg.EdgeToken,
+			NodeID:    cfg.NodeID,
+			EdgeGroup: cfg.EdgeGroup,
+			DataDir:   cfg.DataDir,
+		}, apply, log)
+		if v, err := watch.Restore(); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				log.Info("no persisted config snapshot; not ready until the control plane sends one")
+			} else {
+				log.Warn("persisted config snapshot rejected; not ready until the control plane sends one", "err", err)
+			}
+		} else {
+			log.Info("serving persisted config until the control plane answers", "version", v)
+		}
+		configLoop = func(ctx context.Context) {
+			if err := watch.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("config watch stopped", "err", err)
+			}
+		}
+	}
+
+	fetchCfg := origin.DefaultConfig()
+	fetchCfg.AllowPrivate = cfg.AllowPrivateOrigins
+	fetchCfg.UserAgent = "pictor-edge/" + version
+	fetchCfg.ConnectTimeout = cfg.ConnectTimeout
+	fetchCfg.FetchTimeout = cfg.FetchTimeout
+	fetchCfg.MaxBodyBytes = cfg.MaxSourceBytes
+	engine := transform.New(transform.Config{
+		MaxSourcePixels: cfg.MaxSourcePixels,
+		Workers:         cfg.Workers,
+		QueueLength:     cfg.QueueLength,
+		QueueWait:       2 * time.Second,
+		Deadline:        cfg.TransformDeadline,
+		AVIFEffort:      2,
+	}, log)
+	handler := delivery.New(&tables, origin.New(fetchCfg), engine, log)
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		configLoop(ctx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe() }()
+	log.Info("edge listening", "addr", cfg.Addr, "node_id", cfg.NodeID)
+
+	select {
+	case err := <-serveErr:
+		stop()
+		<-watchDone
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	<-watchDone
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("edge stopped cleanly")
+	return nil
+}
+
+// reloadOnHangup re-reads a standalone config file on SIGHUP; a file that
+// does not validate is logged and the config in force stays.
+func reloadOnHangup(ctx context.Context, load func() error, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := load(); err != nil {
+				log.Error("config reload rejected; keeping the config in force", "err", err)
+			}
+		}
+	}
+}
+
+func newLogger(format, level string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func defaultWorkers() int { return 2 * runtime.GOMAXPROCS(0) }

@@ -1,0 +1,371 @@
+// Package configwatch is the edge's side of the control plane's Watch
+// stream (DESIGN §9): it receives versioned config snapshots, hands each to
+// the caller to validate and swap in, keeps the last good one on disk and
+// answers every snapshot with an ACK or a NACK, in the way Envoy's xDS
+// clients do.
+//
+// The edge keeps serving whatever it last applied while the control plane
+// is unreachable, and reconnects with jittered exponential backoff.
+package configwatch
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	configv1 "pictor/proto/pictor/config/v1"
+)
+
+// CapabilityVersion is the snapshot schema this edge understands; the
+// control plane never sends one that needs more.
+const CapabilityVersion = 1
+
+// DefaultIdleTimeout is how long a stream may stay silent before the edge
+// assumes the connection is dead (a control-plane host that vanished
+// without closing its sockets) and reconnects. The control plane's
+// keepalives must come more often than this.
+const DefaultIdleTimeout = 2 * time.Minute
+
+const (
+	backoffBase = 200 * time.Millisecond
+	backoffMax  = 15 * time.Second
+	// maxSnapshotBytes lifts gRPC's 4 MiB default receive limit: a fleet's
+	// whole config arrives as one message, and a limit hit here would
+	// leave every edge unable to ever load it.
+	maxSnapshotBytes = 256 << 20
+	// maxDetailBytes bounds a NACK's error detail.
+	maxDetailBytes = 4096
+)
+
+// Config says how to reach the control plane and where to keep the
+// last good snapshot.
+type Config struct {
+	// Addr is the control plane's gRPC address (host:port, or any target
+	// grpc.NewClient accepts).
+	Addr string
+	// Token authenticates the edge (sent as "authorization: Bearer"); the
+	// on-disk snapshot's signing keys are encrypted under a key derived
+	// from it.
+	Token     string
+	NodeID    string
+	EdgeGroup string
+	// DataDir holds snapshot.bin; empty disables persistence.
+	DataDir string
+	// TLS secures the stream; nil means plaintext.
+	TLS *tls.Config
+	// IdleTimeout overrides DefaultIdleTimeout when positive.
+	IdleTimeout time.Duration
+}
+
+// Client keeps an edge subscribed to config snapshots.
+type Client struct {
+	cfg   Config
+	apply func(*configv1.Snapshot) error
+	log   *slog.Logger
+
+	// mu serialises applying, persisting and recording a snapshot, so
+	// Restore and Run may overlap safely.
+	mu         sync.Mutex
+	hasApplied bool // distinguishes "applied v0" from "nothing applied"
+
+	applied   atomic.Uint64
+	connected atomic.Bool
+
+	// Tests shorten these.
+	backoffBase, backoffMax time.Duration
+}
+
+// New returns a client. apply must validate a snapshot, build the routing
+// table and make it current, returning an error (sent back as the NACK
+// detail) if the snapshot cannot be used; it is called from one goroutine
+// at a time.
+func New(cfg Config, apply func(*configv1.Snapshot) error, log *slog.Logger) *Client {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return &Client{
+		cfg:         cfg,
+		apply:       apply,
+		log:         log.With("component", "configwatch", "addr", cfg.Addr, "node_id", cfg.NodeID),
+		backoffBase: backoffBase,
+		backoffMax:  backoffMax,
+	}
+}
+
+// Connected reports whether the control plane has answered on the current
+// stream. It is false before the first message and after the stream ends.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// AppliedVersion is the version of the config the edge serves (0 before
+// any).
+func (c *Client) AppliedVersion() uint64 { return c.applied.Load() }
+
+// Restore applies the persisted snapshot, so an edge started while the
+// control plane is down serves its last good config. It returns the
+// version applied; errors are those of LoadPersisted, or apply's when the
+// snapshot no longer validates. Call it before Run.
+func (c *Client) Restore() (uint64, error) {
+	snap, err := c.LoadPersisted()
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hasApplied && snap.GetVersion() <= c.applied.Load() {
+		return c.applied.Load(), nil
+	}
+	if err := c.safeApply(snap); err != nil {
+		return 0, fmt.Errorf("apply persisted snapshot v%d: %w", snap.GetVersion(), err)
+	}
+	c.markApplied(snap.GetVersion())
+	c.log.Info("restored config snapshot from disk", "version", snap.GetVersion(), "accounts", len(snap.GetAccounts()))
+	return snap.GetVersion(), nil
+}
+
+// Run keeps a Watch stream open until ctx ends, reconnecting after any
+// failure with full-jitter exponential backoff that resets once a stream
+// has been healthy. It returns ctx's error, or an error straight away if
+// the address or options cannot form a gRPC client at all. Call it once.
+func (c *Client) Run(ctx context.Context) error {
+	conn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cl := configv1.NewConfigServiceClient(conn)
+
+	ceiling := c.backoffBase
+	for {
+		healthy, err := c.watch(ctx, cl)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if healthy {
+			ceiling = c.backoffBase
+		}
+		wait := rand.N(ceiling) + 1
+		c.logStreamEnd(err, healthy, wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		ceiling = min(ceiling*2, c.backoffMax)
+	}
+}
+
+func (c *Client) dial() (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if c.cfg.TLS != nil {
+		creds = credentials.NewTLS(c.cfg.TLS)
+	}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxSnapshotBytes)),
+		// Match gRPC's own reconnect backoff to Run's, so a control plane
+		// that comes back is found within one of Run's intervals rather
+		// than after gRPC's default of up to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{
+				BaseDelay:  c.backoffBase,
+				Multiplier: 2,
+				Jitter:     0.2,
+				MaxDelay:   c.backoffMax,
+			},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	}
+	if c.cfg.Token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{token: c.cfg.Token, requireTLS: c.cfg.TLS != nil}))
+	}
+	conn, err := grpc.NewClient(c.cfg.Addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("config client for %q: %w", c.cfg.Addr, err)
+	}
+	return conn, nil
+}
+
+var errIdle = errors.New("no message from the control plane within the idle timeout")
+
+// watch runs one stream until it fails. healthy reports whether the
+// control plane answered at all, which is what resets the backoff: a
+// server that refuses every stream keeps the client backing off.
+func (c *Client) watch(ctx context.Context, cl configv1.ConfigServiceClient) (healthy bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	// The idle cause is more useful than the Canceled status it produces.
+	defer func() {
+		if err != nil && errors.Is(context.Cause(sctx), errIdle) {
+			err = errIdle
+		}
+	}()
+
+	stream, err := cl.Watch(sctx)
+	if err != nil {
+		return false, fmt.Errorf("open watch stream: %w", err)
+	}
+	hello := &configv1.Hello{
+		NodeId:            c.cfg.NodeID,
+		EdgeGroup:         c.cfg.EdgeGroup,
+		CapabilityVersion: CapabilityVersion,
+		AppliedVersion:    c.applied.Load(),
+	}
+	if err := send(stream, &configv1.WatchRequest{Kind: &configv1.WatchRequest_Hello{Hello: hello}}); err != nil {
+		return false, fmt.Errorf("send hello: %w", err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return healthy, fmt.Errorf("receive: %w", err)
+		}
+		// Handling a snapshot (validation, fsync) is not silence on the
+		// wire; pause the idle clock meanwhile.
+		idle.Stop()
+		if !healthy {
+			healthy = true
+			c.connected.Store(true)
+			c.log.Info("config stream connected", "applied_version", c.applied.Load())
+		}
+		switch k := resp.GetKind().(type) {
+		case *configv1.WatchResponse_Snapshot:
+			ack := c.handleSnapshot(resp.GetNonce(), k.Snapshot)
+			if err := send(stream, &configv1.WatchRequest{Kind: &configv1.WatchRequest_Ack{Ack: ack}}); err != nil {
+				return healthy, fmt.Errorf("send ack for v%d: %w", ack.GetVersion(), err)
+			}
+		case *configv1.WatchResponse_Keepalive:
+		default:
+			// A newer control plane may add kinds; it must not break the
+			// stream of an older edge.
+			c.log.Warn("ignoring unknown watch response", "nonce", resp.GetNonce())
+		}
+		idle.Reset(c.cfg.IdleTimeout)
+	}
+}
+
+// send returns the stream's real status when Send fails: gRPC reports a
+// stream the server already closed as io.EOF and keeps the reason for Recv.
+func send(stream grpc.BidiStreamingClient[configv1.WatchRequest, configv1.WatchResponse], req *configv1.WatchRequest) error {
+	err := stream.Send(req)
+	if errors.Is(err, io.EOF) {
+		if _, rerr := stream.Recv(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// handleSnapshot applies a snapshot if it is newer than the applied one
+// and returns the ACK or NACK for it. An older or equal version is not
+// reapplied, but still answered, so the control plane can record what the
+// edge serves.
+func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1.Ack {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := snap.GetVersion()
+	ack := &configv1.Ack{Version: v, Nonce: nonce}
+	cur := c.applied.Load()
+	switch {
+	case snap == nil:
+		ack.ErrorDetail = "watch response carries an empty snapshot"
+		c.log.Error("rejected config snapshot", "nonce", nonce, "error", ack.ErrorDetail)
+	case c.hasApplied && v < cur:
+		c.log.Warn("ignoring config snapshot older than the applied one", "version", v, "applied_version", cur, "nonce", nonce)
+	case c.hasApplied && v == cur:
+		c.log.Debug("config snapshot already applied", "version", v, "nonce", nonce)
+	default:
+		if err := c.safeApply(snap); err != nil {
+			ack.ErrorDetail = nackDetail(err)
+			c.log.Error("rejected config snapshot, keeping the previous one",
+				"version", v, "applied_version", cur, "nonce", nonce, "error", err)
+			break
+		}
+		c.markApplied(v)
+		c.log.Info("applied config snapshot", "version", v, "previous_version", cur, "accounts", len(snap.GetAccounts()))
+		// The table is already serving, so a disk failure does not turn
+		// the ACK into a NACK; it only weakens the next cold start.
+		if err := c.persist(snap); err != nil {
+			c.log.Error("could not persist config snapshot", "version", v, "error", err)
+		}
+	}
+	ack.AppliedVersion = c.applied.Load()
+	return ack
+}
+
+// safeApply turns a panic in apply into an error: a snapshot is input from
+// the network, and a bug its contents trigger must cost a NACK, not the
+// process.
+func (c *Client) safeApply(snap *configv1.Snapshot) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic while applying config snapshot", "version", snap.GetVersion(), "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error applying snapshot: %v", r)
+		}
+	}()
+	return c.apply(snap)
+}
+
+func (c *Client) markApplied(v uint64) {
+	c.applied.Store(v)
+	c.hasApplied = true
+}
+
+// nackDetail makes an error fit for the Ack message: bounded, and valid
+// UTF-8, since proto3 refuses to marshal a string that is not, which would
+// break the stream instead of delivering the NACK.
+func nackDetail(err error) string {
+	s := err.Error()
+	if len(s) > maxDetailBytes {
+		s = s[:maxDetailBytes] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func (c *Client) logStreamEnd(err error, healthy bool, wait time.Duration) {
+	attrs := []any{"error", err, "retry_in", wait.Round(time.Millisecond), "applied_version", c.applied.Load()}
+	switch status.Code(err) {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		c.log.Error("control plane refused the config stream: check the edge token", attrs...)
+	default:
+		if healthy {
+			c.log.Warn("config stream lost, reconnecting", attrs...)
+		} else {
+			c.log.Warn("cannot reach control plane config stream", attrs...)
+		}
+	}
+}
+
+// bearerToken sends the edge token with every RPC.
+type bearerToken struct {
+	token      string
+	requireTLS bool
+}
+
+func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+// RequireTransportSecurity keeps a TLS-configured client from ever falling
+// back to sending the token in the clear.
+func (b bearerToken) RequireTransportSecurity() bool { return b.requireTLS }

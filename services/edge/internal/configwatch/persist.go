@@ -1,0 +1,248 @@
+package configwatch
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "pictor/proto/pictor/config/v1"
+)
+
+// On-disk layout of DataDir/snapshot.bin (integers big-endian):
+//
+//	magic   8 bytes  "PICTORSN"
+//	format  4 bytes  fileFormat
+//	salt   32 bytes  HKDF salt for this file
+//	length  8 bytes  length of payload
+//	payload          protobuf Snapshot, every SigningKey.secret replaced by
+//	                 base64(nonce || AES-256-GCM ciphertext)
+//	sum    32 bytes  SHA-256 of everything above
+//
+// The checksum catches torn writes and bit rot; GCM authenticates each
+// secret, so a file copied off the machine or edited leaks and forges no
+// signing key without the edge token.
+const (
+	snapshotFile = "snapshot.bin"
+	fileMagic    = "PICTORSN"
+	fileFormat   = uint32(1)
+	saltLen      = 32
+	headerLen    = len(fileMagic) + 4 + saltLen + 8
+	sumLen       = sha256.Size
+	hkdfInfo     = "pictor edge snapshot signing-key encryption v1"
+	aadLabel     = "pictor/snapshot-key\x00"
+)
+
+var (
+	// ErrCorruptSnapshot marks a persisted snapshot that is truncated,
+	// fails its checksum or does not parse.
+	ErrCorruptSnapshot = errors.New("persisted snapshot is corrupt")
+	// ErrSnapshotKey marks a persisted snapshot whose signing keys cannot be
+	// decrypted, typically because the edge token changed since it was
+	// written.
+	ErrSnapshotKey = errors.New("cannot decrypt signing keys in persisted snapshot (edge token changed?)")
+)
+
+// LoadPersisted reads the last snapshot this edge applied from
+// DataDir/snapshot.bin. A missing file (or no DataDir) yields an error
+// matching os.ErrNotExist; a damaged file or one written under another
+// token yields ErrCorruptSnapshot or ErrSnapshotKey, and the edge should
+// stay not ready rather than serve from it.
+func (c *Client) LoadPersisted() (*configv1.Snapshot, error) {
+	if c.cfg.DataDir == "" {
+		return nil, fmt.Errorf("load persisted snapshot: no data directory configured: %w", os.ErrNotExist)
+	}
+	path := filepath.Join(c.cfg.DataDir, snapshotFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load persisted snapshot: %w", err)
+	}
+	snap, err := decodeSnapshot(data, c.cfg.Token)
+	if err != nil {
+		return nil, fmt.Errorf("load persisted snapshot %s: %w", path, err)
+	}
+	return snap, nil
+}
+
+// persist writes snap as the edge's last good config. It is a no-op when
+// no DataDir is configured.
+func (c *Client) persist(snap *configv1.Snapshot) error {
+	if c.cfg.DataDir == "" {
+		return nil
+	}
+	data, err := encodeSnapshot(snap, c.cfg.Token)
+	if err != nil {
+		return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
+	}
+	if err := writeFileAtomic(c.cfg.DataDir, snapshotFile, data); err != nil {
+		return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
+	}
+	return nil
+}
+
+func encodeSnapshot(snap *configv1.Snapshot, token string) ([]byte, error) {
+	if token == "" {
+		return nil, errors.New("no edge token to encrypt signing keys with")
+	}
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("salt: %w", err)
+	}
+	aead, err := fileCipher(token, salt)
+	if err != nil {
+		return nil, err
+	}
+	// Encrypt a copy: the caller's snapshot may still be in use.
+	enc := proto.CloneOf(snap)
+	for _, acc := range enc.GetAccounts() {
+		for _, k := range acc.GetKeys() {
+			nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(k.Secret)+aead.Overhead())
+			if _, err := rand.Read(nonce); err != nil {
+				return nil, fmt.Errorf("nonce: %w", err)
+			}
+			sealed := aead.Seal(nonce, nonce, []byte(k.Secret), keyAAD(acc.GetId(), k.GetId()))
+			k.Secret = base64.RawStdEncoding.EncodeToString(sealed)
+		}
+	}
+	payload, err := proto.Marshal(enc)
+	if err != nil {
+		return nil, fmt.Errorf("marshal: %w", err)
+	}
+
+	buf := make([]byte, 0, headerLen+len(payload)+sumLen)
+	buf = append(buf, fileMagic...)
+	buf = binary.BigEndian.AppendUint32(buf, fileFormat)
+	buf = append(buf, salt...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(payload)))
+	buf = append(buf, payload...)
+	sum := sha256.Sum256(buf)
+	return append(buf, sum[:]...), nil
+}
+
+func decodeSnapshot(data []byte, token string) (*configv1.Snapshot, error) {
+	if len(data) < headerLen+sumLen {
+		return nil, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorruptSnapshot, len(data))
+	}
+	if string(data[:len(fileMagic)]) != fileMagic {
+		return nil, fmt.Errorf("%w: not a snapshot file (bad magic)", ErrCorruptSnapshot)
+	}
+	off := len(fileMagic)
+	if f := binary.BigEndian.Uint32(data[off:]); f != fileFormat {
+		return nil, fmt.Errorf("%w: unknown format %d", ErrCorruptSnapshot, f)
+	}
+	off += 4
+	salt := data[off : off+saltLen]
+	off += saltLen
+	n := binary.BigEndian.Uint64(data[off:])
+	off += 8
+	if rest := uint64(len(data) - off - sumLen); n != rest {
+		return nil, fmt.Errorf("%w: header says %d payload bytes, file holds %d (truncated?)", ErrCorruptSnapshot, n, rest)
+	}
+	body, sum := data[:len(data)-sumLen], data[len(data)-sumLen:]
+	if want := sha256.Sum256(body); !bytes.Equal(sum, want[:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
+	}
+
+	snap := new(configv1.Snapshot)
+	if err := proto.Unmarshal(data[off:len(data)-sumLen], snap); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorruptSnapshot, err)
+	}
+	aead, err := fileCipher(token, salt)
+	if err != nil {
+		return nil, err
+	}
+	for _, acc := range snap.GetAccounts() {
+		for _, k := range acc.GetKeys() {
+			sealed, err := base64.RawStdEncoding.DecodeString(k.Secret)
+			if err != nil || len(sealed) < aead.NonceSize() {
+				return nil, fmt.Errorf("%w: account %q key %q: malformed ciphertext", ErrCorruptSnapshot, acc.GetId(), k.GetId())
+			}
+			nonce, ct := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
+			plain, err := aead.Open(nil, nonce, ct, keyAAD(acc.GetId(), k.GetId()))
+			if err != nil {
+				return nil, fmt.Errorf("%w: account %q key %q", ErrSnapshotKey, acc.GetId(), k.GetId())
+			}
+			k.Secret = string(plain)
+		}
+	}
+	return snap, nil
+}
+
+// fileCipher derives the per-file AES-256-GCM key from the edge token; the
+// random salt makes every file's key different.
+func fileCipher(token string, salt []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, []byte(token), salt, hkdfInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive snapshot key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// keyAAD binds a ciphertext to its account and key id, so a secret cannot
+// be moved to another tenant's slot by editing the file.
+func keyAAD(accountID, keyID string) []byte {
+	return []byte(aadLabel + accountID + "\x00" + keyID)
+}
+
+// writeFileAtomic replaces dir/name so that a crash at any point leaves
+// either the old file or the new one, never a mix: write a temp file in
+// the same directory, fsync it, rename it over the target, fsync the
+// directory so the rename itself is durable.
+func writeFileAtomic(dir, name string, data []byte) (err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	// A fixed temp name means a crash leaves at most one stray file, which
+	// the next write truncates.
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// OpenFile applies the umask and keeps the mode of an existing file;
+	// set it explicitly, since the file carries (encrypted) signing keys.
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("chmod temp file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync temp file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close temp file: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open data directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync data directory: %w", err)
+	}
+	return nil
+}

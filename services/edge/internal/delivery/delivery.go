@@ -1,0 +1,162 @@
+// Package delivery is the edge's HTTP front: it turns one image request into
+// a response along a straight line — parse the URL, resolve the tenant and
+// URL-endpoint, verify the signature, fetch the original, transform it,
+// respond — and maps every failure to the status table of DESIGN §6.
+//
+// Each step is a package of its own behind a small interface declared here,
+// so this file reads as the request path and nothing else.
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/routing"
+	"pictor/services/edge/internal/transform"
+	"pictor/services/internal/errkind"
+)
+
+// Tables gives the routing table in force; nil until a config is loaded.
+type Tables interface {
+	Load() *routing.Table
+}
+
+// Fetcher fetches originals from an endpoint's origins.
+type Fetcher interface {
+	Fetch(ctx context.Context, req origin.Request) (*origin.Result, error)
+}
+
+// Transformer renders variants.
+type Transformer interface {
+	Transform(ctx context.Context, req transform.Request) (*transform.Result, error)
+}
+
+// Handler serves images plus /healthz and /readyz.
+type Handler struct {
+	tables    Tables
+	fetcher   Fetcher
+	transform Transformer
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New returns the edge's HTTP handler.
+func New(tables Tables, fetcher Fetcher, transformer Transformer, log *slog.Logger) *Handler {
+	return &Handler{tables: tables, fetcher: fetcher, transform: transformer, log: log, now: time.Now}
+}
+
+// ServeHTTP routes the two health endpoints and sends everything else down
+// the image path. A panic is a bug: it is logged with its stack and answered
+// 500, and the process keeps serving.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("X-Request-Id", reqID)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("panic serving request", "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			writeError(w, r, reqID, errkind.New(errkind.Internal, "panic", "internal error"))
+		}
+	}()
+	switch r.URL.Path {
+	case "/healthz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+		return
+	case "/readyz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if t := h.tables.Load(); t != nil {
+			fmt.Fprintf(w, "ready: config version %d\n", t.Version())
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready: no config loaded\n"))
+		return
+	}
+	h.serveImage(w, r, reqID)
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusOf is the edge's one table from error kind to HTTP status.
+func statusOf(k errkind.Kind) int {
+	switch k {
+	case errkind.Invalid, errkind.Unsupported:
+		return http.StatusBadRequest
+	case errkind.Unauthorized:
+		return http.StatusUnauthorized
+	case errkind.Forbidden:
+		return http.StatusForbidden
+	case errkind.NotFound:
+		return http.StatusNotFound
+	case errkind.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case errkind.Conflict:
+		return http.StatusConflict
+	case errkind.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errkind.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case errkind.RateLimited:
+		return http.StatusTooManyRequests
+	case errkind.BadGateway:
+		return http.StatusBadGateway
+	case errkind.Unavailable:
+		return http.StatusServiceUnavailable
+	case errkind.Timeout:
+		return http.StatusGatewayTimeout
+	case errkind.Loop:
+		return http.StatusLoopDetected
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with a short text body and X-Pictor-Error; the message
+// is the error's safe one, never its internal cause.
+func writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) int {
+	status := statusOf(errkind.KindOf(err))
+	msg := errkind.SafeMessage(err)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
+	hdr.Set("X-Pictor-Error", fmt.Sprintf("%d - %s", status, sanitizeHeader(msg)))
+	switch status {
+	case http.StatusServiceUnavailable:
+		hdr.Set("Retry-After", "1")
+	case http.StatusMethodNotAllowed:
+		hdr.Set("Allow", "GET, HEAD")
+	}
+	body := fmt.Sprintf("%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, reqID)
+	hdr.Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(body))
+	}
+	return status
+}
+
+// sanitizeHeader keeps a message safe as a header value.
+func sanitizeHeader(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+const exposedHeaders = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link"

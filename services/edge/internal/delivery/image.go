@@ -1,0 +1,269 @@
+package delivery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/routing"
+	"pictor/services/edge/internal/transform"
+	"pictor/services/internal/errkind"
+	"pictor/services/internal/imgurl"
+	"pictor/services/internal/signing"
+)
+
+// request is an image request once parsed, resolved and verified.
+type request struct {
+	route        routing.Route
+	imagePath    string // escaped, as forwarded to the origin
+	query        imgurl.Query
+	tr           imgurl.Transformation
+	format       string // negotiated; "" = the source's format
+	vary         bool
+	original     bool   // orig-true: the source bytes untouched
+	defaultImage string // di-: fetched when no origin has the image
+}
+
+// variant is what gets written back.
+type variant struct {
+	body        []byte
+	contentType string
+	sourceID    string
+	originDur   time.Duration
+	transDur    time.Duration
+}
+
+func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID string) {
+	req, err := h.parse(r)
+	if err == nil {
+		var v *variant
+		v, err = h.render(r, req)
+		if err == nil {
+			h.respond(w, r, req, v)
+			return
+		}
+	}
+	status := writeError(w, r, reqID, err)
+	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", r.URL.Path}
+	if req != nil {
+		attrs = append(attrs, "tenant", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
+	}
+	switch {
+	case status >= 500:
+		h.log.Warn("image request failed", append(attrs, "err", err.Error())...)
+	default:
+		h.log.Info("image request refused", attrs...)
+	}
+}
+
+// parse runs the front half of the line: method, loop check, routing,
+// signature, transformation. Nothing here touches the network.
+func (h *Handler) parse(r *http.Request) (*request, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return nil, errkind.New(errkind.MethodNotAllowed, "method_not_allowed", "only GET and HEAD are served")
+	}
+	for _, via := range r.Header.Values("Via") {
+		if strings.Contains(strings.ToLower(via), "pictor") {
+			return nil, errkind.New(errkind.Loop, "loop_detected", "request loop: an origin points back at Pictor")
+		}
+	}
+	table := h.tables.Load()
+	if table == nil {
+		return nil, errkind.New(errkind.Unavailable, "not_ready", "edge has no configuration yet")
+	}
+	rawPath, rawQuery := requestTarget(r)
+	route, err := table.Resolve(r.Host, rawPath)
+	if err != nil {
+		return nil, err
+	}
+	req := &request{route: route}
+	steps, imagePath := imgurl.SplitPath(route.Rest)
+	if req.imagePath, err = checkImagePath(imagePath); err != nil {
+		return req, err
+	}
+	if req.query, err = imgurl.SplitQuery(rawQuery); err != nil {
+		return req, err
+	}
+	if req.query.Signature != "" || route.Endpoint.RestrictUnsignedURLs {
+		target := strings.TrimPrefix(rawPath, route.BasePath)
+		if rawQuery != "" {
+			target += "?" + rawQuery
+		}
+		if err := signing.Verify(route.Account.Keys, signing.StripParams(target), req.query.Signature, req.query.Expires, h.now()); err != nil {
+			return req, err
+		}
+	}
+	if req.tr, err = parseTransformation(steps, req.query.Transformation, route.Account); err != nil {
+		return req, err
+	}
+	for _, st := range req.tr.Steps {
+		if st.Original {
+			req.original = true
+		}
+		if st.DefaultImage != "" {
+			req.defaultImage = st.DefaultImage
+		}
+	}
+	req.format, req.vary = transform.NegotiateFormat(transform.RequestedFormat(req.tr), r.Header.Get("Accept"), route.Account.AVIFEnabled)
+	return req, nil
+}
+
+// requestTarget returns the path and query exactly as the client sent them:
+// the signature covers the raw bytes, and the origin gets the same escaping.
+func requestTarget(r *http.Request) (path, query string) {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		path, query, _ = strings.Cut(r.RequestURI, "?")
+		return path, query
+	}
+	return r.URL.EscapedPath(), r.URL.RawQuery
+}
+
+// checkImagePath refuses paths that would climb out of the origin's base
+// URL, however they are escaped, before anything is sent anywhere.
+func checkImagePath(p string) (string, error) {
+	if p == "" {
+		return "", errkind.New(errkind.NotFound, "image_path_missing", "not found")
+	}
+	decoded, err := url.PathUnescape(p)
+	if err != nil {
+		return "", errkind.New(errkind.Invalid, "bad_path", "malformed path escaping")
+	}
+	if strings.ContainsAny(decoded, "\\\x00") {
+		return "", errkind.New(errkind.Invalid, "bad_path", "path contains a forbidden character")
+	}
+	for _, seg := range strings.Split(decoded, "/") {
+		if seg == "." || seg == ".." {
+			return "", errkind.New(errkind.Invalid, "bad_path", "path must not contain '.' or '..' segments")
+		}
+	}
+	return p, nil
+}
+
+func parseTransformation(pathSteps, querySteps string, acc *routing.Account) (imgurl.Transformation, error) {
+	ps, err := url.PathUnescape(pathSteps)
+	if err != nil {
+		return imgurl.Transformation{}, errkind.New(errkind.Invalid, "bad_path", "malformed path escaping")
+	}
+	pt, err := imgurl.Parse(ps)
+	if err != nil {
+		return imgurl.Transformation{}, err
+	}
+	qt, err := imgurl.Parse(querySteps)
+	if err != nil {
+		return imgurl.Transformation{}, err
+	}
+	return imgurl.Expand(imgurl.Chain(pt, qt), func(name string) (string, bool) {
+		def, ok := acc.NamedTransformations[name]
+		return def, ok
+	})
+}
+
+// render runs the back half: fetch the original (or the default image) and
+// transform it.
+func (h *Handler) render(r *http.Request, req *request) (*variant, error) {
+	ctx := r.Context()
+	sources := make([]origin.Source, len(req.route.Endpoint.Origins))
+	for i, o := range req.route.Endpoint.Origins {
+		sources[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader}
+	}
+	fetch := origin.Request{Sources: sources, ImagePath: req.imagePath, ForwardQuery: req.query.Forward, ClientHost: r.Host}
+	src, err := h.fetcher.Fetch(ctx, fetch)
+	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
+		fetch.ImagePath, fetch.ForwardQuery = escapePath(req.defaultImage), ""
+		src, err = h.fetcher.Fetch(ctx, fetch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &variant{sourceID: src.SourceID, originDur: src.Elapsed}
+	if req.original {
+		v.body, v.contentType = src.Body, "image/"+string(src.Format)
+		return v, nil
+	}
+	switch src.Format {
+	case origin.SVG, origin.PDF, origin.JXL, origin.ICO, origin.BMP:
+		return nil, errkind.New(errkind.Unprocessable, "source_format_blocked",
+			fmt.Sprintf("source format %s is not accepted", src.Format))
+	}
+	start := time.Now()
+	res, err := h.transform.Transform(ctx, transform.Request{
+		Source:         src.Body,
+		Transformation: req.tr,
+		Format:         req.format,
+		DefaultQuality: req.route.Account.DefaultQuality,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.transDur = time.Since(start)
+	v.body, v.contentType = res.Body, res.ContentType()
+	return v, nil
+}
+
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// respond writes a 200 (or 304) with the headers of DESIGN §6. Headers that
+// come from config are computed here, per response, never stored.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) {
+	hdr := w.Header()
+	sum := sha256.Sum256(v.body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	hdr.Set("ETag", etag)
+	hdr.Set("Cache-Control", "public, max-age=31536000")
+	if req.vary {
+		hdr.Set("Vary", "Accept")
+	}
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
+	hdr.Set("X-Cache", "MISS")
+	hdr.Set("Server-Timing", fmt.Sprintf("origin;dur=%.1f, transform;dur=%.1f",
+		float64(v.originDur.Microseconds())/1000, float64(v.transDur.Microseconds())/1000))
+	for _, o := range req.route.Endpoint.Origins {
+		if o.ID == v.sourceID && o.IncludeCanonicalHeader {
+			hdr.Set("Link", fmt.Sprintf(`<%s/%s>; rel="canonical"`, o.CanonicalBase, req.imagePath))
+		}
+	}
+	if req.query.Attachment {
+		name := req.imagePath[strings.LastIndex(req.imagePath, "/")+1:]
+		if u, err := url.PathUnescape(name); err == nil {
+			name = u
+		}
+		hdr.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeHeader(name)))
+	}
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr.Set("Content-Type", v.contentType)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(v.body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(v.body)
+	}
+}
+
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}

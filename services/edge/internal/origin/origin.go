@@ -1,0 +1,272 @@
+// Package origin fetches source images from customers' web-server origins.
+//
+// It walks an endpoint's origins in preference order (404, 403 and 410 move
+// on; anything else stops the walk), refuses to connect to non-public
+// addresses at dial time (so every redirect hop and every DNS answer is
+// checked on the socket address), caps the body while it streams, and only
+// hands back bytes that look like an image. Nothing from the client's
+// request (cookies, authorization, forwarding headers) is sent to an origin.
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"pictor/services/internal/errkind"
+	"pictor/services/internal/netguard"
+)
+
+// Config holds the fetch limits (DESIGN §5).
+type Config struct {
+	ConnectTimeout time.Duration // per dial
+	FetchTimeout   time.Duration // whole fetch, headers and body, per origin
+	MaxBodyBytes   int64
+	MaxRedirects   int
+	AllowPrivate   bool // PICTOR_ALLOW_PRIVATE_ORIGINS: lifts the SSRF guard
+	UserAgent      string
+}
+
+// DefaultConfig returns the limits of DESIGN §5.
+func DefaultConfig() Config {
+	return Config{
+		ConnectTimeout: 3 * time.Second,
+		FetchTimeout:   15 * time.Second,
+		MaxBodyBytes:   40 << 20,
+		MaxRedirects:   3,
+		UserAgent:      "pictor-edge/dev",
+	}
+}
+
+// Source is one origin of an endpoint, as the walk needs it.
+type Source struct {
+	ID                string
+	BaseURL           *url.URL
+	ForwardHostHeader bool
+}
+
+// Request describes one image to fetch.
+type Request struct {
+	Sources      []Source
+	ImagePath    string // escaped, no leading slash
+	ForwardQuery string // raw query forwarded to the origin, "" for none
+	ClientHost   string // the incoming Host, sent when a source forwards it
+	// Validators for a conditional request (revalidating a cached copy).
+	IfNoneMatch     string
+	IfModifiedSince string
+}
+
+// Result is a fetched original.
+type Result struct {
+	SourceID     string
+	Body         []byte // nil when NotModified
+	Format       Format
+	ETag         string
+	LastModified string
+	CacheControl string
+	NotModified  bool
+	Elapsed      time.Duration
+}
+
+// Fetcher fetches originals over HTTP with the SSRF guard in its dialer.
+type Fetcher struct {
+	cfg    Config
+	client *http.Client
+}
+
+// errBlocked marks a dial refused by the SSRF guard.
+var errBlocked = errors.New("address not allowed")
+
+// New returns a Fetcher. Its transport ignores proxy settings from the
+// environment: with a proxy the dialer would only ever see the proxy's
+// address and the SSRF guard would check the wrong thing.
+func New(cfg Config) *Fetcher {
+	dialer := &net.Dialer{
+		Timeout:   cfg.ConnectTimeout,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			if cfg.AllowPrivate {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return fmt.Errorf("dial %s: %w", address, err)
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("dial %s: %w", address, errBlocked)
+			}
+			if reason := netguard.Check(ip); reason != "" {
+				return fmt.Errorf("dial %s (%s): %w", address, reason, errBlocked)
+			}
+			return nil
+		},
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+	client := &http.Client{
+		Transport: transport,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > cfg.MaxRedirects {
+				return errkind.New(errkind.BadGateway, "origin_too_many_redirects",
+					fmt.Sprintf("origin redirected more than %d times", cfg.MaxRedirects))
+			}
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return errkind.New(errkind.BadGateway, "origin_bad_redirect", "origin redirected to a non-HTTP URL")
+			}
+			if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme == "http" {
+				return errkind.New(errkind.BadGateway, "origin_bad_redirect", "origin redirected from https to http")
+			}
+			// Go copies the original headers to each hop; the Host override
+			// must not follow a redirect to another host.
+			req.Host = ""
+			return nil
+		},
+	}
+	return &Fetcher{cfg: cfg, client: client}
+}
+
+// Fetch walks req.Sources in order and returns the first image found. All
+// sources missing is errkind.NotFound; any other failure stops the walk.
+func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Result, error) {
+	if len(req.Sources) == 0 {
+		return nil, errkind.New(errkind.NotFound, "no_origin", "the URL-endpoint has no origin")
+	}
+	for _, src := range req.Sources {
+		res, err := f.fetchOne(ctx, src, req)
+		if err == nil {
+			return res, nil
+		}
+		if errkind.KindOf(err) != errkind.NotFound {
+			return nil, err
+		}
+	}
+	return nil, errkind.New(errkind.NotFound, "not_found", "image not found on any origin")
+}
+
+func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Result, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.FetchTimeout)
+	defer cancel()
+
+	target := strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
+	if req.ForwardQuery != "" {
+		target += "?" + req.ForwardQuery
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, errkind.Wrap(errkind.Invalid, "bad_image_path", "image path cannot be fetched", err)
+	}
+	hreq.Header.Set("User-Agent", f.cfg.UserAgent)
+	hreq.Header.Set("X-Req-From", "pictor")
+	hreq.Header.Set("Via", "1.1 pictor")
+	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
+	if src.ForwardHostHeader && req.ClientHost != "" {
+		hreq.Host = req.ClientHost
+	}
+	if req.IfNoneMatch != "" {
+		hreq.Header.Set("If-None-Match", req.IfNoneMatch)
+	}
+	if req.IfModifiedSince != "" {
+		hreq.Header.Set("If-Modified-Since", req.IfModifiedSince)
+	}
+
+	resp, err := f.client.Do(hreq)
+	if err != nil {
+		return nil, classify(src, err)
+	}
+	defer resp.Body.Close()
+
+	switch {
+	case resp.StatusCode == http.StatusNotModified && (req.IfNoneMatch != "" || req.IfModifiedSince != ""):
+		return &Result{SourceID: src.ID, NotModified: true, ETag: resp.Header.Get("ETag"),
+			LastModified: resp.Header.Get("Last-Modified"), CacheControl: resp.Header.Get("Cache-Control"),
+			Elapsed: time.Since(start)}, nil
+	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusGone:
+		return nil, errkind.New(errkind.NotFound, "origin_missing", fmt.Sprintf("origin answered %d", resp.StatusCode))
+	case resp.StatusCode != http.StatusOK:
+		return nil, errkind.New(errkind.BadGateway, "origin_status",
+			fmt.Sprintf("origin %s answered %d", src.ID, resp.StatusCode))
+	}
+
+	if resp.ContentLength > f.cfg.MaxBodyBytes {
+		return nil, tooLarge(f.cfg.MaxBodyBytes)
+	}
+	body, err := readCapped(resp.Body, f.cfg.MaxBodyBytes)
+	if err != nil {
+		if errkind.Of(err) != nil {
+			return nil, err
+		}
+		return nil, classify(src, err)
+	}
+	format := Sniff(body)
+	if format == Unknown {
+		return nil, errkind.New(errkind.BadGateway, "origin_not_image",
+			fmt.Sprintf("origin %s did not return an image", src.ID))
+	}
+	return &Result{
+		SourceID:     src.ID,
+		Body:         body,
+		Format:       format,
+		ETag:         resp.Header.Get("ETag"),
+		LastModified: resp.Header.Get("Last-Modified"),
+		CacheControl: resp.Header.Get("Cache-Control"),
+		Elapsed:      time.Since(start),
+	}, nil
+}
+
+func tooLarge(max int64) error {
+	return errkind.New(errkind.Unprocessable, "source_too_large",
+		fmt.Sprintf("source image is larger than %d MB", max>>20))
+}
+
+// readCapped reads all of r, failing hard once more than max bytes arrive:
+// a silently truncated image must never be transformed or cached.
+func readCapped(r io.Reader, max int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > max {
+		return nil, tooLarge(max)
+	}
+	return body, nil
+}
+
+// classify turns a transport error into a kind: timeouts are 504, refused
+// addresses, resets and short bodies 502.
+func classify(src Source, err error) error {
+	if e := errkind.Of(err); e != nil {
+		return e
+	}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errBlocked):
+		return errkind.Wrap(errkind.BadGateway, "origin_address_blocked",
+			fmt.Sprintf("origin %s resolves to an address that is not allowed", src.ID), err)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return errkind.Wrap(errkind.Timeout, "origin_timeout", fmt.Sprintf("origin %s timed out", src.ID), err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errkind.Wrap(errkind.BadGateway, "origin_short_body", fmt.Sprintf("origin %s closed the connection early", src.ID), err)
+	case errors.Is(err, context.Canceled):
+		return errkind.Wrap(errkind.Unavailable, "canceled", "request canceled", err)
+	}
+	return errkind.Wrap(errkind.BadGateway, "origin_unreachable", fmt.Sprintf("origin %s could not be reached", src.ID), err)
+}

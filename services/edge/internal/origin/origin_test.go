@@ -1,0 +1,227 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pictor/services/internal/errkind"
+)
+
+func testJPEG(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 8, 6)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func source(t testing.TB, id, raw string) Source {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Source{ID: id, BaseURL: u}
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.AllowPrivate = true
+	c.FetchTimeout = 2 * time.Second
+	c.MaxBodyBytes = 1 << 20
+	return c
+}
+
+func TestFetchWalk(t *testing.T) {
+	img := testJPEG(t)
+	handlerFor := func(status int, body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			w.Write(body)
+		}
+	}
+	cases := []struct {
+		name     string
+		first    http.HandlerFunc
+		second   http.HandlerFunc
+		wantKind errkind.Kind // Internal = success
+		wantFrom string
+	}{
+		{name: "first has it", first: handlerFor(200, img), second: handlerFor(200, img), wantFrom: "a"},
+		{name: "404 moves on", first: handlerFor(404, nil), second: handlerFor(200, img), wantFrom: "b"},
+		{name: "403 moves on", first: handlerFor(403, nil), second: handlerFor(200, img), wantFrom: "b"},
+		{name: "410 moves on", first: handlerFor(410, nil), second: handlerFor(200, img), wantFrom: "b"},
+		{name: "all missing", first: handlerFor(404, nil), second: handlerFor(410, nil), wantKind: errkind.NotFound},
+		{name: "500 stops the walk", first: handlerFor(500, nil), second: handlerFor(200, img), wantKind: errkind.BadGateway},
+		{name: "html is not an image", first: handlerFor(200, []byte("<html><body>hi</body></html>")), second: handlerFor(200, img), wantKind: errkind.BadGateway},
+		{name: "empty body", first: handlerFor(200, nil), second: handlerFor(200, img), wantKind: errkind.BadGateway},
+		{name: "body over cap", first: handlerFor(200, append(img, make([]byte, 2<<20)...)), wantKind: errkind.Unprocessable},
+		{name: "chunked body over cap", first: func(w http.ResponseWriter, r *http.Request) {
+			w.Write(img)
+			w.(http.Flusher).Flush()
+			w.Write(make([]byte, 2<<20))
+		}, wantKind: errkind.Unprocessable},
+		{name: "short body", first: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100000")
+			w.Write(img)
+		}, wantKind: errkind.BadGateway},
+		{name: "slow first byte", first: func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		}, wantKind: errkind.Timeout},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := httptest.NewServer(tc.first)
+			defer a.Close()
+			srcs := []Source{source(t, "a", a.URL)}
+			if tc.second != nil {
+				b := httptest.NewServer(tc.second)
+				defer b.Close()
+				srcs = append(srcs, source(t, "b", b.URL))
+			}
+			res, err := New(testConfig()).Fetch(context.Background(), Request{Sources: srcs, ImagePath: "x.jpg"})
+			if tc.wantKind != errkind.Internal {
+				if errkind.KindOf(err) != tc.wantKind {
+					t.Fatalf("err = %v (kind %v), want kind %v", err, errkind.KindOf(err), tc.wantKind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.SourceID != tc.wantFrom || res.Format != JPEG {
+				t.Fatalf("got source %s format %s, want %s jpeg", res.SourceID, res.Format, tc.wantFrom)
+			}
+		})
+	}
+}
+
+func TestFetchHeadersSent(t *testing.T) {
+	var mu sync.Mutex
+	var got http.Header
+	var host, uri string
+	img := testJPEG(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got, host, uri = r.Header.Clone(), r.Host, r.RequestURI
+		mu.Unlock()
+		w.Write(img)
+	}))
+	defer srv.Close()
+
+	src := source(t, "a", srv.URL+"/base/")
+	f := New(testConfig())
+	if _, err := f.Fetch(context.Background(), Request{Sources: []Source{src}, ImagePath: "a%20b/c.jpg", ForwardQuery: "v=2", ClientHost: "images.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get("X-Req-From") != "pictor" || !strings.HasPrefix(got.Get("User-Agent"), "pictor-edge/") || got.Get("Via") != "1.1 pictor" {
+		t.Fatalf("missing Pictor headers: %v", got)
+	}
+	for _, h := range []string{"Cookie", "Authorization", "X-Forwarded-For", "X-Forwarded-Host"} {
+		if got.Get(h) != "" {
+			t.Fatalf("%s forwarded to origin", h)
+		}
+	}
+	if uri != "/base/a%20b/c.jpg?v=2" {
+		t.Fatalf("origin saw %q", uri)
+	}
+	if host != strings.TrimPrefix(srv.URL, "http://") {
+		t.Fatalf("Host = %q, want the base URL's host", host)
+	}
+
+	src.ForwardHostHeader = true
+	if _, err := f.Fetch(context.Background(), Request{Sources: []Source{src}, ImagePath: "c.jpg", ClientHost: "images.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if host != "images.example.com" {
+		t.Fatalf("Host = %q, want the forwarded client host", host)
+	}
+}
+
+func TestFetchRedirects(t *testing.T) {
+	img := testJPEG(t)
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		switch r.URL.Path {
+		case "/r1":
+			n = 1
+		case "/r2":
+			n = 2
+		case "/r3":
+			n = 3
+		case "/r4":
+			n = 4
+		default:
+			w.Write(img)
+			return
+		}
+		next := "/img.jpg"
+		if n > 1 {
+			next = "/r" + string(rune('0'+n-1))
+		}
+		http.Redirect(w, r, srv.URL+next, http.StatusFound)
+	}))
+	defer srv.Close()
+	f := New(testConfig())
+	src := source(t, "a", srv.URL)
+	if _, err := f.Fetch(context.Background(), Request{Sources: []Source{src}, ImagePath: "r3"}); err != nil {
+		t.Fatalf("3 redirects: %v", err)
+	}
+	_, err := f.Fetch(context.Background(), Request{Sources: []Source{src}, ImagePath: "r4"})
+	if errkind.Reason(err) != "origin_too_many_redirects" {
+		t.Fatalf("4 redirects: err = %v", err)
+	}
+}
+
+func TestFetchGuardRefusesLoopback(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("origin on a loopback address was contacted with the guard on")
+	}))
+	defer srv.Close()
+	cfg := testConfig()
+	cfg.AllowPrivate = false
+	_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"})
+	if errkind.KindOf(err) != errkind.BadGateway || errkind.Reason(err) != "origin_address_blocked" {
+		t.Fatalf("err = %v, want origin_address_blocked", err)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []byte
+		want Format
+	}{
+		{"jpeg", testJPEG(t), JPEG},
+		{"png", []byte("\x89PNG\r\n\x1a\n\x00\x00"), PNG},
+		{"gif", []byte("GIF89a...."), GIF},
+		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), WebP},
+		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00"), AVIF},
+		{"svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), SVG},
+		{"pdf", []byte("%PDF-1.7"), PDF},
+		{"html", []byte("<!doctype html><html>"), Unknown},
+		{"empty", nil, Unknown},
+		{"text", []byte("hello world"), Unknown},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Sniff(tc.in); got != tc.want {
+				t.Fatalf("Sniff = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

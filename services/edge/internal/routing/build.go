@@ -1,0 +1,415 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	configv1 "pictor/proto/pictor/config/v1"
+)
+
+// maxLifetime bounds cache TTLs and grace periods: far beyond any sensible
+// setting, and far from overflowing time.Duration.
+const maxLifetime = 10 * 365 * 24 * time.Hour
+
+// maxProblems bounds a ValidationError so a NACK detail stays readable.
+const maxProblems = 20
+
+// reservedAccountIDs are path segments the edge and control plane keep for
+// themselves (DESIGN §3); ids starting with "_" are reserved as well.
+var reservedAccountIDs = map[string]bool{
+	"admin": true, "api": true, "v1": true, "healthz": true,
+	"readyz": true, "metrics": true, "static": true,
+}
+
+// ValidationError lists what is wrong with a snapshot. Its text is what the
+// edge sends back as the NACK detail, so it names every object at fault.
+type ValidationError struct {
+	Version  uint64
+	Problems []string
+	// Omitted counts problems beyond the ones listed.
+	Omitted int
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid snapshot v%d: ", e.Version)
+	b.WriteString(strings.Join(e.Problems, "; "))
+	if e.Omitted > 0 {
+		fmt.Fprintf(&b, "; and %d more", e.Omitted)
+	}
+	return b.String()
+}
+
+type builder struct {
+	verr ValidationError
+	// domainOwner remembers who bound each domain, for the error message.
+	domainOwner map[string]string
+}
+
+func (b *builder) problem(format string, args ...any) {
+	if len(b.verr.Problems) >= maxProblems {
+		b.verr.Omitted++
+		return
+	}
+	b.verr.Problems = append(b.verr.Problems, fmt.Sprintf(format, args...))
+}
+
+// Build validates a snapshot and turns it into a Table. Everything the
+// request path relies on is checked here, so a snapshot that could make a
+// request misroute or fail is rejected as a whole (the caller NACKs it and
+// keeps serving the previous table) rather than half-applied. The returned
+// table copies what it needs and keeps no reference to snap.
+func Build(snap *configv1.Snapshot) (*Table, error) {
+	if snap == nil {
+		return nil, errors.New("invalid snapshot: missing")
+	}
+	b := &builder{
+		verr:        ValidationError{Version: snap.GetVersion()},
+		domainOwner: make(map[string]string),
+	}
+	t := &Table{
+		version:  snap.GetVersion(),
+		accounts: make(map[string]*Account, len(snap.GetAccounts())),
+		domains:  make(map[string]*Endpoint),
+		purges:   make(map[string][]PurgeRule),
+	}
+	if ms := snap.GetCreatedUnixMs(); ms > 0 {
+		t.created = time.UnixMilli(ms)
+	}
+	for i, pa := range snap.GetAccounts() {
+		b.account(t, i, pa)
+	}
+	for i, pp := range snap.GetPurges() {
+		b.purge(t, i, pp)
+	}
+	for _, rules := range t.purges {
+		slices.SortStableFunc(rules, func(a, b PurgeRule) int { return a.Created.Compare(b.Created) })
+	}
+	if len(b.verr.Problems) > 0 {
+		return nil, &b.verr
+	}
+	return t, nil
+}
+
+func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
+	id := pa.GetId()
+	if err := validAccountID(id); err != nil {
+		b.problem("accounts[%d]: id %q: %v", idx, id, err)
+		return
+	}
+	where := fmt.Sprintf("account %q", id)
+	if _, dup := t.accounts[id]; dup {
+		b.problem("%s: duplicate account id", where)
+		return
+	}
+	acc := &Account{
+		ID:                   id,
+		AVIFEnabled:          pa.GetAvifEnabled(),
+		DefaultQuality:       DefaultQuality,
+		NamedTransformations: make(map[string]string),
+		byPrefix:             make(map[string]*Endpoint),
+	}
+	t.accounts[id] = acc
+
+	switch pa.GetStatus() {
+	case "active":
+	case "suspended":
+		acc.Suspended = true
+	default:
+		b.problem("%s: unknown status %q (want active or suspended)", where, pa.GetStatus())
+	}
+	switch q := pa.GetDefaultQuality(); {
+	case q == 0:
+	case q <= 100:
+		acc.DefaultQuality = int(q)
+	default:
+		b.problem("%s: default_quality %d out of range 1-100", where, q)
+	}
+
+	keyIDs := make(map[string]bool, len(pa.GetKeys()))
+	for i, k := range pa.GetKeys() {
+		switch {
+		case k.GetId() == "":
+			b.problem("%s: keys[%d]: empty id", where, i)
+		case keyIDs[k.GetId()]:
+			b.problem("%s: key %q: duplicate id", where, k.GetId())
+		case k.GetSecret() == "":
+			// An empty HMAC key would let anyone sign URLs for this account.
+			b.problem("%s: key %q: empty secret", where, k.GetId())
+		default:
+			acc.Keys = append(acc.Keys, []byte(k.GetSecret()))
+		}
+		keyIDs[k.GetId()] = true
+	}
+
+	for i, nt := range pa.GetNamedTransformations() {
+		switch name := nt.GetName(); {
+		case name == "":
+			b.problem("%s: named_transformations[%d]: empty name", where, i)
+		case !nt.GetEnabled():
+		case acc.NamedTransformations[name] != "":
+			b.problem("%s: named transformation %q: duplicate enabled name", where, name)
+		case nt.GetTransformation() == "":
+			b.problem("%s: named transformation %q: empty transformation", where, name)
+		default:
+			acc.NamedTransformations[name] = nt.GetTransformation()
+		}
+	}
+
+	// An invalid origin stays in the map with a nil value, so endpoints
+	// that use it do not add a misleading "not found" to its own problem.
+	origins := make(map[string]*Origin, len(pa.GetOrigins()))
+	for i, po := range pa.GetOrigins() {
+		id := po.GetId()
+		if id == "" {
+			b.problem("%s: origins[%d]: empty id", where, i)
+			continue
+		}
+		if _, dup := origins[id]; dup {
+			b.problem("%s: origin %q: duplicate id", where, id)
+			continue
+		}
+		origins[id] = b.origin(where, po)
+	}
+
+	epIDs := make(map[string]bool, len(pa.GetEndpoints()))
+	for i, pe := range pa.GetEndpoints() {
+		b.endpoint(t, acc, origins, epIDs, where, i, pe)
+	}
+	if acc.defaultEndpoint == nil {
+		b.problem("%s: no default endpoint (url_prefix \"\")", where)
+	}
+}
+
+// origin converts one origin, or reports its problems and returns nil.
+func (b *builder) origin(where string, po *configv1.Origin) *Origin {
+	id := po.GetId()
+	where = fmt.Sprintf("%s: origin %q", where, id)
+	ok := true
+	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" {
+		b.problem("%s: unsupported type %q", where, typ)
+		ok = false
+	}
+	base, err := parseHTTPURL(po.GetBaseUrl())
+	if err != nil {
+		b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
+		ok = false
+	}
+	canonical := po.GetBaseUrlForCanonicalHeader()
+	if canonical != "" {
+		if _, err := parseHTTPURL(canonical); err != nil {
+			b.problem("%s: base_url_for_canonical_header %q: %v", where, canonical, err)
+			ok = false
+		}
+	} else {
+		canonical = po.GetBaseUrl()
+	}
+	if !ok {
+		return nil
+	}
+	return &Origin{
+		ID:                     id,
+		BaseURL:                base,
+		ForwardHostHeader:      po.GetForwardHostHeaderToOrigin(),
+		IncludeCanonicalHeader: po.GetIncludeCanonicalHeader(),
+		CanonicalBase:          strings.TrimRight(canonical, "/"),
+	}
+}
+
+func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, ids map[string]bool, where string, idx int, pe *configv1.Endpoint) {
+	id := pe.GetId()
+	if id == "" {
+		b.problem("%s: endpoints[%d]: empty id", where, idx)
+		return
+	}
+	where = fmt.Sprintf("%s: endpoint %q", where, id)
+	if ids[id] {
+		b.problem("%s: duplicate id", where)
+		return
+	}
+	ids[id] = true
+
+	ep := &Endpoint{
+		ID:                    id,
+		URLPrefix:             pe.GetUrlPrefix(),
+		Account:               acc,
+		RestrictUnsignedURLs:  pe.GetRestrictUnsignedUrls(),
+		UseOriginCacheControl: pe.GetUseOriginCacheControl(),
+	}
+	ep.CacheTTL = b.lifetime(where, "cache_ttl_seconds", pe.GetCacheTtlSeconds(), DefaultCacheTTL)
+	ep.StaleGrace = b.lifetime(where, "stale_grace_seconds", pe.GetStaleGraceSeconds(), DefaultStaleGrace)
+
+	seen := make(map[string]bool, len(pe.GetOriginIds()))
+	for _, oid := range pe.GetOriginIds() {
+		o, known := origins[oid]
+		switch {
+		case !known:
+			b.problem("%s: origin %q not found in the account", where, oid)
+		case o == nil: // invalid, and already reported
+		case seen[oid]:
+			b.problem("%s: origin %q listed twice", where, oid)
+		default:
+			ep.Origins = append(ep.Origins, o)
+		}
+		seen[oid] = true
+	}
+
+	switch p := ep.URLPrefix; {
+	case p == "":
+		if acc.defaultEndpoint != nil {
+			b.problem("%s: second default endpoint (url_prefix \"\"), first is %q", where, acc.defaultEndpoint.ID)
+		} else {
+			acc.defaultEndpoint = ep
+		}
+	case !validPrefix(p):
+		b.problem("%s: url_prefix %q: want one segment of [A-Za-z0-9-]", where, p)
+	case acc.byPrefix[p] != nil:
+		b.problem("%s: url_prefix %q already used by endpoint %q", where, p, acc.byPrefix[p].ID)
+	default:
+		acc.byPrefix[p] = ep
+	}
+
+	owner := fmt.Sprintf("account %q endpoint %q", acc.ID, id)
+	for _, raw := range pe.GetCustomDomains() {
+		d := strings.TrimSuffix(strings.ToLower(raw), ".")
+		if err := validDomain(d); err != nil {
+			b.problem("%s: custom domain %q: %v", where, raw, err)
+			continue
+		}
+		if prev, dup := b.domainOwner[d]; dup {
+			b.problem("%s: custom domain %q already bound to %s", where, d, prev)
+			continue
+		}
+		b.domainOwner[d] = owner
+		t.domains[d] = ep
+	}
+}
+
+func (b *builder) lifetime(where, field string, secs int64, def time.Duration) time.Duration {
+	switch {
+	case secs == 0:
+		return def
+	case secs < 0 || secs > int64(maxLifetime/time.Second):
+		b.problem("%s: %s %d out of range 0-%d", where, field, secs, int64(maxLifetime/time.Second))
+		return def
+	}
+	return time.Duration(secs) * time.Second
+}
+
+func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
+	// Rules of deleted accounts are harmless leftovers, so they are kept
+	// rather than failing the whole snapshot; only a rule that cannot be
+	// attributed to an account at all is an error.
+	if pp.GetAccountId() == "" {
+		b.problem("purges[%d] (id %q): empty account_id", idx, pp.GetId())
+		return
+	}
+	r := PurgeRule{
+		ID:         pp.GetId(),
+		AccountID:  pp.GetAccountId(),
+		EndpointID: pp.GetEndpointId(),
+		Path:       pp.GetPath(),
+		Prefix:     pp.GetPrefix(),
+		Created:    time.UnixMilli(pp.GetCreatedUnixMs()),
+	}
+	t.purges[r.AccountID] = append(t.purges[r.AccountID], r)
+}
+
+// validAccountID checks DESIGN §3's `[a-z0-9][a-z0-9_-]{1,39}` minus the
+// reserved names.
+func validAccountID(id string) error {
+	if len(id) < 2 || len(id) > 40 {
+		return errors.New("want 2-40 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("character %q at %d not allowed (want [a-z0-9][a-z0-9_-]*)", c, i)
+		}
+	}
+	if reservedAccountIDs[id] || id[0] == '_' {
+		return errors.New("reserved name")
+	}
+	return nil
+}
+
+func validPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain accepts a lower-case DNS host name of at least two labels.
+// IP literals and single-label names are refused: bound as a custom domain
+// they would capture path-routed traffic for every tenant that reaches the
+// edge by that address ("127.0.0.1", "localhost").
+func validDomain(d string) error {
+	if d == "" || len(d) > 253 {
+		return errors.New("want 1-253 characters")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return errors.New("want a fully qualified name (at least two labels)")
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return errors.New("empty or over-long label")
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("label %q starts or ends with '-'", l)
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return fmt.Errorf("character %q not allowed (want [a-z0-9-] labels; IDNs in punycode)", c)
+			}
+		}
+	}
+	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+		return errors.New("IP address literals cannot be custom domains")
+	}
+	return nil
+}
+
+// parseHTTPURL applies DESIGN §8's rule for origin base URLs: absolute
+// http(s) with a host, no credentials, no fragment.
+func parseHTTPURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("unparsable: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("scheme must be http or https")
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return nil, errors.New("missing host")
+	case u.User != nil:
+		return nil, errors.New("credentials are not allowed")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return nil, errors.New("fragment is not allowed")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q out of range", p)
+		}
+	}
+	return u, nil
+}
