@@ -30,8 +30,9 @@ var parseCases = []struct {
 	{name: "quality", in: "q-55", canonical: "q-55"},
 	{name: "dpr", in: "dpr-2.50", canonical: "dpr-2.5"},
 	{name: "bg hex lower", in: "bg-ff0000", canonical: "bg-FF0000"},
-	{name: "bg with alpha", in: "bg-FF000080", canonical: "bg-FF000080"},
-	{name: "bg opaque alpha dropped", in: "bg-FF0000FF", canonical: "bg-FF0000"},
+	{name: "bg with opacity", in: "bg-FF000080", canonical: "bg-FF000080"},
+	{name: "bg transparent opacity", in: "bg-FF000000", canonical: "bg-FF000000"},
+	{name: "bg named lower-case css", in: "bg-lightgreen", canonical: "bg-90EE90"},
 	{name: "bg named", in: "bg-white", canonical: "bg-FFFFFF"},
 	{name: "border", in: "b-5_red", canonical: "b-5_FF0000"},
 	{name: "radius max", in: "r-max", canonical: "r-max"},
@@ -67,6 +68,9 @@ var parseCases = []struct {
 	{name: "unknown format", in: "f-bmp", kind: errkind.Invalid, errHas: `"f"`},
 	{name: "bad colour", in: "bg-GGGGGG", kind: errkind.Invalid, errHas: `"bg"`},
 	{name: "unknown colour name", in: "bg-notacolour", kind: errkind.Invalid, errHas: `"bg"`},
+	// ImageKit's 8-character colours end in a two-digit opacity percentage,
+	// not hex alpha: "FF" is not a percentage.
+	{name: "bg hex alpha refused", in: "bg-FF0000FF", kind: errkind.Invalid, errHas: `"bg"`},
 	{name: "border without colour", in: "b-5", kind: errkind.Invalid, errHas: `"b"`},
 	{name: "rotation too large", in: "rt-720", kind: errkind.Invalid, errHas: `"rt"`},
 	{name: "blur zero", in: "bl-0", kind: errkind.Invalid, errHas: `"bl"`},
@@ -146,7 +150,8 @@ func TestTypedValues(t *testing.T) {
 	if s.Rotate != (Rotation{Set: true, Degrees: -90}) {
 		t.Errorf("rotate = %+v", s.Rotate)
 	}
-	if *s.Background != (Color{0, 0, 0, 128}) {
+	// "80" is ImageKit's 80 % opacity: round(0.8 × 255) = 204.
+	if *s.Background != (Color{0, 0, 0, 204}) {
 		t.Errorf("bg = %+v", *s.Background)
 	}
 	if !s.Trim.Set || s.Trim.Value != 0 || !s.Sharpen.Set {

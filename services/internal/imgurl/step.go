@@ -42,7 +42,8 @@ func (s Size) Resolve(n int) int {
 // Ratio is an aspect ratio W:H.
 type Ratio struct{ W, H float64 }
 
-// Color is an RGBA colour.
+// Color is an RGBA colour; A is alpha on the 0–255 scale (see parseColor
+// for how ImageKit's opacity percentage maps onto it).
 type Color struct{ R, G, B, A uint8 }
 
 // Border is a solid border drawn around the image.
@@ -93,6 +94,10 @@ type Step struct {
 	Progressive   bool
 	Lossless      bool
 	KeepMetadata  bool
+	// KeepCopyright is cp-true. ImageKit documents cp as "color profile":
+	// keep the source's ICC profile (and its untransformed pixel values)
+	// while every other piece of metadata is still stripped. The field name
+	// is historical and kept so the API does not change.
 	KeepCopyright bool
 	Grayscale     bool
 	Sharpen       OptInt // Set with Value 0 means default strength
@@ -326,16 +331,21 @@ var specs = []spec{
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
-// decimalPattern accepts plain decimals only: no exponent, NaN, Inf, sign or hex,
-// all of which strconv.ParseFloat would take.
-var decimalPattern = regexp.MustCompile(`^N?([0-9]{1,6})(\.[0-9]{1,6})?$|^N?\.[0-9]{1,6}$`)
-
+// parseDecimal accepts plain decimals only — up to six digits before and
+// after the point, an optional leading N for negative — and none of the
+// exponents, NaN, Inf, signs or hex that strconv.ParseFloat would take.
+// It is hand-written because it runs for every parameter of every request.
 func parseDecimal(v string) (float64, error) {
-	if !decimalPattern.MatchString(v) {
+	neg := false
+	if strings.HasPrefix(v, "N") {
+		neg, v = true, v[1:]
+	}
+	intPart, frac, hasPoint := strings.Cut(v, ".")
+	if len(intPart) > 6 || len(frac) > 6 || (intPart == "" && frac == "") || (hasPoint && frac == "") ||
+		!allDigits(intPart) || !allDigits(frac) {
 		return 0, fmt.Errorf("not a decimal: %q", v)
 	}
-	neg := strings.HasPrefix(v, "N")
-	f, err := strconv.ParseFloat(strings.TrimPrefix(v, "N"), 64)
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		return 0, err
 	}
@@ -345,20 +355,32 @@ func parseDecimal(v string) (float64, error) {
 	return f, nil
 }
 
-var intPattern = regexp.MustCompile(`^N?[0-9]{1,6}$`)
-
+// parseInt accepts up to six digits with an optional leading N.
 func parseInt(v string) (int, error) {
-	if !intPattern.MatchString(v) {
+	neg := false
+	if strings.HasPrefix(v, "N") {
+		neg, v = true, v[1:]
+	}
+	if v == "" || len(v) > 6 || !allDigits(v) {
 		return 0, fmt.Errorf("not a whole number: %q", v)
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "N"))
+	n, err := strconv.Atoi(v)
 	if err != nil {
 		return 0, err
 	}
-	if strings.HasPrefix(v, "N") {
+	if neg {
 		n = -n
 	}
 	return n, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func fmtInt(n int) string {

@@ -874,6 +874,10 @@ type PurgeRule struct {
 	Path          string `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
 	Prefix        bool   `protobuf:"varint,5,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	CreatedUnixMs int64  `protobuf:"varint,6,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// The config version that first carried the rule. A cached entry stored
+	// under an older version is covered by it; comparing versions instead of
+	// clocks makes purges immune to clock skew between edges.
+	Version       uint64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -950,6 +954,13 @@ func (x *PurgeRule) GetCreatedUnixMs() int64 {
 	return 0
 }
 
+func (x *PurgeRule) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_pictor_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_pictor_config_v1_config_proto_rawDesc = "" +
@@ -1017,7 +1028,7 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\x13NamedTransformation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\x0etransformation\x18\x02 \x01(\tR\x0etransformation\x12\x18\n" +
-	"\aenabled\x18\x03 \x01(\bR\aenabled\"\xaf\x01\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\"\xc9\x01\n" +
 	"\tPurgeRule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1026,7 +1037,8 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"endpointId\x12\x12\n" +
 	"\x04path\x18\x04 \x01(\tR\x04path\x12\x16\n" +
 	"\x06prefix\x18\x05 \x01(\bR\x06prefix\x12&\n" +
-	"\x0fcreated_unix_ms\x18\x06 \x01(\x03R\rcreatedUnixMs2]\n" +
+	"\x0fcreated_unix_ms\x18\x06 \x01(\x03R\rcreatedUnixMs\x12\x18\n" +
+	"\aversion\x18\a \x01(\x04R\aversion2]\n" +
 	"\rConfigService\x12L\n" +
 	"\x05Watch\x12\x1e.pictor.config.v1.WatchRequest\x1a\x1f.pictor.config.v1.WatchResponse(\x010\x01B(Z&pictor/proto/pictor/config/v1;configv1b\x06proto3"
 

@@ -27,6 +27,10 @@ type config struct {
 	Workers             int
 	QueueLength         int
 	TransformDeadline   time.Duration
+	L1Bytes             int64
+	MaxCacheObject      int64
+	RedisAddrs          []string
+	RedisPassword       string
 	ShutdownTimeout     time.Duration
 	LogLevel            string
 	LogFormat           string
@@ -93,11 +97,24 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		Workers:             int(num("PICTOR_TRANSFORM_WORKERS", int64(defaultWorkers()))),
 		QueueLength:         int(num("PICTOR_TRANSFORM_QUEUE", 64)),
 		TransformDeadline:   dur("PICTOR_TRANSFORM_DEADLINE", 10*time.Second),
+		L1Bytes:             num("PICTOR_L1_CACHE_BYTES", 256<<20),
+		MaxCacheObject:      num("PICTOR_CACHE_MAX_OBJECT_BYTES", 10<<20),
+		RedisPassword:       getenv("PICTOR_REDIS_PASSWORD"),
 		ShutdownTimeout:     dur("PICTOR_SHUTDOWN_TIMEOUT", 25*time.Second),
 		LogLevel:            str("PICTOR_LOG_LEVEL", "info"),
 		LogFormat:           str("PICTOR_LOG_FORMAT", "text"),
 	}
 	c.ConfigFile = configFile
+	for _, a := range strings.Split(getenv("PICTOR_REDIS_ADDRS"), ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("PICTOR_REDIS_ADDRS: want host:port entries, got %q", a))
+			continue
+		}
+		c.RedisAddrs = append(c.RedisAddrs, a)
+	}
 	c.NodeID = str("PICTOR_NODE_ID", hostname+c.Addr)
 	if c.EdgeToken == "" && c.ConfigFile == "" {
 		errs = append(errs, errors.New("PICTOR_EDGE_TOKEN is required (the token the control plane expects from edges)"))
@@ -115,6 +132,9 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 func (c config) masked() config {
 	if c.EdgeToken != "" {
 		c.EdgeToken = "****"
+	}
+	if c.RedisPassword != "" {
+		c.RedisPassword = "****"
 	}
 	return c
 }

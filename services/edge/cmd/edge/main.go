@@ -20,6 +20,7 @@ import (
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/delivery"
 	"pictor/services/edge/internal/origin"
@@ -113,7 +114,17 @@ func run(cfg config, log *slog.Logger) error {
 		Deadline:        cfg.TransformDeadline,
 		AVIFEffort:      2,
 	}, log)
-	handler := delivery.New(&tables, origin.New(fetchCfg), engine, log)
+	cacheCfg := cache.DefaultConfig()
+	cacheCfg.L1Bytes = uint64(cfg.L1Bytes)
+	cacheCfg.RedisAddrs = cfg.RedisAddrs
+	cacheCfg.RedisPassword = cfg.RedisPassword
+	cacheCfg.MaxObject = int(cfg.MaxCacheObject)
+	store, err := cache.New(cacheCfg, log)
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	defer store.Close()
+	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, cfg.FetchTimeout+cfg.TransformDeadline, log)
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -142,7 +153,7 @@ func run(cfg config, log *slog.Logger) error {
 	log.Info("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
 	<-watchDone
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"pictor/services/edge/internal/cache"
+	"pictor/services/edge/internal/coalesce"
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
@@ -39,18 +41,30 @@ type Transformer interface {
 	Transform(ctx context.Context, req transform.Request) (*transform.Result, error)
 }
 
+// Cache is the two-tier cache of originals and variants.
+type Cache interface {
+	Get(ctx context.Context, key string) (*cache.Entry, cache.Tier)
+	Set(ctx context.Context, key string, e *cache.Entry)
+	Delete(ctx context.Context, key string)
+}
+
 // Handler serves images plus /healthz and /readyz.
 type Handler struct {
 	tables    Tables
 	fetcher   Fetcher
 	transform Transformer
+	cache     Cache
+	flight    coalesce.Group[*variant]
 	log       *slog.Logger
 	now       func() time.Time
 }
 
-// New returns the edge's HTTP handler.
-func New(tables Tables, fetcher Fetcher, transformer Transformer, log *slog.Logger) *Handler {
-	return &Handler{tables: tables, fetcher: fetcher, transform: transformer, log: log, now: time.Now}
+// New returns the edge's HTTP handler. workTimeout bounds the coalesced
+// fetch-and-transform, which outlives the request that started it.
+func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workTimeout time.Duration, log *slog.Logger) *Handler {
+	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now}
+	h.flight.Timeout = workTimeout
+	return h
 }
 
 // ServeHTTP routes the two health endpoints and sends everything else down

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
@@ -76,9 +77,17 @@ type fixture struct {
 	handler http.Handler
 	origin  *testOrigin
 	tables  *routing.Holder
+	store   *cache.Store
 }
 
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	cfg := cache.DefaultConfig()
+	cfg.L1Bytes = 64 << 20
+	return newFixtureWithCache(t, cfg)
+}
+
+func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 	t.Helper()
 	jpg := photo(t, 600, 400)
 	org := newTestOrigin(t, map[string][]byte{
@@ -120,7 +129,12 @@ func newFixture(t *testing.T) *fixture {
 	cfg.FetchTimeout = 5 * time.Second
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 8, QueueWait: time.Second, Deadline: 10 * time.Second}, log)
-	return &fixture{handler: New(&holder, origin.New(cfg), engine, log), origin: org, tables: &holder}
+	store, err := cache.New(cacheCfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return &fixture{handler: New(&holder, origin.New(cfg), engine, store, 30*time.Second, log), origin: org, tables: &holder, store: store}
 }
 
 func (f *fixture) do(method, target string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -285,7 +299,7 @@ func TestConditionalRequest(t *testing.T) {
 func TestHealthAndReadiness(t *testing.T) {
 	var empty routing.Holder
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := New(&empty, nil, nil, log)
+	h := New(&empty, nil, nil, nil, time.Second, log)
 	for _, tc := range []struct {
 		target string
 		status int

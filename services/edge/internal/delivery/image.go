@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/internal/errkind"
@@ -28,13 +25,18 @@ type request struct {
 	vary         bool
 	original     bool   // orig-true: the source bytes untouched
 	defaultImage string // di-: fetched when no origin has the image
+	clientHost   string // the Host header, for origins that forward it
+	version      uint64 // routing table version the request was resolved with
+	purges       []routing.PurgeRule
 }
 
 // variant is what gets written back.
 type variant struct {
 	body        []byte
 	contentType string
+	etag        string
 	sourceID    string
+	cacheStatus string // X-Cache
 	originDur   time.Duration
 	transDur    time.Duration
 }
@@ -43,7 +45,7 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 	req, err := h.parse(r)
 	if err == nil {
 		var v *variant
-		v, err = h.render(r, req)
+		v, err = h.render(r.Context(), req)
 		if err == nil {
 			h.respond(w, r, req, v)
 			return
@@ -82,7 +84,7 @@ func (h *Handler) parse(r *http.Request) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &request{route: route}
+	req := &request{route: route, clientHost: r.Host, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
 	steps, imagePath := imgurl.SplitPath(route.Rest)
 	if req.imagePath, err = checkImagePath(imagePath); err != nil {
 		return req, err
@@ -164,48 +166,6 @@ func parseTransformation(pathSteps, querySteps string, acc *routing.Account) (im
 	})
 }
 
-// render runs the back half: fetch the original (or the default image) and
-// transform it.
-func (h *Handler) render(r *http.Request, req *request) (*variant, error) {
-	ctx := r.Context()
-	sources := make([]origin.Source, len(req.route.Endpoint.Origins))
-	for i, o := range req.route.Endpoint.Origins {
-		sources[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader}
-	}
-	fetch := origin.Request{Sources: sources, ImagePath: req.imagePath, ForwardQuery: req.query.Forward, ClientHost: r.Host}
-	src, err := h.fetcher.Fetch(ctx, fetch)
-	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
-		fetch.ImagePath, fetch.ForwardQuery = escapePath(req.defaultImage), ""
-		src, err = h.fetcher.Fetch(ctx, fetch)
-	}
-	if err != nil {
-		return nil, err
-	}
-	v := &variant{sourceID: src.SourceID, originDur: src.Elapsed}
-	if req.original {
-		v.body, v.contentType = src.Body, "image/"+string(src.Format)
-		return v, nil
-	}
-	switch src.Format {
-	case origin.SVG, origin.PDF, origin.JXL, origin.ICO, origin.BMP:
-		return nil, errkind.New(errkind.Unprocessable, "source_format_blocked",
-			fmt.Sprintf("source format %s is not accepted", src.Format))
-	}
-	start := time.Now()
-	res, err := h.transform.Transform(ctx, transform.Request{
-		Source:         src.Body,
-		Transformation: req.tr,
-		Format:         req.format,
-		DefaultQuality: req.route.Account.DefaultQuality,
-	})
-	if err != nil {
-		return nil, err
-	}
-	v.transDur = time.Since(start)
-	v.body, v.contentType = res.Body, res.ContentType()
-	return v, nil
-}
-
 func escapePath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
@@ -218,8 +178,7 @@ func escapePath(p string) string {
 // come from config are computed here, per response, never stored.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) {
 	hdr := w.Header()
-	sum := sha256.Sum256(v.body)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	etag := v.etag
 	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", "public, max-age=31536000")
 	if req.vary {
@@ -227,7 +186,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, 
 	}
 	hdr.Set("Access-Control-Allow-Origin", "*")
 	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
-	hdr.Set("X-Cache", "MISS")
+	hdr.Set("X-Cache", v.cacheStatus)
 	hdr.Set("Server-Timing", fmt.Sprintf("origin;dur=%.1f, transform;dur=%.1f",
 		float64(v.originDur.Microseconds())/1000, float64(v.transDur.Microseconds())/1000))
 	for _, o := range req.route.Endpoint.Origins {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -74,6 +75,12 @@ type Result struct {
 	CacheControl string
 	NotModified  bool
 	Elapsed      time.Duration
+	// Shareable is false when the origin marks the response private
+	// (Cache-Control private/no-store, or it sets a cookie): such a response
+	// is served but never put in a shared cache.
+	Shareable bool
+	// MaxAge is the origin's Cache-Control max-age (or s-maxage), -1 if none.
+	MaxAge time.Duration
 }
 
 // Fetcher fetches originals over HTTP with the SSRF guard in its dialer.
@@ -196,9 +203,11 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 
 	switch {
 	case resp.StatusCode == http.StatusNotModified && (req.IfNoneMatch != "" || req.IfModifiedSince != ""):
-		return &Result{SourceID: src.ID, NotModified: true, ETag: resp.Header.Get("ETag"),
+		res := &Result{SourceID: src.ID, NotModified: true, ETag: resp.Header.Get("ETag"),
 			LastModified: resp.Header.Get("Last-Modified"), CacheControl: resp.Header.Get("Cache-Control"),
-			Elapsed: time.Since(start)}, nil
+			Elapsed: time.Since(start)}
+		res.Shareable, res.MaxAge = cachePolicy(resp.Header)
+		return res, nil
 	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusGone:
 		return nil, errkind.New(errkind.NotFound, "origin_missing", fmt.Sprintf("origin answered %d", resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
@@ -221,7 +230,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		return nil, errkind.New(errkind.BadGateway, "origin_not_image",
 			fmt.Sprintf("origin %s did not return an image", src.ID))
 	}
-	return &Result{
+	res := &Result{
 		SourceID:     src.ID,
 		Body:         body,
 		Format:       format,
@@ -229,7 +238,38 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		LastModified: resp.Header.Get("Last-Modified"),
 		CacheControl: resp.Header.Get("Cache-Control"),
 		Elapsed:      time.Since(start),
-	}, nil
+	}
+	res.Shareable, res.MaxAge = cachePolicy(resp.Header)
+	return res, nil
+}
+
+// cachePolicy reads what the origin says about caching its response.
+func cachePolicy(h http.Header) (shareable bool, maxAge time.Duration) {
+	shareable, maxAge = len(h.Values("Set-Cookie")) == 0, -1
+	var sMaxAge time.Duration = -1
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(strings.ToLower(d)), "=")
+			switch name {
+			case "private", "no-store":
+				shareable = false
+			case "max-age", "s-maxage":
+				n, err := strconv.ParseInt(strings.Trim(arg, `"`), 10, 64)
+				if err != nil || n < 0 {
+					continue
+				}
+				if name == "s-maxage" {
+					sMaxAge = time.Duration(n) * time.Second
+				} else {
+					maxAge = time.Duration(n) * time.Second
+				}
+			}
+		}
+	}
+	if sMaxAge >= 0 {
+		maxAge = sMaxAge // a shared cache obeys s-maxage over max-age
+	}
+	return shareable, maxAge
 }
 
 func tooLarge(max int64) error {

@@ -316,6 +316,16 @@ func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
 		Path:       pp.GetPath(),
 		Prefix:     pp.GetPrefix(),
 		Created:    time.UnixMilli(pp.GetCreatedUnixMs()),
+		Version:    pp.GetVersion(),
+	}
+	switch {
+	case r.Version == 0:
+		// A rule without a version covers everything stored before this
+		// snapshot: purging too much is safe, too little is not.
+		r.Version = t.version
+	case r.Version > t.version:
+		b.problem("purges[%d] (id %q): version %d is newer than the snapshot (%d)", idx, pp.GetId(), r.Version, t.version)
+		return
 	}
 	t.purges[r.AccountID] = append(t.purges[r.AccountID], r)
 }

@@ -79,6 +79,21 @@ type PurgeRule struct {
 	Path       string
 	Prefix     bool
 	Created    time.Time
+	// Version is the config version that first carried the rule; entries
+	// stored under an older version are covered.
+	Version uint64
+}
+
+// Covers reports whether the rule purges an entry of endpointID at path
+// (escaped, without query) stored under config version stored.
+func (r *PurgeRule) Covers(endpointID, path string, stored uint64) bool {
+	if r.EndpointID != endpointID || stored >= r.Version {
+		return false
+	}
+	if r.Prefix {
+		return strings.HasPrefix(path, r.Path)
+	}
+	return path == r.Path
 }
 
 // Table is an immutable routing table for one config version.

@@ -1,0 +1,292 @@
+// Command controlplane runs Pictor's control plane: the REST API for
+// customers and admins, and the gRPC config service that keeps edges
+// current (DESIGN §1). It also migrates the database.
+//
+//	controlplane serve
+//	controlplane migrate [up]
+//	controlplane migrate down [N]
+//	controlplane migrate version
+//
+// Configuration comes from PICTOR_* environment variables (see usage).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/controlplane/internal/auth"
+	"pictor/services/controlplane/internal/configpush"
+	"pictor/services/controlplane/internal/httpapi"
+	"pictor/services/controlplane/internal/postgres"
+	"pictor/services/controlplane/internal/snapshot"
+	"pictor/services/controlplane/internal/tenant"
+	"pictor/services/internal/pgmigrate"
+)
+
+const usage = `usage: controlplane <command>
+
+commands:
+  serve              run the HTTP API and the edge config service
+  migrate [up]       apply every pending database migration
+  migrate down [N]   revert the last N migrations (all of them, and all data, when N is omitted)
+  migrate version    print the database's schema version
+
+environment:
+  PICTOR_DATABASE_URL           Postgres URL (required)
+  PICTOR_HTTP_ADDR              HTTP listen address (default :8080)
+  PICTOR_GRPC_ADDR              gRPC listen address for edges (default :8090)
+  PICTOR_ADMIN_TOKEN            bearer token of the admin API (required by serve)
+  PICTOR_EDGE_TOKEN             bearer token edges present (required by serve)
+  PICTOR_MASTER_KEY             64 hex digits or base64 of 32 bytes; encrypts API keys (required by serve)
+  PICTOR_ALLOW_PRIVATE_ORIGINS  accept origins on private/loopback addresses (default false)
+  PICTOR_PUBLIC_EDGE_URL        base URL of the edges, shown in urlEndpoint (default http://127.0.0.1:8081)
+  PICTOR_LOG_LEVEL              debug, info, warn or error (default info)
+  PICTOR_LOG_FORMAT             text or json (default text)
+`
+
+// shutdownTimeout bounds a graceful stop; in-flight requests are cut after it.
+const shutdownTimeout = 15 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code: 0 success,
+// 1 failure, 2 usage or configuration error. onServing, when set, is told
+// the bound addresses once serve is listening (tests use it).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, onServing func(httpAddr, grpcAddr string)) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	if cmd != "serve" && cmd != "migrate" {
+		fmt.Fprintf(stderr, "controlplane: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	serve := cmd == "serve"
+
+	level, format, _ := loadLogConfig(getenv) // errors reported by loadConfig below
+	log := newLogger(stderr, level, format)
+	cfg, err := loadConfig(getenv, serve)
+	if err != nil {
+		log.Error("invalid configuration", "err", err)
+		return 2
+	}
+	log.Info("configuration", cfg.logAttrs(serve)...)
+	for _, w := range cfg.warnings() {
+		if serve {
+			log.Warn(w)
+		}
+	}
+
+	if serve {
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "controlplane: serve takes no arguments\n\n%s", usage)
+			return 2
+		}
+		if err := runServe(ctx, cfg, log, onServing); err != nil {
+			log.Error("serve failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+	return runMigrate(ctx, cfg, log, args[1:], stdout, stderr)
+}
+
+func runMigrate(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout, stderr io.Writer) int {
+	sub := "up"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	var err error
+	switch {
+	case sub == "up" && len(args) == 0:
+		err = pgmigrate.Up(ctx, cfg.DatabaseURL)
+	case sub == "down" && len(args) == 0:
+		log.Warn("reverting every migration: all data will be dropped")
+		err = pgmigrate.Down(ctx, cfg.DatabaseURL)
+	case sub == "down" && len(args) == 1:
+		n, perr := strconv.Atoi(args[0])
+		if perr != nil || n < 1 {
+			fmt.Fprintf(stderr, "controlplane: migrate down takes a positive number of steps, got %q\n", args[0])
+			return 2
+		}
+		err = pgmigrate.Steps(ctx, cfg.DatabaseURL, -n)
+	case sub == "version" && len(args) == 0:
+	default:
+		fmt.Fprintf(stderr, "controlplane: bad migrate arguments\n\n%s", usage)
+		return 2
+	}
+	if err != nil {
+		log.Error("migration failed", "command", sub, "err", err)
+		return 1
+	}
+	version, dirty, err := pgmigrate.Version(ctx, cfg.DatabaseURL)
+	if err != nil {
+		log.Error("read schema version", "err", err)
+		return 1
+	}
+	latest, err := pgmigrate.Latest()
+	if err != nil {
+		log.Error("read embedded migrations", "err", err)
+		return 1
+	}
+	if sub == "version" {
+		fmt.Fprintf(stdout, "%d\n", version)
+	}
+	log.Info("schema version", "command", sub, "version", version, "latest", latest, "dirty", dirty)
+	if dirty {
+		log.Error("a migration failed half-way and left the schema dirty; fix it by hand, then rerun")
+		return 1
+	}
+	return 0
+}
+
+// runServe serves until ctx ends, then shuts down gracefully.
+func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(httpAddr, grpcAddr string)) error {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keyring, err := auth.NewKeyring(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	checkSchema(ctx, db, log)
+
+	push := configpush.New(db, snapshot.NewBuilder(db, keyring, log), log, configpush.Options{})
+	api := httpapi.New(httpapi.Options{
+		AdminToken:    cfg.AdminToken,
+		PublicEdgeURL: cfg.PublicEdgeURL,
+		OriginPolicy:  tenant.OriginPolicy{AllowPrivate: cfg.AllowPrivateOrigins},
+		Accounts:      db,
+		Origins:       db,
+		Keys:          db,
+		Keyring:       keyring,
+		DB:            db,
+		Log:           log,
+	})
+	httpSrv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	grpcSrv := grpc.NewServer(configpush.ServerOptions(cfg.EdgeToken, log)...)
+	configv1.RegisterConfigServiceServer(grpcSrv, push)
+
+	// Bind both before serving either, so a busy port fails the start.
+	var lc net.ListenConfig
+	httpLn, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	grpcLn, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	pushDone := make(chan struct{})
+	go func() {
+		push.Run(runCtx)
+		close(pushDone)
+	}()
+	errc := make(chan error, 2)
+	go func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	go func() {
+		if err := grpcSrv.Serve(grpcLn); err != nil {
+			errc <- fmt.Errorf("grpc server: %w", err)
+		}
+	}()
+	log.Info("serving", "http_addr", httpLn.Addr().String(), "grpc_addr", grpcLn.Addr().String())
+	if onServing != nil {
+		onServing(httpLn.Addr().String(), grpcLn.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-errc:
+		log.Error("server failed; shutting down", "err", serveErr)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown incomplete", "err", err)
+	}
+	// Streams never end by themselves: end them so GracefulStop returns,
+	// and edges reconnect to another replica.
+	push.Close()
+	stopped := make(chan struct{})
+	go func() {
+		grpcSrv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		log.Warn("grpc graceful stop timed out; closing connections")
+		grpcSrv.Stop()
+	}
+	cancelRun()
+	<-pushDone
+	log.Info("stopped")
+	return serveErr
+}
+
+// checkSchema warns when the database schema is not the one this binary
+// was built for. It does not fail the start: the database may be down now
+// and migrated later.
+func checkSchema(ctx context.Context, db *postgres.DB, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	latest, err := pgmigrate.Latest()
+	if err != nil {
+		log.Error("read embedded migrations", "err", err)
+		return
+	}
+	version, dirty, err := db.SchemaVersion(ctx)
+	switch {
+	case err != nil:
+		log.Warn("database not reachable at start-up; serving anyway", "err", err)
+	case dirty:
+		log.Error("database schema is dirty: a migration failed half-way", "version", version)
+	case version < latest:
+		log.Error("database schema is behind this binary; run `controlplane migrate up`", "version", version, "latest", latest)
+	case version > latest:
+		log.Warn("database schema is newer than this binary", "version", version, "latest", latest)
+	}
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+const hexKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func serveEnv(edit func(map[string]string)) map[string]string {
+	m := map[string]string{
+		envDatabaseURL: "postgres://pictor:s3cret@db.example:5432/pictor",
+		envAdminToken:  "admin-token-0123456789",
+		envEdgeToken:   "edge-token-0123456789",
+		envMasterKey:   hexKey,
+	}
+	if edit != nil {
+		edit(m)
+	}
+	return m
+}
+
+func TestLoadConfig(t *testing.T) {
+	c, err := loadConfig(env(serveEnv(nil)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.GRPCAddr != ":8090" || c.PublicEdgeURL != "http://127.0.0.1:8081" ||
+		c.AllowPrivateOrigins || c.LogFormat != "text" || c.LogLevel.String() != "INFO" || len(c.MasterKey) != 32 {
+		t.Fatalf("defaults: %+v", c)
+	}
+
+	tests := []struct {
+		name    string
+		edit    func(map[string]string)
+		serve   bool
+		wantErr []string // each must appear in the error
+	}{
+		{"migrate needs only the database", func(m map[string]string) {
+			delete(m, envAdminToken)
+			delete(m, envMasterKey)
+		}, false, nil},
+		{"migrate without database", func(m map[string]string) { delete(m, envDatabaseURL) }, false, []string{envDatabaseURL}},
+		{"all problems at once", func(m map[string]string) {
+			delete(m, envDatabaseURL)
+			delete(m, envAdminToken)
+			m[envEdgeToken] = "has space"
+			m[envMasterKey] = "abc"
+			m[envAllowPrivateOrigins] = "maybe"
+			m[envHTTPAddr] = "8080"
+			m[envGRPCAddr] = ":99999"
+			m[envPublicEdgeURL] = "edge:8081"
+			m[envLogLevel] = "loud"
+			m[envLogFormat] = "xml"
+		}, true, []string{envDatabaseURL, envAdminToken, envEdgeToken, envMasterKey, envAllowPrivateOrigins,
+			envHTTPAddr, envGRPCAddr, envPublicEdgeURL, envLogLevel, envLogFormat}},
+		{"base64 master key and options", func(m map[string]string) {
+			m[envMasterKey] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+			m[envAllowPrivateOrigins] = "true"
+			m[envLogFormat] = "json"
+			m[envLogLevel] = "debug"
+			m[envPublicEdgeURL] = "https://img.example.com/"
+			m[envHTTPAddr] = "127.0.0.1:0"
+		}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(env(serveEnv(tt.edit)), tt.serve)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %s:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsMasked(t *testing.T) {
+	c, err := loadConfig(env(serveEnv(nil)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	newLogger(&buf, 0, "json").Info("configuration", c.logAttrs(true)...)
+	out := buf.String()
+	for _, secret := range []string{"s3cret", "admin-token-0123456789", "edge-token-0123456789", hexKey, string(c.MasterKey)} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("printed configuration leaks %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"database_url":"postgres://pictor:xxxxx@db.example:5432/pictor"`) {
+		t.Fatalf("database URL not shown redacted:\n%s", out)
+	}
+
+	redact := []struct{ in, want string }{
+		{"postgres://u:p@h/db", "postgres://u:xxxxx@h/db"},
+		{"postgres://u@h/db?password=p&sslmode=disable", "postgres://u@h/db?password=xxxxx&sslmode=disable"},
+		{"host=h user=u password=p dbname=d", "host=h user=u password=xxxxx dbname=d"},
+		{"host=h password='p q' dbname=d", "host=h password=xxxxx dbname=d"},
+	}
+	for _, r := range redact {
+		if got := redactDatabaseURL(r.in); got != r.want {
+			t.Errorf("redact(%q) = %q, want %q", r.in, got, r.want)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	configured := env(serveEnv(nil))
+	tests := []struct {
+		name string
+		args []string
+		env  func(string) string
+		want int
+	}{
+		{"no command", nil, configured, 2},
+		{"help", []string{"help"}, configured, 0},
+		{"unknown command", []string{"frobnicate"}, configured, 2},
+		{"serve with arguments", []string{"serve", "extra"}, configured, 2},
+		{"unknown migrate direction", []string{"migrate", "sideways"}, configured, 2},
+		{"bad step count", []string{"migrate", "down", "zero"}, configured, 2},
+		{"serve without configuration", []string{"serve"}, env(nil), 2},
+		{"migrate without configuration", []string{"migrate"}, env(nil), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if got := run(context.Background(), tt.args, tt.env, io.Discard, &stderr, nil); got != tt.want {
+				t.Errorf("run %v = %d, want %d; stderr:\n%s", tt.args, got, tt.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestMigrateCommands(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	e := env(map[string]string{envDatabaseURL: url})
+	steps := []struct {
+		args        []string
+		wantVersion string
+	}{
+		{[]string{"migrate", "down"}, "0"},
+		{[]string{"migrate"}, "1"},
+		{[]string{"migrate", "down", "1"}, "0"},
+		{[]string{"migrate", "up"}, "1"},
+		{[]string{"migrate", "up"}, "1"},
+	}
+	for _, s := range steps {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), s.args, e, io.Discard, &stderr, nil); code != 0 {
+			t.Fatalf("%v exited %d:\n%s", s.args, code, stderr.String())
+		}
+		var stdout bytes.Buffer
+		if code := run(context.Background(), []string{"migrate", "version"}, e, &stdout, io.Discard, nil); code != 0 {
+			t.Fatalf("migrate version exited %d", code)
+		}
+		if got := strings.TrimSpace(stdout.String()); got != s.wantVersion {
+			t.Fatalf("after %v: version %s, want %s", s.args, got, s.wantVersion)
+		}
+	}
+}
+
+// TestServe runs the real command: it answers HTTP and gRPC, creates an
+// account, streams its config and stops cleanly on cancellation.
+func TestServe(t *testing.T) {
+	m := serveEnv(func(m map[string]string) {
+		m[envDatabaseURL] = pgtest.NewDatabase(t)
+		m[envHTTPAddr] = "127.0.0.1:0"
+		m[envGRPCAddr] = "127.0.0.1:0"
+		m[envAllowPrivateOrigins] = "true"
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type addrs struct{ http, grpc string }
+	ready := make(chan addrs, 1)
+	exited := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		exited <- run(ctx, []string{"serve"}, env(m), io.Discard, &stderr, func(h, g string) { ready <- addrs{h, g} })
+	}()
+	var a addrs
+	select {
+	case a = <-ready:
+	case code := <-exited:
+		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+
+	res, err := http.Get("http://" + a.http + "/readyz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("/readyz: %v %v", res, err)
+	}
+	res.Body.Close()
+	body := `{"id":"demo","name":"Demo","ownerEmail":"demo@example.com"}`
+	req, _ := http.NewRequest("POST", "http://"+a.http+"/admin/v1/accounts", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+m[envAdminToken])
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create account: %v %v", res, err)
+	}
+	var createdAccount struct{ URLEndpoint struct{ URLEndpoint string } }
+	json.NewDecoder(res.Body).Decode(&createdAccount)
+	res.Body.Close()
+	if createdAccount.URLEndpoint.URLEndpoint != "http://127.0.0.1:8081/demo" {
+		t.Fatalf("urlEndpoint %q", createdAccount.URLEndpoint.URLEndpoint)
+	}
+
+	conn, err := grpc.NewClient(a.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m[envEdgeToken])
+	stream, err := configv1.NewConfigServiceClient(conn).Watch(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(&configv1.WatchRequest{Kind: &configv1.WatchRequest_Hello{Hello: &configv1.Hello{NodeId: "edge-serve"}}})
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := resp.GetSnapshot(); s != nil && len(s.Accounts) == 1 && s.Accounts[0].Id == "demo" && len(s.Accounts[0].Keys) == 1 {
+			break
+		}
+	}
+
+	cancel() // as SIGTERM would
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := stream.Recv(); err == nil {
+		t.Fatal("stream still open after shutdown")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Fatalf("no clean stop logged:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,493 @@
+// Package configpush serves the ConfigService Watch stream that keeps every
+// edge on the current configuration (DESIGN §9). It learns of new config
+// versions from Postgres (LISTEN, plus a slow poll in case a notification
+// is lost), builds each version's snapshot once, and fans it out to every
+// connected edge through an in-process broadcaster. Each stream records
+// the edge's state (connected, ACKed and NACKed versions) in edge_nodes.
+package configpush
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/controlplane/internal/tenant"
+	"pictor/services/internal/errkind"
+)
+
+// Store is what the config service needs from the database.
+type Store interface {
+	CurrentVersion(ctx context.Context) (uint64, error)
+	// ListenVersions reports announced versions until ctx ends (0: unknown).
+	ListenVersions(ctx context.Context, notify func(version uint64))
+	EdgeConnected(ctx context.Context, n tenant.EdgeNode) error
+	EdgeAcked(ctx context.Context, a tenant.EdgeAck) error
+	EdgeSeen(ctx context.Context, nodeID, session string) error
+	EdgeDisconnected(ctx context.Context, nodeID, session string) error
+}
+
+// Builder builds the snapshot of the current version.
+type Builder interface {
+	Build(ctx context.Context) (*configv1.Snapshot, error)
+}
+
+// Options tune the server; zero values take the defaults.
+type Options struct {
+	Keepalive    time.Duration // between keepalives on an idle stream; 15 s
+	Poll         time.Duration // between version polls; 5 s
+	HelloTimeout time.Duration // for an edge to say Hello; 10 s
+	// ReplicaID names this control-plane process in edge_nodes;
+	// hostname/pid by default.
+	ReplicaID string
+}
+
+// Server implements configv1.ConfigServiceServer.
+type Server struct {
+	configv1.UnimplementedConfigServiceServer
+
+	store   Store
+	builder Builder
+	log     *slog.Logger
+	opts    Options
+	hub     hub
+	streams atomic.Uint64 // numbers stream sessions
+	kick    chan struct{} // asks Run for an early refresh
+
+	closeOnce sync.Once
+	closing   chan struct{}
+}
+
+// New returns a server; call Run to start following config versions.
+func New(store Store, builder Builder, log *slog.Logger, opts Options) *Server {
+	if opts.Keepalive <= 0 {
+		opts.Keepalive = 15 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 5 * time.Second
+	}
+	if opts.HelloTimeout <= 0 {
+		opts.HelloTimeout = 10 * time.Second
+	}
+	if opts.ReplicaID == "" {
+		host, _ := os.Hostname()
+		opts.ReplicaID = host + "/" + strconv.Itoa(os.Getpid())
+	}
+	return &Server{
+		store:   store,
+		builder: builder,
+		log:     log,
+		opts:    opts,
+		hub:     hub{changed: make(chan struct{})},
+		kick:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+	}
+}
+
+// Run follows the config version until ctx ends, publishing a snapshot for
+// each new version to the streams.
+func (s *Server) Run(ctx context.Context) {
+	go s.store.ListenVersions(ctx, func(v uint64) {
+		if st := s.hub.current(); st.snap != nil && v == st.snap.Version {
+			return
+		}
+		s.requestRefresh()
+	})
+	poll := time.NewTicker(s.opts.Poll)
+	defer poll.Stop()
+	for {
+		s.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-poll.C:
+		}
+	}
+}
+
+// requestRefresh asks Run to read the version now.
+func (s *Server) requestRefresh() {
+	select {
+	case s.kick <- struct{}{}:
+	default: // a refresh is already due; it reads the latest version
+	}
+}
+
+// refresh publishes a snapshot when the stored version differs from the
+// published one. A version lower than the published one means the database
+// was restored or replaced; edges must follow it, so it is published too.
+func (s *Server) refresh(ctx context.Context) {
+	v, err := s.store.CurrentVersion(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("read config version", "err", err)
+		}
+		return
+	}
+	cur := s.hub.current().snap
+	if cur != nil && v == cur.Version {
+		s.hub.confirm()
+		return
+	}
+	start := time.Now()
+	snap, err := s.builder.Build(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("build config snapshot", "version", v, "err", err)
+		}
+		return
+	}
+	if cur != nil && snap.Version < cur.Version {
+		s.log.Warn("config version went backwards (database restored?); publishing it",
+			"version", snap.Version, "previous_version", cur.Version)
+	}
+	s.hub.publish(snap)
+	s.log.Info("config snapshot published", "version", snap.Version,
+		"accounts", len(snap.Accounts), "build_ms", time.Since(start).Milliseconds())
+}
+
+// Close ends every Watch stream with Unavailable, so edges reconnect to
+// another replica, and lets grpc.Server.GracefulStop finish.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
+
+// hub holds the latest snapshot and wakes streams when it changes or is
+// confirmed current.
+type hub struct {
+	mu      sync.Mutex
+	state   hubState
+	changed chan struct{} // closed on the next publish or confirm
+}
+
+type hubState struct {
+	snap *configv1.Snapshot
+	// checks counts completed version reads (publishes included); a
+	// stream compares it with its value at Hello to know whether the
+	// database has been read since.
+	checks  uint64
+	changed <-chan struct{}
+}
+
+func (h *hub) current() hubState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state
+	st.changed = h.changed
+	return st
+}
+
+func (h *hub) publish(snap *configv1.Snapshot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state.snap = snap
+	h.state.checks++
+	h.wake()
+}
+
+func (h *hub) confirm() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state.checks++
+	h.wake()
+}
+
+func (h *hub) wake() {
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+const maxNodeIDLen = 128
+
+// Watch implements configv1.ConfigServiceServer.
+func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
+	ctx := stream.Context()
+	log := s.log
+	if p, ok := peer.FromContext(ctx); ok {
+		log = log.With("peer", p.Addr.String())
+	}
+
+	// Recv blocks; a goroutine feeds it to the loop below, which is the
+	// stream's only sender.
+	recv := make(chan *configv1.WatchRequest)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case recv <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	var hello *configv1.Hello
+	timer := time.NewTimer(s.opts.HelloTimeout)
+	select {
+	case m := <-recv:
+		timer.Stop()
+		if hello = m.GetHello(); hello == nil {
+			return status.Error(codes.InvalidArgument, "the first message must be a Hello")
+		}
+	case err := <-recvErr:
+		return recvStatus(err)
+	case <-timer.C:
+		return status.Error(codes.DeadlineExceeded, "no Hello received")
+	case <-s.closing:
+		return status.Error(codes.Unavailable, "control plane shutting down")
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	if err := checkNodeID(hello.NodeId); err != nil {
+		return err
+	}
+
+	st := &streamState{
+		Server:      s,
+		stream:      stream,
+		nodeID:      hello.NodeId,
+		session:     s.opts.ReplicaID + "#" + strconv.FormatUint(s.streams.Add(1), 10),
+		have:        hello.AppliedVersion,
+		helloChecks: s.hub.current().checks,
+	}
+	st.log = log.With("node_id", st.nodeID, "session", st.session)
+	st.log.Info("edge connected", "edge_group", hello.EdgeGroup,
+		"applied_version", hello.AppliedVersion, "capability_version", hello.CapabilityVersion)
+	st.record(ctx, "record edge connect", func(ctx context.Context) error {
+		return s.store.EdgeConnected(ctx, tenant.EdgeNode{
+			NodeID: st.nodeID, EdgeGroup: hello.EdgeGroup, AppliedVersion: hello.AppliedVersion, Session: st.session,
+		})
+	})
+	defer func() {
+		// The stream's context is done by now; the write must still happen.
+		st.record(context.WithoutCancel(ctx), "record edge disconnect", func(ctx context.Context) error {
+			return s.store.EdgeDisconnected(ctx, st.nodeID, st.session)
+		})
+		st.log.Info("edge disconnected")
+	}()
+	return st.loop(ctx, recv, recvErr)
+}
+
+// recordTimeout bounds each bookkeeping write, so a slow database cannot
+// stall a stream's keepalives and pushes.
+const recordTimeout = 5 * time.Second
+
+// record runs a bookkeeping write. Streams work from memory even when the
+// database does not, so a failure is logged, never fatal.
+func (st *streamState) record(ctx context.Context, what string, write func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	if err := write(ctx); err != nil {
+		st.log.Warn(what, "err", err)
+	}
+}
+
+// streamState is one edge's stream after its Hello.
+type streamState struct {
+	*Server
+	stream  configv1.ConfigService_WatchServer
+	log     *slog.Logger
+	nodeID  string
+	session string
+
+	have        uint64 // the version the edge says it serves
+	sent        uint64 // the version last sent to it
+	helloChecks uint64 // hub checks at Hello
+	nonces      uint64
+	lastNonce   string // nonce of the last snapshot sent; other ACKs are stale
+}
+
+func (st *streamState) loop(ctx context.Context, recv <-chan *configv1.WatchRequest, recvErr <-chan error) error {
+	keepalive := time.NewTicker(st.opts.Keepalive)
+	defer keepalive.Stop()
+	for {
+		hs := st.hub.current()
+		snap := hs.snap
+		switch {
+		case snap == nil || snap.Version == st.sent || snap.Version == st.have:
+			// Nothing new: never resend a version, even one the edge
+			// rejected (it would only reject it again).
+		case snap.Version > st.have:
+			if err := st.sendSnapshot(snap); err != nil {
+				return err
+			}
+		// The edge is ahead of what this replica published. Usually the
+		// replica lags a write another replica already served: ask for a
+		// refresh and wait for it to catch up. Only when a version read
+		// made after the Hello (two checks on: one may have been under
+		// way) still finds the database behind was it restored or
+		// replaced; then the database is the truth and the edge must
+		// follow it back.
+		case hs.checks >= st.helloChecks+2:
+			st.log.Warn("edge is ahead of the database (restored or replaced?); sending the database's config",
+				"edge_version", st.have, "version", snap.Version)
+			if err := st.sendSnapshot(snap); err != nil {
+				return err
+			}
+		default:
+			st.requestRefresh()
+		}
+		select {
+		case <-hs.changed:
+		case m := <-recv:
+			if err := st.handle(ctx, m); err != nil {
+				return err
+			}
+		case err := <-recvErr:
+			return recvStatus(err)
+		case <-keepalive.C:
+			var v uint64
+			if snap != nil {
+				v = snap.Version
+			}
+			if err := st.send(&configv1.WatchResponse{
+				Kind: &configv1.WatchResponse_Keepalive{Keepalive: &configv1.Keepalive{CurrentVersion: v}},
+			}); err != nil {
+				return err
+			}
+			st.record(ctx, "record edge seen", func(ctx context.Context) error {
+				return st.store.EdgeSeen(ctx, st.nodeID, st.session)
+			})
+		case <-st.closing:
+			return status.Error(codes.Unavailable, "control plane shutting down")
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
+	resp := &configv1.WatchResponse{Kind: &configv1.WatchResponse_Snapshot{Snapshot: snap}}
+	if err := st.send(resp); err != nil {
+		return err
+	}
+	st.lastNonce = resp.Nonce
+	st.sent = snap.Version
+	st.log.Info("snapshot sent", "version", snap.Version, "edge_version", st.have)
+	return nil
+}
+
+// send stamps resp with the next nonce and sends it.
+func (st *streamState) send(resp *configv1.WatchResponse) error {
+	st.nonces++
+	resp.Nonce = strconv.FormatUint(st.nonces, 10)
+	if err := st.stream.Send(resp); err != nil {
+		return fmt.Errorf("send to edge %s: %w", st.nodeID, err)
+	}
+	return nil
+}
+
+func (st *streamState) handle(ctx context.Context, m *configv1.WatchRequest) error {
+	ack := m.GetAck()
+	if ack == nil {
+		return status.Error(codes.InvalidArgument, "only the first message may be a Hello")
+	}
+	if ack.Nonce != st.lastNonce || st.lastNonce == "" {
+		st.log.Debug("stale ack ignored", "nonce", ack.Nonce, "version", ack.Version)
+		return nil
+	}
+	if ack.ErrorDetail == "" {
+		st.log.Info("edge acked config", "version", ack.Version, "applied_version", ack.AppliedVersion)
+	} else {
+		st.log.Warn("edge rejected config", "version", ack.Version,
+			"applied_version", ack.AppliedVersion, "error_detail", ack.ErrorDetail)
+	}
+	// After a NACK the edge keeps serving an older version.
+	st.have = ack.AppliedVersion
+	st.record(ctx, "record edge ack", func(ctx context.Context) error {
+		return st.store.EdgeAcked(ctx, tenant.EdgeAck{
+			NodeID:         st.nodeID,
+			Session:        st.session,
+			Version:        ack.Version,
+			AppliedVersion: ack.AppliedVersion,
+			ErrorDetail:    ack.ErrorDetail,
+		})
+	})
+	return nil
+}
+
+func checkNodeID(id string) error {
+	switch {
+	case id == "":
+		return status.Error(codes.InvalidArgument, "hello.node_id is required")
+	case len(id) > maxNodeIDLen:
+		return status.Errorf(codes.InvalidArgument, "hello.node_id is longer than %d bytes", maxNodeIDLen)
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return status.Error(codes.InvalidArgument, "hello.node_id must be printable without spaces")
+		}
+	}
+	return nil
+}
+
+// recvStatus turns the end of the edge's side of the stream into the
+// handler's result: a clean half-close is a clean end.
+func recvStatus(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return statusOf(err)
+}
+
+// codeOf maps error kinds to gRPC codes; the one table for this transport.
+var codeOf = map[errkind.Kind]codes.Code{
+	errkind.Internal:      codes.Internal,
+	errkind.Invalid:       codes.InvalidArgument,
+	errkind.Unsupported:   codes.Unimplemented,
+	errkind.Unauthorized:  codes.Unauthenticated,
+	errkind.Forbidden:     codes.PermissionDenied,
+	errkind.NotFound:      codes.NotFound,
+	errkind.Conflict:      codes.AlreadyExists,
+	errkind.TooLarge:      codes.ResourceExhausted,
+	errkind.RateLimited:   codes.ResourceExhausted,
+	errkind.Unavailable:   codes.Unavailable,
+	errkind.Timeout:       codes.DeadlineExceeded,
+	errkind.Unprocessable: codes.InvalidArgument,
+}
+
+// statusOf converts err to a gRPC status with a client-safe message.
+func statusOf(err error) error {
+	code, ok := codeOf[errkind.KindOf(err)]
+	if !ok {
+		code = codes.Internal
+	}
+	return status.Error(code, errkind.SafeMessage(err))
+}
+
+// ServerOptions returns the gRPC options the control plane's edge-facing
+// server needs: edge-token authentication on every call, and keepalive
+// settings that let edges ping an idle stream without being cut off.
+func ServerOptions(edgeToken string, log *slog.Logger) []grpc.ServerOption {
+	a := tokenAuth{token: edgeToken, log: log}
+	return []grpc.ServerOption{
+		grpc.ChainStreamInterceptor(a.stream),
+		grpc.ChainUnaryInterceptor(a.unary),
+		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
+		grpc.KeepaliveParams(keepaliveParams),
+		// Edges send Hellos, ACKs and usage counters: small messages.
+		grpc.MaxRecvMsgSize(1 << 20),
+	}
+}

@@ -1,0 +1,257 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pictor/services/controlplane/internal/tenant"
+)
+
+// ConfigChannel is the pg_notify channel bump_config_version announces new
+// versions on.
+const ConfigChannel = "pictor_config"
+
+// CurrentVersion returns the config version in force.
+func (db *DB) CurrentVersion(ctx context.Context) (uint64, error) {
+	var v uint64
+	if err := db.pool.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&v); err != nil {
+		return 0, dbError("read config version", err)
+	}
+	return v, nil
+}
+
+// LoadConfig reads everything edges need at one config version. All reads
+// share one REPEATABLE READ snapshot with the version row, and a write
+// holds the version row locked until it commits, so the state returned is
+// exactly the state of that version.
+func (db *DB) LoadConfig(ctx context.Context) (tenant.ConfigState, error) {
+	const op = "load config"
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return tenant.ConfigState{}, dbError(op, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	st, err := loadConfig(ctx, tx)
+	if err != nil {
+		return tenant.ConfigState{}, dbError(op, err)
+	}
+	return st, nil
+}
+
+func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
+	var st tenant.ConfigState
+	if err := tx.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&st.Version); err != nil {
+		return st, fmt.Errorf("version: %w", err)
+	}
+
+	rows, _ := tx.Query(ctx, `
+		SELECT id, name, owner_email, status, avif_enabled, default_quality, created_at
+		FROM accounts ORDER BY id`)
+	accounts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.AccountConfig, error) {
+		var a tenant.AccountConfig
+		err := r.Scan(&a.Account.ID, &a.Account.Name, &a.Account.OwnerEmail, &a.Account.Status,
+			&a.Account.AVIFEnabled, &a.Account.DefaultQuality, &a.Account.CreatedAt)
+		return a, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("accounts: %w", err)
+	}
+	byAccount := make(map[string]*tenant.AccountConfig, len(accounts))
+	for i := range accounts {
+		byAccount[accounts[i].Account.ID] = &accounts[i]
+	}
+
+	rows, _ = tx.Query(ctx, `
+		SELECT account_id, id, ciphertext FROM api_keys
+		WHERE revoked_at IS NULL ORDER BY account_id, created_at, id`)
+	var accountID string
+	var key tenant.SealedKey
+	_, err = pgx.ForEachRow(rows, []any{&accountID, &key.ID, &key.Ciphertext}, func() error {
+		if a := byAccount[accountID]; a != nil {
+			a.Keys = append(a.Keys, tenant.SealedKey{ID: key.ID, Ciphertext: key.Ciphertext})
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("keys: %w", err)
+	}
+
+	rows, _ = tx.Query(ctx, `SELECT `+originColumns+` FROM origins ORDER BY account_id, created_at, id`)
+	origins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOrigin(r) })
+	if err != nil {
+		return st, fmt.Errorf("origins: %w", err)
+	}
+	for _, o := range origins {
+		if a := byAccount[o.AccountID]; a != nil {
+			a.Origins = append(a.Origins, o)
+		}
+	}
+
+	rows, _ = tx.Query(ctx, `
+		SELECT id, account_id, description, url_prefix, restrict_unsigned_urls,
+			cache_ttl_seconds, stale_grace_seconds, use_origin_cache_control
+		FROM url_endpoints ORDER BY account_id, url_prefix`)
+	endpoints, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.URLEndpoint, error) {
+		e := tenant.URLEndpoint{OriginIDs: []string{}, CustomDomains: []string{}}
+		err := r.Scan(&e.ID, &e.AccountID, &e.Description, &e.URLPrefix, &e.RestrictUnsignedURLs,
+			&e.CacheTTLSeconds, &e.StaleGraceSeconds, &e.UseOriginCacheControl)
+		return e, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("url endpoints: %w", err)
+	}
+	byEndpoint := make(map[string]*tenant.URLEndpoint, len(endpoints))
+	for i := range endpoints {
+		byEndpoint[endpoints[i].ID] = &endpoints[i]
+	}
+	var endpointID, value string
+	rows, _ = tx.Query(ctx, `SELECT endpoint_id, origin_id FROM url_endpoint_origins ORDER BY endpoint_id, position`)
+	if _, err := pgx.ForEachRow(rows, []any{&endpointID, &value}, func() error {
+		if e := byEndpoint[endpointID]; e != nil {
+			e.OriginIDs = append(e.OriginIDs, value)
+		}
+		return nil
+	}); err != nil {
+		return st, fmt.Errorf("endpoint origins: %w", err)
+	}
+	rows, _ = tx.Query(ctx, `SELECT endpoint_id, domain FROM custom_domains ORDER BY endpoint_id, domain`)
+	if _, err := pgx.ForEachRow(rows, []any{&endpointID, &value}, func() error {
+		if e := byEndpoint[endpointID]; e != nil {
+			e.CustomDomains = append(e.CustomDomains, value)
+		}
+		return nil
+	}); err != nil {
+		return st, fmt.Errorf("custom domains: %w", err)
+	}
+	for _, e := range endpoints {
+		if a := byAccount[e.AccountID]; a != nil {
+			a.Endpoints = append(a.Endpoints, e)
+		}
+	}
+
+	rows, _ = tx.Query(ctx, `
+		SELECT id, account_id, name, transformation, enabled
+		FROM named_transformations ORDER BY account_id, name`)
+	named, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.NamedTransformation, error) {
+		var n tenant.NamedTransformation
+		err := r.Scan(&n.ID, &n.AccountID, &n.Name, &n.Transformation, &n.Enabled)
+		return n, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("named transformations: %w", err)
+	}
+	for _, n := range named {
+		if a := byAccount[n.AccountID]; a != nil {
+			a.NamedTransformations = append(a.NamedTransformations, n)
+		}
+	}
+
+	// Rules past their expiry cover nothing any edge still caches.
+	rows, _ = tx.Query(ctx, `
+		SELECT id, account_id, endpoint_id, path, is_prefix, config_version, created_at
+		FROM purge_requests WHERE expires_at > now()
+		ORDER BY config_version, created_at, id`)
+	st.Purges, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.PurgeRule, error) {
+		var p tenant.PurgeRule
+		err := r.Scan(&p.ID, &p.AccountID, &p.EndpointID, &p.Path, &p.Prefix, &p.Version, &p.CreatedAt)
+		return p, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("purge rules: %w", err)
+	}
+	st.Accounts = accounts
+	return st, nil
+}
+
+// ListenVersions calls notify with each config version announced on
+// ConfigChannel until ctx ends. It holds a dedicated connection (LISTEN
+// does not survive a pool) and reconnects with jittered backoff when it
+// drops. Announcements can be missed while disconnected, so after every
+// (re)connect it also reports the current version. A version of 0 means
+// "something changed; read the version yourself".
+func (db *DB) ListenVersions(ctx context.Context, notify func(version uint64)) {
+	const minDelay, maxDelay = 250 * time.Millisecond, 10 * time.Second
+	delay := minDelay
+	for {
+		start := time.Now()
+		err := db.listen(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			delay = minDelay // it had been working: start over
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		db.log.Warn("config listener disconnected; reconnecting", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, maxDelay)
+	}
+}
+
+func (db *DB) listen(ctx context.Context, notify func(uint64)) error {
+	cfg := db.pool.Config().ConnConfig.Copy()
+	// Notice a silently dead peer within ~30 s instead of the kernel's
+	// default hours; the caller's poll covers the gap.
+	dialer := &net.Dialer{
+		Timeout:         cfg.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3},
+	}
+	cfg.DialFunc = dialer.DialContext
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return dbError("config listener: connect", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+ConfigChannel); err != nil {
+		return dbError("config listener: listen", err)
+	}
+	var v uint64
+	if err := conn.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&v); err != nil {
+		return dbError("config listener: read version", err)
+	}
+	notify(v)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return dbError("config listener: wait", err)
+		}
+		v, err := strconv.ParseUint(n.Payload, 10, 64)
+		if err != nil {
+			db.log.Warn("config listener: unexpected payload", "payload", n.Payload)
+			v = 0
+		}
+		notify(v)
+	}
+}
+
+// SchemaVersion returns the migration version the database is at and
+// whether a failed migration left it dirty; 0 when it was never migrated.
+// It only reads, unlike asking golang-migrate, which creates its table.
+func (db *DB) SchemaVersion(ctx context.Context) (version uint, dirty bool, err error) {
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, false, dbError("read schema version", err)
+	}
+	if !exists {
+		return 0, false, nil
+	}
+	err = db.pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, dbError("read schema version", err)
+	}
+	return version, dirty, nil
+}

@@ -1,0 +1,114 @@
+// Package snapshot turns the stored configuration into the
+// configv1.Snapshot that edges consume: one immutable message per config
+// version, with API keys decrypted (edges need them to verify URL
+// signatures; they travel only on the authenticated config stream).
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/controlplane/internal/auth"
+	"pictor/services/controlplane/internal/tenant"
+)
+
+// Source reads the whole configuration at one consistent version.
+type Source interface {
+	LoadConfig(ctx context.Context) (tenant.ConfigState, error)
+}
+
+// Builder builds snapshots from a Source.
+type Builder struct {
+	src  Source
+	keys *auth.Keyring
+	log  *slog.Logger
+}
+
+// NewBuilder returns a Builder that opens keys with keys.
+func NewBuilder(src Source, keys *auth.Keyring, log *slog.Logger) *Builder {
+	return &Builder{src: src, keys: keys, log: log}
+}
+
+// Build reads the current configuration and returns it as a snapshot.
+// The result is never modified afterwards, so it may be shared by every
+// stream that sends it.
+func (b *Builder) Build(ctx context.Context) (*configv1.Snapshot, error) {
+	st, err := b.src.LoadConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build snapshot: %w", err)
+	}
+	snap := &configv1.Snapshot{
+		Version:       st.Version,
+		CreatedUnixMs: time.Now().UnixMilli(),
+		Accounts:      make([]*configv1.Account, 0, len(st.Accounts)),
+		Purges:        make([]*configv1.PurgeRule, 0, len(st.Purges)),
+	}
+	for _, a := range st.Accounts {
+		snap.Accounts = append(snap.Accounts, b.account(a))
+	}
+	for _, p := range st.Purges {
+		snap.Purges = append(snap.Purges, &configv1.PurgeRule{
+			Id:            p.ID,
+			AccountId:     p.AccountID,
+			EndpointId:    p.EndpointID,
+			Path:          p.Path,
+			Prefix:        p.Prefix,
+			CreatedUnixMs: p.CreatedAt.UnixMilli(),
+			Version:       p.Version,
+		})
+	}
+	return snap, nil
+}
+
+func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
+	out := &configv1.Account{
+		Id:             a.Account.ID,
+		Status:         a.Account.Status,
+		AvifEnabled:    a.Account.AVIFEnabled,
+		DefaultQuality: uint32(a.Account.DefaultQuality),
+	}
+	for _, k := range a.Keys {
+		secret, err := b.keys.Open(k.ID, k.Ciphertext)
+		if err != nil {
+			// One unreadable key must not stop config for every tenant:
+			// leave it out (its signatures fail) and say so loudly.
+			b.log.Error("API key left out of snapshot", "account_id", a.Account.ID, "key_id", k.ID, "err", err)
+			continue
+		}
+		out.Keys = append(out.Keys, &configv1.SigningKey{Id: k.ID, Secret: secret})
+	}
+	for _, o := range a.Origins {
+		out.Origins = append(out.Origins, &configv1.Origin{
+			Id:                        o.ID,
+			Type:                      o.Type,
+			Name:                      o.Name,
+			BaseUrl:                   o.BaseURL,
+			ForwardHostHeaderToOrigin: o.ForwardHostHeaderToOrigin,
+			IncludeCanonicalHeader:    o.IncludeCanonicalHeader,
+			BaseUrlForCanonicalHeader: o.BaseURLForCanonicalHeader,
+		})
+	}
+	for _, e := range a.Endpoints {
+		out.Endpoints = append(out.Endpoints, &configv1.Endpoint{
+			Id:                    e.ID,
+			UrlPrefix:             e.URLPrefix,
+			OriginIds:             e.OriginIDs,
+			CustomDomains:         e.CustomDomains,
+			RestrictUnsignedUrls:  e.RestrictUnsignedURLs,
+			CacheTtlSeconds:       e.CacheTTLSeconds,
+			StaleGraceSeconds:     e.StaleGraceSeconds,
+			UseOriginCacheControl: e.UseOriginCacheControl,
+		})
+	}
+	for _, n := range a.NamedTransformations {
+		out.NamedTransformations = append(out.NamedTransformations, &configv1.NamedTransformation{
+			Name:           n.Name,
+			Transformation: n.Transformation,
+			Enabled:        n.Enabled,
+		})
+	}
+	return out
+}

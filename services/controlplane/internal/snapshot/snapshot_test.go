@@ -1,0 +1,137 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/controlplane/internal/auth"
+	"pictor/services/controlplane/internal/postgres"
+	"pictor/services/controlplane/internal/tenant"
+	"pictor/services/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type staticSource tenant.ConfigState
+
+func (s staticSource) LoadConfig(context.Context) (tenant.ConfigState, error) {
+	return tenant.ConfigState(s), nil
+}
+
+func keyring(t *testing.T) *auth.Keyring {
+	kr, err := auth.NewKeyring(bytes.Repeat([]byte{1}, auth.MasterKeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// TestBuildMapsEveryField checks the conversion field by field.
+func TestBuildMapsEveryField(t *testing.T) {
+	kr := keyring(t)
+	created := time.UnixMilli(1_700_000_000_123)
+	st := tenant.ConfigState{
+		Version: 42,
+		Accounts: []tenant.AccountConfig{{
+			Account: tenant.Account{ID: "acme", Status: "suspended", AVIFEnabled: true, DefaultQuality: 75},
+			Keys: []tenant.SealedKey{
+				{ID: "k1", Ciphertext: kr.Seal("k1", "private_one")},
+				{ID: "k2", Ciphertext: []byte("not sealed by us")},
+				{ID: "k3", Ciphertext: kr.Seal("k3", "private_three")},
+			},
+			Origins: []tenant.Origin{{
+				ID: "o1", Type: tenant.OriginWebFolder, Name: "Web", BaseURL: "https://www.example.com/img",
+				ForwardHostHeaderToOrigin: true, IncludeCanonicalHeader: true, BaseURLForCanonicalHeader: "https://c.example.com",
+			}},
+			Endpoints: []tenant.URLEndpoint{{
+				ID: "e1", URLPrefix: "", OriginIDs: []string{"o1"}, CustomDomains: []string{"img.example.com"},
+				RestrictUnsignedURLs: true, CacheTTLSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
+			}},
+			NamedTransformations: []tenant.NamedTransformation{{ID: "n1", Name: "thumb", Transformation: "w-100", Enabled: true}},
+		}},
+		Purges: []tenant.PurgeRule{{ID: "p1", AccountID: "acme", EndpointID: "e1", Path: "a/", Prefix: true, Version: 41, CreatedAt: created}},
+	}
+	before := time.Now().UnixMilli()
+	got, err := NewBuilder(staticSource(st), kr, slog.New(slog.DiscardHandler)).Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedUnixMs < before {
+		t.Fatalf("created_unix_ms %d is before the build", got.CreatedUnixMs)
+	}
+	got.CreatedUnixMs = 0
+	want := &configv1.Snapshot{
+		Version: 42,
+		Accounts: []*configv1.Account{{
+			Id: "acme", Status: "suspended", AvifEnabled: true, DefaultQuality: 75,
+			// k2 does not open: left out, the others kept.
+			Keys: []*configv1.SigningKey{{Id: "k1", Secret: "private_one"}, {Id: "k3", Secret: "private_three"}},
+			Origins: []*configv1.Origin{{
+				Id: "o1", Type: "WEB_FOLDER", Name: "Web", BaseUrl: "https://www.example.com/img",
+				ForwardHostHeaderToOrigin: true, IncludeCanonicalHeader: true, BaseUrlForCanonicalHeader: "https://c.example.com",
+			}},
+			Endpoints: []*configv1.Endpoint{{
+				Id: "e1", OriginIds: []string{"o1"}, CustomDomains: []string{"img.example.com"},
+				RestrictUnsignedUrls: true, CacheTtlSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
+			}},
+			NamedTransformations: []*configv1.NamedTransformation{{Name: "thumb", Transformation: "w-100", Enabled: true}},
+		}},
+		Purges: []*configv1.PurgeRule{{Id: "p1", AccountId: "acme", EndpointId: "e1", Path: "a/", Prefix: true, CreatedUnixMs: created.UnixMilli(), Version: 41}},
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("snapshot\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestBuildFromPostgres builds from a real database: the key created with
+// the account comes out decrypted, and the first origin sits on the
+// default endpoint.
+func TestBuildFromPostgres(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kr := keyring(t)
+	key := kr.NewKey()
+	_, ep, err := db.CreateAccount(ctx, tenant.Caller{Actor: "admin"}, tenant.NewAccount{
+		ID: "acme", Name: "Acme", OwnerEmail: "o@acme.example", Key: key.Stored,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := db.CreateOrigin(ctx, tenant.Caller{AccountID: "acme", Actor: "test"},
+		tenant.Origin{Type: tenant.OriginWebFolder, Name: "Web", BaseURL: "http://127.0.0.1:8079"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := NewBuilder(db, kr, log).Build(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := db.CurrentVersion(ctx)
+	if snap.Version != v || len(snap.Accounts) != 1 {
+		t.Fatalf("snapshot version %d with %d accounts, want version %d with 1", snap.Version, len(snap.Accounts), v)
+	}
+	a := snap.Accounts[0]
+	if len(a.Keys) != 1 || a.Keys[0].Secret != key.Secret || a.Keys[0].Id != key.Stored.ID {
+		t.Fatalf("keys %v, want the account's key in the clear", a.Keys)
+	}
+	if len(a.Origins) != 1 || a.Origins[0].Id != o.ID || a.Origins[0].BaseUrl != o.BaseURL {
+		t.Fatalf("origins %v", a.Origins)
+	}
+	if len(a.Endpoints) != 1 || a.Endpoints[0].Id != ep.ID || a.Endpoints[0].UrlPrefix != "" ||
+		len(a.Endpoints[0].OriginIds) != 1 || a.Endpoints[0].OriginIds[0] != o.ID {
+		t.Fatalf("endpoints %v, want the default endpoint with the origin", a.Endpoints)
+	}
+}

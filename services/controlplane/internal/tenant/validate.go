@@ -1,0 +1,260 @@
+package tenant
+
+import (
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"pictor/services/internal/errkind"
+	"pictor/services/internal/netguard"
+)
+
+// The validators below name fields the way the API does (DESIGN §8), so the
+// field in an error is the one the client sent.
+
+var accountIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,39}$`)
+
+// reservedAccountIDs would shadow the edge's and control plane's own paths
+// (DESIGN §3). Names starting with "_" are reserved too; the pattern above
+// already excludes them.
+var reservedAccountIDs = map[string]bool{
+	"admin": true, "api": true, "v1": true, "healthz": true,
+	"readyz": true, "metrics": true, "static": true,
+}
+
+// CheckAccountID enforces DESIGN §3: the id is the first path segment of
+// every image URL of the account.
+func CheckAccountID(id string) error {
+	switch {
+	case id == "":
+		return errkind.InvalidField("id", "id is required")
+	case !accountIDPattern.MatchString(id):
+		return errkind.InvalidField("id", "id must be 2 to 40 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+	case reservedAccountIDs[id]:
+		return errkind.InvalidField("id", "id "+strconv.Quote(id)+" is reserved")
+	}
+	return nil
+}
+
+// MaxNameLen bounds display names (characters).
+const MaxNameLen = 200
+
+// CheckName requires a display name that is not blank, is valid UTF-8
+// without control characters and has at most MaxNameLen characters.
+func CheckName(field, name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errkind.InvalidField(field, field+" is required")
+	case !utf8.ValidString(name):
+		return errkind.InvalidField(field, field+" must be valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return errkind.InvalidField(field, field+" must be at most "+strconv.Itoa(MaxNameLen)+" characters")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return errkind.InvalidField(field, field+" must not contain control characters")
+	}
+	return nil
+}
+
+// CheckEmail requires a bare address ("a@example.com", no display name).
+func CheckEmail(field, email string) error {
+	if email == "" {
+		return errkind.InvalidField(field, field+" is required")
+	}
+	if len(email) > 320 {
+		return errkind.InvalidField(field, field+" is too long")
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email {
+		return errkind.InvalidField(field, field+" must be an email address such as name@example.com")
+	}
+	return nil
+}
+
+// Password length bounds (bytes). The upper bound keeps hashing cheap to
+// refuse rather than a way to burn CPU.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
+
+// CheckPassword bounds a new password's length.
+func CheckPassword(field, pw string) error {
+	if len(pw) < MinPasswordLen || len(pw) > MaxPasswordLen {
+		return errkind.InvalidField(field, field+" must be "+strconv.Itoa(MinPasswordLen)+" to "+strconv.Itoa(MaxPasswordLen)+" bytes")
+	}
+	return nil
+}
+
+// originTypes Pictor knows from ImageKit but does not implement.
+var unsupportedOriginTypes = map[string]bool{
+	"S3": true, "S3_COMPATIBLE": true, "CLOUDINARY_BACKUP": true, "WEB_PROXY": true,
+	"GCS": true, "AZURE_BLOB": true, "AKENEO_PIM": true,
+}
+
+// OriginPolicy holds the deployment settings origin validation depends on.
+type OriginPolicy struct {
+	// AllowPrivate accepts base URLs with loopback, private and other
+	// non-public literal addresses (PICTOR_ALLOW_PRIVATE_ORIGINS).
+	AllowPrivate bool
+}
+
+// CheckOrigin validates an origin as a client sent it. Values are checked,
+// never rewritten: the API returns baseUrl exactly as accepted.
+func (p OriginPolicy) CheckOrigin(o Origin) error {
+	switch {
+	case o.Type == "":
+		return errkind.InvalidField("type", "type is required")
+	case unsupportedOriginTypes[o.Type]:
+		return &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_origin_type", Field: "type",
+			Msg: "origin type " + o.Type + " is not supported; use " + OriginWebFolder}
+	case o.Type != OriginWebFolder:
+		return errkind.InvalidField("type", "unknown origin type "+strconv.Quote(o.Type))
+	}
+	if err := CheckName("name", o.Name); err != nil {
+		return err
+	}
+	if err := p.CheckBaseURL("baseUrl", o.BaseURL); err != nil {
+		return err
+	}
+	if o.IncludeCanonicalHeader && o.BaseURLForCanonicalHeader == "" {
+		return errkind.InvalidField("baseUrlForCanonicalHeader", "baseUrlForCanonicalHeader is required when includeCanonicalHeader is true")
+	}
+	if o.BaseURLForCanonicalHeader != "" {
+		// Only ever written into a Link header, never fetched: any public
+		// or private host will do, but it must be a well-formed URL.
+		if _, err := parseHTTPURL("baseUrlForCanonicalHeader", o.BaseURLForCanonicalHeader); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxURLLen bounds every URL the API stores.
+const MaxURLLen = 2048
+
+// CheckBaseURL accepts an absolute http(s) URL with a host, no credentials,
+// no query and no fragment. Numeric hosts other than a plain dotted quad
+// ("2130706433", "0x7f.1", "127.1") are always refused: they exist to
+// smuggle an address past filters. Literal non-public addresses are refused
+// unless the policy allows them; names are not resolved here (the edge's
+// dialer checks the address it actually connects to).
+func (p OriginPolicy) CheckBaseURL(field, raw string) error {
+	u, err := parseHTTPURL(field, raw)
+	if err != nil {
+		return err
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return errkind.InvalidField(field, field+" must not have a query: image paths are appended to it")
+	}
+	host := u.Hostname()
+	addr, literal, obfuscated := netguard.HostLiteral(host)
+	switch {
+	case obfuscated:
+		return errkind.InvalidField(field, field+" has a numeric host that is not a dotted-decimal IPv4 address")
+	case literal:
+		if addr.Zone() != "" {
+			return errkind.InvalidField(field, field+" must not have an IPv6 zone")
+		}
+		if reason := netguard.Check(addr); reason != "" && !p.AllowPrivate {
+			return errkind.InvalidField(field, field+" points at a "+reason+" address; only public addresses are allowed")
+		}
+		return nil
+	}
+	if err := checkHostname(field, host); err != nil {
+		return err
+	}
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	if !p.AllowPrivate && (name == "localhost" || strings.HasSuffix(name, ".localhost")) {
+		return errkind.InvalidField(field, field+" points at a loopback address; only public addresses are allowed")
+	}
+	return nil
+}
+
+// parseHTTPURL parses an absolute http(s) URL with a host and without
+// credentials or fragment.
+func parseHTTPURL(field, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errkind.InvalidField(field, field+" is required")
+	}
+	if len(raw) > MaxURLLen {
+		return nil, errkind.InvalidField(field, field+" must be at most "+strconv.Itoa(MaxURLLen)+" bytes")
+	}
+	// Spaces, control characters and backslashes are read differently by
+	// different URL parsers (browsers turn '\' into '/'): refuse them.
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return nil, errkind.InvalidField(field, field+" must not contain spaces, control characters or backslashes")
+	}
+	if strings.Contains(raw, "#") {
+		return nil, errkind.InvalidField(field, field+" must not have a fragment")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return nil, errkind.InvalidField(field, field+" must be an absolute http or https URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errkind.InvalidField(field, field+" must use http or https")
+	}
+	if u.User != nil {
+		return nil, errkind.InvalidField(field, field+" must not contain credentials")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, errkind.InvalidField(field, field+" must name a host")
+	}
+	// url.Parse decodes %-escapes in the host; an encoded host only exists
+	// to hide what it names.
+	if strings.Contains(authority(raw), "%") {
+		return nil, errkind.InvalidField(field, field+" must not percent-encode its host")
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return nil, errkind.InvalidField(field, field+" has an empty port")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, errkind.InvalidField(field, field+" has an invalid port")
+		}
+	}
+	return u, nil
+}
+
+// authority returns the raw "host[:port]" part of an absolute URL.
+func authority(raw string) string {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// checkHostname accepts an ASCII DNS name (IDNs in their xn-- form) whose
+// last label is not numeric: resolvers and browsers read a name ending in a
+// number as an IPv4 address.
+func checkHostname(field, host string) error {
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return errkind.InvalidField(field, field+" has an invalid host")
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return errkind.InvalidField(field, field+" has an invalid host")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return errkind.InvalidField(field, field+" has an invalid host (write international names in their xn-- form)")
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(strings.ToLower(last), "0x") && strings.Trim(strings.ToLower(last[2:]), "0123456789abcdef") == "" {
+		return errkind.InvalidField(field, field+" has a numeric host that is not a dotted-decimal IPv4 address")
+	}
+	return nil
+}

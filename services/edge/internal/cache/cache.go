@@ -1,0 +1,262 @@
+// Package cache is the edge's two-tier cache: L1 in process memory,
+// bounded in bytes with S3-FIFO admission (otter) so a burst of one-hit
+// wonders cannot flush popular entries, and L2 in Redis (a cluster client
+// when several addresses are given), shared by every edge. It is the edge's
+// only user of go-redis.
+//
+// Redis is an optimisation, never a dependency: every operation has a short
+// timeout, a circuit breaker stops calling a Redis that keeps failing, and a
+// write refused under memory pressure is a skipped write. A request never
+// fails because of the cache.
+package cache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Tier says where a hit came from.
+type Tier string
+
+// Tiers reported in X-Cache.
+const (
+	Miss Tier = ""
+	L1   Tier = "L1"
+	L2   Tier = "L2"
+)
+
+// Config sizes the cache.
+type Config struct {
+	L1Bytes       uint64        // L1 budget; 0 disables L1
+	MaxObject     int           // larger objects are served but not cached
+	RedisAddrs    []string      // none disables L2; several = Redis Cluster
+	RedisPassword string        //
+	OpTimeout     time.Duration // per Redis operation (~100 ms)
+	KeyPrefix     string        // namespaces keys in a shared Redis
+	// Breaker: after BreakerFailures consecutive failures Redis is skipped
+	// for BreakerCooldown, then one probe is let through.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+}
+
+// DefaultConfig returns the settings DESIGN §7 and RELIABILITY D ask for.
+func DefaultConfig() Config {
+	return Config{
+		L1Bytes:         256 << 20,
+		MaxObject:       10 << 20,
+		OpTimeout:       100 * time.Millisecond,
+		KeyPrefix:       "pictor:",
+		BreakerFailures: 5,
+		BreakerCooldown: 2 * time.Second,
+	}
+}
+
+// Store is the two-tier cache.
+type Store struct {
+	cfg     Config
+	l1      *otter.Cache[string, *Entry]
+	l2      redis.UniversalClient
+	breaker breaker
+	log     *slog.Logger
+}
+
+// New returns a Store. It does not contact Redis: an unreachable Redis at
+// start-up is the same as one that fails later.
+func New(cfg Config, log *slog.Logger) (*Store, error) {
+	s := &Store{cfg: cfg, log: log, breaker: breaker{threshold: cfg.BreakerFailures, cooldown: cfg.BreakerCooldown}}
+	if cfg.L1Bytes > 0 {
+		l1, err := otter.New(&otter.Options[string, *Entry]{
+			MaximumWeight: cfg.L1Bytes,
+			Weigher:       func(_ string, e *Entry) uint32 { return uint32(min(e.Size(), 1<<31)) },
+			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *Entry]) time.Duration {
+				return max(time.Until(e.Value.StaleUntil), time.Second)
+			}),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.l1 = l1
+	}
+	if len(cfg.RedisAddrs) > 0 {
+		s.l2 = redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs:        cfg.RedisAddrs,
+			Password:     cfg.RedisPassword,
+			DialTimeout:  500 * time.Millisecond,
+			ReadTimeout:  cfg.OpTimeout,
+			WriteTimeout: cfg.OpTimeout,
+			PoolTimeout:  cfg.OpTimeout,
+			MaxRetries:   -1, // a retry would double the latency budget; the origin is the fallback
+			// One address means a single node even if it is a cluster member;
+			// several mean Redis Cluster.
+			IsClusterMode: len(cfg.RedisAddrs) > 1,
+		})
+	}
+	return s, nil
+}
+
+// Close releases the Redis connections.
+func (s *Store) Close() error {
+	if s.l2 != nil {
+		return s.l2.Close()
+	}
+	return nil
+}
+
+// Get looks in L1, then L2; an L2 hit is promoted to L1.
+func (s *Store) Get(ctx context.Context, key string) (*Entry, Tier) {
+	if s.l1 != nil {
+		if e, ok := s.l1.GetIfPresent(key); ok {
+			return e, L1
+		}
+	}
+	if s.l2 == nil || !s.breaker.allow() {
+		return nil, Miss
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	raw, err := s.l2.Get(ctx, s.cfg.KeyPrefix+key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		s.breaker.success()
+		return nil, Miss
+	case err != nil:
+		s.redisFailed("get", err)
+		return nil, Miss
+	}
+	s.breaker.success()
+	e, err := decode(raw)
+	if err != nil {
+		s.log.Warn("corrupt cache entry dropped", "key", key)
+		s.Delete(ctx, key)
+		return nil, Miss
+	}
+	if s.l1 != nil {
+		s.l1.Set(key, e)
+	}
+	return e, L2
+}
+
+// Set stores e in both tiers until its StaleUntil. Objects over MaxObject
+// are not stored at all.
+func (s *Store) Set(ctx context.Context, key string, e *Entry) {
+	if len(e.Body) > s.cfg.MaxObject {
+		return
+	}
+	ttl := time.Until(e.StaleUntil)
+	if ttl <= 0 {
+		return
+	}
+	if s.l1 != nil {
+		s.l1.Set(key, e)
+	}
+	if s.l2 == nil || !s.breaker.allow() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.OpTimeout)
+	defer cancel()
+	err := s.l2.Set(ctx, s.cfg.KeyPrefix+key, e.encode(), ttl).Err()
+	switch {
+	case err == nil:
+		s.breaker.success()
+	case isOOM(err):
+		// Redis is full and not evicting: the write is skipped, reads still work.
+		s.breaker.success()
+	default:
+		s.redisFailed("set", err)
+	}
+}
+
+// Delete removes key from both tiers.
+func (s *Store) Delete(ctx context.Context, key string) {
+	if s.l1 != nil {
+		s.l1.Invalidate(key)
+	}
+	if s.l2 == nil || !s.breaker.allow() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.OpTimeout)
+	defer cancel()
+	if err := s.l2.Del(ctx, s.cfg.KeyPrefix+key).Err(); err != nil {
+		s.redisFailed("del", err)
+		return
+	}
+	s.breaker.success()
+}
+
+// L1Bytes reports the bytes held in L1.
+func (s *Store) L1Bytes() uint64 {
+	if s.l1 == nil {
+		return 0
+	}
+	return s.l1.WeightedSize()
+}
+
+// BreakerOpen reports whether Redis is being skipped.
+func (s *Store) BreakerOpen() bool { return s.breaker.open() }
+
+func (s *Store) redisFailed(op string, err error) {
+	if s.breaker.failure() {
+		s.log.Warn("redis failing; skipping L2 for a while", "op", op, "err", err, "cooldown", s.cfg.BreakerCooldown)
+	}
+}
+
+func isOOM(err error) bool { return strings.HasPrefix(err.Error(), "OOM ") }
+
+// breaker is a consecutive-failure circuit breaker. Once open it lets one
+// probe through per cooldown; a success closes it.
+type breaker struct {
+	threshold int
+	cooldown  time.Duration
+
+	mu        sync.Mutex
+	failures  int
+	openUntil time.Time
+}
+
+func (b *breaker) allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures < b.threshold {
+		return true
+	}
+	if time.Now().Before(b.openUntil) {
+		return false
+	}
+	// Half-open: this caller probes; the others keep skipping until it reports.
+	b.openUntil = time.Now().Add(b.cooldown)
+	return true
+}
+
+func (b *breaker) success() {
+	b.mu.Lock()
+	b.failures = 0
+	b.mu.Unlock()
+}
+
+// failure records a failure and reports whether it opened the breaker.
+func (b *breaker) failure() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failures++
+	if b.failures == b.threshold {
+		b.openUntil = time.Now().Add(b.cooldown)
+		return true
+	}
+	if b.failures > b.threshold {
+		b.openUntil = time.Now().Add(b.cooldown)
+	}
+	return false
+}
+
+func (b *breaker) open() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures >= b.threshold && time.Now().Before(b.openUntil)
+}

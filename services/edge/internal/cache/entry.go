@@ -1,0 +1,98 @@
+package cache
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// Entry is one cached object: an original, a variant or a cached miss.
+type Entry struct {
+	Status      int // 200, or 404 for a cached "not on any origin"
+	Body        []byte
+	ContentType string
+	ETag        string // the response ETag of a variant
+	// ConfigVersion is the routing table version in force when the entry
+	// was stored. A purge rule carried by a later version covers it.
+	ConfigVersion uint64
+	StoredAt      time.Time
+	FreshUntil    time.Time // after this the original must be revalidated
+	StaleUntil    time.Time // after this it may not even be served on origin errors
+	// Validators of the original at the origin, for conditional requests.
+	OriginETag         string
+	OriginLastModified string
+	SourceID           string
+	// Format of the original as sniffed ("jpeg", ...), for originals.
+	Format string
+}
+
+// Fresh reports whether the entry may be served without asking the origin.
+func (e *Entry) Fresh(now time.Time) bool { return now.Before(e.FreshUntil) }
+
+// Usable reports whether the entry may be served when the origin fails.
+func (e *Entry) Usable(now time.Time) bool { return now.Before(e.StaleUntil) }
+
+// Size approximates the memory an entry holds, for the L1 byte budget.
+func (e *Entry) Size() int {
+	return len(e.Body) + len(e.ContentType) + len(e.ETag) + len(e.OriginETag) +
+		len(e.OriginLastModified) + len(e.SourceID) + len(e.Format) + 128
+}
+
+const magic = "PCE1"
+
+var errCorrupt = errors.New("cache entry is corrupt")
+
+// encode serialises an entry for Redis: a fixed header, then
+// length-prefixed strings, then the body.
+func (e *Entry) encode() []byte {
+	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format}
+	n := len(magic) + 2 + 8*4
+	for _, s := range strs {
+		n += 2 + len(s)
+	}
+	n += len(e.Body)
+	b := make([]byte, 0, n)
+	b = append(b, magic...)
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Status))
+	b = binary.BigEndian.AppendUint64(b, e.ConfigVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.StoredAt.UnixMilli()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.FreshUntil.UnixMilli()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.StaleUntil.UnixMilli()))
+	for _, s := range strs {
+		if len(s) > 0xFFFF {
+			s = s[:0xFFFF]
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, e.Body...)
+}
+
+func decode(b []byte) (*Entry, error) {
+	if len(b) < len(magic)+2+32 || string(b[:4]) != magic {
+		return nil, errCorrupt
+	}
+	b = b[4:]
+	e := &Entry{Status: int(binary.BigEndian.Uint16(b))}
+	b = b[2:]
+	e.ConfigVersion = binary.BigEndian.Uint64(b)
+	e.StoredAt = time.UnixMilli(int64(binary.BigEndian.Uint64(b[8:])))
+	e.FreshUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:])))
+	e.StaleUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[24:])))
+	b = b[32:]
+	strs := []*string{&e.ContentType, &e.ETag, &e.OriginETag, &e.OriginLastModified, &e.SourceID, &e.Format}
+	for _, p := range strs {
+		if len(b) < 2 {
+			return nil, errCorrupt
+		}
+		l := int(binary.BigEndian.Uint16(b))
+		b = b[2:]
+		if len(b) < l {
+			return nil, errCorrupt
+		}
+		*p = string(b[:l])
+		b = b[l:]
+	}
+	e.Body = b
+	return e, nil
+}

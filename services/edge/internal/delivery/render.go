@@ -1,0 +1,284 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"pictor/services/edge/internal/cache"
+	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/routing"
+	"pictor/services/edge/internal/transform"
+	"pictor/services/internal/errkind"
+)
+
+// negativeTTL is how long "not on any origin" is remembered (RELIABILITY 14).
+const negativeTTL = 60 * time.Second
+
+// render is the back half of the line: cache lookup, then — coalesced per
+// variant — fetch (or revalidate) the original, transform, store.
+func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
+	key := h.variantKey(req)
+	var stale *cache.Entry
+	var staleTier cache.Tier
+	if e, tier := h.cache.Get(ctx, key); e != nil {
+		switch {
+		case req.isPurged(e):
+			h.cache.Delete(ctx, key)
+		case e.Fresh(h.now()):
+			return variantFromEntry(e, "HIT-"+string(tier)), nil
+		default:
+			stale, staleTier = e, tier
+		}
+	}
+	v, _, err := h.flight.Do(ctx, key, func(ctx context.Context) (*variant, error) {
+		return h.produce(ctx, req, key, stale, staleTier)
+	})
+	return v, err
+}
+
+func (h *Handler) variantKey(req *request) string {
+	return cache.VariantKey(req.route.Account.ID, req.route.Endpoint.ID, req.pathQuery(), req.tr.String(), req.format+origFlag(req.original))
+}
+
+func origFlag(original bool) string {
+	if original {
+		return "+orig"
+	}
+	return ""
+}
+
+func (req *request) pathQuery() string {
+	if req.query.Forward == "" {
+		return req.imagePath
+	}
+	return req.imagePath + "?" + req.query.Forward
+}
+
+// isPurged reports whether a purge rule that arrived after e was stored
+// covers e's image path. Rules match on the path without the query, so a
+// purge removes every variant and every forwarded-query version.
+func (req *request) isPurged(e *cache.Entry) bool {
+	for i := range req.purges {
+		if req.purges[i].Covers(req.route.Endpoint.ID, req.imagePath, e.ConfigVersion) {
+			return true
+		}
+	}
+	return false
+}
+
+// produce runs once per variant key at a time, detached from the caller.
+func (h *Handler) produce(ctx context.Context, req *request, key string, stale *cache.Entry, staleTier cache.Tier) (*variant, error) {
+	orig, err := h.original(ctx, req, req.imagePath, req.query.Forward, stale)
+	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
+		orig, err = h.original(ctx, req, escapePath(req.defaultImage), "", nil)
+	}
+	if err != nil {
+		if stale != nil && stale.Usable(h.now()) && originFailure(err) {
+			return variantFromEntry(stale, "STALE"), nil
+		}
+		return nil, err
+	}
+	if orig.stale && stale != nil {
+		// The origin failed; the cached variant may still be served.
+		return variantFromEntry(stale, "STALE"), nil
+	}
+	if orig.notModified && stale != nil && stale.OriginETag == orig.entry.OriginETag &&
+		stale.OriginLastModified == orig.entry.OriginLastModified {
+		// 304: the variant is still right; only its freshness moves.
+		refreshed := *stale
+		refreshed.FreshUntil, refreshed.StaleUntil = orig.entry.FreshUntil, orig.entry.StaleUntil
+		refreshed.ConfigVersion = req.version
+		h.cache.Set(ctx, key, &refreshed)
+		return variantFromEntry(&refreshed, "HIT-"+string(staleTier)), nil
+	}
+	if orig.entry.Body == nil {
+		// Revalidated without a cached original to fall back on: fetch it whole.
+		orig, err = h.original(ctx, req, req.imagePath, req.query.Forward, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	v := &variant{sourceID: orig.entry.SourceID, originDur: orig.elapsed, cacheStatus: "MISS"}
+	if orig.stale {
+		v.cacheStatus = "STALE"
+	}
+	src := orig.entry
+	if req.original {
+		v.body, v.contentType = src.Body, "image/"+src.Format
+	} else {
+		switch origin.Format(src.Format) {
+		case origin.SVG, origin.PDF, origin.JXL, origin.ICO, origin.BMP:
+			return nil, errkind.New(errkind.Unprocessable, "source_format_blocked",
+				fmt.Sprintf("source format %s is not accepted", src.Format))
+		}
+		start := time.Now()
+		res, err := h.transform.Transform(ctx, transform.Request{
+			Source:         src.Body,
+			Transformation: req.tr,
+			Format:         req.format,
+			DefaultQuality: req.route.Account.DefaultQuality,
+		})
+		if err != nil {
+			return nil, err
+		}
+		v.transDur = time.Since(start)
+		v.body, v.contentType = res.Body, res.ContentType()
+	}
+	v.etag = etagOf(v.body)
+	if orig.shareable {
+		h.cache.Set(ctx, key, &cache.Entry{
+			Status:             200,
+			Body:               v.body,
+			ContentType:        v.contentType,
+			ETag:               v.etag,
+			ConfigVersion:      req.version,
+			StoredAt:           h.now(),
+			FreshUntil:         src.FreshUntil,
+			StaleUntil:         src.StaleUntil,
+			OriginETag:         src.OriginETag,
+			OriginLastModified: src.OriginLastModified,
+			SourceID:           src.SourceID,
+		})
+	}
+	return v, nil
+}
+
+// originalResult is an original as the variant pipeline needs it.
+type originalResult struct {
+	entry       *cache.Entry
+	elapsed     time.Duration
+	shareable   bool
+	notModified bool // the origin confirmed the caller's validators
+	stale       bool // the origin failed; entry is a usable stale copy
+}
+
+// original returns the original of path: from the cache while fresh,
+// otherwise from the origins (conditionally when validators are known).
+// A miss on every origin is remembered for negativeTTL.
+func (h *Handler) original(ctx context.Context, req *request, path, fwd string, staleVariant *cache.Entry) (*originalResult, error) {
+	ep := req.route.Endpoint
+	pathQuery := path
+	if fwd != "" {
+		pathQuery += "?" + fwd
+	}
+	key := cache.OriginalKey(req.route.Account.ID, ep.ID, pathQuery)
+	now := h.now()
+	cached, _ := h.cache.Get(ctx, key)
+	if cached != nil && req.isPurgedPath(path, cached) {
+		h.cache.Delete(ctx, key)
+		cached = nil
+	}
+	if cached != nil && cached.Fresh(now) {
+		if cached.Status == 404 {
+			return nil, errkind.New(errkind.NotFound, "not_found", "image not found on any origin")
+		}
+		return &originalResult{entry: cached, shareable: true}, nil
+	}
+
+	freq := origin.Request{Sources: sources(ep), ImagePath: path, ForwardQuery: fwd, ClientHost: req.clientHost}
+	switch {
+	case cached != nil && cached.Status == 200:
+		freq.IfNoneMatch, freq.IfModifiedSince = cached.OriginETag, cached.OriginLastModified
+	case staleVariant != nil:
+		freq.IfNoneMatch, freq.IfModifiedSince = staleVariant.OriginETag, staleVariant.OriginLastModified
+	}
+	res, err := h.fetcher.Fetch(ctx, freq)
+	if err != nil {
+		if errkind.KindOf(err) == errkind.NotFound {
+			h.cache.Set(ctx, key, &cache.Entry{Status: 404, ConfigVersion: req.version, StoredAt: now,
+				FreshUntil: now.Add(negativeTTL), StaleUntil: now.Add(negativeTTL)})
+			return nil, err
+		}
+		if cached != nil && cached.Status == 200 && cached.Usable(now) && originFailure(err) {
+			return &originalResult{entry: cached, stale: true, shareable: true}, nil
+		}
+		return nil, err
+	}
+	fresh, staleFor := freshness(ep, res)
+	out := &originalResult{elapsed: res.Elapsed, shareable: res.Shareable}
+	if res.NotModified {
+		base := &cache.Entry{Status: 200, OriginETag: freq.IfNoneMatch, OriginLastModified: freq.IfModifiedSince}
+		if cached != nil && cached.Status == 200 {
+			base = cached
+		}
+		refreshed := *base
+		refreshed.FreshUntil, refreshed.StaleUntil = now.Add(fresh), now.Add(fresh+staleFor)
+		refreshed.ConfigVersion = req.version
+		if res.ETag != "" {
+			refreshed.OriginETag = res.ETag
+		}
+		if refreshed.Body != nil && res.Shareable {
+			h.cache.Set(ctx, key, &refreshed)
+		}
+		out.entry, out.notModified = &refreshed, true
+		return out, nil
+	}
+	out.entry = &cache.Entry{
+		Status:             200,
+		Body:               res.Body,
+		ContentType:        "image/" + string(res.Format),
+		Format:             string(res.Format),
+		ConfigVersion:      req.version,
+		StoredAt:           now,
+		FreshUntil:         now.Add(fresh),
+		StaleUntil:         now.Add(fresh + staleFor),
+		OriginETag:         res.ETag,
+		OriginLastModified: res.LastModified,
+		SourceID:           res.SourceID,
+	}
+	if res.Shareable {
+		h.cache.Set(ctx, key, out.entry)
+	}
+	return out, nil
+}
+
+func (req *request) isPurgedPath(path string, e *cache.Entry) bool {
+	for i := range req.purges {
+		if req.purges[i].Covers(req.route.Endpoint.ID, path, e.ConfigVersion) {
+			return true
+		}
+	}
+	return false
+}
+
+// freshness is DESIGN §7: the endpoint's TTL, or the origin's own max-age
+// when the endpoint says so; then a grace period in which a stale copy may
+// still be served if the origin fails.
+func freshness(ep *routing.Endpoint, res *origin.Result) (fresh, grace time.Duration) {
+	fresh = ep.CacheTTL
+	if ep.UseOriginCacheControl && res.MaxAge >= 0 {
+		fresh = res.MaxAge
+	}
+	return fresh, ep.StaleGrace
+}
+
+// originFailure reports whether err is the origin failing (RFC 5861
+// stale-if-error), as opposed to the image being bad or missing.
+func originFailure(err error) bool {
+	switch errkind.KindOf(err) {
+	case errkind.BadGateway, errkind.Timeout:
+		return true
+	}
+	return false
+}
+
+func sources(ep *routing.Endpoint) []origin.Source {
+	out := make([]origin.Source, len(ep.Origins))
+	for i, o := range ep.Origins {
+		out[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader}
+	}
+	return out
+}
+
+func variantFromEntry(e *cache.Entry, status string) *variant {
+	return &variant{body: e.Body, contentType: e.ContentType, etag: e.ETag, sourceID: e.SourceID, cacheStatus: status}
+}
+
+func etagOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
