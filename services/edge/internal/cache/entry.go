@@ -24,6 +24,8 @@ type Entry struct {
 	SourceID           string
 	// Format of the original as sniffed ("jpeg", ...), for originals.
 	Format string
+	// OriginSet is the endpoint's origin fingerprint when a miss was cached.
+	OriginSet string
 }
 
 // Fresh reports whether the entry may be served without asking the origin.
@@ -35,17 +37,17 @@ func (e *Entry) Usable(now time.Time) bool { return now.Before(e.StaleUntil) }
 // Size approximates the memory an entry holds, for the L1 byte budget.
 func (e *Entry) Size() int {
 	return len(e.Body) + len(e.ContentType) + len(e.ETag) + len(e.OriginETag) +
-		len(e.OriginLastModified) + len(e.SourceID) + len(e.Format) + 128
+		len(e.OriginLastModified) + len(e.SourceID) + len(e.Format) + len(e.OriginSet) + 128
 }
 
-const magic = "PCE1"
+const magic = "PCE2"
 
 var errCorrupt = errors.New("cache entry is corrupt")
 
 // encode serialises an entry for Redis: a fixed header, then
 // length-prefixed strings, then the body.
 func (e *Entry) encode() []byte {
-	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format}
+	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format, e.OriginSet}
 	n := len(magic) + 2 + 8*4
 	for _, s := range strs {
 		n += 2 + len(s)
@@ -80,7 +82,7 @@ func decode(b []byte) (*Entry, error) {
 	e.FreshUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:])))
 	e.StaleUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[24:])))
 	b = b[32:]
-	strs := []*string{&e.ContentType, &e.ETag, &e.OriginETag, &e.OriginLastModified, &e.SourceID, &e.Format}
+	strs := []*string{&e.ContentType, &e.ETag, &e.OriginETag, &e.OriginLastModified, &e.SourceID, &e.Format, &e.OriginSet}
 	for _, p := range strs {
 		if len(b) < 2 {
 			return nil, errCorrupt

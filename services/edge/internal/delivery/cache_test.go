@@ -345,3 +345,22 @@ func TestRedisKilledMidTraffic(t *testing.T) {
 		t.Fatalf("%d requests failed while Redis was away", fails)
 	}
 }
+
+// TestNegativeCacheForgottenWhenOriginsChange: a miss cached before an
+// origin was added must not hide the image once the origin is there.
+func TestNegativeCacheForgottenWhenOriginsChange(t *testing.T) {
+	empty := newScriptedOrigin(t, photo(t, 40, 30))
+	empty.set(func(o *scriptedOrigin) { o.status = 404 })
+	full := newScriptedOrigin(t, photo(t, 40, 30))
+	f := newCacheFixture(t, empty, nil, 0)
+	if w := f.get("/demo/p.jpg"); w.Code != 404 {
+		t.Fatalf("status %d, want 404", w.Code)
+	}
+	snap := f.snap
+	snap.Version++
+	acc := snap.Accounts[0]
+	acc.Origins = append(acc.Origins, &configv1.Origin{Id: "o2", Type: "WEB_FOLDER", Name: "full", BaseUrl: full.URL})
+	acc.Endpoints[0].OriginIds = append(acc.Endpoints[0].OriginIds, "o2")
+	f.tables.Store(mustTable(t, snap))
+	expectCache(t, f.get("/demo/p.jpg"), 200, "MISS")
+}

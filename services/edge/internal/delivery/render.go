@@ -168,9 +168,13 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 	key := cache.OriginalKey(req.route.Account.ID, ep.ID, pathQuery)
 	now := h.now()
 	cached, _ := h.cache.Get(ctx, key)
-	if cached != nil && req.isPurgedPath(path, cached) {
+	switch {
+	case cached == nil:
+	case req.isPurgedPath(path, cached):
 		h.cache.Delete(ctx, key)
 		cached = nil
+	case cached.Status == 404 && cached.OriginSet != ep.OriginSet:
+		cached = nil // the origins changed since the miss was cached
 	}
 	if cached != nil && cached.Fresh(now) {
 		if cached.Status == 404 {
@@ -190,7 +194,7 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 	if err != nil {
 		if errkind.KindOf(err) == errkind.NotFound {
 			h.cache.Set(ctx, key, &cache.Entry{Status: 404, ConfigVersion: req.version, StoredAt: now,
-				FreshUntil: now.Add(negativeTTL), StaleUntil: now.Add(negativeTTL)})
+				FreshUntil: now.Add(negativeTTL), StaleUntil: now.Add(negativeTTL), OriginSet: ep.OriginSet})
 			return nil, err
 		}
 		if cached != nil && cached.Status == 200 && cached.Usable(now) && originFailure(err) {

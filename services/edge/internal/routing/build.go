@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -258,6 +260,7 @@ func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, i
 		}
 		seen[oid] = true
 	}
+	ep.OriginSet = originSet(ep.Origins)
 
 	switch p := ep.URLPrefix; {
 	case p == "":
@@ -328,6 +331,16 @@ func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
 		return
 	}
 	t.purges[r.AccountID] = append(t.purges[r.AccountID], r)
+}
+
+// originSet fingerprints an ordered origin list: everything that decides
+// where an image is looked for.
+func originSet(origins []*Origin) string {
+	h := sha256.New()
+	for _, o := range origins {
+		fmt.Fprintf(h, "%s\x00%s\x00%t\x00", o.ID, o.BaseURL.String(), o.ForwardHostHeader)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // validAccountID checks DESIGN §3's `[a-z0-9][a-z0-9_-]{1,39}` minus the

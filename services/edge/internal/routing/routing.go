@@ -50,8 +50,12 @@ type Endpoint struct {
 	Account   *Account
 	// Origins are tried in this order; an endpoint may have none yet (a new
 	// account's default endpoint), in which case every image is missing.
-	Origins               []*Origin
-	RestrictUnsignedURLs  bool
+	Origins              []*Origin
+	RestrictUnsignedURLs bool
+	// OriginSet fingerprints Origins. A cached "not found" is only believed
+	// while it is unchanged: adding or reordering origins must not leave
+	// images missing for the negative-cache lifetime.
+	OriginSet             string
 	CacheTTL              time.Duration
 	StaleGrace            time.Duration
 	UseOriginCacheControl bool

@@ -1,0 +1,30 @@
+# Pictor — developer entry points. Each target is a thin wrapper around a
+# script in scripts/, so the same steps run the same way from CI (.ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help run test gen check-gen build fmt clean-dev
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## install what is missing, start the whole stack locally, print URLs (Ctrl-C stops it)
+	@scripts/dev.sh
+
+test: ## every check and test: generated code, gofmt, vet, unit, integration, end-to-end
+	@scripts/test.sh
+
+gen: ## regenerate the protobuf Go code under proto/
+	@scripts/gen.sh
+
+check-gen: ## fail if the committed protobuf Go code differs from what make gen produces
+	@scripts/gen.sh --check
+
+build: ## build controlplane, edge and demo-origin into .dev/bin
+	@scripts/build.sh
+
+fmt: ## gofmt every Go file (generated *.pb.go excluded)
+	@scripts/gofmt.sh -w
+
+clean-dev: ## stop the dev stack and delete its data under .dev (keeps .dev/bin)
+	@scripts/dev.sh clean

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Installs everything Pictor's scripts need on Debian 12 that is not there
+# yet: system packages (libvips, Postgres, Redis, protoc, sample photos, …),
+# the pinned protoc plugins (into .dev/bin) and the dashboard's npm packages
+# once web/package.json exists. Go >= 1.26 and Node >= 20 must already be on
+# the PATH. Safe to run again: when nothing is missing it only checks.
+set -euo pipefail
+
+LOG_TAG="[bootstrap]"
+# shellcheck source=scripts/lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
+ROOT=$(repo_root)
+BIN_DIR="$ROOT/.dev/bin"
+
+MIN_GO_MAJOR=1 MIN_GO_MINOR=26
+MIN_NODE_MAJOR=20
+
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
+
+# System packages the scripts, builds and tests use.
+PACKAGES=(
+	ca-certificates curl jq procps util-linux make # script tools (runuser is in util-linux)
+	gcc libc6-dev pkg-config libvips-dev libvips-tools # cgo build of the edge (bimg → libvips)
+	postgresql postgresql-client                       # dev stack and integration tests
+	redis-server                                       # L2 cache in the dev stack and tests
+	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
+	mate-backgrounds                                   # sample photos for the demo origin
+)
+
+started=$SECONDS
+
+check_go() {
+	local v major minor
+	command -v go >/dev/null ||
+		die "Go ${MIN_GO_MAJOR}.${MIN_GO_MINOR} or newer is required, but 'go' is not on the PATH (if it is installed in /usr/local/go: export PATH=/usr/local/go/bin:\$PATH)"
+	v=$(go env GOVERSION)
+	[[ $v =~ ^go([0-9]+)\.([0-9]+) ]] || die "cannot read the Go version from '$v'"
+	major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+	if ((major < MIN_GO_MAJOR || (major == MIN_GO_MAJOR && minor < MIN_GO_MINOR))); then
+		die "Go ${MIN_GO_MAJOR}.${MIN_GO_MINOR} or newer is required, found $v at $(command -v go)"
+	fi
+	GO_VERSION=$v
+}
+
+check_node() {
+	local v
+	command -v node >/dev/null ||
+		die "Node ${MIN_NODE_MAJOR} or newer is required, but 'node' is not on the PATH"
+	v=$(node --version)
+	[[ $v =~ ^v([0-9]+)\. ]] || die "cannot read the Node version from '$v'"
+	((BASH_REMATCH[1] >= MIN_NODE_MAJOR)) ||
+		die "Node ${MIN_NODE_MAJOR} or newer is required, found $v at $(command -v node)"
+	NODE_VERSION=$v
+}
+
+install_packages() {
+	if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+		die "this script installs system packages with apt; it supports Debian 12"
+	fi
+	local status missing=() p
+	status=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+	for p in "${PACKAGES[@]}"; do
+		awk -v p="$p" '$1 == p && $2 == "ii" {found = 1} END {exit !found}' <<<"$status" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		return 0
+	fi
+	local sudo=()
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null ||
+			die "missing packages (${missing[*]}); run this script as root or install sudo"
+		sudo=(sudo)
+	fi
+	msg "installing: ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	INSTALLED_SOMETHING=1
+}
+
+# install_plugin NAME PACKAGE VERSION WANT: installs PACKAGE@VERSION into
+# .dev/bin unless `NAME --version` already prints WANT.
+install_plugin() {
+	local name=$1 pkg=$2 version=$3 want=$4 have=
+	if [[ -x $BIN_DIR/$name ]]; then
+		have=$("$BIN_DIR/$name" --version 2>/dev/null || true)
+	fi
+	[[ $have == "$want" ]] && return 0
+	msg "installing $name $version into .dev/bin"
+	mkdir -p "$BIN_DIR"
+	GOWORK=off GOBIN="$BIN_DIR" go install "$pkg@$version"
+	have=$("$BIN_DIR/$name" --version 2>/dev/null || true)
+	[[ $have == "$want" ]] || die "$name reports '$have' after install, want '$want'"
+	INSTALLED_SOMETHING=1
+}
+
+# install_web_deps: npm ci for the dashboard once web/package-lock.json
+# exists, again whenever the lock file changes (a checksum in .dev records
+# the last install) or node_modules is gone.
+install_web_deps() {
+	local web=$ROOT/web stamp=$ROOT/.dev/web-deps.sum sum deps
+	[[ -f $web/package.json ]] || return 0
+	[[ -f $web/package-lock.json ]] ||
+		die "web/package.json has no package-lock.json next to it; run 'npm install' in web/ and commit the lock file"
+	sum=$(cat "$web/package.json" "$web/package-lock.json" | cksum)
+	deps=$(jq '.packages // {} | length' "$web/package-lock.json")
+	if [[ -f $stamp && $(<"$stamp") == "$sum" ]] && { [[ -d $web/node_modules ]] || ((deps <= 1)); }; then
+		return 0
+	fi
+	msg "installing the dashboard's npm packages (npm ci)"
+	(cd "$web" && npm ci --no-audit --no-fund)
+	mkdir -p "$(dirname "$stamp")"
+	printf '%s\n' "$sum" >"$stamp"
+	INSTALLED_SOMETHING=1
+}
+
+INSTALLED_SOMETHING=0
+check_go
+check_node
+install_packages
+if ((EUID == 0)); then
+	getent passwd postgres >/dev/null ||
+		die "the postgresql package is installed but there is no 'postgres' user to run the server as"
+fi
+install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go \
+	"$PROTOC_GEN_GO_VERSION" "protoc-gen-go $PROTOC_GEN_GO_VERSION"
+install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
+install_web_deps
+
+if ((INSTALLED_SOMETHING)); then
+	msg "done in $((SECONDS - started))s: $GO_VERSION, node $NODE_VERSION, ${#PACKAGES[@]} system packages, protoc plugins in .dev/bin"
+else
+	msg "ok: $GO_VERSION, node $NODE_VERSION, all ${#PACKAGES[@]} system packages and protoc plugins present"
+fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds Pictor's binaries: controlplane, edge and the dev stack's demo-origin.
+#
+#   scripts/build.sh [OUT_DIR]    (default .dev/bin; make build)
+set -euo pipefail
+
+LOG_TAG="[build]"
+# shellcheck source=scripts/lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
+ROOT=$(repo_root)
+OUT=${1:-$ROOT/.dev/bin}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd -P)
+
+cd "$ROOT"
+# Build in workspace mode whatever the caller's GOWORK says.
+export GOWORK="$ROOT/go.work"
+started=$SECONDS
+for cmd in controlplane edge; do
+	dir=./services/$cmd/cmd/$cmd
+	[[ -d $dir ]] || die "$dir does not exist"
+	go build -o "$OUT/$cmd" "$dir"
+done
+# The demo origin is a single stdlib-only file outside every module.
+GOWORK=off go build -o "$OUT/demo-origin" ./scripts/demo-origin/main.go
+msg "built controlplane, edge, demo-origin into $OUT in $((SECONDS - started))s"

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Pictor's whole test run (make test, .ci/run):
+#   1. bootstrap (installs what is missing)
+#   2. generated protobuf code matches the .proto files (check-gen)
+#   3. gofmt
+#   4. one shared Postgres cluster for the run (PICTOR_TEST_PG_URL), then
+#      go vet + go test for every module with GOWORK=off, so each module
+#      builds and tests on its own
+#   5. build the binaries, then the end-to-end tests (scripts/e2e) against them
+# Every step runs even if an earlier one failed (except when bootstrap or
+# Postgres cannot start); a summary closes the run; the exit status is 1
+# when any step failed.
+#
+# Environment: PICTOR_TEST_TIMEOUT (go test -timeout per module, default
+# 10m), PICTOR_TEST_KEEP=1 keeps the temporary directory (logs, Postgres).
+set -euo pipefail
+
+LOG_TAG="[test]"
+SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=scripts/lib/proc.sh
+source "$SCRIPTS/lib/proc.sh"
+# shellcheck source=scripts/lib/postgres.sh
+source "$SCRIPTS/lib/postgres.sh"
+ROOT=$(repo_root)
+cd "$ROOT"
+
+TIMEOUT=${PICTOR_TEST_TIMEOUT:-10m}
+# Modules in dependency order; scripts/e2e runs last, after the build.
+MODULES=(proto migrations services/internal services/controlplane services/edge)
+E2E_MODULE=scripts/e2e
+
+RUN_START=$SECONDS
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pictor-test.XXXXXX")
+chmod 755 "$WORK" # the Postgres owner must reach its directory below
+PG_DATA="$WORK/pg/data"
+PG_LOG="$WORK/postgres.log"
+PG_UP=0
+
+STEP_NAMES=()
+STEP_RESULTS=()
+STEP_TIMES=()
+STEP_NOTES=()
+TESTS_PASSED=0 TESTS_FAILED=0 TESTS_SKIPPED=0
+
+cleanup() {
+	local rc=$?
+	trap '' INT TERM
+	if ((PG_UP)); then
+		pg_stop "$PG_DATA" || true
+	fi
+	if [[ ${PICTOR_TEST_KEEP:-0} == 1 ]]; then
+		msg "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fmt_duration() {
+	local s=$1
+	if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
+}
+
+# record NAME RESULT SECONDS [NOTE]
+record() {
+	STEP_NAMES+=("$1")
+	STEP_RESULTS+=("$2")
+	STEP_TIMES+=("$3")
+	STEP_NOTES+=("${4:-}")
+}
+
+# step NAME CMD...: runs CMD, records PASS/FAIL and its duration.
+step() {
+	local name=$1 start=$SECONDS rc=0
+	shift
+	printf '\n==> %s\n' "$name" >&2
+	"$@" || rc=$?
+	if ((rc == 0)); then
+		record "$name" PASS $((SECONDS - start))
+	else
+		record "$name" FAIL $((SECONDS - start)) "exit $rc"
+		msg "FAILED: $name (exit $rc)"
+	fi
+	return 0
+}
+
+# go_test_module DIR [ENV=VALUE...]: go test for one module with GOWORK=off.
+# It runs with -json to count results, and prints what plain `go test` would:
+# package lines, build errors and the output of every test that did not pass
+# or skip (failed, or cut short by a panic, os.Exit or the timeout).
+go_test_module() {
+	local dir=$1 name="test $1" start=$SECONDS rc=0 json counts p f s
+	shift
+	json="$WORK/$(tr '/' '_' <<<"$dir").json"
+	printf '\n==> %s\n' "$name" >&2
+	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 -timeout "$TIMEOUT" -json ./... >"$json" 2>&1) || rc=$?
+	jq -Rnr '
+		[inputs | . as $line | (try fromjson catch null)
+			| if type == "object" then . else {Raw: $line} end] as $events
+		| ([$events[] | select(.Test != null and (.Action == "pass" or .Action == "skip"))
+			| {key: "\(.Package) \(.Test)", value: true}] | from_entries) as $ok
+		| $events[]
+		| if .Raw != null then .Raw
+		  elif .Action == "build-output" then (.Output // "" | rtrimstr("\n"))
+		  elif .Action != "output" then empty
+		  elif .Test == null then (if .Output == "PASS\n" then empty else (.Output | rtrimstr("\n")) end)
+		  elif $ok["\(.Package) \(.Test)"] then empty
+		  else (.Output | rtrimstr("\n")) end' "$json"
+	counts=$(jq -Rr 'try fromjson catch empty | select(type == "object" and .Test != null) | .Action' "$json" |
+		awk '$1 == "pass" {p++} $1 == "fail" {f++} $1 == "skip" {s++} END {printf "%d %d %d", p, f, s}')
+	read -r p f s <<<"$counts"
+	TESTS_PASSED=$((TESTS_PASSED + p)) TESTS_FAILED=$((TESTS_FAILED + f)) TESTS_SKIPPED=$((TESTS_SKIPPED + s))
+	if ((rc == 0)); then
+		record "$name" PASS $((SECONDS - start)) "$p passed, $s skipped"
+	else
+		record "$name" FAIL $((SECONDS - start)) "$p passed, $f failed, $s skipped; exit $rc"
+		msg "FAILED: $name"
+	fi
+}
+
+go_vet_module() {
+	(cd "$ROOT/$1" && GOWORK=off go vet ./...)
+}
+
+# start_postgres: one cluster for the whole run; tests get databases from it
+# through services/internal/pgtest (PICTOR_TEST_PG_URL).
+start_postgres() {
+	local port i
+	pg_own_dir "$WORK/pg"
+	pg_init "$PG_DATA" "$PG_LOG"
+	for ((i = 0; i < 50; i++)); do
+		port=$((20000 + RANDOM % 30000))
+		port_in_use "$port" || break
+	done
+	pg_configure "$PG_DATA" "$port" "$WORK/pg" \
+		fsync=off synchronous_commit=off full_page_writes=off max_connections=300
+	PG_UP=1
+	pg_start "$PG_DATA" "$PG_LOG"
+	export PICTOR_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	msg "shared Postgres for this run: $PICTOR_TEST_PG_URL"
+}
+
+summary() {
+	local i failed=0 passed=0 line
+	printf '\n==================== summary ====================\n'
+	for i in "${!STEP_NAMES[@]}"; do
+		line=$(printf '  %-4s  %-32s %8s' "${STEP_RESULTS[$i]}" "${STEP_NAMES[$i]}" "$(fmt_duration "${STEP_TIMES[$i]}")")
+		[[ -n ${STEP_NOTES[$i]} ]] && line+="   (${STEP_NOTES[$i]})"
+		printf '%s\n' "$line"
+		if [[ ${STEP_RESULTS[$i]} == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	done
+	printf 'total time %s\n' "$(fmt_duration $((SECONDS - RUN_START)))"
+	printf 'steps: %d passed, %d failed\n' "$passed" "$failed"
+	printf 'tests: %d passed, %d failed, %d skipped\n' "$TESTS_PASSED" "$TESTS_FAILED" "$TESTS_SKIPPED"
+	((failed == 0))
+}
+
+# ---------------------------------------------------------------- run
+
+step bootstrap "$SCRIPTS/bootstrap.sh"
+if [[ ${STEP_RESULTS[-1]} != PASS ]]; then
+	summary || true
+	die "bootstrap failed; nothing else can run"
+fi
+step check-gen "$SCRIPTS/gen.sh" --check
+step gofmt "$SCRIPTS/gofmt.sh" -l
+
+printf '\n==> start Postgres\n' >&2
+pg_started_at=$SECONDS
+start_postgres # dies (after printing the server log) if the cluster cannot start
+record "start Postgres" PASS $((SECONDS - pg_started_at))
+
+for m in "${MODULES[@]}"; do
+	step "vet $m" go_vet_module "$m"
+	go_test_module "$m"
+done
+
+step "build binaries" "$SCRIPTS/build.sh" "$WORK/bin"
+step "vet $E2E_MODULE" go_vet_module "$E2E_MODULE"
+if [[ ${STEP_RESULTS[-2]} == PASS ]]; then
+	go_test_module "$E2E_MODULE" PICTOR_E2E_BIN_DIR="$WORK/bin"
+else
+	record "test $E2E_MODULE" FAIL 0 "not run: the build failed"
+fi
+
+summary
