@@ -143,6 +143,24 @@ start_postgres() {
 	msg "shared Postgres for this run: $PICTOR_TEST_PG_URL"
 }
 
+# fuzz_targets: every `func FuzzX` in the Go modules gets a short run
+# (PICTOR_FUZZ_TIME each, default 4s) on top of its seed corpus, which the
+# module tests already ran. Longer runs: go test -fuzz=FuzzX -fuzztime=5m.
+fuzz_targets() {
+	local file dir pkg fn rc=0
+	while IFS= read -r file; do
+		dir=$(dirname "$file")
+		while IFS= read -r fn; do
+			printf '  fuzz %s %s\n' "$dir" "$fn" >&2
+			(cd "$ROOT/$dir" && GOWORK=off go test -run='^$' -fuzz="^$fn\$" -fuzztime="${PICTOR_FUZZ_TIME:-4s}" . >"$WORK/fuzz.log" 2>&1) || {
+				rc=1
+				cat "$WORK/fuzz.log" >&2
+			}
+		done < <(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //')
+	done < <(cd "$ROOT" && grep -rl --include='*_test.go' '^func Fuzz' "${MODULES[@]}")
+	return "$rc"
+}
+
 summary() {
 	local i failed=0 passed=0 line
 	printf '\n==================== summary ====================\n'
@@ -177,6 +195,8 @@ for m in "${MODULES[@]}"; do
 	step "vet $m" go_vet_module "$m"
 	go_test_module "$m"
 done
+
+step "fuzz (short runs)" fuzz_targets
 
 step "build binaries" "$SCRIPTS/build.sh" "$WORK/bin"
 step "vet $E2E_MODULE" go_vet_module "$E2E_MODULE"

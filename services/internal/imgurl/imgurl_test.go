@@ -75,6 +75,7 @@ var parseCases = []struct {
 	{name: "rotation too large", in: "rt-720", kind: errkind.Invalid, errHas: `"rt"`},
 	{name: "blur zero", in: "bl-0", kind: errkind.Invalid, errHas: `"bl"`},
 	{name: "di climbs out", in: "di-..@@etc@@passwd", kind: errkind.Invalid, errHas: `"di"`},
+	{name: "di lone at", in: "di-a@b.jpg", kind: errkind.Invalid, errHas: `"di"`},
 	{name: "unknown effect", in: "e-sepia", kind: errkind.Invalid, errHas: "sepia"},
 	{name: "grayscale with value", in: "e-grayscale-5", kind: errkind.Invalid, errHas: "e-grayscale"},
 	{name: "usm wrong arity", in: "e-usm-2-2", kind: errkind.Invalid, errHas: "e-usm"},

@@ -291,8 +291,10 @@ var specs = []spec{
 	{"di", func(s *Step, v string) error {
 		p := strings.ReplaceAll(v, "@@", "/")
 		p = strings.TrimPrefix(p, "/")
-		if p == "" || strings.Contains(p, "\\") {
-			return invalidValue("di", "want an image path")
+		// '@' is refused outright: with "@@" standing for '/', a lone '@'
+		// would make "@@@" mean two different paths.
+		if p == "" || strings.ContainsAny(p, "\\@") {
+			return invalidValue("di", "want an image path without '\\' or '@' ('@@' stands for '/')")
 		}
 		for _, seg := range strings.Split(p, "/") {
 			if seg == "" || seg == "." || seg == ".." {
