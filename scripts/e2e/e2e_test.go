@@ -31,6 +31,7 @@ import (
 
 	"pictor/services/internal/pgtest"
 	"pictor/services/internal/redistest"
+	"pictor/services/internal/signing"
 )
 
 // binDirEnv names the directory holding prebuilt controlplane and edge binaries.
@@ -515,7 +516,7 @@ func TestImageThroughEdge(t *testing.T) {
 	})
 	t.Run("real photo", func(t *testing.T) {
 		if realPhoto == "" {
-			t.Skipf("no sample photo under %s (mate-backgrounds is not installed)", photoDir)
+			t.Fatalf("no sample photo under %s: scripts/bootstrap.sh installs mate-backgrounds", photoDir)
 		}
 		f, err := os.Open(realPhoto)
 		if err != nil {
@@ -536,6 +537,37 @@ func TestImageThroughEdge(t *testing.T) {
 	t.Run("bad transformation is 400", func(t *testing.T) {
 		if r := get(t, edgeURL+"/"+account+"/tr:w-abc/photos/generated.jpg"); r.status != http.StatusBadRequest {
 			t.Errorf("HTTP %d %s, want 400", r.status, truncate(r.body))
+		}
+	})
+	t.Run("URLs built by ImageKit's SDKs", func(t *testing.T) {
+		for _, u := range sdkURLs(t, edgeURL+"/"+account, created.PrivateKey, "/photos/generated.jpg") {
+			t.Run(u.Name, func(t *testing.T) {
+				want := u.Width
+				if want == 0 {
+					want = 1200
+				}
+				checkJPEG(t, get(t, u.URL), want, 1200, 800)
+			})
+		}
+	})
+	t.Run("bad signatures are 401", func(t *testing.T) {
+		base := edgeURL + "/" + account + "/photos/generated.jpg"
+		future := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+		past := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+		good := signing.Sign([]byte(created.PrivateKey), "photos/generated.jpg?tr=w-240", future)
+		for name, u := range map[string]string{
+			"valid":     base + "?tr=w-240&ik-t=" + future + "&ik-s=" + good,
+			"tampered":  base + "?tr=w-241&ik-t=" + future + "&ik-s=" + good,
+			"expired":   base + "?tr=w-240&ik-t=" + past + "&ik-s=" + signing.Sign([]byte(created.PrivateKey), "photos/generated.jpg?tr=w-240", past),
+			"wrong key": base + "?tr=w-240&ik-t=" + future + "&ik-s=" + signing.Sign([]byte("private_other"), "photos/generated.jpg?tr=w-240", future),
+		} {
+			want := http.StatusUnauthorized
+			if name == "valid" {
+				want = http.StatusOK
+			}
+			if r := get(t, u); r.status != want {
+				t.Errorf("%s: HTTP %d %s, want %d", name, r.status, truncate(r.body), want)
+			}
 		}
 	})
 	t.Run("healthz", func(t *testing.T) {
@@ -569,4 +601,49 @@ func checkJPEG(t *testing.T, r response, wantWidth, srcWidth, srcHeight int) {
 	if w != wantWidth || math.Abs(float64(h)-wantHeight) > 1 {
 		t.Errorf("got %d×%d, want %d×%.0f (±1 px) from a %d×%d source", w, h, wantWidth, wantHeight, srcWidth, srcHeight)
 	}
+}
+
+type sdkURL struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Width int    `json:"width"`
+}
+
+// sdkURLs asks ImageKit's own SDKs (scripts/e2e/sdk) for image URLs on the
+// given URL-endpoint, installing the pinned packages first when needed.
+func sdkURLs(t *testing.T, urlEndpoint, privateKey, src string) []sdkURL {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required (Node >= 20): %v", err)
+	}
+	dir, err := filepath.Abs("sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@imagekit", "nodejs")); err != nil {
+		install := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	}
+	cmd := exec.Command(node, "urls.mjs", urlEndpoint, privateKey, src)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node urls.mjs: %v", err)
+	}
+	var urls []sdkURL
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var u sdkURL
+		if err := json.Unmarshal([]byte(line), &u); err != nil {
+			t.Fatalf("node urls.mjs printed %q: %v", line, err)
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) < 5 {
+		t.Fatalf("node urls.mjs printed %d URLs, want at least 5", len(urls))
+	}
+	return urls
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"pictor/services/edge/internal/cache"
@@ -140,6 +141,9 @@ func statusOf(k errkind.Kind) int {
 // is the error's safe one, never its internal cause.
 func writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) int {
 	status := statusOf(errkind.KindOf(err))
+	if status == http.StatusInternalServerError {
+		internalErrors.Add(1)
+	}
 	msg := errkind.SafeMessage(err)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
@@ -172,5 +176,9 @@ func sanitizeHeader(s string) string {
 		return r
 	}, s)
 }
+
+// internalErrors counts 500s: each one is a bug (bad input has a kind).
+// The package's tests fail if any test input produced one.
+var internalErrors atomic.Int64
 
 const exposedHeaders = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link"

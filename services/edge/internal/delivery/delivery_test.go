@@ -318,3 +318,25 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("readyz with config: %d", w.Code)
 	}
 }
+
+// TestPanicIsContained: a bug in a step is answered 500 and the process
+// keeps serving. It resets the 500 counter TestMain checks, since this is
+// the one deliberate 500.
+func TestPanicIsContained(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := New(panicTables{}, nil, nil, nil, time.Second, log)
+	before := internalErrors.Load()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/demo/x.jpg", nil))
+	if w.Code != 500 || w.Header().Get("X-Request-Id") == "" {
+		t.Fatalf("status %d, want 500 with a request id", w.Code)
+	}
+	if strings.Contains(w.Body.String(), "boom") {
+		t.Fatal("panic text leaked to the client")
+	}
+	internalErrors.Store(before)
+}
+
+type panicTables struct{}
+
+func (panicTables) Load() *routing.Table { panic("boom") }

@@ -5,15 +5,19 @@ import (
 	"context"
 	"image"
 	"image/jpeg"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/netguard"
 )
 
 func testJPEG(t testing.TB) []byte {
@@ -248,5 +252,123 @@ func TestCachePolicy(t *testing.T) {
 				t.Fatalf("cachePolicy = %v, %v; want %v, %v", s, m, tc.shareable, tc.maxAge)
 			}
 		})
+	}
+}
+
+func TestFetchFaults(t *testing.T) {
+	img := testJPEG(t)
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		kind    errkind.Kind
+		reason  string
+	}{
+		{name: "trickled body hits the whole-fetch deadline", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100000")
+			w.Write(img[:10])
+			for i := 0; i < 100; i++ {
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				w.Write([]byte{0})
+			}
+		}, kind: errkind.Timeout, reason: "origin_timeout"},
+		{name: "connection reset", handler: func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			conn.(*net.TCPConn).SetLinger(0) // RST instead of FIN
+			conn.Close()
+		}, kind: errkind.BadGateway},
+		{name: "reset after headers", handler: func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+			buf.Write(img[:100])
+			buf.Flush()
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}, kind: errkind.BadGateway},
+		{name: "content type lies", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "image/png")
+			w.Write([]byte("<html>error page</html>"))
+		}, kind: errkind.BadGateway, reason: "origin_not_image"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			cfg := testConfig()
+			cfg.FetchTimeout = 500 * time.Millisecond
+			_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"})
+			if errkind.KindOf(err) != tc.kind || tc.reason != "" && errkind.Reason(err) != tc.reason {
+				t.Fatalf("err = %v (kind %v, reason %s), want %v %s", err, errkind.KindOf(err), errkind.Reason(err), tc.kind, tc.reason)
+			}
+		})
+	}
+}
+
+// TestGuardChecksEveryHop: the first hop is allowed, the redirect target is
+// not; the check runs on the address being dialled, for every hop.
+func TestGuardChecksEveryHop(t *testing.T) {
+	private, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var privateHits atomic.Int32
+	ps := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { privateHits.Add(1) })}
+	go ps.Serve(private)
+	defer ps.Close()
+	public := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+private.Addr().String()+"/secret", http.StatusFound)
+	}))
+	defer public.Close()
+
+	cfg := testConfig()
+	cfg.AllowPrivate = false
+	cfg.Guard = func(ip netip.Addr) string {
+		if ip == netip.MustParseAddr("127.0.0.1") {
+			return "" // stands in for a public address
+		}
+		return netguard.Check(ip)
+	}
+	_, err = New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", public.URL)}, ImagePath: "x.jpg"})
+	if errkind.Reason(err) != "origin_address_blocked" || privateHits.Load() != 0 {
+		t.Fatalf("redirect to a private address: err = %v, private server hit %d times", err, privateHits.Load())
+	}
+}
+
+// TestGuardUsesResolvedAddress: a name that resolves to loopback (as a
+// rebinding attacker's would) is refused at connect time.
+func TestGuardUsesResolvedAddress(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("loopback origin reached through a host name")
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	cfg := testConfig()
+	cfg.AllowPrivate = false
+	_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", "http://localhost:"+port)}, ImagePath: "x.jpg"})
+	if errkind.Reason(err) != "origin_address_blocked" {
+		t.Fatalf("err = %v, want origin_address_blocked", err)
+	}
+}
+
+// TestProxyFromEnvironmentIgnored: with HTTP_PROXY set the fetch still goes
+// straight to the origin, so the guard sees the real address.
+func TestProxyFromEnvironmentIgnored(t *testing.T) {
+	img := testJPEG(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
+	defer srv.Close()
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
+	if _, err := New(testConfig()).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"}); err != nil {
+		t.Fatalf("fetch with HTTP_PROXY set: %v", err)
 	}
 }
