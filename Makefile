@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test gen check-gen build fmt clean-dev
+.PHONY: help run test gen check-gen build fmt clean-dev bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -13,6 +13,9 @@ run: ## install what is missing, start the whole stack locally, print URLs (Ctrl
 
 test: ## every check and test: generated code, gofmt, vet, unit, integration, end-to-end
 	@scripts/test.sh
+
+bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail
+	@scripts/bench.sh
 
 gen: ## regenerate the protobuf Go code under proto/
 	@scripts/gen.sh

@@ -28,6 +28,12 @@ PACKAGES=(
 	mate-backgrounds                                   # sample photos for the demo origin
 )
 
+# make bench also needs a load generator and a reference static server; they
+# are installed only then, since Debian's nginx starts a service on :80.
+if [[ ${1:-} == --bench ]]; then
+	PACKAGES+=(wrk nginx-light)
+fi
+
 started=$SECONDS
 
 check_go() {

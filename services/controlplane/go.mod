@@ -10,6 +10,7 @@ require (
 	google.golang.org/protobuf v1.36.12
 	pictor/proto v0.0.0
 	pictor/services/internal v0.0.0
+	pictor/web v0.0.0
 )
 
 require (
@@ -35,4 +36,5 @@ replace (
 	pictor/migrations => ../../migrations
 	pictor/proto => ../../proto
 	pictor/services/internal => ../internal
+	pictor/web => ../../web
 )

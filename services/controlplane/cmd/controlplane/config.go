@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -19,11 +20,18 @@ type config struct {
 	DatabaseURL         string
 	HTTPAddr            string
 	GRPCAddr            string
+	GRPCTLSCert         string // PEM files; both empty: plaintext gRPC
+	GRPCTLSKey          string
 	AdminToken          string
 	EdgeToken           string
 	MasterKey           []byte
 	AllowPrivateOrigins bool
 	PublicEdgeURL       string
+	EgressAddresses     []string // IP addresses or CIDR ranges
+	APIRateLimit        int
+	SignupEnabled       bool
+	DashboardOrigin     string
+	CookieSecure        bool
 	LogLevel            slog.Level
 	LogFormat           string
 }
@@ -33,17 +41,25 @@ const (
 	envDatabaseURL         = "PICTOR_DATABASE_URL"
 	envHTTPAddr            = "PICTOR_HTTP_ADDR"
 	envGRPCAddr            = "PICTOR_GRPC_ADDR"
+	envGRPCTLSCert         = "PICTOR_GRPC_TLS_CERT"
+	envGRPCTLSKey          = "PICTOR_GRPC_TLS_KEY"
 	envAdminToken          = "PICTOR_ADMIN_TOKEN"
 	envMasterKey           = "PICTOR_MASTER_KEY"
 	envEdgeToken           = "PICTOR_EDGE_TOKEN"
 	envAllowPrivateOrigins = "PICTOR_ALLOW_PRIVATE_ORIGINS"
 	envPublicEdgeURL       = "PICTOR_PUBLIC_EDGE_URL"
+	envEgressAddresses     = "PICTOR_EDGE_EGRESS_ADDRESSES"
+	envAPIRateLimit        = "PICTOR_API_RATE_LIMIT"
+	envSignupEnabled       = "PICTOR_SIGNUP_ENABLED"
+	envDashboardOrigin     = "PICTOR_DASHBOARD_ORIGIN"
+	envCookieSecure        = "PICTOR_COOKIE_SECURE"
 	envLogLevel            = "PICTOR_LOG_LEVEL"
 	envLogFormat           = "PICTOR_LOG_FORMAT"
 
 	defaultHTTPAddr      = ":8080"
 	defaultGRPCAddr      = ":8090"
 	defaultPublicEdgeURL = "http://127.0.0.1:8081"
+	defaultAPIRateLimit  = 1200
 )
 
 // minTokenLen is the shortest token accepted without a warning.
@@ -100,6 +116,11 @@ func loadConfig(getenv func(string) string, serve bool) (config, error) {
 	errs = append(errs, checkAddr(envHTTPAddr, c.HTTPAddr))
 	c.GRPCAddr = orDefault(getenv(envGRPCAddr), defaultGRPCAddr)
 	errs = append(errs, checkAddr(envGRPCAddr, c.GRPCAddr))
+	// The files themselves are loaded (and checked) when serving starts.
+	c.GRPCTLSCert, c.GRPCTLSKey = getenv(envGRPCTLSCert), getenv(envGRPCTLSKey)
+	if (c.GRPCTLSCert == "") != (c.GRPCTLSKey == "") {
+		errs = append(errs, fmt.Errorf("%s and %s go together: set both for TLS on the edge stream, or neither", envGRPCTLSCert, envGRPCTLSKey))
+	}
 
 	c.AdminToken = getenv(envAdminToken)
 	errs = append(errs, checkToken(envAdminToken, c.AdminToken))
@@ -123,7 +144,62 @@ func loadConfig(getenv func(string) string, serve bool) (config, error) {
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		errs = append(errs, fmt.Errorf("%s: want an absolute http(s) URL such as %s, got %q", envPublicEdgeURL, defaultPublicEdgeURL, c.PublicEdgeURL))
 	}
+
+	c.EgressAddresses, err = parseEgressAddresses(getenv(envEgressAddresses))
+	errs = append(errs, err)
+
+	c.APIRateLimit = defaultAPIRateLimit
+	if v := getenv(envAPIRateLimit); v != "" {
+		if c.APIRateLimit, err = strconv.Atoi(v); err != nil || c.APIRateLimit < 1 {
+			errs = append(errs, fmt.Errorf("%s: want a positive number of requests per minute per account, got %q", envAPIRateLimit, v))
+		}
+	}
+	c.SignupEnabled = true
+	if v := getenv(envSignupEnabled); v != "" {
+		if c.SignupEnabled, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: want true or false, got %q", envSignupEnabled, v))
+		}
+	}
+	if v := getenv(envCookieSecure); v != "" {
+		if c.CookieSecure, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: want true or false, got %q", envCookieSecure, v))
+		}
+	}
+	// An origin is scheme://host[:port] exactly: CORS compares it byte for
+	// byte with the browser's Origin header.
+	if v := getenv(envDashboardOrigin); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%s: want an origin such as https://dashboard.example.com, got %q", envDashboardOrigin, v))
+		} else {
+			c.DashboardOrigin = u.Scheme + "://" + u.Host
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// parseEgressAddresses reads a comma-separated list of IP addresses and
+// CIDR ranges (the addresses edges reach origins from), written back in
+// canonical form.
+func parseEgressAddresses(v string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(item); err == nil && a.Zone() == "" {
+			out = append(out, a.String())
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked().String())
+			continue
+		}
+		return nil, fmt.Errorf("%s: want IP addresses or CIDR ranges separated by commas, got %q", envEgressAddresses, item)
+	}
+	return out, nil
 }
 
 func orDefault(v, def string) string {
@@ -157,6 +233,10 @@ func checkToken(name, tok string) error {
 // warnings returns advice about settings that work but are weak.
 func (c config) warnings() []string {
 	var w []string
+	if c.GRPCTLSCert == "" && !loopbackAddr(c.GRPCAddr) {
+		w = append(w, envGRPCAddr+" is reachable beyond this host without TLS: edge tokens and signing keys travel in the clear; set "+
+			envGRPCTLSCert+" and "+envGRPCTLSKey+" unless a private network or a TLS proxy protects it")
+	}
 	if len(c.AdminToken) < minTokenLen {
 		w = append(w, envAdminToken+" is shorter than 16 characters; use a long random token outside development")
 	}
@@ -165,6 +245,9 @@ func (c config) warnings() []string {
 	}
 	if c.AllowPrivateOrigins {
 		w = append(w, envAllowPrivateOrigins+" is true: origins may point at private and loopback addresses")
+	}
+	if c.SignupEnabled {
+		w = append(w, envSignupEnabled+" is true: anyone who reaches the API can create an account")
 	}
 	return w
 }
@@ -182,11 +265,17 @@ func (c config) logAttrs(serve bool) []any {
 	return append(attrs,
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("grpc_addr", c.GRPCAddr),
+		slog.String("grpc_tls_cert", c.GRPCTLSCert),
 		slog.String("admin_token", mask(c.AdminToken)),
 		slog.String("edge_token", mask(c.EdgeToken)),
 		slog.String("master_key", mask(string(c.MasterKey))),
 		slog.Bool("allow_private_origins", c.AllowPrivateOrigins),
 		slog.String("public_edge_url", c.PublicEdgeURL),
+		slog.Any("edge_egress_addresses", c.EgressAddresses),
+		slog.Int("api_rate_limit", c.APIRateLimit),
+		slog.Bool("signup_enabled", c.SignupEnabled),
+		slog.String("dashboard_origin", c.DashboardOrigin),
+		slog.Bool("cookie_secure", c.CookieSecure),
 	)
 }
 
@@ -211,4 +300,18 @@ func redactDatabaseURL(s string) string {
 		return u.Redacted()
 	}
 	return dsnPassword.ReplaceAllString(s, "${1}xxxxx")
+}
+
+// loopbackAddr reports whether a listen address accepts only local
+// connections.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,13 +28,16 @@ import (
 	"google.golang.org/grpc"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	usagev1 "pictor/proto/pictor/usage/v1"
 	"pictor/services/controlplane/internal/auth"
 	"pictor/services/controlplane/internal/configpush"
 	"pictor/services/controlplane/internal/httpapi"
 	"pictor/services/controlplane/internal/postgres"
 	"pictor/services/controlplane/internal/snapshot"
 	"pictor/services/controlplane/internal/tenant"
+	usagesvc "pictor/services/controlplane/internal/usage"
 	"pictor/services/internal/pgmigrate"
+	"pictor/web"
 )
 
 const usage = `usage: controlplane <command>
@@ -48,11 +52,19 @@ environment:
   PICTOR_DATABASE_URL           Postgres URL (required)
   PICTOR_HTTP_ADDR              HTTP listen address (default :8080)
   PICTOR_GRPC_ADDR              gRPC listen address for edges (default :8090)
+  PICTOR_GRPC_TLS_CERT          PEM certificate (chain) for TLS on the edge stream; re-read when renewed
+  PICTOR_GRPC_TLS_KEY           PEM private key of that certificate (both or neither; default plaintext)
   PICTOR_ADMIN_TOKEN            bearer token of the admin API (required by serve)
   PICTOR_EDGE_TOKEN             bearer token edges present (required by serve)
   PICTOR_MASTER_KEY             64 hex digits or base64 of 32 bytes; encrypts API keys (required by serve)
   PICTOR_ALLOW_PRIVATE_ORIGINS  accept origins on private/loopback addresses (default false)
   PICTOR_PUBLIC_EDGE_URL        base URL of the edges, shown in urlEndpoint (default http://127.0.0.1:8081)
+  PICTOR_EDGE_EGRESS_ADDRESSES  comma-separated IPs/CIDRs edges reach origins from, shown in the dashboard (optional)
+  PICTOR_API_RATE_LIMIT         account API requests per minute per account, all replicas together (default 1200)
+  PICTOR_SIGNUP_ENABLED         allow self-service sign-up at POST /v1/auth/signup (default true)
+  PICTOR_DASHBOARD_ORIGIN       the one other origin allowed to call the API from a browser (CORS, CSRF);
+                                default none: the dashboard is served by the control plane itself
+  PICTOR_COOKIE_SECURE          mark the session cookie Secure; set when clients use TLS (default false)
   PICTOR_LOG_LEVEL              debug, info, warn or error (default info)
   PICTOR_LOG_FORMAT             text or json (default text)
 `
@@ -176,17 +188,23 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 	checkSchema(ctx, db, log)
 
 	push := configpush.New(db, snapshot.NewBuilder(db, keyring, log), log, configpush.Options{})
-	api := httpapi.New(httpapi.Options{
-		AdminToken:    cfg.AdminToken,
-		PublicEdgeURL: cfg.PublicEdgeURL,
-		OriginPolicy:  tenant.OriginPolicy{AllowPrivate: cfg.AllowPrivateOrigins},
-		Accounts:      db,
-		Origins:       db,
-		Keys:          db,
-		Keyring:       keyring,
-		DB:            db,
-		Log:           log,
+	api, err := httpapi.New(httpapi.Options{
+		AdminToken:      cfg.AdminToken,
+		PublicEdgeURL:   cfg.PublicEdgeURL,
+		OriginPolicy:    tenant.OriginPolicy{AllowPrivate: cfg.AllowPrivateOrigins},
+		RateLimit:       cfg.APIRateLimit,
+		SignupEnabled:   cfg.SignupEnabled,
+		DashboardOrigin: cfg.DashboardOrigin,
+		SecureCookies:   cfg.CookieSecure,
+		Dashboard:       dashboardFiles(log),
+		EgressAddresses: cfg.EgressAddresses,
+		Store:           db,
+		Keyring:         keyring,
+		Log:             log,
 	})
+	if err != nil {
+		return fmt.Errorf("configure HTTP API: %w", err)
+	}
 	httpSrv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -196,8 +214,18 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	grpcSrv := grpc.NewServer(configpush.ServerOptions(cfg.EdgeToken, log)...)
+	grpcOpts := configpush.ServerOptions(cfg.EdgeToken, log)
+	if cfg.GRPCTLSCert != "" {
+		creds, err := configpush.ServerTLS(cfg.GRPCTLSCert, cfg.GRPCTLSKey, log)
+		if err != nil {
+			return err
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(creds))
+	}
+	grpcSrv := grpc.NewServer(grpcOpts...)
 	configv1.RegisterConfigServiceServer(grpcSrv, push)
+	ingest := usagesvc.New(db, log, usagesvc.Options{})
+	usagev1.RegisterUsageServiceServer(grpcSrv, ingest)
 
 	// Bind both before serving either, so a busy port fails the start.
 	var lc net.ListenConfig
@@ -218,6 +246,7 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 		push.Run(runCtx)
 		close(pushDone)
 	}()
+	go ingest.Run(runCtx) // pruning only: nothing to wait for at shutdown
 	errc := make(chan error, 2)
 	go func() {
 		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -289,4 +318,14 @@ func checkSchema(ctx context.Context, db *postgres.DB, log *slog.Logger) {
 	case version > latest:
 		log.Warn("database schema is newer than this binary", "version", version, "latest", latest)
 	}
+}
+
+// dashboardFiles returns the dashboard embedded at build time; before
+// `npm run build` in web/ that is a placeholder page saying so.
+func dashboardFiles(log *slog.Logger) fs.FS {
+	files, built := web.Dashboard()
+	if !built {
+		log.Warn("the dashboard is not built: / serves a placeholder; run `npm ci && npm run build` in web/, then build the control plane again (make run and make test do)")
+	}
+	return files
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/internal/pgmigrate"
 	"pictor/services/internal/pgtest"
 )
 
@@ -164,15 +167,22 @@ func TestUsage(t *testing.T) {
 func TestMigrateCommands(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	e := env(map[string]string{envDatabaseURL: url})
+	latest, err := pgmigrate.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Down and up again through every migration: each down file must undo
+	// its up file, or the second up fails.
+	top, below := strconv.FormatUint(uint64(latest), 10), strconv.FormatUint(uint64(latest-1), 10)
 	steps := []struct {
 		args        []string
 		wantVersion string
 	}{
 		{[]string{"migrate", "down"}, "0"},
-		{[]string{"migrate"}, "1"},
-		{[]string{"migrate", "down", "1"}, "0"},
-		{[]string{"migrate", "up"}, "1"},
-		{[]string{"migrate", "up"}, "1"},
+		{[]string{"migrate"}, top},
+		{[]string{"migrate", "down", "1"}, below},
+		{[]string{"migrate", "up"}, top},
+		{[]string{"migrate", "up"}, top},
 	}
 	for _, s := range steps {
 		var stderr bytes.Buffer
@@ -189,40 +199,86 @@ func TestMigrateCommands(t *testing.T) {
 	}
 }
 
-// TestServe runs the real command: it answers HTTP and gRPC, creates an
-// account, streams its config and stops cleanly on cancellation.
-func TestServe(t *testing.T) {
+// served is a running `controlplane serve`.
+type served struct {
+	http, grpc string
+	env        map[string]string
+	cancel     context.CancelFunc // as SIGTERM would
+	exited     chan int
+	stderr     *lockedBuffer
+}
+
+// startServe runs the real serve command against a fresh database until
+// the test ends.
+func startServe(t *testing.T, edit func(map[string]string)) *served {
+	t.Helper()
 	m := serveEnv(func(m map[string]string) {
 		m[envDatabaseURL] = pgtest.NewDatabase(t)
 		m[envHTTPAddr] = "127.0.0.1:0"
 		m[envGRPCAddr] = "127.0.0.1:0"
 		m[envAllowPrivateOrigins] = "true"
+		if edit != nil {
+			edit(m)
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	s := &served{env: m, cancel: cancel, exited: make(chan int, 1), stderr: &lockedBuffer{}}
 	type addrs struct{ http, grpc string }
 	ready := make(chan addrs, 1)
-	exited := make(chan int, 1)
-	var stderr bytes.Buffer
 	go func() {
-		exited <- run(ctx, []string{"serve"}, env(m), io.Discard, &stderr, func(h, g string) { ready <- addrs{h, g} })
+		s.exited <- run(ctx, []string{"serve"}, env(m), io.Discard, s.stderr, func(h, g string) { ready <- addrs{h, g} })
 	}()
-	var a addrs
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.exited:
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
 	select {
-	case a = <-ready:
-	case code := <-exited:
-		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	case a := <-ready:
+		s.http, s.grpc = a.http, a.grpc
+	case code := <-s.exited:
+		s.exited <- code
+		t.Fatalf("serve exited %d:\n%s", code, s.stderr.String())
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not start")
 	}
+	return s
+}
 
-	res, err := http.Get("http://" + a.http + "/readyz")
+// lockedBuffer is a bytes.Buffer safe for the server's logger and the test
+// to share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServe runs the real command: it answers HTTP and gRPC, creates an
+// account, streams its config and stops cleanly on cancellation.
+func TestServe(t *testing.T) {
+	s := startServe(t, nil)
+	m, ctx := s.env, context.Background()
+	res, err := http.Get("http://" + s.http + "/readyz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("/readyz: %v %v", res, err)
 	}
 	res.Body.Close()
 	body := `{"id":"demo","name":"Demo","ownerEmail":"demo@example.com"}`
-	req, _ := http.NewRequest("POST", "http://"+a.http+"/admin/v1/accounts", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+s.http+"/admin/v1/accounts", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+m[envAdminToken])
 	res, err = http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 201 {
@@ -235,12 +291,13 @@ func TestServe(t *testing.T) {
 		t.Fatalf("urlEndpoint %q", createdAccount.URLEndpoint.URLEndpoint)
 	}
 
-	conn, err := grpc.NewClient(a.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	sctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m[envEdgeToken])
+	sctx, cancelStream := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m[envEdgeToken]))
+	defer cancelStream()
 	stream, err := configv1.NewConfigServiceClient(conn).Watch(sctx)
 	if err != nil {
 		t.Fatal(err)
@@ -251,16 +308,17 @@ func TestServe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := resp.GetSnapshot(); s != nil && len(s.Accounts) == 1 && s.Accounts[0].Id == "demo" && len(s.Accounts[0].Keys) == 1 {
+		if snap := resp.GetSnapshot(); snap != nil && len(snap.Accounts) == 1 && snap.Accounts[0].Id == "demo" && len(snap.Accounts[0].Keys) == 1 {
 			break
 		}
 	}
 
-	cancel() // as SIGTERM would
+	s.cancel() // as SIGTERM would
 	select {
-	case code := <-exited:
+	case code := <-s.exited:
+		s.exited <- code // for the cleanup
 		if code != 0 {
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+			t.Fatalf("serve exited %d:\n%s", code, s.stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
@@ -268,7 +326,37 @@ func TestServe(t *testing.T) {
 	if _, err := stream.Recv(); err == nil {
 		t.Fatal("stream still open after shutdown")
 	}
-	if !strings.Contains(stderr.String(), "stopped") {
-		t.Fatalf("no clean stop logged:\n%s", stderr.String())
+	if !strings.Contains(s.stderr.String(), "stopped") {
+		t.Fatalf("no clean stop logged:\n%s", s.stderr.String())
+	}
+}
+
+func TestLoadAPIConfig(t *testing.T) {
+	c, err := loadConfig(env(serveEnv(nil)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIRateLimit != 1200 || !c.SignupEnabled || c.DashboardOrigin != "" || c.CookieSecure {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = loadConfig(env(serveEnv(func(m map[string]string) {
+		m[envAPIRateLimit] = "30"
+		m[envSignupEnabled] = "false"
+		m[envDashboardOrigin] = "https://dash.example.com/"
+		m[envCookieSecure] = "true"
+	})), true)
+	if err != nil || c.APIRateLimit != 30 || c.SignupEnabled || c.DashboardOrigin != "https://dash.example.com" || !c.CookieSecure {
+		t.Fatalf("set: %+v, %v", c, err)
+	}
+	_, err = loadConfig(env(serveEnv(func(m map[string]string) {
+		m[envAPIRateLimit] = "0"
+		m[envSignupEnabled] = "perhaps"
+		m[envDashboardOrigin] = "https://dash.example.com/app"
+		m[envCookieSecure] = "2"
+	})), true)
+	for _, name := range []string{envAPIRateLimit, envSignupEnabled, envDashboardOrigin, envCookieSecure} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not mention %s", err, name)
+		}
 	}
 }

@@ -4,6 +4,30 @@
 // is lost), builds each version's snapshot once, and fans it out to every
 // connected edge through an in-process broadcaster. Each stream records
 // the edge's state (connected, ACKed and NACKed versions) in edge_nodes.
+//
+// The protocol, as the server keeps it:
+//   - One version for the whole configuration, purge rules included, so an
+//     edge that was away gets every purge it missed with the snapshot that
+//     brings it up to date. Snapshots are always whole: an edge rebuilds its
+//     routing table from scratch anyway, and there is no second code path
+//     whose bugs could make edges diverge. Hello.capability_version is where
+//     an incremental form would be negotiated.
+//   - A Hello is answered at once: with the newest snapshot when the edge is
+//     behind, else with a keepalive carrying the current version. Later,
+//     each new version is sent once (never a version the stream already
+//     sent, so a NACKed one is not retried on that stream) and keepalives
+//     fill silences.
+//   - Every response has a nonce; an ACK or NACK counts only when it
+//     answers the stream's last snapshot. The edge's applied version comes
+//     from its answers, not from what was sent.
+//   - An edge ahead of the database (restored from a backup) would ignore
+//     the database's older versions, so the version is moved past the
+//     edge's (Store.AdvanceVersion) instead of sending it backwards.
+//   - Bookkeeping writes run beside the stream, in order, so a slow database
+//     never delays a push (bookkeeping).
+//   - Every call carries the edge token (tokenAuth); the stream runs over
+//     TLS when the control plane has a certificate (ServerTLS), since it
+//     carries signing keys.
 package configpush
 
 import (
@@ -38,6 +62,9 @@ type Store interface {
 	EdgeAcked(ctx context.Context, a tenant.EdgeAck) error
 	EdgeSeen(ctx context.Context, nodeID, session string) error
 	EdgeDisconnected(ctx context.Context, nodeID, session string) error
+	// AdvanceVersion moves the version past `past` without changing the
+	// config (announcing it) and returns the version in force.
+	AdvanceVersion(ctx context.Context, past uint64) (uint64, error)
 }
 
 // Builder builds the snapshot of the current version.
@@ -211,7 +238,10 @@ func (h *hub) wake() {
 	h.changed = make(chan struct{})
 }
 
-const maxNodeIDLen = 128
+const (
+	maxNodeIDLen    = 128
+	maxEdgeGroupLen = 64
+)
 
 // Watch implements configv1.ConfigServiceServer.
 func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
@@ -257,7 +287,7 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 	case <-ctx.Done():
 		return status.FromContextError(ctx.Err()).Err()
 	}
-	if err := checkNodeID(hello.NodeId); err != nil {
+	if err := checkHello(hello); err != nil {
 		return err
 	}
 
@@ -270,16 +300,16 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 		helloChecks: s.hub.current().checks,
 	}
 	st.log = log.With("node_id", st.nodeID, "session", st.session)
+	st.book = startBookkeeping(st.log)
 	st.log.Info("edge connected", "edge_group", hello.EdgeGroup,
 		"applied_version", hello.AppliedVersion, "capability_version", hello.CapabilityVersion)
-	st.record(ctx, "record edge connect", func(ctx context.Context) error {
+	st.record("record edge connect", func(ctx context.Context) error {
 		return s.store.EdgeConnected(ctx, tenant.EdgeNode{
 			NodeID: st.nodeID, EdgeGroup: hello.EdgeGroup, AppliedVersion: hello.AppliedVersion, Session: st.session,
 		})
 	})
 	defer func() {
-		// The stream's context is done by now; the write must still happen.
-		st.record(context.WithoutCancel(ctx), "record edge disconnect", func(ctx context.Context) error {
+		st.book.finish("record edge disconnect", func(ctx context.Context) error {
 			return s.store.EdgeDisconnected(ctx, st.nodeID, st.session)
 		})
 		st.log.Info("edge disconnected")
@@ -287,18 +317,9 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 	return st.loop(ctx, recv, recvErr)
 }
 
-// recordTimeout bounds each bookkeeping write, so a slow database cannot
-// stall a stream's keepalives and pushes.
-const recordTimeout = 5 * time.Second
-
-// record runs a bookkeeping write. Streams work from memory even when the
-// database does not, so a failure is logged, never fatal.
-func (st *streamState) record(ctx context.Context, what string, write func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
-	defer cancel()
-	if err := write(ctx); err != nil {
-		st.log.Warn(what, "err", err)
-	}
+// record queues a bookkeeping write (see bookkeeping).
+func (st *streamState) record(what string, write func(context.Context) error) {
+	st.book.add(what, write)
 }
 
 // streamState is one edge's stream after its Hello.
@@ -306,6 +327,7 @@ type streamState struct {
 	*Server
 	stream  configv1.ConfigService_WatchServer
 	log     *slog.Logger
+	book    *bookkeeping
 	nodeID  string
 	session string
 
@@ -314,6 +336,20 @@ type streamState struct {
 	helloChecks uint64 // hub checks at Hello
 	nonces      uint64
 	lastNonce   string // nonce of the last snapshot sent; other ACKs are stale
+	advancedAt  uint64 // hub checks at the last AdvanceVersion attempt
+}
+
+// advancePast moves the database's version past the edge's (see loop).
+func (st *streamState) advancePast(dbVersion uint64) {
+	st.log.Warn("edge is ahead of the database (restored or replaced?); moving the config version past the edge's",
+		"edge_version", st.have, "database_version", dbVersion)
+	st.record("advance config version", func(ctx context.Context) error {
+		v, err := st.store.AdvanceVersion(ctx, st.have)
+		if err == nil {
+			st.log.Info("config version advanced; the database's config follows under it", "version", v)
+		}
+		return err
+	})
 }
 
 func (st *streamState) loop(ctx context.Context, recv <-chan *configv1.WatchRequest, recvErr <-chan error) error {
@@ -335,36 +371,41 @@ func (st *streamState) loop(ctx context.Context, recv <-chan *configv1.WatchRequ
 		// refresh and wait for it to catch up. Only when a version read
 		// made after the Hello (two checks on: one may have been under
 		// way) still finds the database behind was it restored or
-		// replaced; then the database is the truth and the edge must
-		// follow it back.
+		// replaced. The database is the truth then, but an edge ignores
+		// versions older than its own, so move the database's version
+		// past the edge's: the next snapshot carries the database's
+		// config under a version every edge applies. One attempt per
+		// version read, so a failing database is retried at poll pace.
 		case hs.checks >= st.helloChecks+2:
-			st.log.Warn("edge is ahead of the database (restored or replaced?); sending the database's config",
-				"edge_version", st.have, "version", snap.Version)
-			if err := st.sendSnapshot(snap); err != nil {
-				return err
+			if hs.checks != st.advancedAt {
+				st.advancedAt = hs.checks
+				st.advancePast(snap.Version)
 			}
 		default:
 			st.requestRefresh()
 		}
+		// Answer every Hello at once, with a keepalive when there is no
+		// snapshot to send: an edge that is already current learns that
+		// the stream is live (it reports itself connected, and its idle
+		// watchdog starts) without waiting a keepalive period.
+		if st.nonces == 0 {
+			if err := st.sendKeepalive(snap); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-hs.changed:
 		case m := <-recv:
-			if err := st.handle(ctx, m); err != nil {
+			if err := st.handle(m); err != nil {
 				return err
 			}
 		case err := <-recvErr:
 			return recvStatus(err)
 		case <-keepalive.C:
-			var v uint64
-			if snap != nil {
-				v = snap.Version
-			}
-			if err := st.send(&configv1.WatchResponse{
-				Kind: &configv1.WatchResponse_Keepalive{Keepalive: &configv1.Keepalive{CurrentVersion: v}},
-			}); err != nil {
+			if err := st.sendKeepalive(snap); err != nil {
 				return err
 			}
-			st.record(ctx, "record edge seen", func(ctx context.Context) error {
+			st.record("record edge seen", func(ctx context.Context) error {
 				return st.store.EdgeSeen(ctx, st.nodeID, st.session)
 			})
 		case <-st.closing:
@@ -375,6 +416,16 @@ func (st *streamState) loop(ctx context.Context, recv <-chan *configv1.WatchRequ
 	}
 }
 
+func (st *streamState) sendKeepalive(snap *configv1.Snapshot) error {
+	var v uint64
+	if snap != nil {
+		v = snap.Version
+	}
+	return st.send(&configv1.WatchResponse{
+		Kind: &configv1.WatchResponse_Keepalive{Keepalive: &configv1.Keepalive{CurrentVersion: v}},
+	})
+}
+
 func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
 	resp := &configv1.WatchResponse{Kind: &configv1.WatchResponse_Snapshot{Snapshot: snap}}
 	if err := st.send(resp); err != nil {
@@ -382,7 +433,7 @@ func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
 	}
 	st.lastNonce = resp.Nonce
 	st.sent = snap.Version
-	st.log.Info("snapshot sent", "version", snap.Version, "edge_version", st.have)
+	st.log.Debug("snapshot sent", "version", snap.Version, "edge_version", st.have)
 	return nil
 }
 
@@ -396,7 +447,7 @@ func (st *streamState) send(resp *configv1.WatchResponse) error {
 	return nil
 }
 
-func (st *streamState) handle(ctx context.Context, m *configv1.WatchRequest) error {
+func (st *streamState) handle(m *configv1.WatchRequest) error {
 	ack := m.GetAck()
 	if ack == nil {
 		return status.Error(codes.InvalidArgument, "only the first message may be a Hello")
@@ -406,14 +457,14 @@ func (st *streamState) handle(ctx context.Context, m *configv1.WatchRequest) err
 		return nil
 	}
 	if ack.ErrorDetail == "" {
-		st.log.Info("edge acked config", "version", ack.Version, "applied_version", ack.AppliedVersion)
+		st.log.Debug("edge acked config", "version", ack.Version, "applied_version", ack.AppliedVersion)
 	} else {
 		st.log.Warn("edge rejected config", "version", ack.Version,
 			"applied_version", ack.AppliedVersion, "error_detail", ack.ErrorDetail)
 	}
 	// After a NACK the edge keeps serving an older version.
 	st.have = ack.AppliedVersion
-	st.record(ctx, "record edge ack", func(ctx context.Context) error {
+	st.record("record edge ack", func(ctx context.Context) error {
 		return st.store.EdgeAcked(ctx, tenant.EdgeAck{
 			NodeID:         st.nodeID,
 			Session:        st.session,
@@ -425,16 +476,23 @@ func (st *streamState) handle(ctx context.Context, m *configv1.WatchRequest) err
 	return nil
 }
 
-func checkNodeID(id string) error {
-	switch {
-	case id == "":
+// checkHello refuses a Hello whose strings would be stored or logged
+// unbounded or unprintable.
+func checkHello(h *configv1.Hello) error {
+	if h.NodeId == "" {
 		return status.Error(codes.InvalidArgument, "hello.node_id is required")
-	case len(id) > maxNodeIDLen:
-		return status.Errorf(codes.InvalidArgument, "hello.node_id is longer than %d bytes", maxNodeIDLen)
 	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
-			return status.Error(codes.InvalidArgument, "hello.node_id must be printable without spaces")
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"node_id", h.NodeId, maxNodeIDLen}, {"edge_group", h.EdgeGroup, maxEdgeGroupLen}} {
+		if len(f.v) > f.max {
+			return status.Errorf(codes.InvalidArgument, "hello.%s is longer than %d bytes", f.name, f.max)
+		}
+		for _, r := range f.v {
+			if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+				return status.Errorf(codes.InvalidArgument, "hello.%s must be printable without spaces", f.name)
+			}
 		}
 	}
 	return nil

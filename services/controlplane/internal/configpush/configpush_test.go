@@ -48,6 +48,7 @@ type harness struct {
 	push    *configpush.Server
 	builder *countingBuilder
 	client  configv1.ConfigServiceClient
+	addr    string // the replica's gRPC address
 }
 
 // start runs a config service on a real TCP listener against a fresh
@@ -55,11 +56,25 @@ type harness struct {
 // tests prove that LISTEN/NOTIFY works.
 func start(t *testing.T, opts configpush.Options) *harness {
 	t.Helper()
+	return startReplica(t, pgtest.NewDatabase(t), opts)
+}
+
+// startReplica runs a config service (a control-plane replica, with its
+// own pool and its own LISTEN) against the database at dbURL.
+func startReplica(t *testing.T, dbURL string, opts configpush.Options, serverOpts ...grpc.ServerOption) *harness {
+	t.Helper()
+	return startReplicaWith(t, dbURL, opts, nil, serverOpts...)
+}
+
+// startReplicaWith is startReplica with the config service's store wrapped
+// by wrap (when not nil), to slow or break it.
+func startReplicaWith(t *testing.T, dbURL string, opts configpush.Options, wrap func(configpush.Store) configpush.Store, serverOpts ...grpc.ServerOption) *harness {
+	t.Helper()
 	if opts.Poll == 0 {
 		opts.Poll = time.Minute
 	}
 	log := slog.New(slog.DiscardHandler)
-	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), log)
+	db, err := postgres.Open(context.Background(), dbURL, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +84,11 @@ func start(t *testing.T, opts configpush.Options) *harness {
 		t.Fatal(err)
 	}
 	b := &countingBuilder{inner: snapshot.NewBuilder(db, kr, log)}
-	push := configpush.New(db, b, log, opts)
+	var store configpush.Store = db
+	if wrap != nil {
+		store = wrap(db)
+	}
+	push := configpush.New(store, b, log, opts)
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -81,7 +100,7 @@ func start(t *testing.T, opts configpush.Options) *harness {
 		<-done
 	})
 
-	srv := grpc.NewServer(configpush.ServerOptions(edgeToken, log)...)
+	srv := grpc.NewServer(append(configpush.ServerOptions(edgeToken, log), serverOpts...)...)
 	configv1.RegisterConfigServiceServer(srv, push)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -97,7 +116,7 @@ func start(t *testing.T, opts configpush.Options) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &harness{db: db, push: push, builder: b, client: configv1.NewConfigServiceClient(conn)}
+	return &harness{db: db, push: push, builder: b, client: configv1.NewConfigServiceClient(conn), addr: lis.Addr().String()}
 }
 
 type edge struct {
@@ -259,6 +278,10 @@ func TestProtocolErrors(t *testing.T) {
 		{"empty node id", []*configv1.WatchRequest{hello("")}, codes.InvalidArgument},
 		{"node id with space", []*configv1.WatchRequest{hello("edge 1")}, codes.InvalidArgument},
 		{"node id too long", []*configv1.WatchRequest{hello(strings.Repeat("e", 129))}, codes.InvalidArgument},
+		{"edge group too long", []*configv1.WatchRequest{{Kind: &configv1.WatchRequest_Hello{Hello: &configv1.Hello{
+			NodeId: "edge-g", EdgeGroup: strings.Repeat("g", 65)}}}}, codes.InvalidArgument},
+		{"edge group with a newline", []*configv1.WatchRequest{{Kind: &configv1.WatchRequest_Hello{Hello: &configv1.Hello{
+			NodeId: "edge-g", EdgeGroup: "eu\nwest"}}}}, codes.InvalidArgument},
 		{"second hello", []*configv1.WatchRequest{hello("edge-p"), hello("edge-p")}, codes.InvalidArgument},
 		{"no hello at all", nil, codes.DeadlineExceeded},
 	}
@@ -364,15 +387,21 @@ func TestUpToDateEdge(t *testing.T) {
 }
 
 // TestEdgeAheadOfDatabase: an edge claiming a version the database never
-// reached (the database was restored or replaced) is sent the database's
-// config once a fresh read confirms it, instead of being left stale.
+// reached (the database was restored or replaced) would ignore the
+// database's older version. Once a fresh read confirms the database is
+// behind, the version moves past the edge's, and the database's config
+// reaches the edge under it.
 func TestEdgeAheadOfDatabase(t *testing.T) {
 	h := start(t, configpush.Options{Keepalive: time.Minute})
 	createAccount(t, h, "acme")
 	v, _ := h.db.CurrentVersion(context.Background())
 	e := h.hello(t, "edge-ahead", v+50)
-	if got := e.snapshot().GetSnapshot().Version; got != v {
-		t.Fatalf("edge ahead got version %d, want the database's %d", got, v)
+	snap := e.snapshot().GetSnapshot()
+	if snap.Version != v+51 || len(snap.Accounts) != 1 || snap.Accounts[0].Id != "acme" {
+		t.Fatalf("edge ahead got version %d with %d accounts, want the database's config as version %d", snap.Version, len(snap.Accounts), v+51)
+	}
+	if now, _ := h.db.CurrentVersion(context.Background()); now != v+51 {
+		t.Fatalf("database at version %d, want %d", now, v+51)
 	}
 }
 

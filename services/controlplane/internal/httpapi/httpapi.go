@@ -1,13 +1,15 @@
-// Package httpapi is the control plane's REST API on Echo: health probes,
-// the admin API (bearer admin token) and the ImageKit-compatible account
-// API (HTTP Basic with a private key), DESIGN §8. It decodes and checks
-// input, calls the tenant services and renders their results and errors;
-// errors become JSON {message, help, field} through one kind-to-status
-// table, and clients never see internal detail.
+// Package httpapi is the control plane's REST API on Echo (DESIGN §8):
+// health probes, the admin API (bearer admin token), the ImageKit-compatible
+// account API (HTTP Basic with a private key, or a dashboard session
+// cookie), dashboard sign-up/login and the OpenAPI document. It decodes and
+// checks input, calls the tenant services and renders their results and
+// errors; errors become JSON {message, help, field} through one
+// kind-to-status table, and clients never see internal detail.
 package httpapi
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,6 +26,22 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Store is everything the API needs from storage.
+type Store interface {
+	Pinger
+	tenant.AccountService
+	tenant.KeyService
+	tenant.OriginService
+	tenant.EndpointService
+	tenant.NamedTransformationService
+	tenant.PurgeService
+	tenant.UsageService
+	tenant.SettingsService
+	tenant.SessionService
+	tenant.RateLimiter
+	tenant.EdgeService
+}
+
 // Options configure the API.
 type Options struct {
 	AdminToken string
@@ -36,28 +54,71 @@ type Options struct {
 	// RequestTimeout bounds each request's work; 15 s by default.
 	RequestTimeout time.Duration
 
-	Accounts tenant.AccountService
-	Origins  tenant.OriginService
-	Keys     tenant.KeyService
-	Keyring  *auth.Keyring
-	DB       Pinger
-	Log      *slog.Logger
+	// RateLimit is how many account API requests one account may make
+	// per RateWindow, across every replica; 1200 by default.
+	RateLimit  int
+	RateWindow time.Duration // 1 minute by default
+	// LoginRateLimit bounds login attempts per account per RateWindow,
+	// so a password cannot be guessed at speed; 10 by default.
+	LoginRateLimit int
+
+	// SignupEnabled opens POST /v1/auth/signup to anyone.
+	SignupEnabled bool
+	// DashboardOrigin is the one cross-origin site allowed to call the
+	// API from a browser with credentials (CORS, CSRF). "" allows none:
+	// the dashboard is served by the control plane itself.
+	DashboardOrigin string
+	// SecureCookies marks the session cookie Secure (and names it with
+	// the __Host- prefix); set it when clients reach the API over TLS.
+	SecureCookies bool
+	// SessionTTL is a dashboard session's lifetime; 7 days by default.
+	SessionTTL time.Duration
+
+	// Dashboard is the built dashboard (index.html at its top), served at
+	// every path no route takes; nil serves none.
+	Dashboard fs.FS
+	// EgressAddresses are the addresses edges fetch from origins with,
+	// shown by the dashboard for customers' allow-lists.
+	EgressAddresses []string
+
+	Store   Store
+	Keyring *auth.Keyring
+	Log     *slog.Logger
 }
 
 type server struct {
 	Options
+	csrf *http.CrossOriginProtection
 }
 
-// New returns the API's HTTP handler.
-func New(o Options) *echo.Echo {
+// New returns the API's HTTP handler. It fails only on a malformed
+// DashboardOrigin.
+func New(o Options) (*echo.Echo, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 1 << 20
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 15 * time.Second
 	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = 1200
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = time.Minute
+	}
+	if o.LoginRateLimit <= 0 {
+		o.LoginRateLimit = 10
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 7 * 24 * time.Hour
+	}
 	o.PublicEdgeURL = strings.TrimRight(o.PublicEdgeURL, "/")
-	s := &server{Options: o}
+	s := &server{Options: o, csrf: http.NewCrossOriginProtection()}
+	if o.DashboardOrigin != "" {
+		if err := s.csrf.AddTrustedOrigin(o.DashboardOrigin); err != nil {
+			return nil, err
+		}
+	}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -65,19 +126,64 @@ func New(o Options) *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// Outermost first: every response, errors and panics included, gets a
 	// request id and an access-log line.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.timeout)
+	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.cors, s.timeout)
+	s.routes(e)
+	return e, nil
+}
 
+// routes registers every route. The OpenAPI document must describe each
+// one (a test holds them together).
+func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/v1/openapi.json", s.openAPI)
 
-	e.POST("/admin/v1/accounts", s.createAccount, s.adminAuth)
+	admin := s.adminAuth
+	e.POST("/admin/v1/accounts", s.createAccount, admin)
+	e.GET("/admin/v1/accounts", s.listAccounts, admin)
+	e.GET("/admin/v1/accounts/:id", s.getAccount, admin)
+	e.PATCH("/admin/v1/accounts/:id", s.patchAccount, admin)
+	e.DELETE("/admin/v1/accounts/:id", s.deleteAccount, admin)
+	e.GET("/admin/v1/edges", s.listEdges, admin)
 
-	e.GET("/v1/accounts/origins", s.listOrigins, s.keyAuth)
-	e.POST("/v1/accounts/origins", s.createOrigin, s.keyAuth)
-	e.GET("/v1/accounts/origins/:id", s.getOrigin, s.keyAuth)
-	e.PUT("/v1/accounts/origins/:id", s.updateOrigin, s.keyAuth)
-	e.DELETE("/v1/accounts/origins/:id", s.deleteOrigin, s.keyAuth)
-	return e
+	e.POST("/v1/auth/signup", s.signup, s.sameOrigin)
+	e.POST("/v1/auth/login", s.login, s.sameOrigin)
+	e.POST("/v1/auth/logout", s.logout, s.sameOrigin)
+	e.GET("/v1/auth/me", s.me, s.sessionAuth)
+
+	// Account API: a key or a session, then the account's rate limit.
+	acct := []echo.MiddlewareFunc{s.accountAuth, s.rateLimit}
+	e.GET("/v1/accounts/origins", s.listOrigins, acct...)
+	e.POST("/v1/accounts/origins", s.createOrigin, acct...)
+	e.GET("/v1/accounts/origins/:id", s.getOrigin, acct...)
+	e.PUT("/v1/accounts/origins/:id", s.updateOrigin, acct...)
+	e.DELETE("/v1/accounts/origins/:id", s.deleteOrigin, acct...)
+
+	e.GET("/v1/accounts/url-endpoints", s.listEndpoints, acct...)
+	e.POST("/v1/accounts/url-endpoints", s.createEndpoint, acct...)
+	e.GET("/v1/accounts/url-endpoints/:id", s.getEndpoint, acct...)
+	e.PUT("/v1/accounts/url-endpoints/:id", s.updateEndpoint, acct...)
+	e.DELETE("/v1/accounts/url-endpoints/:id", s.deleteEndpoint, acct...)
+
+	e.GET("/v1/named-transformations", s.listNamed, acct...)
+	e.POST("/v1/named-transformations", s.createNamed, acct...)
+	e.GET("/v1/named-transformations/:id", s.getNamed, acct...)
+	e.PATCH("/v1/named-transformations/:id", s.patchNamed, acct...)
+	e.DELETE("/v1/named-transformations/:id", s.deleteNamed, acct...)
+
+	e.POST("/v1/files/purge", s.createPurge, acct...)
+	e.GET("/v1/files/purge/:requestId", s.purgeStatus, acct...)
+
+	e.GET("/v1/accounts/usage", s.usage, acct...)
+
+	e.GET("/v1/api-keys", s.listKeys, acct...)
+	e.POST("/v1/api-keys", s.createKey, acct...)
+	e.DELETE("/v1/api-keys/:id", s.revokeKey, acct...)
+
+	e.GET("/v1/accounts/settings", s.getSettings, acct...)
+	e.PATCH("/v1/accounts/settings", s.patchSettings, acct...)
+
+	s.dashboardRoutes(e)
 }
 
 func (s *server) healthz(c echo.Context) error {
@@ -87,7 +193,7 @@ func (s *server) healthz(c echo.Context) error {
 func (s *server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.DB.Ping(ctx); err != nil {
+	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -9,13 +9,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pictor/services/controlplane/internal/auth"
 	"pictor/services/controlplane/internal/httpapi"
@@ -32,43 +36,126 @@ const (
 )
 
 type api struct {
-	t   *testing.T
-	url string
-	db  *postgres.DB
+	t     *testing.T
+	url   string
+	db    *postgres.DB  // as the application connects: a NOINHERIT login
+	super *pgxpool.Pool // superuser, for fixtures and inspection only
 }
 
-func newAPI(t *testing.T, allowPrivate bool) *api {
+// options tweaks the API under test.
+type options func(*httpapi.Options)
+
+func allowPrivate(o *httpapi.Options) { o.OriginPolicy.AllowPrivate = true }
+
+func newAPI(t *testing.T, opts ...options) *api {
 	t.Helper()
-	return newAPIWithURL(t, pgtest.NewDatabase(t), allowPrivate)
+	return newAPIWithURL(t, newDatabaseURL(t), opts...)
 }
 
-func newAPIWithURL(t *testing.T, databaseURL string, allowPrivate bool) *api {
+// newDatabaseURL returns a fresh migrated database (superuser URL).
+func newDatabaseURL(t *testing.T) string { return pgtest.NewDatabase(t) }
+
+// appLogin is the role the API under test connects as: it can log in and
+// assume pictor_app and pictor_system, and has no privilege of its own
+// (NOINHERIT), as migration 000002 recommends for production. A query that
+// forgot to assume a role fails instead of passing unnoticed.
+const appLogin = "pictor_test_app"
+
+// appURL returns databaseURL with appLogin as the user, creating the role
+// once per cluster.
+func appURL(t *testing.T, super *pgxpool.Pool, databaseURL string) string {
+	t.Helper()
+	appLoginOnce.Do(func() { appLoginErr = createAppLogin(super) })
+	if appLoginErr != nil {
+		t.Fatalf("create %s: %v", appLogin, appLoginErr)
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(appLogin, "pictor-test")
+	return u.String()
+}
+
+var (
+	appLoginOnce sync.Once
+	appLoginErr  error
+)
+
+// createAppLogin creates appLogin unless another test binary sharing the
+// server already did (roles are cluster-wide).
+func createAppLogin(super *pgxpool.Pool) error {
+	_, err := super.Exec(context.Background(), `
+		DO $$ BEGIN
+			CREATE ROLE `+appLogin+` LOGIN NOINHERIT PASSWORD 'pictor-test' IN ROLE pictor_app, pictor_system;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+		END $$`)
+	return err
+}
+
+func newAPIWithURL(t *testing.T, databaseURL string, opts ...options) *api {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	db, err := postgres.Open(context.Background(), databaseURL, log)
+	a := &api{t: t}
+	dbURL := databaseURL
+	if !strings.Contains(databaseURL, "nobody@") {
+		super, err := pgxpool.New(context.Background(), databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(super.Close)
+		a.super = super
+		dbURL = appURL(t, super, databaseURL)
+	}
+	db, err := postgres.Open(context.Background(), dbURL, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	a.db = db
 	kr, err := auth.NewKeyring(bytes.Repeat([]byte{5}, auth.MasterKeyLen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Options{
+	o := httpapi.Options{
 		AdminToken:    adminToken,
 		PublicEdgeURL: edgeURL + "/",
-		OriginPolicy:  tenant.OriginPolicy{AllowPrivate: allowPrivate},
 		BodyLimit:     4096,
-		Accounts:      db,
-		Origins:       db,
-		Keys:          db,
+		SignupEnabled: true,
+		Store:         db,
 		Keyring:       kr,
-		DB:            db,
 		Log:           log,
-	})
+	}
+	for _, edit := range opts {
+		edit(&o)
+	}
+	h, err := httpapi.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL, db: db}
+	a.url = srv.URL
+	return a
+}
+
+// exec runs fixture SQL as the superuser.
+func (a *api) exec(sql string, args ...any) {
+	a.t.Helper()
+	if _, err := a.super.Exec(context.Background(), sql, args...); err != nil {
+		a.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// state is everything edges see plus the purge rules: two equal states
+// mean nothing visible changed.
+func (a *api) state() tenant.ConfigState {
+	a.t.Helper()
+	st, err := a.db.LoadConfig(context.Background())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return st
 }
 
 // credentials say how a request authenticates.
@@ -223,7 +310,7 @@ func (a *api) defaultEndpointOrigins(account string) []string {
 }
 
 func TestHealth(t *testing.T) {
-	a := newAPI(t, false)
+	a := newAPI(t)
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if r := a.do("GET", p, nil); r.status != http.StatusOK {
 			t.Errorf("%s: %d %s", p, r.status, r.body)
@@ -240,7 +327,7 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	a := newAPIWithURL(t, "postgres://nobody@"+addr+"/none?sslmode=disable", false)
+	a := newAPIWithURL(t, "postgres://nobody@"+addr+"/none?sslmode=disable")
 	if r := a.do("GET", "/healthz", nil); r.status != http.StatusOK {
 		t.Fatalf("/healthz with the database down: %d", r.status)
 	}
@@ -249,10 +336,16 @@ func TestDatabaseDown(t *testing.T) {
 		"id": "acme", "name": "Acme", "ownerEmail": "o@example.com",
 	}), admin), http.StatusServiceUnavailable, "")
 	wantError(t, a.do("GET", "/v1/accounts/origins", nil, key("private_"+strings.Repeat("A", 43))), http.StatusServiceUnavailable, "")
+	wantError(t, a.do("GET", "/admin/v1/accounts", nil, admin), http.StatusServiceUnavailable, "")
+	wantError(t, a.do("GET", "/admin/v1/edges", nil, admin), http.StatusServiceUnavailable, "")
+	wantError(t, a.do("POST", "/v1/auth/login", jsonBody(map[string]string{"email": "o@example.com", "password": "x"})), http.StatusServiceUnavailable, "")
+	session := cookie(&http.Cookie{Name: "pictor_session", Value: strings.Repeat("A", 43)})
+	wantError(t, a.do("GET", "/v1/accounts/url-endpoints", nil, session), http.StatusServiceUnavailable, "")
+	wantError(t, a.do("GET", "/v1/auth/me", nil, session), http.StatusServiceUnavailable, "")
 }
 
 func TestCreateAccount(t *testing.T) {
-	a := newAPI(t, false)
+	a := newAPI(t)
 	v0 := a.version()
 	r := a.do("POST", "/admin/v1/accounts", jsonBody(map[string]string{
 		"id": "acme", "name": "Acme Inc", "ownerEmail": "owner@acme.example",
@@ -291,7 +384,7 @@ func TestCreateAccount(t *testing.T) {
 		t.Fatalf("account %+v", c.Account)
 	}
 	if ep["urlPrefix"] != "" || ep["restrictUnsignedUrls"] != false || !reflect.DeepEqual(ep["origins"], []any{}) ||
-		!reflect.DeepEqual(ep["customDomains"], []any{}) || ep["urlEndpoint"] != edgeURL+"/acme" || !tenant.ValidID(c.URLEndpoint.ID) {
+		!reflect.DeepEqual(ep["customDomains"], []any{}) || ep["urlEndpoint"] != edgeURL+"/acme" || c.URLEndpoint.ID != "default" {
 		t.Fatalf("urlEndpoint %v", ep)
 	}
 	if !regexp.MustCompile(`^private_[A-Za-z0-9_-]{43}$`).MatchString(c.PrivateKey) {
@@ -354,7 +447,7 @@ func TestCreateAccount(t *testing.T) {
 }
 
 func TestOrigins(t *testing.T) {
-	a := newAPI(t, true)
+	a := newAPI(t, allowPrivate)
 	acme := a.createAccount("acme")
 	k := acme.PrivateKey
 	v0 := a.version()
@@ -414,7 +507,7 @@ func TestOrigins(t *testing.T) {
 
 	// The first origin serves the default endpoint: deleting it conflicts.
 	e := wantError(t, a.do("DELETE", "/v1/accounts/origins/"+first.ID, nil, key(k)), 409, "")
-	if !strings.Contains(e.Message, acme.URLEndpoint.ID) {
+	if !strings.Contains(e.Message, "default") {
 		t.Fatalf("conflict %q does not name the endpoint %s", e.Message, acme.URLEndpoint.ID)
 	}
 	if r := a.do("DELETE", "/v1/accounts/origins/"+second.ID, nil, key(k)); r.status != http.StatusNoContent {
@@ -457,8 +550,8 @@ func TestOrigins(t *testing.T) {
 }
 
 func TestBaseURLValidation(t *testing.T) {
-	strict := newAPI(t, false)
-	lax := newAPI(t, true)
+	strict := newAPI(t)
+	lax := newAPI(t, allowPrivate)
 	keys := map[*api]string{strict: strict.createAccount("acme").PrivateKey, lax: lax.createAccount("acme").PrivateKey}
 	tests := []struct {
 		name     string
@@ -508,7 +601,7 @@ func TestBaseURLValidation(t *testing.T) {
 
 // TestTenantIsolation: account B's key sees and changes nothing of A's.
 func TestTenantIsolation(t *testing.T) {
-	a := newAPI(t, false)
+	a := newAPI(t)
 	acme := a.createAccount("acme")
 	bravo := a.createAccount("bravo")
 	o := a.createOrigin(acme.PrivateKey, "A's", "https://a.example.com")
@@ -536,7 +629,7 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestKeyAuth(t *testing.T) {
-	a := newAPI(t, false)
+	a := newAPI(t)
 	acme := a.createAccount("acme")
 	kr, _ := auth.NewKeyring(bytes.Repeat([]byte{9}, auth.MasterKeyLen))
 	tests := []struct {
@@ -564,7 +657,7 @@ func TestKeyAuth(t *testing.T) {
 }
 
 func TestRoutingAndRequestIDs(t *testing.T) {
-	a := newAPI(t, false)
+	a := newAPI(t)
 	wantError(t, a.do("GET", "/nope", nil), 404, "")
 	wantError(t, a.do("GET", "/v1/accounts/nope", nil), 404, "")
 	r := a.do("DELETE", "/healthz", nil)

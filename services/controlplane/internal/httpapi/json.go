@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,7 +24,8 @@ import (
 func (s *server) decodeJSON(c echo.Context, v any) error {
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.BodyLimit)
 	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return jsonError(err, s.BodyLimit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -32,7 +35,24 @@ func (s *server) decodeJSON(c echo.Context, v any) error {
 		}
 		return errkind.New(errkind.Invalid, "trailing_data", "request body must hold a single JSON object")
 	}
+	// null, arrays and scalars would decode into a struct without error
+	// (null as "nothing sent"): only an object is a request.
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return errkind.New(errkind.Invalid, "not_an_object", "request body must be a JSON object")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return jsonError(err, s.BodyLimit)
+	}
 	return nil
+}
+
+// decodeOptionalJSON is decodeJSON for bodies that may be left out
+// altogether (every field optional): no body decodes as {}.
+func (s *server) decodeOptionalJSON(c echo.Context, v any) error {
+	if c.Request().ContentLength == 0 {
+		return nil
+	}
+	return s.decodeJSON(c, v)
 }
 
 func jsonError(err error, limit int64) error {
@@ -54,8 +74,10 @@ func jsonError(err error, limit int64) error {
 		if typ.Field == "" {
 			return errkind.Wrap(errkind.Invalid, "not_an_object", "request body must be a JSON object", err)
 		}
-		return &errkind.Error{Kind: errkind.Invalid, Reason: "wrong_type", Field: typ.Field,
-			Msg: typ.Field + " must be " + jsonTypeName(typ.Type), Err: err}
+		// A nested field ("a.b") is reported by the top-level field sent.
+		field, _, _ := strings.Cut(typ.Field, ".")
+		return &errkind.Error{Kind: errkind.Invalid, Reason: "wrong_type", Field: field,
+			Msg: field + ": expected " + jsonTypeName(typ.Type) + ", got " + typ.Value, Err: err}
 	}
 	return errkind.Wrap(errkind.Invalid, "malformed_json", "malformed JSON", err)
 }

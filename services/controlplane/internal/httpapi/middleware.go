@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ const (
 	headerRequestID = "X-Request-Id"
 	ctxRequestID    = "pictor.request_id"
 	ctxCaller       = "pictor.caller"
+	ctxSession      = "pictor.session"
 )
 
 // requestID takes a well-formed X-Request-Id from the client (a load
@@ -131,26 +134,52 @@ func (s *server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// accountAuth admits account API requests: with an Authorization header,
+// by private key (keyAuth); without one, by dashboard session cookie.
+// Unsafe methods must pass the cross-origin check either way: a browser
+// attaches the cookie to cross-site requests, and also Basic credentials a
+// user once typed into its own login dialog. SDKs and scripts send neither
+// Sec-Fetch-Site nor Origin, so the check never stands in their way.
+func (s *server) accountAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	withKey := s.sameOrigin(s.keyAuth(next))
+	withSession := s.sameOrigin(s.sessionAuth(next))
+	return func(c echo.Context) error {
+		if c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+			return withKey(c)
+		}
+		if _, err := c.Cookie(s.cookieName()); err == nil {
+			return withSession(c)
+		}
+		return s.unauthorized(c, "no_credentials", "authenticate with HTTP Basic, your private API key as the username")
+	}
+}
+
+// unauthorized answers 401 with a Basic challenge, except to a browser's
+// script (fetch, XHR), where the challenge would pop up the browser's own
+// login dialog over the dashboard.
+func (s *server) unauthorized(c echo.Context, reason, msg string) error {
+	if mode := c.Request().Header.Get("Sec-Fetch-Mode"); mode == "" || mode == "navigate" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="pictor"`)
+	}
+	return errkind.New(errkind.Unauthorized, reason, msg)
+}
+
 // keyAuth admits requests whose HTTP Basic username is an active private
 // key of an active account (the password is ignored, as ImageKit does) and
 // scopes the request to that account.
 func (s *server) keyAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		unauthorized := func(reason, msg string) error {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="pictor"`)
-			return errkind.New(errkind.Unauthorized, reason, msg)
-		}
 		secret, _, ok := c.Request().BasicAuth()
 		if !ok || secret == "" {
-			return unauthorized("no_credentials", "authenticate with HTTP Basic, your private API key as the username")
+			return s.unauthorized(c, "no_credentials", "authenticate with HTTP Basic, your private API key as the username")
 		}
 		if !auth.WellFormedKey(secret) {
-			return unauthorized("malformed_key", "invalid API key")
+			return s.unauthorized(c, "malformed_key", "invalid API key")
 		}
-		key, err := s.Keys.FindKeyByDigest(c.Request().Context(), auth.Digest(secret))
+		key, err := s.Store.FindKeyByDigest(c.Request().Context(), auth.Digest(secret))
 		if err != nil {
 			if errkind.KindOf(err) == errkind.Unauthorized {
-				return unauthorized(errkind.Reason(err), errkind.SafeMessage(err))
+				return s.unauthorized(c, errkind.Reason(err), errkind.SafeMessage(err))
 			}
 			return fmt.Errorf("authenticate: %w", err)
 		}
@@ -158,7 +187,7 @@ func (s *server) keyAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			// The digest matched, so the row is ours but does not open:
 			// the master key changed or the row was tampered with.
 			s.Log.Error("API key digest matches but ciphertext does not verify", "key_id", key.ID, "account_id", key.AccountID)
-			return unauthorized("key_unverifiable", "invalid API key")
+			return s.unauthorized(c, "key_unverifiable", "invalid API key")
 		}
 		if key.AccountStatus != tenant.StatusActive {
 			return errkind.New(errkind.Forbidden, "account_suspended", "this account is suspended")
@@ -166,6 +195,100 @@ func (s *server) keyAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxCaller, tenant.Caller{AccountID: key.AccountID, Actor: "key:" + key.ID, RequestID: requestIDOf(c)})
 		return next(c)
 	}
+}
+
+// sessionAuth admits requests carrying a live dashboard session cookie.
+func (s *server) sessionAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cookie, err := c.Cookie(s.cookieName())
+		if err != nil {
+			return errkind.New(errkind.Unauthorized, "no_session", "not logged in")
+		}
+		digest, ok := sessionDigest(cookie.Value)
+		if !ok {
+			return errkind.New(errkind.Unauthorized, "no_session", "not logged in or the session expired")
+		}
+		sess, err := s.Store.FindSession(c.Request().Context(), digest)
+		if err != nil {
+			return fmt.Errorf("authenticate session: %w", err)
+		}
+		if sess.AccountStatus != tenant.StatusActive {
+			return errkind.New(errkind.Forbidden, "account_suspended", "this account is suspended")
+		}
+		c.Set(ctxSession, sess)
+		c.Set(ctxCaller, tenant.Caller{AccountID: sess.AccountID, Actor: "user:" + sess.UserID, RequestID: requestIDOf(c)})
+		return next(c)
+	}
+}
+
+// sameOrigin refuses unsafe cross-origin browser requests (CSRF) with
+// Go's Sec-Fetch-Site/Origin check; the configured dashboard origin is
+// trusted. Requests without those headers are not from a browser page.
+func (s *server) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.csrf.Check(c.Request()); err != nil {
+			return errkind.Wrap(errkind.Forbidden, "cross_origin", "cross-origin request refused", err)
+		}
+		return next(c)
+	}
+}
+
+// cors lets the configured dashboard origin, and only it, call the API
+// from a browser with credentials. Any other Origin gets no CORS headers
+// at all (never an echo of what it sent), so browsers keep its scripts
+// from reading responses.
+func (s *server) cors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.DashboardOrigin == "" {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		req := c.Request()
+		if req.Header.Get(echo.HeaderOrigin) != s.DashboardOrigin {
+			return next(c)
+		}
+		h.Set(echo.HeaderAccessControlAllowOrigin, s.DashboardOrigin)
+		h.Set(echo.HeaderAccessControlAllowCredentials, "true")
+		h.Set(echo.HeaderAccessControlExposeHeaders, "X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining")
+		if req.Method == http.MethodOptions && req.Header.Get(echo.HeaderAccessControlRequestMethod) != "" {
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
+			h.Set(echo.HeaderAccessControlAllowMethods, "GET, POST, PUT, PATCH, DELETE")
+			h.Set(echo.HeaderAccessControlAllowHeaders, "Authorization, Content-Type, X-Request-Id")
+			h.Set(echo.HeaderAccessControlMaxAge, "600")
+			return c.NoContent(http.StatusNoContent)
+		}
+		return next(c)
+	}
+}
+
+// rateLimit counts the request against its account's window (shared by
+// every replica through the store) and refuses it past the limit with 429
+// and Retry-After. Each account has its own counter, so one busy tenant
+// never slows another.
+func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		caller := callerOf(c)
+		hits, reset, err := s.Store.Hit(c.Request().Context(), caller.AccountID, "api", s.RateWindow)
+		if err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+		h := c.Response().Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, s.RateLimit-hits)))
+		if hits > s.RateLimit {
+			return tooManyRequests(c, reset, "this account made more than "+strconv.Itoa(s.RateLimit)+" API requests in the current window")
+		}
+		return next(c)
+	}
+}
+
+// tooManyRequests answers 429 with the seconds until the window resets.
+func tooManyRequests(c echo.Context, reset time.Time, msg string) error {
+	wait := int(math.Ceil(time.Until(reset).Seconds()))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, wait)))
+	return errkind.New(errkind.RateLimited, "rate_limited", msg)
 }
 
 // callerOf returns the caller the auth middleware established.

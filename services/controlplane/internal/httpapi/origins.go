@@ -64,7 +64,7 @@ func originID(c echo.Context) (string, error) {
 }
 
 func (s *server) listOrigins(c echo.Context) error {
-	origins, err := s.Origins.ListOrigins(c.Request().Context(), callerOf(c))
+	origins, err := s.Store.ListOrigins(c.Request().Context(), callerOf(c))
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *server) getOrigin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.Origins.FindOrigin(c.Request().Context(), callerOf(c), id)
+	o, err := s.Store.FindOrigin(c.Request().Context(), callerOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *server) createOrigin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err = s.Origins.CreateOrigin(c.Request().Context(), callerOf(c), o)
+	o, err = s.Store.CreateOrigin(c.Request().Context(), callerOf(c), o)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *server) updateOrigin(c echo.Context) error {
 		return err
 	}
 	o.ID = id
-	o, err = s.Origins.UpdateOrigin(c.Request().Context(), callerOf(c), o)
+	o, err = s.Store.UpdateOrigin(c.Request().Context(), callerOf(c), o)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (s *server) deleteOrigin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Origins.DeleteOrigin(c.Request().Context(), callerOf(c), id); err != nil {
+	if err := s.Store.DeleteOrigin(c.Request().Context(), callerOf(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -21,26 +21,27 @@ const ConfigChannel = "pictor_config"
 // CurrentVersion returns the config version in force.
 func (db *DB) CurrentVersion(ctx context.Context) (uint64, error) {
 	var v uint64
-	if err := db.pool.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&v); err != nil {
-		return 0, dbError("read config version", err)
-	}
-	return v, nil
+	err := db.systemRead(ctx, "read config version", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&v)
+	})
+	return v, err
 }
 
 // LoadConfig reads everything edges need at one config version. All reads
 // share one REPEATABLE READ snapshot with the version row, and a write
 // holds the version row locked until it commits, so the state returned is
-// exactly the state of that version.
+// exactly the state of that version. It reads every account, so it runs as
+// the system role.
 func (db *DB) LoadConfig(ctx context.Context) (tenant.ConfigState, error) {
-	const op = "load config"
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	var st tenant.ConfigState
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := db.inTx(ctx, opts, roleSystem, "", func(tx pgx.Tx) error {
+		var err error
+		st, err = loadConfig(ctx, tx)
+		return err
+	})
 	if err != nil {
-		return tenant.ConfigState{}, dbError(op, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	st, err := loadConfig(ctx, tx)
-	if err != nil {
-		return tenant.ConfigState{}, dbError(op, err)
+		return tenant.ConfigState{}, dbError("load config", err)
 	}
 	return st, nil
 }
@@ -213,6 +214,11 @@ func (db *DB) listen(ctx context.Context, notify func(uint64)) error {
 		return dbError("config listener: connect", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// A dedicated connection, closed on return: the session-wide role
+	// cannot leak into a pool.
+	if _, err := conn.Exec(ctx, `SELECT set_config('role', $1, false)`, roleSystem); err != nil {
+		return dbError("config listener: assume role", err)
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+ConfigChannel); err != nil {
 		return dbError("config listener: listen", err)
 	}
@@ -237,7 +243,9 @@ func (db *DB) listen(ctx context.Context, notify func(uint64)) error {
 
 // SchemaVersion returns the migration version the database is at and
 // whether a failed migration left it dirty; 0 when it was never migrated.
-// It only reads, unlike asking golang-migrate, which creates its table.
+// It only reads, unlike asking golang-migrate, which creates its table. It
+// runs as the connecting user: before migration 000002 there is no system
+// role to assume.
 func (db *DB) SchemaVersion(ctx context.Context) (version uint, dirty bool, err error) {
 	var exists bool
 	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
@@ -247,11 +255,26 @@ func (db *DB) SchemaVersion(ctx context.Context) (version uint, dirty bool, err 
 		return 0, false, nil
 	}
 	err = db.pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return 0, false, nil
+	case err != nil && db.systemRoleAvailable(ctx):
+		// A login without privileges of its own (the recommended set-up)
+		// reads it through the system role.
+		err = db.systemRead(ctx, "read schema version", func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+		})
 	}
 	if err != nil {
 		return 0, false, dbError("read schema version", err)
 	}
 	return version, dirty, nil
+}
+
+// systemRoleAvailable reports whether the connecting user may assume the
+// system role (migration 000002 has run and granted it).
+func (db *DB) systemRoleAvailable(ctx context.Context) bool {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT pg_has_role($1, 'MEMBER')`, roleSystem).Scan(&ok)
+	return err == nil && ok
 }

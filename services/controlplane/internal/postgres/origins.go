@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -28,21 +27,15 @@ func originNotFound() error {
 
 // ListOrigins implements tenant.OriginService.
 func (db *DB) ListOrigins(ctx context.Context, c tenant.Caller) ([]tenant.Origin, error) {
-	const op = "list origins"
-	account, err := scope(op, c)
+	out := []tenant.Origin{}
+	err := db.tenantRead(ctx, "list origins", c, func(tx pgx.Tx, account string) error {
+		rows, _ := tx.Query(ctx, `SELECT `+originColumns+` FROM origins WHERE account_id = $1 ORDER BY created_at, id`, account)
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOrigin(r) })
+		out = append(out, list...)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	rows, err := db.pool.Query(ctx, `SELECT `+originColumns+` FROM origins WHERE account_id = $1 ORDER BY created_at, id`, account)
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOrigin(r) })
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	if out == nil {
-		out = []tenant.Origin{}
 	}
 	return out, nil
 }
@@ -50,19 +43,16 @@ func (db *DB) ListOrigins(ctx context.Context, c tenant.Caller) ([]tenant.Origin
 // FindOrigin implements tenant.OriginService. Another account's origin is
 // simply not found.
 func (db *DB) FindOrigin(ctx context.Context, c tenant.Caller, id string) (tenant.Origin, error) {
-	const op = "find origin"
-	account, err := scope(op, c)
-	if err != nil {
-		return tenant.Origin{}, err
-	}
-	o, err := scanOrigin(db.pool.QueryRow(ctx, `SELECT `+originColumns+` FROM origins WHERE account_id = $1 AND id = $2`, account, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return tenant.Origin{}, fmt.Errorf("%s: %w", op, originNotFound())
-	}
-	if err != nil {
-		return tenant.Origin{}, dbError(op, err)
-	}
-	return o, nil
+	var o tenant.Origin
+	err := db.tenantRead(ctx, "find origin", c, func(tx pgx.Tx, account string) error {
+		var err error
+		o, err = scanOrigin(tx.QueryRow(ctx, `SELECT `+originColumns+` FROM origins WHERE account_id = $1 AND id = $2`, account, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return originNotFound()
+		}
+		return err
+	})
+	return o, err
 }
 
 // CreateOrigin implements tenant.OriginService. When the account had no
@@ -70,13 +60,12 @@ func (db *DB) FindOrigin(ctx context.Context, c tenant.Caller, id string) (tenan
 // the same transaction, so the account can serve images at once.
 func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin) (tenant.Origin, error) {
 	const op = "create origin"
-	account, err := scope(op, c)
-	if err != nil {
+	if err := requireScope(op, c); err != nil {
 		return tenant.Origin{}, err
 	}
 	o.ID = tenant.NewID()
-	o.AccountID = account
-	err = db.configWrite(ctx, op, c, audit{accountID: account, action: "origin.create", target: o.ID}, func(tx pgx.Tx) error {
+	o.AccountID = c.AccountID
+	err := db.mutate(ctx, op, c, &change{action: "origin.create", target: o.ID, config: true}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO origins (id, account_id, type, name, base_url, forward_host_header_to_origin,
 				include_canonical_header, base_url_for_canonical_header)
@@ -88,7 +77,7 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 		if err != nil {
 			return err
 		}
-		// The account row is locked (configWrite), so "no other origin"
+		// The account row is locked (mutate), so "no other origin"
 		// cannot race with a concurrent create.
 		_, err = tx.Exec(ctx, `
 			INSERT INTO url_endpoint_origins (account_id, endpoint_id, origin_id, position)
@@ -97,7 +86,7 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 			FROM url_endpoints e
 			WHERE e.account_id = $1 AND e.url_prefix = ''
 			  AND NOT EXISTS (SELECT 1 FROM origins WHERE account_id = $1 AND id <> $2)`,
-			account, o.ID)
+			o.AccountID, o.ID)
 		return err
 	})
 	if err != nil {
@@ -109,18 +98,17 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 // UpdateOrigin implements tenant.OriginService: every field is replaced.
 func (db *DB) UpdateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin) (tenant.Origin, error) {
 	const op = "update origin"
-	account, err := scope(op, c)
-	if err != nil {
+	if err := requireScope(op, c); err != nil {
 		return tenant.Origin{}, err
 	}
-	o.AccountID = account
-	err = db.configWrite(ctx, op, c, audit{accountID: account, action: "origin.update", target: o.ID}, func(tx pgx.Tx) error {
+	o.AccountID = c.AccountID
+	err := db.mutate(ctx, op, c, &change{action: "origin.update", target: o.ID, config: true}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			UPDATE origins SET type = $3, name = $4, base_url = $5, forward_host_header_to_origin = $6,
 				include_canonical_header = $7, base_url_for_canonical_header = $8, updated_at = now()
 			WHERE account_id = $1 AND id = $2
 			RETURNING created_at, updated_at`,
-			account, o.ID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
+			o.AccountID, o.ID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
 			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader,
 		).Scan(&o.CreatedAt, &o.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -137,11 +125,11 @@ func (db *DB) UpdateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 // DeleteOrigin implements tenant.OriginService.
 func (db *DB) DeleteOrigin(ctx context.Context, c tenant.Caller, id string) error {
 	const op = "delete origin"
-	account, err := scope(op, c)
-	if err != nil {
+	if err := requireScope(op, c); err != nil {
 		return err
 	}
-	return db.configWrite(ctx, op, c, audit{accountID: account, action: "origin.delete", target: id}, func(tx pgx.Tx) error {
+	account := c.AccountID
+	return db.mutate(ctx, op, c, &change{action: "origin.delete", target: id, config: true}, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM origins WHERE account_id = $1 AND id = $2)`, account, id).Scan(&exists); err != nil {
 			return err
@@ -149,9 +137,11 @@ func (db *DB) DeleteOrigin(ctx context.Context, c tenant.Caller, id string) erro
 		if !exists {
 			return originNotFound()
 		}
+		// Named as the API names them: the default endpoint is "default".
 		rows, _ := tx.Query(ctx, `
-			SELECT DISTINCT endpoint_id FROM url_endpoint_origins
-			WHERE account_id = $1 AND origin_id = $2 ORDER BY endpoint_id`, account, id)
+			SELECT DISTINCT CASE WHEN e.url_prefix = '' THEN $3 ELSE e.id END
+			FROM url_endpoint_origins eo JOIN url_endpoints e ON e.id = eo.endpoint_id
+			WHERE eo.account_id = $1 AND eo.origin_id = $2 ORDER BY 1`, account, id, tenant.DefaultEndpointID)
 		users, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return err

@@ -1,8 +1,15 @@
 // Package postgres stores the control plane's state in Postgres and is its
 // only user of pgx. It implements the tenant services, reads consistent
 // config snapshots, tracks edge streams and listens for config version
-// announcements. Every config write runs in one transaction that also bumps
-// the config version and appends an audit row, so edges never see a change
+// announcements.
+//
+// Every transaction runs under one of two database roles (migration
+// 000002): pictor_app, scoped by row-level security to the caller's
+// account, for tenant requests, and pictor_system for cross-tenant work. So
+// tenant isolation holds twice: every tenant query filters by account, and
+// the database hides other accounts' rows from a query that forgot to.
+// Every write appends an audit row in its own transaction, and every config
+// write also bumps the config version there, so edges never see a change
 // that was not audited and a failed write changes nothing.
 package postgres
 
@@ -15,11 +22,9 @@ import (
 	"net"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"pictor/services/controlplane/internal/tenant"
 	"pictor/services/internal/errkind"
 )
 
@@ -111,66 +116,3 @@ const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
 )
-
-// audit describes the audit row of a config write.
-type audit struct {
-	accountID string
-	action    string // "origin.create", ...
-	target    string // id of the object changed
-}
-
-// configWrite runs fn in a transaction that, after fn succeeds, bumps the
-// config version (announcing it with pg_notify at commit) and appends an
-// audit row. Any failure rolls everything back, the version included.
-//
-// For account-scoped callers the account row is locked first: writes to
-// one account are serialised (so "the first origin" is well defined) and
-// a suspended or deleted account cannot be changed.
-func (db *DB) configWrite(ctx context.Context, op string, c tenant.Caller, a audit, fn func(pgx.Tx) error) error {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return dbError(op, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	if c.AccountID != "" {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, c.AccountID).Scan(&status)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("%s: %w", op, errkind.New(errkind.Unauthorized, "account_gone", "the account of this API key no longer exists"))
-		case err != nil:
-			return dbError(op+": lock account", err)
-		case status != tenant.StatusActive:
-			return fmt.Errorf("%s: %w", op, errkind.New(errkind.Forbidden, "account_suspended", "this account is suspended"))
-		}
-	}
-	if err := fn(tx); err != nil {
-		if errkind.Of(err) != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		return dbError(op, err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT bump_config_version()`); err != nil {
-		return dbError(op+": bump config version", err)
-	}
-	_, err = tx.Exec(ctx,
-		`INSERT INTO audit_log (actor, account_id, action, target, request_id) VALUES ($1, NULLIF($2, ''), $3, $4, $5)`,
-		c.Actor, a.accountID, a.action, a.target, c.RequestID)
-	if err != nil {
-		return dbError(op+": write audit log", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return dbError(op+": commit", err)
-	}
-	return nil
-}
-
-// scope returns the account an account-scoped call may touch. An empty
-// scope is a bug in the caller, never a licence to see every account.
-func scope(op string, c tenant.Caller) (string, error) {
-	if c.AccountID == "" {
-		return "", fmt.Errorf("%s: %w", op, errkind.New(errkind.Internal, "missing_account_scope", ""))
-	}
-	return c.AccountID, nil
-}

@@ -34,6 +34,7 @@ type Account struct {
 type NewAccount struct {
 	ID                string
 	Name              string
+	OwnerID           string // the owner's user id; "" to have one made
 	OwnerEmail        string
 	OwnerPasswordHash string // "" when the owner has no password yet
 	Key               NewKey
@@ -99,6 +100,25 @@ type URLEndpoint struct {
 // DefaultEndpointDescription describes the endpoint every account starts with.
 const DefaultEndpointDescription = "Default URL-endpoint"
 
+// EndpointUpdate is the new state of a URL-endpoint.
+type EndpointUpdate struct {
+	Description string
+	// URLPrefix nil keeps the prefix: a client that only renames an
+	// endpoint must not move it by omission.
+	URLPrefix            *string
+	OriginIDs            []string
+	CustomDomains        []string // normalised
+	RestrictUnsignedURLs bool
+}
+
+// DefaultEndpointID is how the API names every account's default
+// URL-endpoint, as ImageKit does ("For the default URL-endpoint, this is
+// always `default`"). Storage keeps a real id; both are accepted.
+const DefaultEndpointID = "default"
+
+// Default reports whether e is its account's default endpoint.
+func (e URLEndpoint) Default() bool { return e.URLPrefix == "" }
+
 // NamedTransformation is a transformation an account refers to by name
 // (`n-name`).
 type NamedTransformation struct {
@@ -107,6 +127,15 @@ type NamedTransformation struct {
 	Name           string
 	Transformation string
 	Enabled        bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// NamedTransformationPatch changes the fields that are set.
+type NamedTransformationPatch struct {
+	Name           *string
+	Transformation *string
+	Enabled        *bool
 }
 
 // PurgeRule makes edges treat cached copies of a path (or of every path
@@ -163,25 +192,137 @@ type EdgeAck struct {
 	ErrorDetail    string
 }
 
+// Purge request statuses, named as ImageKit names them.
+const (
+	PurgePending   = "Pending"
+	PurgeCompleted = "Completed"
+)
+
+// PurgeTTL is how long a purge rule stays in the config stream: the longest
+// time an edge can hold a copy stored before it (the default cache TTL of
+// 30 days plus the 7-day stale grace period, DESIGN §7).
+const PurgeTTL = (30 + 7) * 24 * time.Hour
+
+// PurgeURL is a purge request's URL taken apart the way an edge routes a
+// request: by its host (a custom domain) or else by its path.
+type PurgeURL struct {
+	Raw  string // as the client sent it
+	Host string // lower case, without port or trailing dot
+	Path string // escaped, starting with "/", without query or fragment
+}
+
+// PurgeRequest is a stored purge: a PurgeRule plus what the API reports.
+type PurgeRequest struct {
+	PurgeRule
+	URL       string
+	ExpiresAt time.Time
+}
+
+// UsageDay is one account's traffic on one UTC day, as edges reported it.
+type UsageDay struct {
+	Day           time.Time // midnight UTC
+	Requests      int64
+	BytesOut      int64
+	HitsL1        int64
+	HitsL2        int64
+	Misses        int64
+	OriginFetches int64
+	Transforms    int64
+	Status4xx     int64
+	Status5xx     int64
+}
+
+// KeyInfo is what the API shows of a stored key: never the secret.
+type KeyInfo struct {
+	ID            string
+	Name          string
+	DisplayPrefix string
+	CreatedAt     time.Time
+}
+
+// Settings are an account's delivery settings.
+type Settings struct {
+	AVIFEnabled    bool
+	DefaultQuality int
+}
+
+// SettingsPatch changes the settings that are set.
+type SettingsPatch struct {
+	AVIFEnabled    *bool
+	DefaultQuality *int
+}
+
+// AccountPatch changes the account fields that are set (admin API).
+type AccountPatch struct {
+	Name   *string
+	Status *string
+}
+
+// AccountPage is one page of the account list, ordered by id.
+type AccountPage struct {
+	Accounts []Account
+	// Next is the id to continue after, "" on the last page.
+	Next string
+}
+
+// User is a dashboard user as login sees it.
+type User struct {
+	ID            string
+	AccountID     string
+	Email         string
+	PasswordHash  string // "" when the user has no password
+	AccountStatus string
+}
+
+// Session is a live dashboard session.
+type Session struct {
+	AccountID     string
+	UserID        string
+	Email         string
+	AccountStatus string
+	ExpiresAt     time.Time
+}
+
+// NewSession is a session as stored: the digest of the cookie's secret.
+type NewSession struct {
+	Digest    []byte
+	AccountID string
+	UserID    string
+	ExpiresAt time.Time
+}
+
 // Caller says who makes a call: recorded in the audit log and, when
 // AccountID is set, the only account the call may see or change.
 type Caller struct {
 	AccountID string
-	Actor     string // "admin", "key:<key id>", ...
+	Actor     string // "admin", "key:<key id>", "user:<user id>", ...
 	RequestID string
 }
 
-// AccountService manages accounts (admin API).
+// AccountService manages accounts (admin API and sign-up).
 type AccountService interface {
 	// CreateAccount stores the account, its owner, its first key and its
 	// default URL-endpoint, and returns the account and that endpoint.
 	CreateAccount(ctx context.Context, c Caller, a NewAccount) (Account, URLEndpoint, error)
+	// ListAccounts returns up to limit accounts with ids after after.
+	ListAccounts(ctx context.Context, after string, limit int) (AccountPage, error)
+	FindAccount(ctx context.Context, id string) (Account, error)
+	// UpdateAccount changes name and status; a status change reaches the
+	// edges (a suspended account's images answer 403).
+	UpdateAccount(ctx context.Context, c Caller, id string, p AccountPatch) (Account, error)
+	// DeleteAccount removes the account and everything it owns. Its audit
+	// rows stay: they are the record of what happened.
+	DeleteAccount(ctx context.Context, c Caller, id string) error
 }
 
-// KeyService finds API keys.
+// KeyService manages API keys.
 type KeyService interface {
 	// FindKeyByDigest returns the active key with this SHA-256 digest.
 	FindKeyByDigest(ctx context.Context, digest []byte) (APIKey, error)
+	ListKeys(ctx context.Context, c Caller) ([]KeyInfo, error)
+	CreateKey(ctx context.Context, c Caller, name string, k NewKey) (KeyInfo, error)
+	// RevokeKey fails with a conflict for the account's last active key.
+	RevokeKey(ctx context.Context, c Caller, id string) error
 }
 
 // OriginService manages the origins of the caller's account.
@@ -194,4 +335,73 @@ type OriginService interface {
 	UpdateOrigin(ctx context.Context, c Caller, o Origin) (Origin, error)
 	// DeleteOrigin fails with a conflict while an endpoint uses the origin.
 	DeleteOrigin(ctx context.Context, c Caller, id string) error
+}
+
+// EndpointService manages the URL-endpoints of the caller's account. Ids
+// may be DefaultEndpointID.
+type EndpointService interface {
+	ListEndpoints(ctx context.Context, c Caller) ([]URLEndpoint, error)
+	FindEndpoint(ctx context.Context, c Caller, id string) (URLEndpoint, error)
+	CreateEndpoint(ctx context.Context, c Caller, e URLEndpoint) (URLEndpoint, error)
+	// UpdateEndpoint replaces the endpoint's fields; the default
+	// endpoint's prefix stays "".
+	UpdateEndpoint(ctx context.Context, c Caller, id string, u EndpointUpdate) (URLEndpoint, error)
+	// DeleteEndpoint refuses the default endpoint.
+	DeleteEndpoint(ctx context.Context, c Caller, id string) error
+}
+
+// NamedTransformationService manages the caller's named transformations.
+type NamedTransformationService interface {
+	ListNamedTransformations(ctx context.Context, c Caller) ([]NamedTransformation, error)
+	FindNamedTransformation(ctx context.Context, c Caller, id string) (NamedTransformation, error)
+	CreateNamedTransformation(ctx context.Context, c Caller, n NamedTransformation) (NamedTransformation, error)
+	UpdateNamedTransformation(ctx context.Context, c Caller, id string, p NamedTransformationPatch) (NamedTransformation, error)
+	DeleteNamedTransformation(ctx context.Context, c Caller, id string) error
+}
+
+// PurgeService records purges and reports their progress.
+type PurgeService interface {
+	// CreatePurge resolves u to one of the caller's endpoints and stores a
+	// purge rule carried by a new config version.
+	CreatePurge(ctx context.Context, c Caller, u PurgeURL) (PurgeRequest, error)
+	// PurgeStatus is PurgeCompleted once every connected edge applied the
+	// rule's config version (at once when none is connected).
+	PurgeStatus(ctx context.Context, c Caller, id string) (string, error)
+}
+
+// UsageService reads the daily usage edges reported.
+type UsageService interface {
+	// Usage returns the days in [from, to) that have traffic, oldest first.
+	Usage(ctx context.Context, c Caller, from, to time.Time) ([]UsageDay, error)
+}
+
+// SettingsService reads and changes the caller's own account.
+type SettingsService interface {
+	// Account returns the caller's account.
+	Account(ctx context.Context, c Caller) (Account, error)
+	Settings(ctx context.Context, c Caller) (Settings, error)
+	UpdateSettings(ctx context.Context, c Caller, p SettingsPatch) (Settings, error)
+}
+
+// SessionService backs dashboard logins.
+type SessionService interface {
+	// FindUserByEmail looks the email up case-insensitively.
+	FindUserByEmail(ctx context.Context, email string) (User, error)
+	CreateSession(ctx context.Context, c Caller, s NewSession) error
+	// FindSession returns the unexpired session with this digest.
+	FindSession(ctx context.Context, digest []byte) (Session, error)
+	DeleteSession(ctx context.Context, c Caller, digest []byte) error
+}
+
+// RateLimiter counts requests per account in fixed windows shared by every
+// control-plane replica.
+type RateLimiter interface {
+	// Hit counts one request of account in bucket's current window and
+	// returns the hits so far in it and when it ends.
+	Hit(ctx context.Context, account, bucket string, window time.Duration) (hits int, reset time.Time, err error)
+}
+
+// EdgeService reports the edges' config streams (admin API).
+type EdgeService interface {
+	ListEdges(ctx context.Context) ([]EdgeNode, error)
 }

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"errors"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/imgurl"
 	"pictor/services/internal/netguard"
 )
 
@@ -255,6 +257,172 @@ func checkHostname(field, host string) error {
 	last := labels[len(labels)-1]
 	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(strings.ToLower(last), "0x") && strings.Trim(strings.ToLower(last[2:]), "0123456789abcdef") == "" {
 		return errkind.InvalidField(field, field+" has a numeric host that is not a dotted-decimal IPv4 address")
+	}
+	return nil
+}
+
+var urlPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`)
+
+// CheckURLPrefix enforces DESIGN §3's prefix grammar on a non-default
+// endpoint's prefix: one path segment the edge matches exactly.
+func CheckURLPrefix(p string) error {
+	switch {
+	case p == "":
+		return errkind.InvalidField("urlPrefix", "urlPrefix is required: only the default URL-endpoint has an empty prefix")
+	case !urlPrefixPattern.MatchString(p):
+		return errkind.InvalidField("urlPrefix", "urlPrefix must be 1 to 100 letters, digits and '-'")
+	}
+	return nil
+}
+
+// Limits on a URL-endpoint's lists.
+const (
+	MaxEndpointOrigins = 20
+	MaxCustomDomains   = 20
+)
+
+// CheckEndpoint validates a URL-endpoint as a client sent it, except its
+// prefix (which depends on whether it is the default endpoint) and
+// whether its origins exist (storage checks that). CustomDomains must
+// already be normalised.
+func CheckEndpoint(e URLEndpoint) error {
+	if err := CheckName("description", e.Description); err != nil {
+		return err
+	}
+	if len(e.OriginIDs) > MaxEndpointOrigins {
+		return errkind.InvalidField("origins", "origins may list at most "+strconv.Itoa(MaxEndpointOrigins)+" origins")
+	}
+	seen := make(map[string]bool, len(e.OriginIDs))
+	for _, id := range e.OriginIDs {
+		if !ValidID(id) {
+			return errkind.InvalidField("origins", "origins: no origin with id "+strconv.Quote(id))
+		}
+		if seen[id] {
+			return errkind.InvalidField("origins", "origins lists "+id+" twice")
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// NormalizeCustomDomains returns the domains as the edge matches Host
+// headers (DESIGN §3): lower case, without a port or a trailing dot,
+// duplicates dropped, order kept. A domain must be a DNS name with at
+// least two labels; IP literals are never custom domains.
+func NormalizeCustomDomains(domains []string) ([]string, error) {
+	const field = "customDomains"
+	if len(domains) > MaxCustomDomains {
+		return nil, errkind.InvalidField(field, field+" may list at most "+strconv.Itoa(MaxCustomDomains)+" domains")
+	}
+	out := make([]string, 0, len(domains))
+	seen := make(map[string]bool, len(domains))
+	for _, raw := range domains {
+		d := strings.ToLower(raw)
+		if strings.ContainsAny(d, "/@?#") {
+			return nil, errkind.InvalidField(field, field+": "+strconv.Quote(raw)+" must be a bare domain name such as images.example.com, not a URL")
+		}
+		if strings.HasPrefix(d, "[") {
+			return nil, errkind.InvalidField(field, field+": "+strconv.Quote(raw)+" is an IP address, not a domain")
+		}
+		if host, port, ok := strings.Cut(d, ":"); ok {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return nil, errkind.InvalidField(field, field+": "+strconv.Quote(raw)+" has an invalid port")
+			}
+			d = host
+		}
+		d = strings.TrimSuffix(d, ".")
+		if err := checkDomain(d); err != nil {
+			return nil, errkind.InvalidField(field, field+": "+strconv.Quote(raw)+" "+err.Error())
+		}
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// checkDomain accepts a lower-case DNS host name of letters, digits and
+// hyphens with at least two labels whose last label is not numeric.
+func checkDomain(d string) error {
+	if d == "" || len(d) > 253 {
+		return errors.New("is not a valid domain name")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return errors.New("must be a fully qualified domain name such as images.example.com")
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return errors.New("is not a valid domain name")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return errors.New("is not a valid domain name (write international names in their xn-- form)")
+			}
+		}
+	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return errors.New("is an IP address, not a domain")
+	}
+	return nil
+}
+
+// namedTransformationPattern is the edge's grammar for the value of n-
+// (imgurl), so every stored name can be used in a URL.
+var namedTransformationPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+
+// MaxNamedTransformations bounds an account's named transformations, as
+// ImageKit does (250).
+const MaxNamedTransformations = 250
+
+// CheckNamedTransformationName validates the name used as n-{name}.
+func CheckNamedTransformationName(name string) error {
+	if !namedTransformationPattern.MatchString(name) {
+		return errkind.InvalidField("name", "name must be 1 to 100 letters, digits, '_' and '-' (it is used in URLs as n-{name})")
+	}
+	return nil
+}
+
+// CheckNamedTransformationDefinition parses def exactly as the edge will
+// when it expands n-{name}; the parser's own message names the parameter
+// at fault.
+func CheckNamedTransformationDefinition(def string) error {
+	if strings.TrimSpace(def) == "" {
+		return errkind.InvalidField("transformation", "transformation is required")
+	}
+	t, err := imgurl.ParseNamed(def)
+	if err != nil {
+		return &errkind.Error{Kind: errkind.Invalid, Reason: "invalid_transformation", Field: "transformation",
+			Msg: "transformation: " + errkind.SafeMessage(err), Err: err}
+	}
+	if t.Empty() {
+		return errkind.InvalidField("transformation", "transformation changes nothing")
+	}
+	return nil
+}
+
+// CheckDefaultQuality bounds the q used when a URL sets none.
+func CheckDefaultQuality(q int) error {
+	if q < 1 || q > 100 {
+		return errkind.InvalidField("defaultQuality", "defaultQuality must be between 1 and 100")
+	}
+	return nil
+}
+
+// CheckKeyName validates an API key's optional label.
+func CheckKeyName(name string) error {
+	if name == "" {
+		return nil
+	}
+	return CheckName("name", name)
+}
+
+// CheckStatus accepts the two account statuses.
+func CheckStatus(s string) error {
+	if s != StatusActive && s != StatusSuspended {
+		return errkind.InvalidField("status", `status must be "active" or "suspended"`)
 	}
 	return nil
 }

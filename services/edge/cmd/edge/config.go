@@ -15,6 +15,9 @@ type config struct {
 	ConfigFile          string // standalone mode: no control plane
 	Addr                string
 	ControlPlaneAddr    string
+	ControlPlaneTLS     bool   // TLS to the control plane (implied by ControlPlaneCA)
+	ControlPlaneCA      string // PEM file the control plane's certificate chains to; "" = system roots
+	UsageInterval       time.Duration
 	EdgeToken           string
 	NodeID              string
 	EdgeGroup           string
@@ -86,6 +89,9 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 	c := config{
 		Addr:                str("PICTOR_EDGE_ADDR", ":8081"),
 		ControlPlaneAddr:    str("PICTOR_CONTROL_PLANE_ADDR", "127.0.0.1:8090"),
+		ControlPlaneTLS:     boolean("PICTOR_CONTROL_PLANE_TLS"),
+		ControlPlaneCA:      str("PICTOR_CONTROL_PLANE_TLS_CA", ""),
+		UsageInterval:       dur("PICTOR_USAGE_INTERVAL", 5*time.Second),
 		EdgeToken:           getenv("PICTOR_EDGE_TOKEN"),
 		EdgeGroup:           str("PICTOR_EDGE_GROUP", "default"),
 		DataDir:             str("PICTOR_EDGE_DATA_DIR", "/var/lib/pictor-edge"),
@@ -105,6 +111,9 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		LogFormat:           str("PICTOR_LOG_FORMAT", "text"),
 	}
 	c.ConfigFile = configFile
+	if c.ControlPlaneCA != "" {
+		c.ControlPlaneTLS = true
+	}
 	for _, a := range strings.Split(getenv("PICTOR_REDIS_ADDRS"), ",") {
 		if a = strings.TrimSpace(a); a == "" {
 			continue
@@ -137,4 +146,21 @@ func (c config) masked() config {
 		c.RedisPassword = "****"
 	}
 	return c
+}
+
+// plaintextBeyondHost reports whether the edge would send its token, and
+// receive signing keys, unencrypted over a network.
+func (c config) plaintextBeyondHost() bool {
+	if c.ConfigFile != "" || c.ControlPlaneTLS {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.ControlPlaneAddr)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	usagev1 "pictor/proto/pictor/usage/v1"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/delivery"
@@ -27,6 +29,7 @@ import (
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/standalone"
 	"pictor/services/edge/internal/transform"
+	"pictor/services/edge/internal/usage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -63,7 +66,11 @@ func run(cfg config, log *slog.Logger) error {
 		}
 		return nil
 	}
-	var configLoop func(context.Context)
+	var (
+		configLoop func(context.Context)
+		meter      *usage.Meter    // nil in standalone mode: nobody to report to
+		reporter   *usage.Reporter // nil in standalone mode
+	)
 	if cfg.ConfigFile != "" {
 		load := func() error {
 			snap, err := standalone.Load(cfg.ConfigFile)
@@ -77,13 +84,33 @@ func run(cfg config, log *slog.Logger) error {
 		}
 		configLoop = func(ctx context.Context) { reloadOnHangup(ctx, load, log) }
 	} else {
+		var tlsCfg *tls.Config
+		if cfg.ControlPlaneTLS {
+			var err error
+			if tlsCfg, err = configwatch.ClientTLS(cfg.ControlPlaneCA); err != nil {
+				return err
+			}
+		} else if cfg.plaintextBeyondHost() {
+			log.Warn("control plane connection without TLS: the edge token and signing keys travel in the clear; " +
+				"set PICTOR_CONTROL_PLANE_TLS (and PICTOR_CONTROL_PLANE_TLS_CA) unless a private network protects it")
+		}
 		watch := configwatch.New(configwatch.Config{
 			Addr:      cfg.ControlPlaneAddr,
 			Token:     cfg.EdgeToken,
 			NodeID:    cfg.NodeID,
 			EdgeGroup: cfg.EdgeGroup,
 			DataDir:   cfg.DataDir,
+			TLS:       tlsCfg,
 		}, apply, log)
+		// One connection carries the config stream and the usage reports.
+		conn, err := watch.Dial()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		meter = usage.NewMeter()
+		reporter = usage.NewReporter(usagev1.NewUsageServiceClient(conn), meter,
+			usage.ReporterConfig{NodeID: cfg.NodeID, Interval: cfg.UsageInterval}, log)
 		if v, err := watch.Restore(); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				log.Info("no persisted config snapshot; not ready until the control plane sends one")
@@ -94,7 +121,7 @@ func run(cfg config, log *slog.Logger) error {
 			log.Info("serving persisted config until the control plane answers", "version", v)
 		}
 		configLoop = func(ctx context.Context) {
-			if err := watch.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			if err := watch.RunOn(ctx, conn); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("config watch stopped", "err", err)
 			}
 		}
@@ -125,6 +152,9 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, cfg.FetchTimeout+cfg.TransformDeadline, log)
+	if meter != nil {
+		handler.Usage = meter
+	}
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -139,6 +169,16 @@ func run(cfg config, log *slog.Logger) error {
 		defer close(watchDone)
 		configLoop(ctx)
 	}()
+	// Usage reporting outlives the signal: it stops after the last request
+	// has drained, so that request is in the last report.
+	reportCtx, stopReports := context.WithCancel(context.Background())
+	reportDone := make(chan struct{})
+	go func() {
+		defer close(reportDone)
+		if reporter != nil {
+			reporter.Run(reportCtx)
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ListenAndServe() }()
 	log.Info("edge listening", "addr", cfg.Addr, "node_id", cfg.NodeID)
@@ -147,6 +187,8 @@ func run(cfg config, log *slog.Logger) error {
 	case err := <-serveErr:
 		stop()
 		<-watchDone
+		stopReports()
+		<-reportDone
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	case <-ctx.Done():
 	}
@@ -155,6 +197,8 @@ func run(cfg config, log *slog.Logger) error {
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	<-watchDone
+	stopReports()
+	<-reportDone
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	TLS *tls.Config
 	// IdleTimeout overrides DefaultIdleTimeout when positive.
 	IdleTimeout time.Duration
+	// BackoffBase and BackoffMax bound the reconnect backoff when
+	// positive; 200 ms and 15 s otherwise.
+	BackoffBase, BackoffMax time.Duration
 }
 
 // Client keeps an edge subscribed to config snapshots.
@@ -102,13 +105,20 @@ func New(cfg Config, apply func(*configv1.Snapshot) error, log *slog.Logger) *Cl
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	return &Client{
+	c := &Client{
 		cfg:         cfg,
 		apply:       apply,
 		log:         log.With("component", "configwatch", "addr", cfg.Addr, "node_id", cfg.NodeID),
 		backoffBase: backoffBase,
 		backoffMax:  backoffMax,
 	}
+	if cfg.BackoffBase > 0 {
+		c.backoffBase = cfg.BackoffBase
+	}
+	if cfg.BackoffMax > 0 {
+		c.backoffMax = max(cfg.BackoffMax, c.backoffBase)
+	}
+	return c
 }
 
 // Connected reports whether the control plane has answered on the current
@@ -141,16 +151,24 @@ func (c *Client) Restore() (uint64, error) {
 	return snap.GetVersion(), nil
 }
 
-// Run keeps a Watch stream open until ctx ends, reconnecting after any
-// failure with full-jitter exponential backoff that resets once a stream
-// has been healthy. It returns ctx's error, or an error straight away if
-// the address or options cannot form a gRPC client at all. Call it once.
+// Run dials the control plane and keeps a Watch stream open on that
+// connection until ctx ends (see RunOn). It returns ctx's error, or an
+// error straight away if the address or options cannot form a gRPC client
+// at all. Call Run or RunOn once.
 func (c *Client) Run(ctx context.Context) error {
-	conn, err := c.dial()
+	conn, err := c.Dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	return c.RunOn(ctx, conn)
+}
+
+// RunOn keeps a Watch stream open on conn until ctx ends, reconnecting
+// after any failure with full-jitter exponential backoff that resets once a
+// stream has been healthy. It returns ctx's error. conn normally comes from
+// Dial and may carry other calls too (usage reports share it).
+func (c *Client) RunOn(ctx context.Context, conn grpc.ClientConnInterface) error {
 	cl := configv1.NewConfigServiceClient(conn)
 
 	ceiling := c.backoffBase
@@ -174,7 +192,11 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-func (c *Client) dial() (*grpc.ClientConn, error) {
+// Dial returns a connection to the control plane as Config describes it:
+// TLS when configured, the edge token on every call, and a reconnect
+// backoff matched to the stream's. gRPC connects lazily, so this does not
+// fail when the control plane is down.
+func (c *Client) Dial() (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.cfg.TLS != nil {
 		creds = credentials.NewTLS(c.cfg.TLS)

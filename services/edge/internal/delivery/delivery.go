@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,14 +57,21 @@ type Handler struct {
 	transform Transformer
 	cache     Cache
 	flight    coalesce.Group[*variant]
-	log       *slog.Logger
-	now       func() time.Time
+	// transformations memoises parsing: a CDN sees the same few thousand
+	// transformation strings over and over.
+	transformations *parseMemo
+	log             *slog.Logger
+	now             func() time.Time
+
+	// Usage, when set, counts every image response per account.
+	Usage UsageRecorder
 }
 
 // New returns the edge's HTTP handler. workTimeout bounds the coalesced
 // fetch-and-transform, which outlives the request that started it.
 func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workTimeout time.Duration, log *slog.Logger) *Handler {
-	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now}
+	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now,
+		transformations: newParseMemo(4096)}
 	h.flight.Timeout = workTimeout
 	return h
 }
@@ -73,7 +81,7 @@ func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workT
 // 500, and the process keeps serving.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
-	w.Header().Set("X-Request-Id", reqID)
+	w.Header()["X-Request-Id"] = []string{reqID}
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic serving request", "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -98,10 +106,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveImage(w, r, reqID)
 }
 
+// Request ids are a random per-process prefix and a counter: unique across
+// a fleet without a syscall per request, and they need not be secret.
+var (
+	requestIDPrefix = func() string {
+		var b [6]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestCounter atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var buf [16]byte
+	n := requestCounter.Add(1)
+	return requestIDPrefix + string(strconv.AppendUint(buf[:0], n, 36))
 }
 
 // statusOf is the edge's one table from error kind to HTTP status.

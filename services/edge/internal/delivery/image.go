@@ -21,6 +21,7 @@ type request struct {
 	imagePath    string // escaped, as forwarded to the origin
 	query        imgurl.Query
 	tr           imgurl.Transformation
+	canonical    string // tr's canonical form, the cache key's view of it
 	format       string // negotiated; "" = the source's format
 	vary         bool
 	original     bool   // orig-true: the source bytes untouched
@@ -28,6 +29,7 @@ type request struct {
 	clientHost   string // the Host header, for origins that forward it
 	version      uint64 // routing table version the request was resolved with
 	purges       []routing.PurgeRule
+	coalesced    bool // the variant came from another request's work
 }
 
 // variant is what gets written back.
@@ -47,11 +49,13 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 		var v *variant
 		v, err = h.render(r.Context(), req)
 		if err == nil {
-			h.respond(w, r, req, v)
+			status, n := h.respond(w, r, req, v)
+			h.recordUsage(req, status, n, v)
 			return
 		}
 	}
 	status := writeError(w, r, reqID, err)
+	h.recordUsage(req, status, 0, nil)
 	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", r.URL.Path}
 	if req != nil {
 		attrs = append(attrs, "tenant", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
@@ -101,7 +105,7 @@ func (h *Handler) parse(r *http.Request) (*request, error) {
 			return req, err
 		}
 	}
-	if req.tr, err = parseTransformation(steps, req.query.Transformation, route.Account); err != nil {
+	if req.tr, req.canonical, err = h.transformations.parse(steps, req.query.Transformation, route.Account); err != nil {
 		return req, err
 	}
 	for _, st := range req.tr.Steps {
@@ -147,25 +151,6 @@ func checkImagePath(p string) (string, error) {
 	return p, nil
 }
 
-func parseTransformation(pathSteps, querySteps string, acc *routing.Account) (imgurl.Transformation, error) {
-	ps, err := url.PathUnescape(pathSteps)
-	if err != nil {
-		return imgurl.Transformation{}, errkind.New(errkind.Invalid, "bad_path", "malformed path escaping")
-	}
-	pt, err := imgurl.Parse(ps)
-	if err != nil {
-		return imgurl.Transformation{}, err
-	}
-	qt, err := imgurl.Parse(querySteps)
-	if err != nil {
-		return imgurl.Transformation{}, err
-	}
-	return imgurl.Expand(imgurl.Chain(pt, qt), func(name string) (string, bool) {
-		def, ok := acc.NamedTransformations[name]
-		return def, ok
-	})
-}
-
 func escapePath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
@@ -175,20 +160,27 @@ func escapePath(p string) string {
 }
 
 // respond writes a 200 (or 304) with the headers of DESIGN §6. Headers that
-// come from config are computed here, per response, never stored.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) {
+// come from config are computed here, per response, never stored. It
+// returns the status and the body bytes written.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) (status, n int) {
+	// Headers are assigned with canonical keys and shared constant values:
+	// Header.Set's canonicalisation and allocations showed up on the
+	// cache-hit path, which is the one that has to keep up with nginx.
 	hdr := w.Header()
 	etag := v.etag
-	hdr.Set("ETag", etag)
-	hdr.Set("Cache-Control", "public, max-age=31536000")
+	hdr["Etag"] = []string{etag}
+	hdr["Cache-Control"] = cacheControlValue
 	if req.vary {
-		hdr.Set("Vary", "Accept")
+		hdr["Vary"] = varyAcceptValue
 	}
-	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
-	hdr.Set("X-Cache", v.cacheStatus)
-	hdr.Set("Server-Timing", fmt.Sprintf("origin;dur=%.1f, transform;dur=%.1f",
-		float64(v.originDur.Microseconds())/1000, float64(v.transDur.Microseconds())/1000))
+	hdr["Access-Control-Allow-Origin"] = anyOriginValue
+	hdr["Access-Control-Expose-Headers"] = exposedHeadersValue
+	hdr["X-Cache"] = []string{v.cacheStatus}
+	if v.originDur > 0 || v.transDur > 0 {
+		hdr["Server-Timing"] = []string{"origin;dur=" + millis(v.originDur) + ", transform;dur=" + millis(v.transDur)}
+	} else {
+		hdr["Server-Timing"] = cachedTimingValue
+	}
 	for _, o := range req.route.Endpoint.Origins {
 		if o.ID == v.sourceID && o.IncludeCanonicalHeader {
 			hdr.Set("Link", fmt.Sprintf(`<%s/%s>; rel="canonical"`, o.CanonicalBase, req.imagePath))
@@ -203,15 +195,33 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, 
 	}
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return http.StatusNotModified, 0
 	}
-	hdr.Set("Content-Type", v.contentType)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Length", strconv.Itoa(len(v.body)))
+	hdr["Content-Type"] = []string{v.contentType}
+	hdr["X-Content-Type-Options"] = nosniffValue
+	hdr["Content-Length"] = []string{strconv.Itoa(len(v.body))}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(v.body)
+	if r.Method == http.MethodHead {
+		return http.StatusOK, 0
 	}
+	w.Write(v.body)
+	return http.StatusOK, len(v.body)
+}
+
+// Constant header values, shared by every response; net/http never
+// modifies them.
+var (
+	cacheControlValue   = []string{"public, max-age=31536000"}
+	varyAcceptValue     = []string{"Accept"}
+	anyOriginValue      = []string{"*"}
+	exposedHeadersValue = []string{exposedHeaders}
+	nosniffValue        = []string{"nosniff"}
+	cachedTimingValue   = []string{"origin;dur=0, transform;dur=0"}
+)
+
+// millis formats a duration as milliseconds with one decimal, for Server-Timing.
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
 }
 
 func etagMatches(header, etag string) bool {

@@ -33,14 +33,15 @@ func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
 			stale, staleTier = e, tier
 		}
 	}
-	v, _, err := h.flight.Do(ctx, key, func(ctx context.Context) (*variant, error) {
+	v, shared, err := h.flight.Do(ctx, key, func(ctx context.Context) (*variant, error) {
 		return h.produce(ctx, req, key, stale, staleTier)
 	})
+	req.coalesced = shared
 	return v, err
 }
 
 func (h *Handler) variantKey(req *request) string {
-	return cache.VariantKey(req.route.Account.ID, req.route.Endpoint.ID, req.pathQuery(), req.tr.String(), req.format+origFlag(req.original))
+	return cache.VariantKey(req.route.Account.ID, req.route.Endpoint.ID, req.pathQuery(), req.canonical, req.format+origFlag(req.original))
 }
 
 func origFlag(original bool) string {

@@ -3,10 +3,17 @@
 //
 // The first step decodes through libvips' thumbnail path (shrink-on-load,
 // EXIF orientation, fail on truncation); later operations and chained steps
-// work on the decoded image, and the result is encoded once. Sources are
-// checked against the pixel limit from their header before anything is
-// decoded, untrusted loaders are blocked, and a bounded worker pool keeps
-// the CPU from being oversubscribed: a full queue answers 503.
+// work on the decoded image, and the result is encoded once, so a chain
+// never pays for a lossy round trip. Sources are checked against the pixel
+// limit from their header before anything is decoded, untrusted loaders are
+// blocked, a bounded worker pool keeps the CPU from being oversubscribed (a
+// full queue answers 503) and a transform past its deadline is killed.
+//
+// Semantics that ImageKit leaves open are written down where they are
+// implemented: plan.go (sizes, crops, padding), pipeline.go (the order of
+// operations in a step, backgrounds, effects), transform.go (formats,
+// metadata). Animated sources render their first frame only (imgproxy's
+// default), but the pixel limit counts every frame.
 package transform
 
 import (
@@ -41,6 +48,7 @@ type Engine struct {
 
 // New starts libvips (once per process) and returns an Engine.
 func New(cfg Config, log *slog.Logger) *Engine {
+	vipsLog.CompareAndSwap(nil, log)
 	initVips()
 	return &Engine{cfg: cfg, slots: make(chan struct{}, cfg.Workers), log: log}
 }
@@ -68,7 +76,8 @@ func (r *Result) ContentType() string { return "image/" + r.Format }
 // QueueDepth reports how many transforms wait for a worker.
 func (e *Engine) QueueDepth() int64 { return e.waiting.Load() }
 
-// Transform produces the variant described by req.
+// Transform produces the variant described by req. On any error nothing is
+// returned: a partial image is never handed out (or cached).
 func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := e.acquire(ctx); err != nil {
 		return nil, err
@@ -88,74 +97,97 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := allowedLoader(hd.loader); err != nil {
 		return nil, err
 	}
-	if int64(hd.width)*int64(hd.height) > e.cfg.MaxSourcePixels {
+	// Animated and multi-page sources count every frame, although only the
+	// first is rendered: the decoder still has to walk them.
+	pages := int64(max(hd.pages, 1))
+	if int64(hd.width)*int64(hd.height)*pages > e.cfg.MaxSourcePixels {
 		return nil, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
-			fmt.Sprintf("source image is %d×%d, over the limit of %d megapixels", hd.width, hd.height, e.cfg.MaxSourcePixels/1_000_000))
+			fmt.Sprintf("source image is %d×%d×%d frames, over the limit of %d megapixels",
+				hd.width, hd.height, pages, e.cfg.MaxSourcePixels/1_000_000))
 	}
 	srcW, srcH := hd.width, hd.height
 	if hd.orientation >= 5 && hd.orientation <= 8 {
 		srcW, srcH = srcH, srcW // EXIF says the stored image lies on its side
 	}
 
-	out, err := outputFormat(req.Format, hd)
-	if err != nil {
-		return nil, err
-	}
 	steps := req.Transformation.Steps
 	if len(steps) == 0 {
 		steps = []imgurl.Step{{}}
 	}
-
-	first, err := planResize(srcW, srcH, steps[0], out)
+	meta := metadataPolicy(steps)
+	q, progressive, lossless := outputParams(steps)
+	out, err := outputFormat(req.Format, RequestedFormat(req.Transformation), hd, lossless)
 	if err != nil {
 		return nil, err
 	}
-	img, err := thumbnail(req.Source, first.resizeW, first.resizeH, first.attention)
-	if err != nil {
-		return nil, sourceError(hd.loader, err)
-	}
-	defer img.close()
+	env := stepEnv{outAlpha: out != "jpeg", maxPixels: e.cfg.MaxSourcePixels, maxSide: imgurl.MaxSide}
 
 	// The watchdog kills the evaluation once the deadline passes or the
-	// caller gives up; libvips then fails the running operation.
+	// caller gives up; libvips then fails the running operation. It is
+	// armed before the first decode, which can be the slow part.
 	deadline := e.cfg.Deadline
 	if deadline <= 0 {
 		deadline = 30 * time.Second
 	}
 	tctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
+	img := &vimage{}
+	defer img.close()
 	stop := context.AfterFunc(tctx, img.kill)
 	defer stop()
 
-	if err := applyAfterResize(img, first, steps[0]); err != nil {
-		return nil, e.runError(tctx, err)
+	// The first step decodes straight to its target size (shrink-on-load),
+	// unless it needs the source's own pixels first: trimming finds its box
+	// on them, and the extract modes cut in source coordinates.
+	first, err := planResize(srcW, srcH, steps[0])
+	if err != nil {
+		return nil, err
 	}
-	for _, st := range steps[1:] {
-		p, err := planResize(img.width(), img.height(), st, out)
-		if err != nil {
-			return nil, err
+	loadW, loadH := first.resizeW, first.resizeH
+	planned := &first
+	if first.region != nil || steps[0].Trim.Set {
+		loadW, loadH, planned = srcW, srcH, nil
+	}
+	if err := env.checkSize(loadW, loadH); err != nil {
+		return nil, err
+	}
+	// Colour-managed sources are converted to sRGB when their profile is
+	// about to be stripped; with cp/md the profile travels with the
+	// untouched pixels instead.
+	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
+		return nil, e.runError(tctx, sourceError(hd.loader, err))
+	}
+	for i, st := range steps {
+		g := planned
+		if i > 0 {
+			g = nil
 		}
-		if p.resizeW != img.width() || p.resizeH != img.height() {
-			if err := img.resize(float64(p.resizeW)/float64(img.width()), float64(p.resizeH)/float64(img.height())); err != nil {
-				return nil, e.runError(tctx, err)
-			}
-		}
-		if err := applyAfterResize(img, p, st); err != nil {
+		if err := runStep(img, st, g, env); err != nil {
 			return nil, e.runError(tctx, err)
 		}
 	}
 
-	last := steps[len(steps)-1]
-	if out == "jpeg" && img.hasAlpha() {
-		bg := imgurl.Color{R: 255, G: 255, B: 255, A: 255}
-		if err := img.flatten(bg.R, bg.G, bg.B); err != nil {
+	if !formatHasAlpha(out) && img.hasAlpha() {
+		if err := img.background(flattenColour(steps)); err != nil {
 			return nil, e.runError(tctx, err)
 		}
 	}
-	if err := checkOutputSize(img.width(), img.height(), out); err != nil {
-		return nil, err
+	limit := imgurl.MaxSide
+	if out == "webp" {
+		limit = imgurl.MaxSideWebP
 	}
-	q := last.Quality
+	if img.width() > limit || img.height() > limit {
+		return nil, errkind.New(errkind.Invalid, "output_too_large",
+			fmt.Sprintf("output would be %d×%d, over the %d px limit for %s", img.width(), img.height(), limit, out))
+	}
+	// The fields are removed here rather than left to the savers' strip
+	// option: libvips 8.14's WebP saver writes EXIF, XMP and ICC even when
+	// told to strip.
+	if meta != keepAll {
+		if err := img.strip(meta == keepProfile); err != nil {
+			return nil, e.runError(tctx, err)
+		}
+	}
 	if q == 0 {
 		q = req.DefaultQuality
 	}
@@ -166,15 +198,75 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		format:    formatCode(out),
 		quality:   q,
 		effort:    e.cfg.AVIFEffort,
-		strip:     !keepMetadata(steps),
-		interlace: last.Progressive,
-		lossless:  last.Lossless,
+		strip:     meta == stripAll,
+		interlace: progressive,
+		lossless:  lossless,
 	})
 	if err != nil {
 		return nil, e.runError(tctx, err)
 	}
+	if meta != keepAll {
+		if body, err = dropMetadata(out, body, meta == keepProfile); err != nil {
+			return nil, errkind.Wrap(errkind.Internal, "encoder_output", "the encoder produced an unexpected file", err)
+		}
+	}
 	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height()}, nil
 }
+
+// outputParams reads the parameters that describe the encoded file rather
+// than one step: q from the last step that sets it (as f), pr and lo from
+// any step.
+func outputParams(steps []imgurl.Step) (quality int, progressive, lossless bool) {
+	for _, s := range steps {
+		if s.Quality != 0 {
+			quality = s.Quality
+		}
+		progressive = progressive || s.Progressive
+		lossless = lossless || s.Lossless
+	}
+	return quality, progressive, lossless
+}
+
+// metadata is what survives into the output.
+type metadata int
+
+// What the savers add on their own is removed afterwards (dropMetadata).
+const (
+	stripAll    metadata = iota // default: no EXIF, XMP, IPTC, GPS or ICC; pixels converted to sRGB
+	keepProfile                 // cp-true: only the ICC profile, pixels left in its colour space
+	keepAll                     // md-true: everything the source carried
+)
+
+// metadataPolicy reads md/cp from any step: they describe the output file,
+// not one step of the chain. EXIF orientation is applied to the pixels in
+// every case (and the tag reset), so rt-auto is what Pictor always does.
+func metadataPolicy(steps []imgurl.Step) metadata {
+	m := stripAll
+	for _, s := range steps {
+		switch {
+		case s.KeepMetadata:
+			return keepAll
+		case s.KeepCopyright:
+			m = keepProfile
+		}
+	}
+	return m
+}
+
+// flattenColour is what a JPEG shows where the image is transparent: the
+// last bg of the chain, made opaque, or white.
+func flattenColour(steps []imgurl.Step) imgurl.Color {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if bg := steps[i].Background; bg != nil {
+			c := *bg
+			c.A = 255
+			return c
+		}
+	}
+	return imgurl.Color{R: 255, G: 255, B: 255, A: 255}
+}
+
+func formatHasAlpha(f string) bool { return f != "jpeg" }
 
 // acquire waits for a worker, refusing at once when the queue is full.
 func (e *Engine) acquire(ctx context.Context) error {
@@ -201,10 +293,15 @@ func (e *Engine) acquire(ctx context.Context) error {
 }
 
 // runError maps a failure during processing: a killed run is a timeout the
-// client may retry (503); anything else is a source libvips cannot process.
+// client may retry (503); an error that already has a kind (a geometry the
+// URL asks for that this image cannot give) keeps it; anything else is a
+// source libvips cannot process.
 func (e *Engine) runError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return errkind.Wrap(errkind.Unavailable, "transform_deadline", "image processing took too long, retry later", err)
+	}
+	if errkind.Of(err) != nil {
+		return err
 	}
 	return errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 }
@@ -221,8 +318,9 @@ func allowedLoader(loader string) error {
 	if trustedLoaders[loader] {
 		return nil
 	}
+	name := strings.TrimSuffix(strings.TrimSuffix(loader, "_buffer"), "_source")
 	return errkind.New(errkind.Unprocessable, "source_format_blocked",
-		fmt.Sprintf("source format is not accepted (%s)", strings.TrimSuffix(loader, "load_buffer")))
+		fmt.Sprintf("source format is not accepted (%s)", strings.TrimSuffix(name, "load")))
 }
 
 func sourceError(loader string, err error) error {
@@ -249,45 +347,37 @@ func formatCode(f string) int {
 	return fmtJPEG
 }
 
-// outputFormat resolves "" (the source's format) against the source: formats
-// Pictor does not encode become PNG when they carry alpha, JPEG otherwise.
-func outputFormat(negotiated string, hd header) (string, error) {
-	if negotiated != "" {
-		return negotiated, nil
-	}
-	switch hd.loader {
-	case "jpegload_buffer":
-		return "jpeg", nil
-	case "pngload_buffer":
-		return "png", nil
-	case "webpload_buffer":
-		return "webp", nil
-	case "gifload_buffer":
-		return "gif", nil
-	}
-	if hd.hasAlpha {
-		return "png", nil
-	}
-	return "jpeg", nil
-}
-
-func checkOutputSize(w, h int, format string) error {
-	limit := imgurl.MaxSide
-	if format == "webp" {
-		limit = imgurl.MaxSideWebP
-	}
-	if w > limit || h > limit {
-		return errkind.New(errkind.Invalid, "output_too_large",
-			fmt.Sprintf("output would be %d×%d, over the %d px limit for %s", w, h, limit, format))
-	}
-	return nil
-}
-
-func keepMetadata(steps []imgurl.Step) bool {
-	for _, s := range steps {
-		if s.KeepMetadata {
-			return true
+// outputFormat resolves "" (the source's format) against the source:
+// formats Pictor does not encode become PNG when they carry alpha, JPEG
+// otherwise. lo-true asks for a lossless file: JPEG and GIF (a 256-colour
+// palette) cannot be one, so a format chosen by Pictor becomes PNG instead,
+// and an explicit f-jpg, f-gif or f-orig that would be one is refused.
+func outputFormat(negotiated, requested string, hd header, lossless bool) (string, error) {
+	out := negotiated
+	if out == "" {
+		switch hd.loader {
+		case "jpegload_buffer":
+			out = "jpeg"
+		case "pngload_buffer":
+			out = "png"
+		case "webpload_buffer":
+			out = "webp"
+		case "gifload_buffer":
+			out = "gif"
+		default:
+			out = "jpeg"
+			if hd.hasAlpha {
+				out = "png"
+			}
 		}
 	}
-	return false
+	if lossless && (out == "jpeg" || out == "gif") {
+		switch requested {
+		case "jpg", "gif", "orig":
+			return "", errkind.New(errkind.Unsupported, "unsupported_parameter",
+				fmt.Sprintf("lo-true cannot be rendered as %s, which is a lossy format; use f-png, f-webp or f-avif", out))
+		}
+		out = "png"
+	}
+	return out, nil
 }

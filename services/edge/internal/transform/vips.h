@@ -1,24 +1,47 @@
 // Small C wrappers around libvips for what bimg does not expose: varargs
-// operations Go cannot call, fail-on-truncation loading, and saving with
-// explicit options. Every function returns 0 on success and leaves its
-// input untouched; the caller owns the output reference.
+// operations Go cannot call, fail-on-truncation loading, compositing with
+// alpha, and saving with explicit options. Every function returns 0 on
+// success and -1 with the libvips error buffer set on failure; it leaves its
+// input untouched, and the caller owns the output reference.
 #include <stdlib.h>
 #include <vips/vips.h>
 
+// Colour arguments are straight (not premultiplied) sRGB with alpha, 0-255.
+typedef struct {
+	double r, g, b, a;
+} PictorColour;
+
 int pictor_header(const void *buf, size_t len, int *width, int *height, int *pages,
-                  int *orientation, int *has_alpha, const char **loader);
-int pictor_thumbnail(const void *buf, size_t len, VipsImage **out, int width, int height,
-                     int attention_crop);
+                  int *orientation, int *has_alpha, int *has_icc, const char **loader);
+int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
+                int to_srgb);
+int pictor_normalise(VipsImage *in, VipsImage **out);
+int pictor_copy_memory(VipsImage *in, VipsImage **out);
 int pictor_resize(VipsImage *in, VipsImage **out, double hscale, double vscale);
 int pictor_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
-int pictor_rot90s(VipsImage *in, VipsImage **out, int angle);
+int pictor_smartcrop(VipsImage *in, VipsImage **out, int width, int height);
+int pictor_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
+                 PictorColour fill);
+int pictor_rotate(VipsImage *in, VipsImage **out, double angle, PictorColour fill);
 int pictor_flip(VipsImage *in, VipsImage **out, int horizontal);
 int pictor_blur(VipsImage *in, VipsImage **out, double sigma);
+int pictor_sharpen(VipsImage *in, VipsImage **out, double sigma, double x1, double y2,
+                   double y3, double m1, double m2);
+int pictor_unsharp(VipsImage *in, VipsImage **out, int radius, double sigma, double amount,
+                   double threshold);
+int pictor_contrast(VipsImage *in, VipsImage **out, double lower, double upper);
 int pictor_grayscale(VipsImage *in, VipsImage **out);
-int pictor_flatten(VipsImage *in, VipsImage **out, double r, double g, double b);
+int pictor_find_trim(VipsImage *in, double threshold, int *left, int *top, int *width,
+                     int *height);
+int pictor_frame(VipsImage *in, VipsImage **out, int border, PictorColour colour, double rx,
+                 double ry);
+int pictor_background(VipsImage *in, VipsImage **out, PictorColour colour);
+int pictor_opacity(VipsImage *in, VipsImage **out, double factor);
+int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc);
 int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace,
                 int lossless, int effort, void **buf, size_t *len);
 int pictor_has_alpha(VipsImage *in);
 void pictor_unref(VipsImage *in);
 void pictor_kill(VipsImage *in);
 char *pictor_error(void);
+void pictor_route_logs(void);

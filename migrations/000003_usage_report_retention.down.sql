@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS usage_reports_received_at;

@@ -1,0 +1,232 @@
+// Drives a running Pictor control plane with ImageKit's official Node SDK,
+// pointed at Pictor through baseURL, exactly as a customer moving from
+// ImageKit would. Every call's result is checked; any mismatch throws and
+// the process exits non-zero (cmd/controlplane's TestImageKitNodeSDK runs
+// it against the real `controlplane serve`).
+//
+//   PICTOR_API_URL=http://127.0.0.1:8080 PICTOR_PRIVATE_KEY=private_... \
+//   PICTOR_ACCOUNT_ID=demo PICTOR_EDGE_URL=http://127.0.0.1:8081 node sdk.mjs
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import ImageKit, {
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+} from '@imagekit/nodejs';
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required`);
+  return v;
+}
+
+const baseURL = env('PICTOR_API_URL');
+const privateKey = env('PICTOR_PRIVATE_KEY');
+const accountId = env('PICTOR_ACCOUNT_ID');
+const edgeURL = env('PICTOR_EDGE_URL');
+
+// The package's exports hide package.json; read it beside its entry point.
+const sdkMain = createRequire(import.meta.url).resolve('@imagekit/nodejs');
+const sdkVersion = JSON.parse(readFileSync(join(dirname(sdkMain), 'package.json'), 'utf8')).version;
+assert.equal(sdkVersion.split('.')[0], '7', `expected @imagekit/nodejs v7, found ${sdkVersion}`);
+
+const client = new ImageKit({ baseURL, privateKey, timeout: 20_000 });
+let checks = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    checks++;
+  } catch (err) {
+    err.message = `${name}: ${err.message}`;
+    throw err;
+  }
+}
+const hexId = /^[0-9a-f]{24}$/;
+
+// Origins: list, create, get, update (PUT), delete.
+let photos, cdn;
+await check('origins.list (empty)', async () => {
+  assert.deepEqual(await client.accounts.origins.list(), []);
+});
+await check('origins.create', async () => {
+  photos = await client.accounts.origins.create({
+    type: 'WEB_FOLDER',
+    name: 'Photos',
+    baseUrl: 'https://images.example.com/photos/',
+    forwardHostHeaderToOrigin: true,
+  });
+  assert.match(photos.id, hexId);
+  assert.deepEqual(photos, {
+    id: photos.id,
+    type: 'WEB_FOLDER',
+    name: 'Photos',
+    baseUrl: 'https://images.example.com/photos/',
+    forwardHostHeaderToOrigin: true,
+    includeCanonicalHeader: false,
+    baseUrlForCanonicalHeader: '',
+  });
+  cdn = await client.accounts.origins.create({ type: 'WEB_FOLDER', name: 'CDN', baseUrl: 'https://cdn.example.com' });
+});
+await check('origins.get', async () => {
+  assert.deepEqual(await client.accounts.origins.get(photos.id), photos);
+});
+await check('origins.update', async () => {
+  const updated = await client.accounts.origins.update(photos.id, {
+    type: 'WEB_FOLDER',
+    name: 'Photos 2',
+    baseUrl: 'https://images.example.com/v2',
+    includeCanonicalHeader: true,
+    baseUrlForCanonicalHeader: 'https://www.example.com',
+  });
+  assert.equal(updated.id, photos.id);
+  assert.equal(updated.name, 'Photos 2');
+  assert.equal(updated.baseUrl, 'https://images.example.com/v2');
+  assert.equal(updated.forwardHostHeaderToOrigin, false);
+  assert.equal(updated.includeCanonicalHeader, true);
+  photos = updated;
+});
+await check('origins.list', async () => {
+  const list = await client.accounts.origins.list();
+  assert.deepEqual(list.map((o) => o.id), [photos.id, cdn.id]);
+});
+await check('origins.create refuses an unsupported type with 400', async () => {
+  await assert.rejects(
+    client.accounts.origins.create({ type: 'S3', name: 'S3', bucket: 'b', accessKey: 'a', secretKey: 's' }),
+    (err) => err instanceof BadRequestError && err.error?.field === 'type',
+  );
+});
+
+// URL-endpoints: the default one, then create, get, update (PUT), delete.
+let products;
+await check('urlEndpoints.list (default only)', async () => {
+  const list = await client.accounts.urlEndpoints.list();
+  assert.equal(list.length, 1);
+  assert.equal(list[0].id, 'default');
+  assert.equal(list[0].urlPrefix, '');
+  assert.deepEqual(list[0].origins, [photos.id], 'the first origin serves the default endpoint');
+});
+await check('urlEndpoints.get(default)', async () => {
+  const def = await client.accounts.urlEndpoints.get('default');
+  assert.equal(def.urlPrefix, '');
+});
+await check('urlEndpoints.create', async () => {
+  products = await client.accounts.urlEndpoints.create({
+    description: 'Products',
+    urlPrefix: 'products',
+    origins: [cdn.id, photos.id],
+  });
+  assert.match(products.id, hexId);
+  assert.equal(products.description, 'Products');
+  assert.equal(products.urlPrefix, 'products');
+  assert.deepEqual(products.origins, [cdn.id, photos.id]);
+});
+await check('urlEndpoints.get', async () => {
+  const got = await client.accounts.urlEndpoints.get(products.id);
+  assert.deepEqual(got, products);
+});
+await check('urlEndpoints.update', async () => {
+  const updated = await client.accounts.urlEndpoints.update(products.id, {
+    description: 'Items',
+    urlPrefix: 'items',
+    origins: [cdn.id],
+  });
+  assert.equal(updated.id, products.id);
+  assert.equal(updated.description, 'Items');
+  assert.equal(updated.urlPrefix, 'items');
+  assert.deepEqual(updated.origins, [cdn.id]);
+  products = updated;
+});
+await check('urlEndpoints.list', async () => {
+  const list = await client.accounts.urlEndpoints.list();
+  assert.deepEqual(list.map((e) => e.id), ['default', products.id]);
+});
+await check('urlEndpoints.create with a taken prefix is a 409', async () => {
+  await assert.rejects(
+    client.accounts.urlEndpoints.create({ description: 'Again', urlPrefix: 'items' }),
+    (err) => err instanceof ConflictError && err.status === 409 && err.headers.get('x-should-retry') === 'false',
+  );
+});
+await check('origins.delete of an origin in use is a 409', async () => {
+  await assert.rejects(client.accounts.origins.delete(cdn.id), ConflictError);
+});
+await check('urlEndpoints.delete of the default is refused', async () => {
+  await assert.rejects(client.accounts.urlEndpoints.delete('default'), ConflictError);
+});
+await check('urlEndpoints.delete', async () => {
+  assert.equal(await client.accounts.urlEndpoints.delete(products.id), null, 'delete answers 204 No Content');
+  await assert.rejects(client.accounts.urlEndpoints.get(products.id), NotFoundError);
+});
+await check('origins.delete', async () => {
+  assert.equal(await client.accounts.origins.delete(cdn.id), null, 'delete answers 204 No Content');
+  await assert.rejects(client.accounts.origins.get(cdn.id), NotFoundError);
+});
+
+// Named transformations: create, list, update (PATCH), get, delete.
+let thumb;
+await check('namedTransformations.create', async () => {
+  thumb = await client.namedTransformations.create({
+    name: 'small_thumbnail',
+    transformation: 'w-150,h-150,fo-center,cm-pad_resize',
+    enabled: true,
+  });
+  assert.match(thumb.id, hexId);
+  assert.equal(thumb.name, 'small_thumbnail');
+  assert.equal(thumb.transformation, 'w-150,h-150,fo-center,cm-pad_resize');
+  assert.equal(thumb.enabled, true);
+  assert.ok(!Number.isNaN(Date.parse(thumb.createdAt)), 'createdAt is a date');
+});
+await check('namedTransformations.list', async () => {
+  const list = await client.namedTransformations.list();
+  assert.deepEqual(list.map((n) => n.id), [thumb.id]);
+});
+await check('namedTransformations.update', async () => {
+  const updated = await client.namedTransformations.update(thumb.id, { transformation: 'w-200,h-200,fo-center,cm-pad_resize' });
+  assert.equal(updated.transformation, 'w-200,h-200,fo-center,cm-pad_resize');
+  assert.equal(updated.name, 'small_thumbnail');
+  assert.equal(updated.enabled, true);
+  const disabled = await client.namedTransformations.update(thumb.id, { enabled: false });
+  assert.equal(disabled.enabled, false);
+  assert.equal(disabled.transformation, 'w-200,h-200,fo-center,cm-pad_resize');
+});
+await check('namedTransformations.get', async () => {
+  const got = await client.namedTransformations.get(thumb.id);
+  assert.equal(got.enabled, false);
+});
+await check('namedTransformations.create refuses a bad transformation', async () => {
+  await assert.rejects(
+    client.namedTransformations.create({ name: 'broken', transformation: 'w-abc' }),
+    (err) => err instanceof BadRequestError && err.error?.field === 'transformation',
+  );
+});
+await check('namedTransformations.delete', async () => {
+  assert.equal(await client.namedTransformations.delete(thumb.id), null, 'delete answers 204 No Content');
+  await assert.rejects(client.namedTransformations.get(thumb.id), NotFoundError);
+});
+
+// Purge and its status.
+await check('cache.invalidation.create and get', async () => {
+  const created = await client.cache.invalidation.create({ url: `${edgeURL}/${accountId}/tr:w-300/products/shoe.jpg` });
+  assert.match(created.requestId, hexId);
+  const status = await client.cache.invalidation.get(created.requestId);
+  assert.ok(['Pending', 'Completed'].includes(status.status), `status ${status.status}`);
+  await assert.rejects(client.cache.invalidation.create({ url: `${edgeURL}/someone-else/a.jpg` }), BadRequestError);
+});
+
+// Usage.
+await check('accounts.usage.get', async () => {
+  const usage = await client.accounts.usage.get({ startDate: '2024-01-01', endDate: '2024-01-08' });
+  assert.equal(usage.bandwidthBytes, 0);
+  assert.equal(usage.days.length, 7);
+  await assert.rejects(client.accounts.usage.get({ startDate: '2024-01-08', endDate: '2024-01-01' }), BadRequestError);
+});
+
+// A wrong key is refused.
+await check('wrong key is a 401', async () => {
+  const wrong = new ImageKit({ baseURL, privateKey: 'private_' + 'A'.repeat(43), maxRetries: 0 });
+  await assert.rejects(wrong.accounts.origins.list(), AuthenticationError);
+});
+
+console.log(`ok: @imagekit/nodejs ${sdkVersion}, ${checks} checks passed against ${baseURL}`);

@@ -1,0 +1,3 @@
+module pictor/web
+
+go 1.26.0

@@ -1,0 +1,188 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+import { ApiError, fieldErrors, get, post, put, type Origin, type OriginInput } from '../lib/api';
+import { useLoad, useTitle } from '../lib/hooks';
+import { Checkbox, ErrorBox, Field, Loading, PageHeader } from '../components/ui';
+
+const blank: OriginInput = {
+  type: 'WEB_FOLDER',
+  name: '',
+  baseUrl: '',
+  forwardHostHeaderToOrigin: false,
+  includeCanonicalHeader: false,
+  baseUrlForCanonicalHeader: '',
+};
+
+/** Add origin (a two-step wizard: type, then details) and edit origin. */
+export function OriginFormPage() {
+  const { id } = useParams();
+  const editing = id !== undefined;
+  useTitle(editing ? 'Edit origin' : 'Add origin');
+  const navigate = useNavigate();
+  const [step, setStep] = useState<1 | 2>(editing ? 2 : 1);
+  const [form, setForm] = useState<OriginInput>(blank);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const existing = useLoad<Origin | null>(() => (editing ? get<Origin>(`/v1/accounts/origins/${encodeURIComponent(id!)}`) : Promise.resolve(null)), [id]);
+
+  useEffect(() => {
+    if (existing.data) {
+      const { id: _ignored, ...rest } = existing.data;
+      void _ignored;
+      setForm(rest);
+      if (rest.includeCanonicalHeader || rest.forwardHostHeaderToOrigin) setAdvanced(true);
+    }
+  }, [existing.data]);
+  const [advanced, setAdvanced] = useState(false);
+
+  const set = <K extends keyof OriginInput>(k: K) => (v: OriginInput[K]) => setForm((f) => ({ ...f, [k]: v }));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body: OriginInput = {
+      ...form,
+      baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '',
+    };
+    try {
+      const saved = editing
+        ? await put<Origin>(`/v1/accounts/origins/${encodeURIComponent(id!)}`, body)
+        : await post<Origin>('/v1/accounts/origins', body);
+      navigate('/origins', { state: { saved: editing ? `Saved origin “${saved.name}”.` : `Added origin “${saved.name}”.` } });
+    } catch (err) {
+      setError(err);
+      if (err instanceof ApiError && err.field === 'baseUrlForCanonicalHeader') setAdvanced(true);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fe = fieldErrors(error);
+  // Errors about a field shown on the form appear next to it; any other above the buttons.
+  const shownFields = ['name', 'baseUrl', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
+  const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
+
+  if (editing && existing.loading) return <Loading what="Loading the origin" />;
+  if (editing && existing.error) {
+    return (
+      <div>
+        <PageHeader title="Edit origin" />
+        <ErrorBox error={existing.error} onRetry={existing.reload} title="Could not load the origin" />
+        <p>
+          <Link to="/origins">Back to origins</Link>
+        </p>
+      </div>
+    );
+  }
+
+  if (step === 1) {
+    return (
+      <div>
+        <PageHeader title="Add origin" />
+        <ol className="steps" aria-label="Steps">
+          <li aria-current="step">Origin type</li>
+          <li>Details</li>
+        </ol>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setStep(2);
+          }}
+        >
+          <fieldset>
+            <legend>Where do your images live?</legend>
+            <div className="choice">
+              <input type="radio" id="type-web" name="type" value="WEB_FOLDER" checked readOnly />
+              <label htmlFor="type-web">
+                <strong>Web server</strong>
+                <span className="muted"> — any HTTP(S) server or site that already serves your images, e.g. your website, a load balancer or a CDN.</span>
+              </label>
+            </div>
+            <p className="muted">Storage buckets (S3, Google Cloud Storage, Azure) are not supported by Pictor yet; serve them through a web server URL instead.</p>
+          </fieldset>
+          <div className="form-actions">
+            <button type="submit">Continue</button>
+            <Link className="button secondary" to="/origins">
+              Cancel
+            </Link>
+          </div>
+        </form>
+      </div>
+    );
+  }
+
+  return (
+    <div>
+      <PageHeader title={editing ? `Edit origin` : 'Add origin'} />
+      {!editing && (
+        <ol className="steps" aria-label="Steps">
+          <li>Origin type: Web server</li>
+          <li aria-current="step">Details</li>
+        </ol>
+      )}
+      <form onSubmit={submit} noValidate className="form">
+        <Field label="Origin name" required value={form.name} onChange={set('name')} error={fe.name} placeholder="Website load balancer" help="For you only: shown in the dashboard." />
+        <Field
+          label="Base URL"
+          required
+          type="url"
+          inputMode="url"
+          value={form.baseUrl}
+          onChange={set('baseUrl')}
+          error={fe.baseUrl}
+          placeholder="https://www.example.com"
+          help={
+            <>
+              If your images live at <code>https://www.example.com/rest-of-the-path.jpg</code>, the base URL is <code>https://www.example.com</code>.
+            </>
+          }
+        />
+        <details open={advanced} onToggle={(e) => setAdvanced((e.target as HTMLDetailsElement).open)}>
+          <summary>Advanced options</summary>
+          <Checkbox
+            label="Include a canonical header"
+            checked={form.includeCanonicalHeader}
+            onChange={set('includeCanonicalHeader')}
+            help={
+              <>
+                Responses carry <code>Link: &lt;canonical URL&gt;; rel="canonical"</code>, so search engines credit the original.
+              </>
+            }
+          />
+          {form.includeCanonicalHeader && (
+            <Field
+              label="Base URL for the canonical header"
+              type="url"
+              value={form.baseUrlForCanonicalHeader}
+              onChange={set('baseUrlForCanonicalHeader')}
+              error={fe.baseUrlForCanonicalHeader}
+              placeholder="https://www.example.com"
+              help="The canonical URL is this base URL followed by the image path."
+            />
+          )}
+          <Checkbox
+            label="Forward the Host header to the origin"
+            checked={form.forwardHostHeaderToOrigin}
+            onChange={set('forwardHostHeaderToOrigin')}
+            help="Send the Host the visitor asked for (e.g. your custom domain) instead of the base URL's host."
+          />
+        </details>
+        <ErrorBox error={general} />
+        <div className="form-actions">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Saving…' : editing ? 'Save origin' : 'Add origin'}
+          </button>
+          {!editing && (
+            <button type="button" className="secondary" onClick={() => setStep(1)}>
+              Back
+            </button>
+          )}
+          <Link className="button secondary" to="/origins">
+            Cancel
+          </Link>
+        </div>
+      </form>
+    </div>
+  );
+}
