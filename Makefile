@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test gen check-gen build fmt clean-dev bench
+.PHONY: help run test gen check-gen build fmt clean-dev bench bench-config
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ test: ## every check and test: generated code, gofmt, vet, unit, integration, en
 
 bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail
 	@scripts/bench.sh
+
+bench-config: ## config propagation to 50 edges, p50/p99 (target p99 < 200 ms)
+	@scripts/bench-config.sh
 
 gen: ## regenerate the protobuf Go code under proto/
 	@scripts/gen.sh

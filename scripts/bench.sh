@@ -7,8 +7,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh --bench
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 bash scripts/bench-cache.sh "${PICTOR_BENCH_SECONDS:-10}"
-for extra in scripts/bench-transform.sh scripts/bench-config.sh; do
-	if [[ -x $extra ]]; then
-		bash "$extra"
-	fi
-done
+bash scripts/bench-transform.sh
+bash scripts/bench-config.sh

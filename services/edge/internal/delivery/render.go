@@ -93,7 +93,9 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, stale *
 		refreshed.FreshUntil, refreshed.StaleUntil = orig.entry.FreshUntil, orig.entry.StaleUntil
 		refreshed.ConfigVersion = req.version
 		h.cache.Set(ctx, key, &refreshed)
-		return variantFromEntry(&refreshed, "HIT-"+string(staleTier)), nil
+		v := variantFromEntry(&refreshed, "HIT-"+string(staleTier))
+		v.originDur = orig.elapsed // the origin was asked, even if it only said 304
+		return v, nil
 	}
 	if orig.entry.Body == nil {
 		// Revalidated without a cached original to fall back on: fetch it whole.
