@@ -139,7 +139,7 @@ func run(cfg config, log *slog.Logger) error {
 		QueueLength:     cfg.QueueLength,
 		QueueWait:       2 * time.Second,
 		Deadline:        cfg.TransformDeadline,
-		AVIFEffort:      2,
+		AVIFEffort:      0, // libaom speed 9: a 2000-px AVIF in under half a second per core
 	}, log)
 	cacheCfg := cache.DefaultConfig()
 	cacheCfg.L1Bytes = uint64(cfg.L1Bytes)

@@ -28,7 +28,29 @@ import (
 // the output format has alpha (PNG, WebP, AVIF, GIF) and white for JPEG,
 // as imgix does. ImageKit's docs list black as bg's default, but show
 // padding only with an explicit bg; white/transparent is what a page
-// around the image most often is.
+// around the image most often is. A JPEG shows the last bg of the chain
+// (made opaque), or white, wherever the result is transparent.
+//
+// The rest of the parameters, where ImageKit names the effect but not its
+// arithmetic:
+//
+//   - b-W_C: a W-pixel border of colour C painted over the image's edge;
+//     the size does not change (a w-300 image with a border is 300 px).
+//   - r-N: corner radius N px (capped at half the shorter side); r-max: the
+//     largest ellipse that fits. Edges are anti-aliased.
+//   - o-N: alpha multiplied by N/100.
+//   - e-usm-R-S-A-T: ImageMagick's -unsharp RxS+A+T, which ImageKit's
+//     parameter names follow: kernel radius R px (0 = as wide as the
+//     Gaussian needs), sigma S, amount A (fraction of the difference added
+//     back), threshold T (fraction of full scale below which nothing
+//     changes).
+//   - e-contrast: sharp's normalise(): lightness stretched linearly so its
+//     1st and 99th percentiles become black and white.
+//   - e-sharpen[-N], bl-N, t: see the constants below.
+//
+// Sharpening works on alpha-weighted colour, and resizing, blurring and
+// rotation on premultiplied pixels, so the colour hidden under transparent
+// pixels never bleeds into the picture.
 
 // Parameters with a Pictor-defined scale, documented here because ImageKit
 // gives only their direction.
@@ -149,9 +171,12 @@ func runStep(img *vimage, st imgurl.Step, g *geometry, env stepEnv) error {
 	return nil
 }
 
-// trim cuts away the border that matches the top-left pixel's colour.
-// When everything matches (a blank image), the image is kept whole rather
-// than trimmed to nothing.
+// trim cuts away the border that matches the top-left pixel's colour
+// (libvips' find_trim; see pictor_find_trim for transparent corners). When
+// everything matches (a blank image), the image is kept whole rather than
+// trimmed to nothing. Trimming in the first step means that step decodes
+// the source at full size: the box is found on the source's own pixels,
+// and only then is the step's size known.
 func trim(img *vimage, value int) error {
 	// libvips' search starts with a 3×3 median, which needs 3×3 pixels;
 	// anything smaller has no border to trim.
