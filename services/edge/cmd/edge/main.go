@@ -25,6 +25,7 @@ import (
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/delivery"
+	"pictor/services/edge/internal/metrics"
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/standalone"
@@ -68,8 +69,9 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	var (
 		configLoop func(context.Context)
-		meter      *usage.Meter    // nil in standalone mode: nobody to report to
-		reporter   *usage.Reporter // nil in standalone mode
+		connected  = func() bool { return false } // standalone mode has no control plane
+		meter      *usage.Meter                   // nil in standalone mode: nobody to report to
+		reporter   *usage.Reporter                // nil in standalone mode
 	)
 	if cfg.ConfigFile != "" {
 		load := func() error {
@@ -102,6 +104,7 @@ func run(cfg config, log *slog.Logger) error {
 			DataDir:   cfg.DataDir,
 			TLS:       tlsCfg,
 		}, apply, log)
+		connected = watch.Connected
 		// One connection carries the config stream and the usage reports.
 		conn, err := watch.Dial()
 		if err != nil {
@@ -155,6 +158,27 @@ func run(cfg config, log *slog.Logger) error {
 	if meter != nil {
 		handler.Usage = meter
 	}
+	m := metrics.NewEdge(metrics.Sources{
+		TransformQueueDepth: engine.QueueDepth,
+		L1Bytes:             store.L1Bytes,
+		L1Evictions:         store.L1Evictions,
+		RedisErrors:         store.RedisErrors,
+		RedisBreakerOpen:    store.BreakerOpen,
+		ConfigVersion: func() uint64 {
+			if t := tables.Load(); t != nil {
+				return t.Version()
+			}
+			return 0
+		},
+		ConfigCreated: func() time.Time {
+			if t := tables.Load(); t != nil {
+				return t.CreatedAt()
+			}
+			return time.Time{}
+		},
+		ControlPlaneUp: func() bool { return connected() },
+	})
+	handler.Observer, handler.Metrics = m, m.Handler()
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,

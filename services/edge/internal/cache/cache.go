@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -65,6 +66,9 @@ type Store struct {
 	l2      redis.UniversalClient
 	breaker breaker
 	log     *slog.Logger
+
+	redisErrors atomic.Uint64
+	evictions   atomic.Uint64
 }
 
 // New returns a Store. It does not contact Redis: an unreachable Redis at
@@ -78,6 +82,11 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *Entry]) time.Duration {
 				return max(time.Until(e.Value.StaleUntil), time.Second)
 			}),
+			OnDeletion: func(e otter.DeletionEvent[string, *Entry]) {
+				if e.Cause == otter.CauseOverflow {
+					s.evictions.Add(1)
+				}
+			},
 		})
 		if err != nil {
 			return nil, err
@@ -201,7 +210,14 @@ func (s *Store) L1Bytes() uint64 {
 // BreakerOpen reports whether Redis is being skipped.
 func (s *Store) BreakerOpen() bool { return s.breaker.open() }
 
+// RedisErrors counts failed Redis operations (timeouts included).
+func (s *Store) RedisErrors() uint64 { return s.redisErrors.Load() }
+
+// L1Evictions counts entries L1 dropped to stay within its byte budget.
+func (s *Store) L1Evictions() uint64 { return s.evictions.Load() }
+
 func (s *Store) redisFailed(op string, err error) {
+	s.redisErrors.Add(1)
 	if s.breaker.failure() {
 		s.log.Warn("redis failing; skipping L2 for a while", "op", op, "err", err, "cooldown", s.cfg.BreakerCooldown)
 	}

@@ -65,6 +65,29 @@ type Handler struct {
 
 	// Usage, when set, counts every image response per account.
 	Usage UsageRecorder
+	// Observer, when set, sees every image response (metrics).
+	Observer Observer
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+}
+
+// Observer receives one event per image response. It is called on the
+// request path and must not block.
+type Observer interface {
+	Response(ResponseEvent)
+}
+
+// ResponseEvent describes one image response, with bounded label values
+// only: no paths, no accounts.
+type ResponseEvent struct {
+	Status      int
+	CacheStatus string // HIT-L1, HIT-L2, MISS, STALE; "" for errors
+	Reason      string // the error's reason for refusals, "" on success
+	Kind        errkind.Kind
+	Bytes       int
+	Total       time.Duration
+	Origin      time.Duration // 0 when the origin was not asked
+	Transform   time.Duration // 0 when nothing was transformed
 }
 
 // New returns the edge's HTTP handler. workTimeout bounds the coalesced
@@ -93,6 +116,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 		return
+	case "/metrics":
+		if h.Metrics != nil {
+			h.Metrics.ServeHTTP(w, r)
+			return
+		}
 	case "/readyz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if t := h.tables.Load(); t != nil {

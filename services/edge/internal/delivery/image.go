@@ -44,6 +44,7 @@ type variant struct {
 }
 
 func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID string) {
+	start := time.Now()
 	req, err := h.parse(r)
 	if err == nil {
 		var v *variant
@@ -51,11 +52,18 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 		if err == nil {
 			status, n := h.respond(w, r, req, v)
 			h.recordUsage(req, status, n, v)
+			if h.Observer != nil {
+				h.Observer.Response(ResponseEvent{Status: status, CacheStatus: v.cacheStatus, Bytes: n,
+					Total: time.Since(start), Origin: v.originDur, Transform: v.transDur})
+			}
 			return
 		}
 	}
 	status := writeError(w, r, reqID, err)
 	h.recordUsage(req, status, 0, nil)
+	if h.Observer != nil {
+		h.Observer.Response(ResponseEvent{Status: status, Reason: errkind.Reason(err), Kind: errkind.KindOf(err), Total: time.Since(start)})
+	}
 	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", r.URL.Path}
 	if req != nil {
 		attrs = append(attrs, "tenant", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
