@@ -91,7 +91,8 @@ request = function()
   counter = counter + 1
   if math.random() < 0.05 then
     -- a variant no one asked for yet: a real miss with a transform
-    return wrk.format("GET", "/bench/tr:w-" .. (2000 + counter) .. ",q-" .. (10 + counter % 80) .. "/nature/Garden.jpg")
+    -- realistic sizes (100..1999 px) made unique by the quality value
+    return wrk.format("GET", "/bench/tr:w-" .. (100 + counter % 1900) .. ",q-" .. (20 + math.floor(counter / 1900) % 80) .. "/nature/Garden.jpg")
   end
   -- Zipf-like: low indices are far more popular than high ones
   local i = math.floor(#hot * math.random() ^ 3) + 1
