@@ -295,7 +295,7 @@ func checkDockerfile(d *dockerfile, contextDir string, bin *binary) problems {
 			continue
 		}
 		if loopbackHost(host) {
-			ps.addf("%s listens on %s: unreachable from outside the container; listen on :%d", name, addr, port)
+			ps.addf("%s's %s listener is %s: unreachable from outside the container; listen on :%d", bin.name, name, addr, port)
 		}
 		want[port] = true
 	}

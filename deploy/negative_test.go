@@ -216,7 +216,7 @@ ENTRYPOINT ["/usr/local/bin/demo-origin"]
 		"COPY secret.env: excluded from the build context by .dockerignore",
 		"COPY --from=builder is no earlier stage",
 		"USER 0: the final stage must not run as root",
-		"listens on 127.0.0.1:8079: unreachable from outside the container",
+		"demo-origin's http listener is 127.0.0.1:8079: unreachable from outside the container",
 		"serves HTTP on port 8079, not 9000",
 		"/statusz is not a health path",
 	)
