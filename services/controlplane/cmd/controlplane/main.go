@@ -72,6 +72,9 @@ environment:
 // shutdownTimeout bounds a graceful stop; in-flight requests are cut after it.
 const shutdownTimeout = 15 * time.Second
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
@@ -258,7 +261,7 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 			errc <- fmt.Errorf("grpc server: %w", err)
 		}
 	}()
-	log.Info("serving", "http_addr", httpLn.Addr().String(), "grpc_addr", grpcLn.Addr().String())
+	log.Info("serving", "version", version, "http_addr", httpLn.Addr().String(), "grpc_addr", grpcLn.Addr().String())
 	if onServing != nil {
 		onServing(httpLn.Addr().String(), grpcLn.Addr().String())
 	}
