@@ -26,6 +26,7 @@ PACKAGES=(
 	redis-server                                       # L2 cache in the dev stack and tests
 	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
 	mate-backgrounds                                   # sample photos for the demo origin
+	chromium                                           # dashboard browser tests (driven by playwright-core)
 )
 
 # make bench also needs a load generator and a reference static server; they

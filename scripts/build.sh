@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Builds Pictor's binaries: controlplane, edge and the dev stack's demo-origin.
+# The dashboard (web/, npm run build) is built first: the control plane
+# embeds it.
 #
 #   scripts/build.sh [OUT_DIR]    (default .dev/bin; make build)
 set -euo pipefail
@@ -16,6 +18,11 @@ cd "$ROOT"
 # Build in workspace mode whatever the caller's GOWORK says.
 export GOWORK="$ROOT/go.work"
 started=$SECONDS
+# npm ci when web/node_modules is missing (scripts/bootstrap.sh normally did it).
+if [[ ! -d web/node_modules ]]; then
+	(cd web && npm ci --no-audit --no-fund)
+fi
+(cd web && npm run --silent build) || die "building the dashboard (npm run build in web/) failed"
 for cmd in controlplane edge; do
 	dir=./services/$cmd/cmd/$cmd
 	[[ -d $dir ]] || die "$dir does not exist"
@@ -23,4 +30,4 @@ for cmd in controlplane edge; do
 done
 # The demo origin is a single stdlib-only file outside every module.
 GOWORK=off go build -o "$OUT/demo-origin" ./scripts/demo-origin/main.go
-msg "built controlplane, edge, demo-origin into $OUT in $((SECONDS - started))s"
+msg "built the dashboard, controlplane, edge, demo-origin into $OUT in $((SECONDS - started))s"

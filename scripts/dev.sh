@@ -404,6 +404,7 @@ run_stack() {
 	start_bg controlplane env \
 		PICTOR_HTTP_ADDR="$BIND:$HTTP_PORT" PICTOR_GRPC_ADDR="$BIND:$GRPC_PORT" \
 		PICTOR_PUBLIC_EDGE_URL="$EDGE1_URL" \
+		PICTOR_EDGE_EGRESS_ADDRESSES="${PICTOR_EDGE_EGRESS_ADDRESSES:-127.0.0.1}" \
 		"$BIN/controlplane" serve
 	start_bg demo-origin "$BIN/demo-origin" -addr "127.0.0.1:$ORIGIN_PORT" -dir "$PHOTOS"
 	local n port

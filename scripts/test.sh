@@ -6,7 +6,11 @@
 #   4. one shared Postgres cluster for the run (PICTOR_TEST_PG_URL), then
 #      go vet + go test for every module with GOWORK=off, so each module
 #      builds and tests on its own
-#   5. build the binaries, then the end-to-end tests (scripts/e2e) against them
+#   5. the dashboard's unit tests (Vitest, web/)
+#   6. build the binaries (dashboard included), then the end-to-end tests
+#      (scripts/e2e) against them, then the browser tests: Chromium driven by
+#      playwright-core through the dashboard of a real stack
+#      (scripts/e2e TestDashboardInBrowser; screenshots in artifacts/dashboard)
 # Every step runs even if an earlier one failed (except when bootstrap or
 # Postgres cannot start); a summary closes the run; the exit status is 1
 # when any step failed.
@@ -26,8 +30,9 @@ cd "$ROOT"
 
 TIMEOUT=${PICTOR_TEST_TIMEOUT:-10m}
 # Modules in dependency order; scripts/e2e runs last, after the build.
-MODULES=(proto migrations services/internal services/controlplane services/edge)
+MODULES=(proto migrations services/internal web services/controlplane services/edge deploy)
 E2E_MODULE=scripts/e2e
+BROWSER_TEST='^TestDashboardInBrowser$'
 
 RUN_START=$SECONDS
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pictor-test.XXXXXX")
@@ -87,14 +92,20 @@ step() {
 	return 0
 }
 
-# go_test_module DIR [ENV=VALUE...]: go test for one module with GOWORK=off.
+# go_test_module [--name STEP] DIR [ENV=VALUE...]: go test for one module with GOWORK=off.
 # It runs with -json to count results, and prints what plain `go test` would:
 # package lines, build errors and the output of every test that did not pass
 # or skip (failed, or cut short by a panic, os.Exit or the timeout).
 go_test_module() {
-	local dir=$1 name="test $1" start=$SECONDS rc=0 json counts p f s
+	local name=
+	if [[ $1 == --name ]]; then
+		name=$2
+		shift 2
+	fi
+	local dir=$1 start=$SECONDS rc=0 json counts p f s
+	name=${name:-test $dir}
 	shift
-	json="$WORK/$(tr '/' '_' <<<"$dir").json"
+	json="$WORK/$(tr ' /' '__' <<<"$name").json"
 	printf '\n==> %s\n' "$name" >&2
 	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 -timeout "$TIMEOUT" -json ./... >"$json" 2>&1) || rc=$?
 	jq -Rnr '
@@ -161,6 +172,24 @@ fuzz_targets() {
 	return "$rc"
 }
 
+# web_unit_tests: Vitest for the dashboard's logic and components; its
+# counts join the totals.
+web_unit_tests() {
+	local name="web unit tests (vitest)" start=$SECONDS rc=0 json="$WORK/vitest.json" p=0 f=0 s=0
+	printf '\n==> %s\n' "$name" >&2
+	(cd "$ROOT/web" && npx vitest run --reporter=default --reporter=json --outputFile="$json") || rc=$?
+	if [[ -f $json ]]; then
+		read -r p f s < <(jq -r '"\(.numPassedTests) \(.numFailedTests) \(.numPendingTests + .numTodoTests)"' "$json")
+	fi
+	TESTS_PASSED=$((TESTS_PASSED + p)) TESTS_FAILED=$((TESTS_FAILED + f)) TESTS_SKIPPED=$((TESTS_SKIPPED + s))
+	if ((rc == 0)); then
+		record "$name" PASS $((SECONDS - start)) "$p passed, $s skipped"
+	else
+		record "$name" FAIL $((SECONDS - start)) "$p passed, $f failed, $s skipped; exit $rc"
+		msg "FAILED: $name"
+	fi
+}
+
 summary() {
 	local i failed=0 passed=0 line
 	printf '\n==================== summary ====================\n'
@@ -197,13 +226,16 @@ for m in "${MODULES[@]}"; do
 done
 
 step "fuzz (short runs)" fuzz_targets
+web_unit_tests
 
 step "build binaries" "$SCRIPTS/build.sh" "$WORK/bin"
 step "vet $E2E_MODULE" go_vet_module "$E2E_MODULE"
 if [[ ${STEP_RESULTS[-2]} == PASS ]]; then
-	go_test_module "$E2E_MODULE" PICTOR_E2E_BIN_DIR="$WORK/bin"
+	go_test_module "$E2E_MODULE" PICTOR_E2E_BIN_DIR="$WORK/bin" GOFLAGS="-skip=$BROWSER_TEST"
+	go_test_module --name "browser tests" "$E2E_MODULE" PICTOR_E2E_BIN_DIR="$WORK/bin" GOFLAGS="-run=$BROWSER_TEST"
 else
 	record "test $E2E_MODULE" FAIL 0 "not run: the build failed"
+	record "browser tests" FAIL 0 "not run: the build failed"
 fi
 
 summary

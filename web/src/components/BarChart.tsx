@@ -20,7 +20,9 @@ export function BarChart(props: { title: string; bars: Bar[]; format: (v: number
   const barW = Math.max(1, slot * 0.75);
   const labelEvery = Math.max(1, Math.ceil(bars.length / 8));
   const total = values.reduce((a, b) => a + b, 0);
-  const hasData = bars.some((b) => b.value !== null && b.value > 0);
+  // A ratio chart (fixed max) has data wherever a value exists, 0% included;
+  // a count chart only where something was counted.
+  const hasData = bars.some((b) => b.value !== null && (props.max !== undefined || b.value > 0));
 
   return (
     <figure className="chart" aria-labelledby={`${id}-title`}>
@@ -28,8 +30,8 @@ export function BarChart(props: { title: string; bars: Bar[]; format: (v: number
         <strong>{props.title}</strong>
         <span className="muted"> — peak {format(Math.max(0, ...values))}</span>
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title ${id}-desc`} preserveAspectRatio="none">
-        <desc id={`${id}-desc`}>{hasData ? `${bars.length} days; total ${format(total)}.` : 'No traffic in this range.'}</desc>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title ${id}-desc`}>
+        <desc id={`${id}-desc`}>{!hasData ? 'No traffic in this range.' : props.max !== undefined ? `${bars.length} days.` : `${bars.length} days; total ${format(total)}.`}</desc>
         <line x1={pad.left} x2={W - pad.right} y1={pad.top + innerH} y2={pad.top + innerH} className="axis" />
         {bars.map((b, i) => {
           const h = b.value === null ? 0 : (b.value / max) * innerH;

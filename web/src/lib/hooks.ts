@@ -15,7 +15,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []): Loaded
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
   const seq = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // The caller lists what load depends on (deps), as with useEffect.
   const run = useCallback(load, deps);
 
   useEffect(() => {

@@ -66,12 +66,12 @@ export function LoginPage() {
 export function SignupPage() {
   useTitle('Sign up');
   const { me, setMe, config } = useSession();
-  const navigate = useNavigate();
+  const [welcomeKey, setWelcomeKey] = useState('');
   const [form, setForm] = useState({ accountId: '', name: '', email: '', password: '' });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
-  if (me) return <Navigate to="/origins" replace />;
+  if (me) return <Navigate to="/origins" replace state={welcomeKey ? { welcomeKey } : undefined} />;
   if (!config.signupEnabled) {
     return (
       <main className="auth">
@@ -92,8 +92,9 @@ export function SignupPage() {
     try {
       const res = await post<SignupResult>('/v1/auth/signup', form);
       const m = await get<Me>('/v1/auth/me');
+      // Signed in, this page redirects to the origins, carrying the key shown once.
+      setWelcomeKey(res.privateKey);
       setMe(m);
-      navigate('/origins', { replace: true, state: { welcomeKey: res.privateKey } });
     } catch (err) {
       setError(err);
     } finally {

@@ -75,8 +75,7 @@ export function BuilderPage() {
     return () => {
       cancelled = true;
     };
-    // expires changes every second only through expiresIn; recomputing on it is enough.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // expires moves with the clock: re-sign when expiresIn changes, not on every render.
   }, [endpoint?.urlEndpoint, url, originalUrl, privateKey, expiresIn]);
 
   const shownUrl = signed?.url ?? url;

@@ -49,7 +49,7 @@ export function EndpointsPage() {
         <ErrorBox error={load.error} onRetry={load.reload} title="Could not load URL-endpoints" />
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="visually-hidden">URL-endpoints</caption>
             <thead>
               <tr>
@@ -66,12 +66,12 @@ export function EndpointsPage() {
             <tbody>
               {load.data!.endpoints.map((ep) => (
                 <tr key={ep.id} data-testid={`endpoint-${ep.urlPrefix || 'default'}`}>
-                  <td className="mono break">
+                  <td data-label="URL" className="mono break">
                     {ep.urlEndpoint}
                     {ep.id === 'default' && <span className="badge">default</span>}
                   </td>
-                  <td>{ep.description || '—'}</td>
-                  <td>
+                  <td data-label="Description">{ep.description || '—'}</td>
+                  <td data-label="Origins">
                     {ep.origins.length === 0 ? (
                       <span className="warning-text">none: every image is 404</span>
                     ) : (
@@ -82,8 +82,10 @@ export function EndpointsPage() {
                       </ol>
                     )}
                   </td>
-                  <td className="break">{ep.customDomains.join(', ') || '—'}</td>
-                  <td>{ep.restrictUnsignedUrls ? 'required' : 'optional'}</td>
+                  <td data-label="Custom domains" className="break">
+                    {ep.customDomains.join(', ') || '—'}
+                  </td>
+                  <td data-label="Signed URLs">{ep.restrictUnsignedUrls ? 'required' : 'optional'}</td>
                   <td className="actions">
                     <Link className="button secondary" to={`/endpoints/${encodeURIComponent(ep.id)}`} aria-label={`Edit ${ep.urlEndpoint}`}>
                       Edit

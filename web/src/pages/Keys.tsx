@@ -74,7 +74,7 @@ export function KeysPage() {
         <p className="empty">No active key: create one to use the REST API or sign URLs.</p>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="visually-hidden">Active API keys</caption>
             <thead>
               <tr>
@@ -89,9 +89,11 @@ export function KeysPage() {
             <tbody>
               {list.data!.map((k) => (
                 <tr key={k.id} data-testid="key-row">
-                  <td>{k.name || <span className="muted">unnamed</span>}</td>
-                  <td className="mono">{k.displayPrefix}…</td>
-                  <td>{formatDateTime(k.createdAt)}</td>
+                  <td data-label="Name">{k.name || <span className="muted">unnamed</span>}</td>
+                  <td data-label="Key" className="mono">
+                    {k.displayPrefix}…
+                  </td>
+                  <td data-label="Created">{formatDateTime(k.createdAt)}</td>
                   <td className="actions">
                     <ConfirmButton label="Revoke" confirmLabel="Revoke key" question={`Revoke ${k.name || k.displayPrefix}? This cannot be undone.`} onConfirm={() => revoke(k)} />
                   </td>

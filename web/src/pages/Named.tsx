@@ -105,7 +105,7 @@ export function NamedPage() {
         <p className="empty">No named transformations yet.</p>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="visually-hidden">Named transformations</caption>
             <thead>
               <tr>
@@ -120,11 +120,13 @@ export function NamedPage() {
             <tbody>
               {list.data!.map((n) => (
                 <tr key={n.id}>
-                  <td className="mono">n-{n.name}</td>
-                  <td>
+                  <td data-label="Name" className="mono">
+                    n-{n.name}
+                  </td>
+                  <td data-label="Transformation">
                     <EditRow n={n} onSaved={list.reload} />
                   </td>
-                  <td>
+                  <td data-label="Enabled">
                     <Checkbox
                       label={<span className="visually-hidden">Enable n-{n.name}</span>}
                       checked={n.enabled}

@@ -98,7 +98,7 @@ export function OriginsPage() {
       ) : (
         <>
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <caption className="visually-hidden">Origins</caption>
               <thead>
                 <tr>
@@ -114,10 +114,12 @@ export function OriginsPage() {
               <tbody>
                 {origins.map((o) => (
                   <tr key={o.id}>
-                    <td>{o.name}</td>
-                    <td>{o.type === 'WEB_FOLDER' ? 'Web server' : o.type}</td>
-                    <td className="mono break">{o.baseUrl}</td>
-                    <td>
+                    <td data-label="Name">{o.name}</td>
+                    <td data-label="Type">{o.type === 'WEB_FOLDER' ? 'Web server' : o.type}</td>
+                    <td data-label="Base URL" className="mono break">
+                      {o.baseUrl}
+                    </td>
+                    <td data-label="Options">
                       {[o.includeCanonicalHeader && 'canonical header', o.forwardHostHeaderToOrigin && 'forwards Host'].filter(Boolean).join(', ') || '—'}
                     </td>
                     <td className="actions">

@@ -95,7 +95,7 @@ export function PurgePage() {
         <section aria-labelledby="purges-title">
           <h2 id="purges-title">Purges from this page</h2>
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <thead>
                 <tr>
                   <th scope="col">URL</th>
@@ -106,9 +106,13 @@ export function PurgePage() {
               <tbody aria-live="polite">
                 {requests.map((r) => (
                   <tr key={r.requestId}>
-                    <td className="mono break">{r.url}</td>
-                    <td className="mono">{r.requestId}</td>
-                    <td data-testid="purge-status">
+                    <td data-label="URL" className="mono break">
+                      {r.url}
+                    </td>
+                    <td data-label="Request id" className="mono">
+                      {r.requestId}
+                    </td>
+                    <td data-label="Status" data-testid="purge-status">
                       <span className={`status status-${r.status.toLowerCase()}`}>{r.status}</span>
                       {r.status === 'Pending' && <span className="muted"> — waiting for every connected edge to apply it</span>}
                       {r.error && <span className="field-error"> ({r.error}; retrying)</span>}

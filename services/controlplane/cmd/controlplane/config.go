@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"pictor/services/controlplane/internal/auth"
+	"pictor/services/internal/tracing"
 )
 
 // config is the control plane's settings, all from the environment.
@@ -34,6 +35,7 @@ type config struct {
 	CookieSecure        bool
 	LogLevel            slog.Level
 	LogFormat           string
+	Tracing             tracing.Config
 }
 
 // Environment variables and defaults.
@@ -121,6 +123,9 @@ func loadConfig(getenv func(string) string, serve bool) (config, error) {
 	if (c.GRPCTLSCert == "") != (c.GRPCTLSKey == "") {
 		errs = append(errs, fmt.Errorf("%s and %s go together: set both for TLS on the edge stream, or neither", envGRPCTLSCert, envGRPCTLSKey))
 	}
+
+	c.Tracing, err = tracing.LoadConfig(getenv)
+	errs = append(errs, err)
 
 	c.AdminToken = getenv(envAdminToken)
 	errs = append(errs, checkToken(envAdminToken, c.AdminToken))
@@ -276,6 +281,7 @@ func (c config) logAttrs(serve bool) []any {
 		slog.Bool("signup_enabled", c.SignupEnabled),
 		slog.String("dashboard_origin", c.DashboardOrigin),
 		slog.Bool("cookie_secure", c.CookieSecure),
+		slog.String("otlp_endpoint", c.Tracing.Masked()),
 	)
 }
 

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -32,11 +33,13 @@ import (
 	"pictor/services/controlplane/internal/auth"
 	"pictor/services/controlplane/internal/configpush"
 	"pictor/services/controlplane/internal/httpapi"
+	"pictor/services/controlplane/internal/metrics"
 	"pictor/services/controlplane/internal/postgres"
 	"pictor/services/controlplane/internal/snapshot"
 	"pictor/services/controlplane/internal/tenant"
 	usagesvc "pictor/services/controlplane/internal/usage"
 	"pictor/services/internal/pgmigrate"
+	"pictor/services/internal/tracing"
 	"pictor/web"
 )
 
@@ -67,6 +70,11 @@ environment:
   PICTOR_COOKIE_SECURE          mark the session cookie Secure; set when clients use TLS (default false)
   PICTOR_LOG_LEVEL              debug, info, warn or error (default info)
   PICTOR_LOG_FORMAT             text or json (default text)
+  PICTOR_OTLP_ENDPOINT          OTLP/gRPC collector for traces: http://host:4317 (plaintext), https://… or host:port (TLS);
+                                falls back to OTEL_EXPORTER_OTLP_ENDPOINT; default none: tracing off
+  PICTOR_TRACE_SAMPLE_RATIO     fraction of new traces recorded when tracing is on (default 1)
+
+metrics: GET /metrics on the HTTP address (Prometheus text format).
 `
 
 // shutdownTimeout bounds a graceful stop; in-flight requests are cut after it.
@@ -179,7 +187,22 @@ func runMigrate(ctx context.Context, cfg config, log *slog.Logger, args []string
 
 // runServe serves until ctx ends, then shuts down gracefully.
 func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(httpAddr, grpcAddr string)) error {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+	tp, err := tracing.New(ctx, cfg.Tracing, "pictor-controlplane", version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	var dbOpts []postgres.Option
+	if tp.Enabled() {
+		dbOpts = append(dbOpts, postgres.WithTracerProvider(tp))
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, log, dbOpts...)
 	if err != nil {
 		return err
 	}
@@ -191,6 +214,16 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 	checkSchema(ctx, db, log)
 
 	push := configpush.New(db, snapshot.NewBuilder(db, keyring, log), log, configpush.Options{})
+	m := metrics.New(metrics.Sources{
+		WatchStreams:  func() int { return push.Stats().Streams },
+		ConfigVersion: func() uint64 { return push.Stats().Version },
+		NodeLag:       func() map[string]uint64 { return push.Stats().Lag },
+		PurgesPending: db.PurgesPending,
+	})
+	var tracerProvider trace.TracerProvider // nil: no spans, no per-request cost
+	if tp.Enabled() {
+		tracerProvider = tp
+	}
 	api, err := httpapi.New(httpapi.Options{
 		AdminToken:      cfg.AdminToken,
 		PublicEdgeURL:   cfg.PublicEdgeURL,
@@ -201,6 +234,9 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 		SecureCookies:   cfg.CookieSecure,
 		Dashboard:       dashboardFiles(log),
 		EgressAddresses: cfg.EgressAddresses,
+		Observer:        m,
+		Metrics:         m.Handler(),
+		TracerProvider:  tracerProvider,
 		Store:           db,
 		Keyring:         keyring,
 		Log:             log,

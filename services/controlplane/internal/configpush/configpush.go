@@ -82,6 +82,36 @@ type Options struct {
 	ReplicaID string
 }
 
+// Stats is what metrics read of the streams.
+type Stats struct {
+	Streams int    // Watch streams past their Hello
+	Version uint64 // the version this replica publishes; 0 before the first
+	// Lag is each connected edge's published version minus its applied
+	// one (0 when it is current or ahead); an edge with two streams
+	// (a reconnect overlapping the old one) counts its larger lag.
+	Lag map[string]uint64
+}
+
+// Stats reads the streams without touching the database.
+func (s *Server) Stats() Stats {
+	var st Stats
+	if snap := s.hub.current().snap; snap != nil {
+		st.Version = snap.Version
+	}
+	st.Lag = make(map[string]uint64)
+	s.live.Range(func(k, _ any) bool {
+		ss := k.(*streamState)
+		st.Streams++
+		var lag uint64
+		if a := ss.applied.Load(); a < st.Version {
+			lag = st.Version - a
+		}
+		st.Lag[ss.nodeID] = max(st.Lag[ss.nodeID], lag)
+		return true
+	})
+	return st
+}
+
 // Server implements configv1.ConfigServiceServer.
 type Server struct {
 	configv1.UnimplementedConfigServiceServer
@@ -93,6 +123,7 @@ type Server struct {
 	hub     hub
 	streams atomic.Uint64 // numbers stream sessions
 	kick    chan struct{} // asks Run for an early refresh
+	live    sync.Map      // *streamState -> struct{}: streams past their Hello (Stats)
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -299,6 +330,7 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 		have:        hello.AppliedVersion,
 		helloChecks: s.hub.current().checks,
 	}
+	st.applied.Store(hello.AppliedVersion)
 	st.log = log.With("node_id", st.nodeID, "session", st.session)
 	st.book = startBookkeeping(st.log)
 	st.log.Info("edge connected", "edge_group", hello.EdgeGroup,
@@ -314,6 +346,8 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 		})
 		st.log.Info("edge disconnected")
 	}()
+	s.live.Store(st, struct{}{})
+	defer s.live.Delete(st) // runs first: gone from Stats before the disconnect is recorded
 	return st.loop(ctx, recv, recvErr)
 }
 
@@ -331,9 +365,10 @@ type streamState struct {
 	nodeID  string
 	session string
 
-	have        uint64 // the version the edge says it serves
-	sent        uint64 // the version last sent to it
-	helloChecks uint64 // hub checks at Hello
+	have        uint64        // the version the edge says it serves
+	applied     atomic.Uint64 // have, for Stats on other goroutines
+	sent        uint64        // the version last sent to it
+	helloChecks uint64        // hub checks at Hello
 	nonces      uint64
 	lastNonce   string // nonce of the last snapshot sent; other ACKs are stale
 	advancedAt  uint64 // hub checks at the last AdvanceVersion attempt
@@ -464,6 +499,7 @@ func (st *streamState) handle(m *configv1.WatchRequest) error {
 	}
 	// After a NACK the edge keeps serving an older version.
 	st.have = ack.AppliedVersion
+	st.applied.Store(ack.AppliedVersion)
 	st.record("record edge ack", func(ctx context.Context) error {
 		return st.store.EdgeAcked(ctx, tenant.EdgeAck{
 			NodeID:         st.nodeID,

@@ -349,6 +349,10 @@ func TestSnapshotPushAndAcks(t *testing.T) {
 	if v := e.snapshot().GetSnapshot().Version; v != v0+3 {
 		t.Fatalf("after a NACK of %d got version %d, want %d", v0+2, v, v0+3)
 	}
+	// Metrics read the streams: one edge, applied v0+1 of v0+3.
+	if st := h.push.Stats(); st.Streams != 1 || st.Version != v0+3 || st.Lag["edge-1"] != 2 {
+		t.Fatalf("stats %+v, want 1 stream at version %d, edge-1 2 behind", st, v0+3)
+	}
 
 	if err := e.stream.CloseSend(); err != nil {
 		t.Fatal(err)
@@ -357,6 +361,9 @@ func TestSnapshotPushAndAcks(t *testing.T) {
 		t.Fatalf("after CloseSend: %v, want a clean end", err)
 	}
 	h.eventually(t, "edge-1", func(n tenant.EdgeNode) bool { return !n.Connected })
+	if st := h.push.Stats(); st.Streams != 0 || len(st.Lag) != 0 {
+		t.Fatalf("stats after disconnect: %+v", st)
+	}
 }
 
 // TestUpToDateEdge: an edge that already has the current version gets no

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"pictor/services/controlplane/internal/auth"
 	"pictor/services/controlplane/internal/tenant"
@@ -81,6 +82,13 @@ type Options struct {
 	// shown by the dashboard for customers' allow-lists.
 	EgressAddresses []string
 
+	// Observer, when set, sees every API response (metrics).
+	Observer Observer
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// TracerProvider, when set, makes every request a server span.
+	TracerProvider trace.TracerProvider
+
 	Store   Store
 	Keyring *auth.Keyring
 	Log     *slog.Logger
@@ -88,7 +96,8 @@ type Options struct {
 
 type server struct {
 	Options
-	csrf *http.CrossOriginProtection
+	csrf   *http.CrossOriginProtection
+	tracer trace.Tracer // nil: tracing off
 }
 
 // New returns the API's HTTP handler. It fails only on a malformed
@@ -114,6 +123,9 @@ func New(o Options) (*echo.Echo, error) {
 	}
 	o.PublicEdgeURL = strings.TrimRight(o.PublicEdgeURL, "/")
 	s := &server{Options: o, csrf: http.NewCrossOriginProtection()}
+	if o.TracerProvider != nil {
+		s.tracer = o.TracerProvider.Tracer("pictor/controlplane/httpapi")
+	}
 	if o.DashboardOrigin != "" {
 		if err := s.csrf.AddTrustedOrigin(o.DashboardOrigin); err != nil {
 			return nil, err
@@ -125,8 +137,9 @@ func New(o Options) (*echo.Echo, error) {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	// Outermost first: every response, errors and panics included, gets a
-	// request id and an access-log line.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.cors, s.timeout)
+	// request id, a metrics sample, a span (when tracing is on) and an
+	// access-log line.
+	e.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.cors, s.timeout)
 	s.routes(e)
 	return e, nil
 }
@@ -137,6 +150,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/v1/openapi.json", s.openAPI)
+	e.GET("/metrics", s.metrics)
 
 	admin := s.adminAuth
 	e.POST("/admin/v1/accounts", s.createAccount, admin)

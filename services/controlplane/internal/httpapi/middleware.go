@@ -80,6 +80,7 @@ func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
+			slog.String("route", routeOf(c)),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes_out", res.Size),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),

@@ -40,7 +40,11 @@ type DB struct {
 
 // Open parses databaseURL and returns a pool. It does not connect: the
 // control plane starts (and answers /healthz) while the database is down.
-func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// The parse error can quote the URL, password included.
@@ -48,6 +52,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.tracer != nil {
+		cfg.ConnConfig.Tracer = queryTracer{tracer: o.tracer.Tracer("pictor/controlplane/postgres")}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

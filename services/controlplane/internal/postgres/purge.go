@@ -127,3 +127,19 @@ func (db *DB) PurgeStatus(ctx context.Context, c tenant.Caller, id string) (stri
 	}
 	return tenant.PurgeCompleted, nil
 }
+
+// PurgesPending counts purge requests that some live edge has not applied
+// yet — the same rule as PurgeStatus, for every request at once (metrics).
+// The config_version index keeps it a range count.
+func (db *DB) PurgesPending(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.systemRead(ctx, "count pending purges", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `
+			SELECT count(*) FROM purge_requests
+			WHERE config_version > (
+				SELECT min(GREATEST(applied_version, last_ack_version)) FROM edge_nodes
+				WHERE connected AND last_seen > now() - make_interval(secs => $1))`,
+			edgeStaleAfter.Seconds()).Scan(&n)
+	})
+	return n, err
+}

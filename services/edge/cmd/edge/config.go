@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pictor/services/internal/tracing"
 )
 
 // config is the edge's whole configuration, from PICTOR_* variables.
@@ -37,6 +39,7 @@ type config struct {
 	ShutdownTimeout     time.Duration
 	LogLevel            string
 	LogFormat           string
+	Tracing             tracing.Config // off unless an OTLP endpoint is set
 }
 
 // loadConfig reads and validates the environment; every problem is
@@ -134,6 +137,9 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("PICTOR_LOG_FORMAT: want text or json, got %q", c.LogFormat))
 	}
+	var err error
+	c.Tracing, err = tracing.LoadConfig(getenv)
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 
@@ -144,6 +150,9 @@ func (c config) masked() config {
 	}
 	if c.RedisPassword != "" {
 		c.RedisPassword = "****"
+	}
+	if c.Tracing.Endpoint != "" {
+		c.Tracing.Endpoint = c.Tracing.Masked()
 	}
 	return c
 }

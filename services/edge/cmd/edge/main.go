@@ -20,6 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	configv1 "pictor/proto/pictor/config/v1"
 	usagev1 "pictor/proto/pictor/usage/v1"
 	"pictor/services/edge/internal/cache"
@@ -31,6 +35,7 @@ import (
 	"pictor/services/edge/internal/standalone"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/edge/internal/usage"
+	"pictor/services/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,6 +60,18 @@ func run(cfg config, log *slog.Logger) error {
 	log.Info("starting edge", "version", version, "config", cfg.masked())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	tp, err := tracing.New(ctx, cfg.Tracing, "pictor-edge", version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
 
 	var tables routing.Holder
 	apply := func(snap *configv1.Snapshot) error {
@@ -136,6 +153,9 @@ func run(cfg config, log *slog.Logger) error {
 	fetchCfg.ConnectTimeout = cfg.ConnectTimeout
 	fetchCfg.FetchTimeout = cfg.FetchTimeout
 	fetchCfg.MaxBodyBytes = cfg.MaxSourceBytes
+	if tp.Enabled() {
+		fetchCfg.TracerProvider = tp
+	}
 	engine := transform.New(transform.Config{
 		MaxSourcePixels: cfg.MaxSourcePixels,
 		Workers:         cfg.Workers,
@@ -180,9 +200,13 @@ func run(cfg config, log *slog.Logger) error {
 	})
 	handler.Observer, handler.Metrics = m, m.Handler()
 
+	var root http.Handler = handler
+	if tp.Enabled() {
+		root = traced(handler, tp)
+	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           handler,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -246,6 +270,25 @@ func reloadOnHangup(ctx context.Context, load func() error, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// traced makes each image request a root span "edge request" (origin fetch
+// and transform spans hang under it). A client's traceparent is linked,
+// never adopted: on a public CDN a client must not choose what is sampled.
+// Probes and scrapes are not traced.
+func traced(h http.Handler, tp trace.TracerProvider) http.Handler {
+	return otelhttp.NewHandler(h, "edge request",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
+		otelhttp.WithSpanNameFormatter(func(operation string, _ *http.Request) string { return operation }),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				return false
+			}
+			return true
+		}))
 }
 
 func newLogger(format, level string) *slog.Logger {

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,6 +57,11 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 				h.Observer.Response(ResponseEvent{Status: status, CacheStatus: v.cacheStatus, Bytes: n,
 					Total: time.Since(start), Origin: v.originDur, Transform: v.transDur})
 			}
+			annotate(r.Context(), reqID, req, status, v.cacheStatus)
+			if h.log.Enabled(r.Context(), slog.LevelDebug) {
+				h.log.Debug("image served", "request_id", reqID, "status", status, "cache", v.cacheStatus,
+					"account_id", req.route.Account.ID, "endpoint", req.route.Endpoint.ID, "bytes_out", n)
+			}
 			return
 		}
 	}
@@ -64,9 +70,10 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 	if h.Observer != nil {
 		h.Observer.Response(ResponseEvent{Status: status, Reason: errkind.Reason(err), Kind: errkind.KindOf(err), Total: time.Since(start)})
 	}
+	annotate(r.Context(), reqID, req, status, "")
 	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", r.URL.Path}
 	if req != nil {
-		attrs = append(attrs, "tenant", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
+		attrs = append(attrs, "account_id", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
 	}
 	switch {
 	case status >= 500:

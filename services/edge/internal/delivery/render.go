@@ -119,12 +119,14 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, stale *
 				fmt.Sprintf("source format %s is not accepted", src.Format))
 		}
 		start := time.Now()
-		res, err := h.transform.Transform(ctx, transform.Request{
+		tctx, span := startSpan(ctx, "transform")
+		res, err := h.transform.Transform(tctx, transform.Request{
 			Source:         src.Body,
 			Transformation: req.tr,
 			Format:         req.format,
 			DefaultQuality: req.route.Account.DefaultQuality,
 		})
+		span.End()
 		if err != nil {
 			return nil, err
 		}

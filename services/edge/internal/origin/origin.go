@@ -22,6 +22,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/netguard"
 )
@@ -37,6 +41,10 @@ type Config struct {
 	// Guard overrides the address check (netguard.Check) — tests use it to
 	// allow one loopback address and refuse another.
 	Guard func(netip.Addr) string
+	// TracerProvider, when set, makes each origin request (each redirect
+	// hop) a client span "origin fetch" under the request's span. The
+	// trace context is not sent to origins: they are the customers'.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the limits of DESIGN §5.
@@ -135,8 +143,15 @@ func New(cfg Config) *Fetcher {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}
+	var rt http.RoundTripper = transport
+	if cfg.TracerProvider != nil {
+		rt = otelhttp.NewTransport(transport,
+			otelhttp.WithTracerProvider(cfg.TracerProvider),
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
+			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "origin fetch" }))
+	}
 	client := &http.Client{
-		Transport: transport,
+		Transport: rt,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > cfg.MaxRedirects {
 				return errkind.New(errkind.BadGateway, "origin_too_many_redirects",
