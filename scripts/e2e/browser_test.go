@@ -74,6 +74,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		"PICTOR_EDGE_ADDR="+edgeAddr,
 		"PICTOR_CONTROL_PLANE_ADDR="+grpcAddr,
 		"PICTOR_NODE_ID=browser-edge-1",
+		// Usage (and the delivery errors the Not-found help page lists)
+		// reaches the control plane within a second or so.
+		"PICTOR_USAGE_INTERVAL=1s",
 		"PICTOR_EDGE_DATA_DIR="+t.TempDir(),
 		"PICTOR_REDIS_ADDRS="+redisAddr,
 	))

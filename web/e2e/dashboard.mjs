@@ -66,7 +66,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   viewport: { width: 1280, height: 900 },
 });
 const page = context.pages()[0] ?? (await context.newPage());
-page.setDefaultTimeout(15_000);
+page.setDefaultTimeout(30_000); // generous: CI machines are small and shared
 
 // A CSP violation or an uncaught exception fails the run: either means a
 // page that is broken for users even if the checks below pass.
@@ -392,10 +392,28 @@ await step('whitelisting shows the header and the egress addresses', async () =>
   await screenshot('whitelisting');
 });
 
-await step('not-found help says what it needs', async () => {
+await step('not-found help lists a missing image the edge reported', async () => {
+  // A request for an image no origin has; the edge reports it with its
+  // next usage report (every second in the browser test's stack).
+  const missing = `photos/missing-${Date.now().toString(36)}.jpg`;
+  const r = await fetch(`${EDGE}/${account}/tr:w-50/${missing}?e2e=1`);
+  assert.equal(r.status, 404, `the edge answers a missing image with 404, got ${r.status}`);
   await nav('Not-found help').click();
   await heading('Not-found help').waitFor();
-  await page.getByTestId('not-found-unavailable').waitFor();
+  await page.getByRole('heading', { level: 2, name: 'Finding out why an image is not found' }).waitFor();
+  const row = page.getByTestId('delivery-error-row').filter({ hasText: `/${missing}` });
+  const deadline = Date.now() + 30_000;
+  while ((await row.count()) === 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 1000));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForFunction(() => !document.querySelector('.loading'));
+  }
+  await row.waitFor({ timeout: 1000 });
+  assert.equal(await row.locator('td[data-label="Path"]').textContent(), `/${missing}`, 'the default endpoint goes unnamed');
+  assert.equal(await row.locator('td[data-label="Status"]').textContent(), '404');
+  assert.equal(await row.locator('td[data-label="Reason"]').textContent(), 'Not found on any origin');
+  assert.equal(await row.locator('td[data-label="Origins tried"]').textContent(), 'Website load balancer');
+  assert.equal(await row.locator('td[data-label="When"]').textContent(), 'just now');
   await screenshot('not-found-help');
 });
 

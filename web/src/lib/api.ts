@@ -92,6 +92,16 @@ export interface Usage {
   days: UsageDay[];
 }
 
+/** A failed image request an edge reported (GET /v1/accounts/delivery-errors). */
+export interface DeliveryError {
+  path: string;
+  status: number;
+  reason: string;
+  originIds: string[];
+  endpointId: string;
+  occurredAt: string;
+}
+
 export interface SignupResult {
   account: Account;
   urlEndpoint: UrlEndpoint;

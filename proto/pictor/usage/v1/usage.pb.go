@@ -42,7 +42,14 @@ type UsageReport struct {
 	// counter is in the counter itself.
 	CreatedUnixMs int64 `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
 	// At most one entry per (account_id, day).
-	Usage         []*AccountUsage `protobuf:"bytes,4,rep,name=usage,proto3" json:"usage,omitempty"`
+	Usage []*AccountUsage `protobuf:"bytes,4,rep,name=usage,proto3" json:"usage,omitempty"`
+	// Recent delivery failures a customer can act on (the "Not-found help"
+	// page), at most a few per account. Diagnostic data, not billing: an edge
+	// under pressure drops some, and the control plane skips entries it
+	// cannot store rather than refusing the report. They travel with the
+	// report, so a retried report carries them again with the same id and
+	// they are stored once.
+	Errors        []*DeliveryError `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +112,114 @@ func (x *UsageReport) GetUsage() []*AccountUsage {
 	return nil
 }
 
+func (x *UsageReport) GetErrors() []*DeliveryError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+// DeliveryError is one failed image request an edge served.
+type DeliveryError struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The image path as requested, still escaped, without the query or the
+	// transformation.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The HTTP status answered: 404, 422, 502 or 504.
+	Status uint32 `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
+	// Why, in errkind's reason vocabulary ("not_found", "origin_status",
+	// "origin_timeout", "source_corrupt", ...); edges that only know the
+	// status send a coarse reason derived from it.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The URL-endpoint's origins, in the order they are tried.
+	OriginIds  []string `protobuf:"bytes,5,rep,name=origin_ids,json=originIds,proto3" json:"origin_ids,omitempty"`
+	EndpointId string   `protobuf:"bytes,6,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// When the edge answered.
+	UnixMs        int64 `protobuf:"varint,7,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryError) Reset() {
+	*x = DeliveryError{}
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryError) ProtoMessage() {}
+
+func (x *DeliveryError) ProtoReflect() protoreflect.Message {
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryError.ProtoReflect.Descriptor instead.
+func (*DeliveryError) Descriptor() ([]byte, []int) {
+	return file_pictor_usage_v1_usage_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DeliveryError) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DeliveryError) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DeliveryError) GetStatus() uint32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *DeliveryError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeliveryError) GetOriginIds() []string {
+	if x != nil {
+		return x.OriginIds
+	}
+	return nil
+}
+
+func (x *DeliveryError) GetEndpointId() string {
+	if x != nil {
+		return x.EndpointId
+	}
+	return ""
+}
+
+func (x *DeliveryError) GetUnixMs() int64 {
+	if x != nil {
+		return x.UnixMs
+	}
+	return 0
+}
+
 // AccountUsage is one account's traffic on one UTC day, as seen by one edge
 // since its previous report.
 type AccountUsage struct {
@@ -132,7 +247,7 @@ type AccountUsage struct {
 
 func (x *AccountUsage) Reset() {
 	*x = AccountUsage{}
-	mi := &file_pictor_usage_v1_usage_proto_msgTypes[1]
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +259,7 @@ func (x *AccountUsage) String() string {
 func (*AccountUsage) ProtoMessage() {}
 
 func (x *AccountUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_usage_v1_usage_proto_msgTypes[1]
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +272,7 @@ func (x *AccountUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountUsage.ProtoReflect.Descriptor instead.
 func (*AccountUsage) Descriptor() ([]byte, []int) {
-	return file_pictor_usage_v1_usage_proto_rawDescGZIP(), []int{1}
+	return file_pictor_usage_v1_usage_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AccountUsage) GetAccountId() string {
@@ -248,7 +363,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_pictor_usage_v1_usage_proto_msgTypes[2]
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +375,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_usage_v1_usage_proto_msgTypes[2]
+	mi := &file_pictor_usage_v1_usage_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +388,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_pictor_usage_v1_usage_proto_rawDescGZIP(), []int{2}
+	return file_pictor_usage_v1_usage_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReportResponse) GetDuplicate() bool {
@@ -287,12 +402,24 @@ var File_pictor_usage_v1_usage_proto protoreflect.FileDescriptor
 
 const file_pictor_usage_v1_usage_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpictor/usage/v1/usage.proto\x12\x0fpictor.usage.v1\"\xa0\x01\n" +
+	"\x1bpictor/usage/v1/usage.proto\x12\x0fpictor.usage.v1\"\xd8\x01\n" +
 	"\vUsageReport\x12\x1b\n" +
 	"\treport_id\x18\x01 \x01(\tR\breportId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12&\n" +
 	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x123\n" +
-	"\x05usage\x18\x04 \x03(\v2\x1d.pictor.usage.v1.AccountUsageR\x05usage\"\xc7\x02\n" +
+	"\x05usage\x18\x04 \x03(\v2\x1d.pictor.usage.v1.AccountUsageR\x05usage\x126\n" +
+	"\x06errors\x18\x05 \x03(\v2\x1e.pictor.usage.v1.DeliveryErrorR\x06errors\"\xcb\x01\n" +
+	"\rDeliveryError\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\rR\x06status\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"origin_ids\x18\x05 \x03(\tR\toriginIds\x12\x1f\n" +
+	"\vendpoint_id\x18\x06 \x01(\tR\n" +
+	"endpointId\x12\x17\n" +
+	"\aunix_ms\x18\a \x01(\x03R\x06unixMs\"\xc7\x02\n" +
 	"\fAccountUsage\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x10\n" +
@@ -328,21 +455,23 @@ func file_pictor_usage_v1_usage_proto_rawDescGZIP() []byte {
 	return file_pictor_usage_v1_usage_proto_rawDescData
 }
 
-var file_pictor_usage_v1_usage_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_pictor_usage_v1_usage_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_pictor_usage_v1_usage_proto_goTypes = []any{
 	(*UsageReport)(nil),    // 0: pictor.usage.v1.UsageReport
-	(*AccountUsage)(nil),   // 1: pictor.usage.v1.AccountUsage
-	(*ReportResponse)(nil), // 2: pictor.usage.v1.ReportResponse
+	(*DeliveryError)(nil),  // 1: pictor.usage.v1.DeliveryError
+	(*AccountUsage)(nil),   // 2: pictor.usage.v1.AccountUsage
+	(*ReportResponse)(nil), // 3: pictor.usage.v1.ReportResponse
 }
 var file_pictor_usage_v1_usage_proto_depIdxs = []int32{
-	1, // 0: pictor.usage.v1.UsageReport.usage:type_name -> pictor.usage.v1.AccountUsage
-	0, // 1: pictor.usage.v1.UsageService.Report:input_type -> pictor.usage.v1.UsageReport
-	2, // 2: pictor.usage.v1.UsageService.Report:output_type -> pictor.usage.v1.ReportResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: pictor.usage.v1.UsageReport.usage:type_name -> pictor.usage.v1.AccountUsage
+	1, // 1: pictor.usage.v1.UsageReport.errors:type_name -> pictor.usage.v1.DeliveryError
+	0, // 2: pictor.usage.v1.UsageService.Report:input_type -> pictor.usage.v1.UsageReport
+	3, // 3: pictor.usage.v1.UsageService.Report:output_type -> pictor.usage.v1.ReportResponse
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_pictor_usage_v1_usage_proto_init() }
@@ -356,7 +485,7 @@ func file_pictor_usage_v1_usage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pictor_usage_v1_usage_proto_rawDesc), len(file_pictor_usage_v1_usage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

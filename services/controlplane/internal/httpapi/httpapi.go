@@ -37,6 +37,7 @@ type Store interface {
 	tenant.NamedTransformationService
 	tenant.PurgeService
 	tenant.UsageService
+	tenant.DeliveryErrorService
 	tenant.SettingsService
 	tenant.SessionService
 	tenant.RateLimiter
@@ -189,6 +190,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/v1/files/purge/:requestId", s.purgeStatus, acct...)
 
 	e.GET("/v1/accounts/usage", s.usage, acct...)
+	e.GET("/v1/accounts/delivery-errors", s.deliveryErrors, acct...)
 
 	e.GET("/v1/api-keys", s.listKeys, acct...)
 	e.POST("/v1/api-keys", s.createKey, acct...)

@@ -113,6 +113,12 @@ func TestTenantRoleIsConfined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.IngestUsage(ctx, tenant.UsageReport{ID: "rls", NodeID: "edge", Errors: []tenant.DeliveryError{
+		{AccountID: "acme", EndpointID: "default", Path: "a.jpg", Status: 404, Reason: "not_found", OccurredAt: time.Now()},
+		{AccountID: "bravo", EndpointID: "default", Path: "b.jpg", Status: 404, Reason: "not_found", OccurredAt: time.Now()},
+	}}); err != nil {
+		t.Fatal(err)
+	}
 
 	countAsAcme := func(sql string) int {
 		t.Helper()
@@ -125,7 +131,7 @@ func TestTenantRoleIsConfined(t *testing.T) {
 	}
 
 	for _, table := range []string{"account_users", "api_keys", "origins", "url_endpoints", "url_endpoint_origins",
-		"named_transformations", "purge_requests", "usage_daily", "custom_domains"} {
+		"named_transformations", "purge_requests", "usage_daily", "custom_domains", "delivery_errors"} {
 		if n := countAsAcme(`SELECT count(*) FROM ` + table + ` WHERE account_id <> 'acme'`); n != 0 {
 			t.Errorf("acme sees %d rows of other accounts in %s", n, table)
 		}

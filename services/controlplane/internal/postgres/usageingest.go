@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -54,6 +55,9 @@ func (db *DB) IngestUsage(ctx context.Context, r tenant.UsageReport) (duplicate 
 			duplicate = true
 			return nil
 		}
+		if err := storeDeliveryErrors(ctx, tx, r); err != nil {
+			return err
+		}
 		if n == 0 {
 			return nil
 		}
@@ -83,6 +87,106 @@ func (db *DB) IngestUsage(ctx context.Context, r tenant.UsageReport) (duplicate 
 		return err
 	})
 	return duplicate, err
+}
+
+// MaxDeliveryErrorsPerAccount is how many delivery errors are kept per
+// account: ingest deletes the older ones.
+const MaxDeliveryErrorsPerAccount = 100
+
+// storeDeliveryErrors adds a report's delivery errors, in the transaction
+// that records the report id (so a retried report adds them once). An
+// error replaces the stored one for the same endpoint, path and status, so
+// one failing image repeated by many requests or edges does not crowd out
+// the rest; then only the newest MaxDeliveryErrorsPerAccount of each
+// account touched are kept. Errors of deleted accounts are dropped.
+func storeDeliveryErrors(ctx context.Context, tx pgx.Tx, r tenant.UsageReport) error {
+	if len(r.Errors) == 0 {
+		return nil
+	}
+	errs := slices.Clone(r.Errors)
+	// Locks are taken account by account in the same order everywhere.
+	slices.SortStableFunc(errs, func(a, b tenant.DeliveryError) int { return cmp.Compare(a.AccountID, b.AccountID) })
+	n := len(errs)
+	var (
+		accounts  = make([]string, n)
+		endpoints = make([]string, n)
+		paths     = make([]string, n)
+		statuses  = make([]int32, n)
+		reasons   = make([]string, n)
+		origins   = make([]string, n) // JSON arrays: text[] cannot be ragged
+		times     = make([]time.Time, n)
+	)
+	for i, e := range errs {
+		accounts[i], endpoints[i], paths[i], reasons[i] = e.AccountID, e.EndpointID, e.Path, e.Reason
+		statuses[i] = int32(e.Status)
+		ids := e.OriginIDs
+		if ids == nil {
+			ids = []string{}
+		}
+		b, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		origins[i] = string(b)
+		times[i] = e.OccurredAt
+	}
+	_, err := tx.Exec(ctx, `
+		WITH u AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::timestamptz[])
+				WITH ORDINALITY AS u(account_id, endpoint_id, path, status, reason, origins, occurred_at, ord)
+			WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.id = u.account_id)
+		), replaced AS (
+			DELETE FROM delivery_errors d USING u
+			WHERE d.account_id = u.account_id AND d.endpoint_id = u.endpoint_id AND d.path = u.path
+				AND d.status = u.status AND d.occurred_at <= u.occurred_at
+		)
+		INSERT INTO delivery_errors (account_id, endpoint_id, path, status, reason, origin_ids, occurred_at, node_id)
+		SELECT u.account_id, u.endpoint_id, u.path, u.status, u.reason,
+			ARRAY(SELECT jsonb_array_elements_text(u.origins::jsonb)), u.occurred_at, $8
+		FROM u
+		WHERE NOT EXISTS (SELECT 1 FROM delivery_errors d WHERE d.account_id = u.account_id
+			AND d.endpoint_id = u.endpoint_id AND d.path = u.path AND d.status = u.status AND d.occurred_at > u.occurred_at)
+		ORDER BY u.ord`,
+		accounts, endpoints, paths, statuses, reasons, origins, times, r.NodeID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		DELETE FROM delivery_errors d USING (
+			SELECT id, row_number() OVER (PARTITION BY account_id ORDER BY occurred_at DESC, id DESC) AS rank
+			FROM delivery_errors WHERE account_id = ANY($1::text[])
+		) old
+		WHERE d.id = old.id AND old.rank > $2`, slices.Compact(accounts), MaxDeliveryErrorsPerAccount)
+	return err
+}
+
+// DeliveryErrors implements tenant.DeliveryErrorService. The account's
+// default endpoint is named tenant.DefaultEndpointID, as the endpoints API
+// names it (edges know it by its real id).
+func (db *DB) DeliveryErrors(ctx context.Context, c tenant.Caller, limit int) ([]tenant.DeliveryError, error) {
+	out := []tenant.DeliveryError{}
+	err := db.tenantRead(ctx, "read delivery errors", c, func(tx pgx.Tx, account string) error {
+		rows, _ := tx.Query(ctx, `
+			SELECT d.account_id,
+				CASE WHEN EXISTS (SELECT 1 FROM url_endpoints e
+					WHERE e.account_id = d.account_id AND e.id = d.endpoint_id AND e.url_prefix = '')
+				THEN $3 ELSE d.endpoint_id END,
+				d.path, d.status, d.reason, d.origin_ids, d.occurred_at, d.node_id
+			FROM delivery_errors d WHERE d.account_id = $1 ORDER BY d.occurred_at DESC, d.id DESC LIMIT $2`,
+			account, limit, tenant.DefaultEndpointID)
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.DeliveryError, error) {
+			var e tenant.DeliveryError
+			err := r.Scan(&e.AccountID, &e.EndpointID, &e.Path, &e.Status, &e.Reason, &e.OriginIDs, &e.OccurredAt, &e.NodeID)
+			e.OccurredAt = e.OccurredAt.UTC()
+			return e, err
+		})
+		out = append(out, list...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // PruneUsageReports forgets report ids received before olderThan ago, in

@@ -185,3 +185,87 @@ func TestAdvanceVersion(t *testing.T) {
 		t.Fatalf("absurd jump: %v, want Invalid", err)
 	}
 }
+
+// TestIngestDeliveryErrors: errors are stored with their report, once;
+// the same endpoint, path and status keeps only its newest; each account
+// keeps its newest MaxDeliveryErrorsPerAccount; errors of unknown
+// accounts are dropped; a tenant reads only its own, newest first.
+func TestIngestDeliveryErrors(t *testing.T) {
+	ctx := testContext(t)
+	db := newDB(t)
+	acme := mustCreateAccount(ctx, t, db, "acme")
+	beta := mustCreateAccount(ctx, t, db, "beta")
+	t0 := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	derr := func(account, path string, status int, at time.Time) tenant.DeliveryError {
+		return tenant.DeliveryError{AccountID: account, EndpointID: "default", Path: path, Status: status,
+			Reason: "not_found", OriginIDs: []string{"o1", "o2"}, OccurredAt: at}
+	}
+	r1 := tenant.UsageReport{ID: "e1", NodeID: "edge-1", Errors: []tenant.DeliveryError{
+		derr("acme", "a.jpg", 404, t0), derr("beta", "b.jpg", 502, t0), derr("gone", "c.jpg", 404, t0),
+		derr("acme", "z.jpg", 504, t0.Add(time.Second)),
+	}}
+	for range 2 {
+		if _, err := db.IngestUsage(ctx, r1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(c tenant.Caller, limit int) []tenant.DeliveryError {
+		t.Helper()
+		list, err := db.DeliveryErrors(ctx, c, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	got := read(acme, 100)
+	if len(got) != 2 || got[0].Path != "z.jpg" || got[1].Path != "a.jpg" || got[1].NodeID != "edge-1" ||
+		fmt.Sprint(got[1].OriginIDs) != "[o1 o2]" || !got[1].OccurredAt.Equal(t0) {
+		t.Fatalf("acme reads %+v", got)
+	}
+	if b := read(beta, 100); len(b) != 1 || b[0].Path != "b.jpg" || b[0].Status != 502 {
+		t.Fatalf("beta reads %+v", b)
+	}
+	// A newer a.jpg 404 replaces the old one; an older one is ignored.
+	r2 := tenant.UsageReport{ID: "e2", NodeID: "edge-2", Errors: []tenant.DeliveryError{derr("acme", "a.jpg", 404, t0.Add(time.Hour))}}
+	r3 := tenant.UsageReport{ID: "e3", NodeID: "edge-3", Errors: []tenant.DeliveryError{derr("acme", "a.jpg", 404, t0.Add(-time.Hour))}}
+	for _, r := range []tenant.UsageReport{r2, r3} {
+		if _, err := db.IngestUsage(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(acme, 100); len(got) != 2 || got[0].Path != "a.jpg" || got[0].NodeID != "edge-2" {
+		t.Fatalf("after a newer duplicate: %+v", got)
+	}
+	// Past the cap, the oldest go; the limit bounds a read.
+	var many []tenant.DeliveryError
+	for i := range MaxDeliveryErrorsPerAccount + 10 {
+		many = append(many, derr("acme", fmt.Sprintf("p%03d.jpg", i), 404, t0.Add(2*time.Hour+time.Duration(i)*time.Second)))
+	}
+	if _, err := db.IngestUsage(ctx, tenant.UsageReport{ID: "e4", NodeID: "edge-1", Errors: many}); err != nil {
+		t.Fatal(err)
+	}
+	got = read(acme, 1000)
+	if len(got) != MaxDeliveryErrorsPerAccount || got[0].Path != fmt.Sprintf("p%03d.jpg", MaxDeliveryErrorsPerAccount+9) || got[len(got)-1].Path != "p010.jpg" {
+		t.Fatalf("kept %d, newest %s, oldest %s", len(got), got[0].Path, got[len(got)-1].Path)
+	}
+	if got := read(acme, 5); len(got) != 5 {
+		t.Fatalf("limit 5 read %d", len(got))
+	}
+	if b := read(beta, 100); len(b) != 1 {
+		t.Fatalf("pruning acme touched beta: %+v", b)
+	}
+	// The default endpoint, known to edges by its real id, reads as
+	// "default" as in the endpoints API.
+	var defaultID string
+	if err := db.pool.QueryRow(ctx, `SELECT id FROM url_endpoints WHERE account_id = 'beta' AND url_prefix = ''`).Scan(&defaultID); err != nil {
+		t.Fatal(err)
+	}
+	e := derr("beta", "d.jpg", 404, t0.Add(time.Hour))
+	e.EndpointID = defaultID
+	if _, err := db.IngestUsage(ctx, tenant.UsageReport{ID: "e5", NodeID: "edge-1", Errors: []tenant.DeliveryError{e}}); err != nil {
+		t.Fatal(err)
+	}
+	if b := read(beta, 1); b[0].Path != "d.jpg" || b[0].EndpointID != tenant.DefaultEndpointID {
+		t.Fatalf("beta's default endpoint reads as %+v", b[0])
+	}
+}

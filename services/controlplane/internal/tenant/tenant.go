@@ -375,6 +375,13 @@ type UsageService interface {
 	Usage(ctx context.Context, c Caller, from, to time.Time) ([]UsageDay, error)
 }
 
+// DeliveryErrorService reads the recent delivery errors edges reported.
+type DeliveryErrorService interface {
+	// DeliveryErrors returns the caller's newest errors, at most limit,
+	// newest first.
+	DeliveryErrors(ctx context.Context, c Caller, limit int) ([]DeliveryError, error)
+}
+
 // SettingsService reads and changes the caller's own account.
 type SettingsService interface {
 	// Account returns the caller's account.

@@ -41,6 +41,14 @@ const (
 	maxReportIDLen = 64
 	maxNodeIDLen   = 128
 	maxAccountLen  = 64
+
+	// Delivery errors are diagnostics: entries past these limits, or not
+	// plausible, are skipped (and logged), never a reason to refuse the
+	// report and lose its counters.
+	maxErrors        = 2000
+	maxErrorPathLen  = 2048
+	maxErrorOrigins  = 32
+	maxErrorTokenLen = 64
 )
 
 // Options tune the server; zero values take the defaults.
@@ -75,7 +83,11 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 
 // Report implements usagev1.UsageServiceServer.
 func (s *Server) Report(ctx context.Context, req *usagev1.UsageReport) (*usagev1.ReportResponse, error) {
-	r, err := s.parse(req)
+	r, skipped, err := s.parse(req)
+	if skipped > 0 {
+		s.log.Warn("usage report: skipped implausible delivery errors", "report_id", req.GetReportId(),
+			"node_id", req.GetNodeId(), "skipped", skipped, "errors", len(req.GetErrors()))
+	}
 	if err != nil {
 		// An edge drops a report refused as invalid; say why, loudly.
 		s.log.Error("usage report refused", "report_id", req.GetReportId(), "node_id", req.GetNodeId(), "err", err)
@@ -89,14 +101,59 @@ func (s *Server) Report(ctx context.Context, req *usagev1.UsageReport) (*usagev1
 	if dup {
 		s.log.Info("usage report retried; already counted", "report_id", r.ID, "node_id", r.NodeID)
 	} else {
-		s.log.Debug("usage report ingested", "report_id", r.ID, "node_id", r.NodeID, "rows", len(r.Rows))
+		s.log.Debug("usage report ingested", "report_id", r.ID, "node_id", r.NodeID, "rows", len(r.Rows), "errors", len(r.Errors))
 	}
 	return &usagev1.ReportResponse{Duplicate: dup}, nil
 }
 
-// parse validates a report and converts it. Anything wrong with it is a
-// bug on the edge that no retry fixes.
-func (s *Server) parse(req *usagev1.UsageReport) (tenant.UsageReport, error) {
+// parse validates a report and converts it. Anything wrong with its
+// counters is a bug on the edge that no retry fixes; delivery errors that
+// are not plausible are skipped and counted instead.
+func (s *Server) parse(req *usagev1.UsageReport) (r tenant.UsageReport, skipped int, err error) {
+	r, err = s.parseCounters(req)
+	if err != nil {
+		return r, 0, err
+	}
+	r.Errors, skipped = s.parseErrors(req)
+	return r, skipped, nil
+}
+
+// parseErrors converts the plausible delivery errors of a report.
+func (s *Server) parseErrors(req *usagev1.UsageReport) ([]tenant.DeliveryError, int) {
+	in := req.GetErrors()
+	skipped := 0
+	if len(in) > maxErrors {
+		skipped = len(in) - maxErrors
+		in = in[:maxErrors]
+	}
+	earliest := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest := s.now().Add(48 * time.Hour)
+	out := make([]tenant.DeliveryError, 0, len(in))
+	for _, e := range in {
+		at := time.UnixMilli(e.GetUnixMs()).UTC()
+		ok := checkToken("account_id", e.GetAccountId(), maxAccountLen) == nil &&
+			checkToken("endpoint_id", e.GetEndpointId(), maxErrorTokenLen) == nil &&
+			checkToken("reason", e.GetReason(), maxErrorTokenLen) == nil &&
+			checkToken("path", e.GetPath(), maxErrorPathLen) == nil &&
+			e.GetStatus() >= 400 && e.GetStatus() <= 599 &&
+			len(e.GetOriginIds()) <= maxErrorOrigins &&
+			!at.Before(earliest) && !at.After(latest)
+		for _, id := range e.GetOriginIds() {
+			ok = ok && checkToken("origin_ids", id, maxErrorTokenLen) == nil
+		}
+		if !ok {
+			skipped++
+			continue
+		}
+		out = append(out, tenant.DeliveryError{
+			AccountID: e.GetAccountId(), EndpointID: e.GetEndpointId(), Path: e.GetPath(), Status: int(e.GetStatus()),
+			Reason: e.GetReason(), OriginIDs: e.GetOriginIds(), OccurredAt: at, NodeID: req.GetNodeId(),
+		})
+	}
+	return out, skipped
+}
+
+func (s *Server) parseCounters(req *usagev1.UsageReport) (tenant.UsageReport, error) {
 	r := tenant.UsageReport{ID: req.GetReportId(), NodeID: req.GetNodeId()}
 	if err := checkToken("report_id", r.ID, maxReportIDLen); err != nil {
 		return r, err

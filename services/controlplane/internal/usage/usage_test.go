@@ -194,3 +194,44 @@ func TestDatabaseDownIsRetryable(t *testing.T) {
 		t.Fatalf("with the database down: %v, want a retryable error", err)
 	}
 }
+
+// TestDeliveryErrorsStoredOnce: a report's delivery errors are stored with
+// it, once however often it is retried; implausible entries are skipped
+// without refusing the report (its counters still count).
+func TestDeliveryErrorsStoredOnce(t *testing.T) {
+	h := start(t)
+	day := time.Now().UTC().Format(time.DateOnly)
+	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	rep := report("report-errs", day, 2)
+	good := &usagev1.DeliveryError{AccountId: "acme", Path: "photos/missing.jpg", Status: 404, Reason: "not_found",
+		OriginIds: []string{"o2", "o1"}, EndpointId: "default", UnixMs: at.UnixMilli()}
+	rep.Errors = []*usagev1.DeliveryError{
+		good,
+		{AccountId: "acme", Path: "", Status: 404, Reason: "not_found", EndpointId: "default", UnixMs: at.UnixMilli()},
+		{AccountId: "acme", Path: "a b.jpg", Status: 404, Reason: "not_found", EndpointId: "default", UnixMs: at.UnixMilli()},
+		{AccountId: "acme", Path: "x.jpg", Status: 200, Reason: "ok", EndpointId: "default", UnixMs: at.UnixMilli()},
+		{AccountId: "acme", Path: "x.jpg", Status: 404, Reason: "not_found", EndpointId: "default", UnixMs: 1},
+	}
+	h.loseNext.Store(true)
+	if _, err := h.client.Report(authed(t, edgeToken), rep); status.Code(err) != codes.Unavailable {
+		t.Fatalf("first delivery: %v", err)
+	}
+	if resp, err := h.client.Report(authed(t, edgeToken), rep); err != nil || !resp.Duplicate {
+		t.Fatalf("retry: %v %v", resp, err)
+	}
+	if got := h.requests(t, day); got != 2 {
+		t.Fatalf("%d requests counted, want 2", got)
+	}
+	list, err := h.db.DeliveryErrors(context.Background(), tenant.Caller{AccountID: "acme", Actor: "test"}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("stored %+v, want the one plausible error once", list)
+	}
+	e := list[0]
+	if e.Path != good.Path || e.Status != 404 || e.Reason != "not_found" || e.EndpointID != "default" || e.NodeID != "edge-1" ||
+		strings.Join(e.OriginIDs, ",") != "o2,o1" || !e.OccurredAt.Equal(at) {
+		t.Fatalf("stored %+v", e)
+	}
+}

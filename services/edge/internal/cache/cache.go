@@ -118,6 +118,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// GetL1 looks in L1 only; nil when L1 is disabled or does not hold key.
+func (s *Store) GetL1(key string) *Entry {
+	if s.l1 == nil {
+		return nil
+	}
+	e, _ := s.l1.GetIfPresent(key)
+	return e
+}
+
 // Get looks in L1, then L2; an L2 hit is promoted to L1.
 func (s *Store) Get(ctx context.Context, key string) (*Entry, Tier) {
 	if s.l1 != nil {

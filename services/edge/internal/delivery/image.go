@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,21 +53,12 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 		v, err = h.render(r.Context(), req)
 		if err == nil {
 			status, n := h.respond(w, r, req, v)
-			h.recordUsage(req, status, n, v)
-			if h.Observer != nil {
-				h.Observer.Response(ResponseEvent{Status: status, CacheStatus: v.cacheStatus, Bytes: n,
-					Total: time.Since(start), Origin: v.originDur, Transform: v.transDur})
-			}
-			annotate(r.Context(), reqID, req, status, v.cacheStatus)
-			if h.log.Enabled(r.Context(), slog.LevelDebug) {
-				h.log.Debug("image served", "request_id", reqID, "status", status, "cache", v.cacheStatus,
-					"account_id", req.route.Account.ID, "endpoint", req.route.Endpoint.ID, "bytes_out", n)
-			}
+			h.served(r.Context(), reqID, req, v, status, n, start)
 			return
 		}
 	}
 	status := writeError(w, r, reqID, err)
-	h.recordUsage(req, status, 0, nil)
+	h.recordUsage(req, status, 0, nil, errkind.Reason(err))
 	if h.Observer != nil {
 		h.Observer.Response(ResponseEvent{Status: status, Reason: errkind.Reason(err), Kind: errkind.KindOf(err), Total: time.Since(start)})
 	}
@@ -83,13 +75,44 @@ func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID strin
 	}
 }
 
+// served records an image response that was written: usage, metrics, the
+// request's span and the debug log. Both fronts call it.
+func (h *Handler) served(ctx context.Context, reqID string, req *request, v *variant, status, n int, start time.Time) {
+	h.recordUsage(req, status, n, v, "")
+	if h.Observer != nil {
+		h.Observer.Response(ResponseEvent{Status: status, CacheStatus: v.cacheStatus, Bytes: n,
+			Total: time.Since(start), Origin: v.originDur, Transform: v.transDur})
+	}
+	annotate(ctx, reqID, req, status, v.cacheStatus)
+	if h.log.Enabled(ctx, slog.LevelDebug) {
+		h.log.Debug("image served", "request_id", reqID, "status", status, "cache", v.cacheStatus,
+			"account_id", req.route.Account.ID, "endpoint", req.route.Endpoint.ID, "bytes_out", n)
+	}
+}
+
 // parse runs the front half of the line: method, loop check, routing,
 // signature, transformation. Nothing here touches the network.
 func (h *Handler) parse(r *http.Request) (*request, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	rawPath, rawQuery := requestTarget(r)
+	return h.parseTarget(target{method: r.Method, host: r.Host, rawPath: rawPath, rawQuery: rawQuery,
+		accept: r.Header.Get("Accept"), via: r.Header.Values("Via")})
+}
+
+// target is an image request as plain values, whichever HTTP front read
+// it: both the net/http handler and the fast front (fast.go) parse with
+// parseTarget, so they route, verify and negotiate identically.
+type target struct {
+	method, host      string
+	rawPath, rawQuery string // exactly as the client sent them
+	accept            string // the first Accept header
+	via               []string
+}
+
+func (h *Handler) parseTarget(t target) (*request, error) {
+	if t.method != http.MethodGet && t.method != http.MethodHead {
 		return nil, errkind.New(errkind.MethodNotAllowed, "method_not_allowed", "only GET and HEAD are served")
 	}
-	for _, via := range r.Header.Values("Via") {
+	for _, via := range t.via {
 		if strings.Contains(strings.ToLower(via), "pictor") {
 			return nil, errkind.New(errkind.Loop, "loop_detected", "request loop: an origin points back at Pictor")
 		}
@@ -98,12 +121,12 @@ func (h *Handler) parse(r *http.Request) (*request, error) {
 	if table == nil {
 		return nil, errkind.New(errkind.Unavailable, "not_ready", "edge has no configuration yet")
 	}
-	rawPath, rawQuery := requestTarget(r)
-	route, err := table.Resolve(r.Host, rawPath)
+	rawPath, rawQuery := t.rawPath, t.rawQuery
+	route, err := table.Resolve(t.host, rawPath)
 	if err != nil {
 		return nil, err
 	}
-	req := &request{route: route, clientHost: r.Host, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
+	req := &request{route: route, clientHost: t.host, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
 	steps, imagePath := imgurl.SplitPath(route.Rest)
 	if req.imagePath, err = checkImagePath(imagePath); err != nil {
 		return req, err
@@ -131,7 +154,7 @@ func (h *Handler) parse(r *http.Request) (*request, error) {
 			req.defaultImage = st.DefaultImage
 		}
 	}
-	req.format, req.vary = transform.NegotiateFormat(transform.RequestedFormat(req.tr), r.Header.Get("Accept"), route.Account.AVIFEnabled)
+	req.format, req.vary = transform.NegotiateFormat(transform.RequestedFormat(req.tr), t.accept, route.Account.AVIFEnabled)
 	return req, nil
 }
 
@@ -178,27 +201,48 @@ func escapePath(p string) string {
 // come from config are computed here, per response, never stored. It
 // returns the status and the body bytes written.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) (status, n int) {
-	// Headers are assigned with canonical keys and shared constant values:
-	// Header.Set's canonicalisation and allocations showed up on the
-	// cache-hit path, which is the one that has to keep up with nginx.
-	hdr := w.Header()
-	etag := v.etag
-	hdr["Etag"] = []string{etag}
-	hdr["Cache-Control"] = cacheControlValue
-	if req.vary {
-		hdr["Vary"] = varyAcceptValue
+	status = setImageHeaders(netHeader(w.Header()), req, v, r.Header.Get("If-None-Match"))
+	w.WriteHeader(status)
+	if status != http.StatusOK || r.Method == http.MethodHead {
+		return status, 0
 	}
-	hdr["Access-Control-Allow-Origin"] = anyOriginValue
-	hdr["Access-Control-Expose-Headers"] = exposedHeadersValue
-	hdr["X-Cache"] = []string{v.cacheStatus}
+	w.Write(v.body)
+	return http.StatusOK, len(v.body)
+}
+
+// headerSetter is where setImageHeaders puts headers: net/http's header map
+// or the fast front's response header. values are shared and never modified.
+type headerSetter interface {
+	setHeader(canonicalKey string, values []string)
+}
+
+// netHeader assigns canonical keys straight into the map: Header.Set's
+// canonicalisation and allocations showed up on the cache-hit path.
+type netHeader http.Header
+
+func (h netHeader) setHeader(k string, v []string) { h[k] = v }
+
+// setImageHeaders sets the headers of an image response and returns its
+// status: 304 when ifNoneMatch matches the variant's ETag, else 200 (with
+// Content-Type and Content-Length).
+func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch string) int {
+	etag := v.etag
+	hdr.setHeader("Etag", []string{etag})
+	hdr.setHeader("Cache-Control", cacheControlValue)
+	if req.vary {
+		hdr.setHeader("Vary", varyAcceptValue)
+	}
+	hdr.setHeader("Access-Control-Allow-Origin", anyOriginValue)
+	hdr.setHeader("Access-Control-Expose-Headers", exposedHeadersValue)
+	hdr.setHeader("X-Cache", []string{v.cacheStatus})
 	if v.originDur > 0 || v.transDur > 0 {
-		hdr["Server-Timing"] = []string{"origin;dur=" + millis(v.originDur) + ", transform;dur=" + millis(v.transDur)}
+		hdr.setHeader("Server-Timing", []string{"origin;dur=" + millis(v.originDur) + ", transform;dur=" + millis(v.transDur)})
 	} else {
-		hdr["Server-Timing"] = cachedTimingValue
+		hdr.setHeader("Server-Timing", cachedTimingValue)
 	}
 	for _, o := range req.route.Endpoint.Origins {
 		if o.ID == v.sourceID && o.IncludeCanonicalHeader {
-			hdr.Set("Link", fmt.Sprintf(`<%s/%s>; rel="canonical"`, o.CanonicalBase, req.imagePath))
+			hdr.setHeader("Link", []string{fmt.Sprintf(`<%s/%s>; rel="canonical"`, o.CanonicalBase, req.imagePath)})
 		}
 	}
 	if req.query.Attachment {
@@ -206,21 +250,15 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, 
 		if u, err := url.PathUnescape(name); err == nil {
 			name = u
 		}
-		hdr.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeHeader(name)))
+		hdr.setHeader("Content-Disposition", []string{fmt.Sprintf("attachment; filename=%q", sanitizeHeader(name))})
 	}
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return http.StatusNotModified, 0
+	if etagMatches(ifNoneMatch, etag) {
+		return http.StatusNotModified
 	}
-	hdr["Content-Type"] = []string{v.contentType}
-	hdr["X-Content-Type-Options"] = nosniffValue
-	hdr["Content-Length"] = []string{strconv.Itoa(len(v.body))}
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return http.StatusOK, 0
-	}
-	w.Write(v.body)
-	return http.StatusOK, len(v.body)
+	hdr.setHeader("Content-Type", []string{v.contentType})
+	hdr.setHeader("X-Content-Type-Options", nosniffValue)
+	hdr.setHeader("Content-Length", []string{strconv.Itoa(len(v.body))})
+	return http.StatusOK
 }
 
 // Constant header values, shared by every response; net/http never

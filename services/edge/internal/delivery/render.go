@@ -28,7 +28,7 @@ func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
 		case req.isPurged(e):
 			h.cache.Delete(ctx, key)
 		case e.Fresh(h.now()):
-			return variantFromEntry(e, "HIT-"+string(tier)), nil
+			return hit(e, tier), nil
 		default:
 			stale, staleTier = e, tier
 		}
@@ -38,6 +38,27 @@ func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
 	})
 	req.coalesced = shared
 	return v, err
+}
+
+// freshL1Hit is the fast front's lookup: the variant when L1 holds a fresh,
+// unpurged copy, else nil (the caller then takes the full path, which also
+// drops purged entries and serves or revalidates stale ones).
+func (h *Handler) freshL1Hit(l1 l1Cache, req *request) *variant {
+	e := l1.GetL1(h.variantKey(req))
+	if e == nil || req.isPurged(e) || !e.Fresh(h.now()) {
+		return nil
+	}
+	return hit(e, cache.L1)
+}
+
+// l1Cache is a Cache whose first tier can be asked alone, without the
+// network round trip a miss would make to L2.
+type l1Cache interface {
+	GetL1(key string) *cache.Entry
+}
+
+func hit(e *cache.Entry, tier cache.Tier) *variant {
+	return variantFromEntry(e, "HIT-"+string(tier))
 }
 
 func (h *Handler) variantKey(req *request) string {

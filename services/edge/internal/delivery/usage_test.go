@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -53,14 +54,16 @@ func TestUsageRecorded(t *testing.T) {
 		{AccountID: "demo", Status: 200, Bytes: n, CacheStatus: "HIT-L1"},
 		{AccountID: "demo", Status: 200, Bytes: 0, CacheStatus: "HIT-L1"},
 		{AccountID: "demo", Status: 304, Bytes: 0, CacheStatus: "HIT-L1"},
-		{AccountID: "demo", Status: 404},
+		// A 404 is a reported delivery error: it names the path, the
+		// endpoint and its origins, with the reason its status implies.
+		{AccountID: "demo", Status: 404, Path: "missing.jpg", EndpointID: "ep", OriginIDs: []string{"o1"}, Reason: "not_found"},
 	}
 	got := rec.take()
 	if len(got) != len(want) {
 		t.Fatalf("recorded %d events, want %d: %+v", len(got), len(want), got)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("event %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
@@ -98,5 +101,13 @@ func TestUsageCoalesced(t *testing.T) {
 	if len(events) != n || fetches != 1 || transforms != 1 || o.requests.Load() != 1 {
 		t.Fatalf("%d events, %d fetches, %d transforms counted, origin saw %d; want %d events and 1 of each",
 			len(events), fetches, transforms, o.requests.Load(), n)
+	}
+}
+
+func TestErrorReason(t *testing.T) {
+	for status, want := range map[int]string{404: "not_found", 422: "unprocessable", 502: "bad_gateway", 504: "timeout", 500: ""} {
+		if got := errorReason(status); got != want {
+			t.Errorf("errorReason(%d) = %q, want %q", status, got, want)
+		}
 	}
 }

@@ -29,6 +29,15 @@ type Event struct {
 	// Requests that joined another request's work count neither.
 	OriginFetched bool
 	Transformed   bool
+
+	// For a delivery error a customer can act on (see IsReportedError), what
+	// the "Not-found help" page shows: the escaped image path as requested
+	// (no query), the URL-endpoint and its origins in the order tried, and
+	// the reason in errkind's vocabulary. Ignored for other responses.
+	Path       string
+	EndpointID string
+	OriginIDs  []string
+	Reason     string
 }
 
 // Counters are the totals usage keeps per account and day.
@@ -114,6 +123,7 @@ func (k Key) Date() string {
 type Meter struct {
 	shards []shard
 	mask   uint32
+	errs   errorLog
 	now    func() time.Time
 }
 
@@ -137,6 +147,7 @@ func NewMeter() *Meter {
 	for i := range m.shards {
 		m.shards[i].m = make(map[Key]*Counters)
 	}
+	m.errs.init()
 	return m
 }
 
@@ -146,7 +157,8 @@ func (m *Meter) Record(e Event) {
 	if e.AccountID == "" {
 		return
 	}
-	k := Key{AccountID: e.AccountID, Day: DayOf(m.now())}
+	now := m.now()
+	k := Key{AccountID: e.AccountID, Day: DayOf(now)}
 	add := countersOf(e)
 	// rand.Uint32 draws from per-thread state: no shared word to contend on.
 	s := &m.shards[rand.Uint32()&m.mask]
@@ -158,6 +170,9 @@ func (m *Meter) Record(e Event) {
 	}
 	c.Add(add)
 	s.mu.Unlock()
+	if IsReportedError(e.Status) && e.Path != "" {
+		m.errs.record(e, now)
+	}
 }
 
 // Drain moves every count recorded so far into into and leaves the meter

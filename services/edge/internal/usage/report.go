@@ -24,6 +24,9 @@ const (
 	// message limit (a row is under 100 bytes on the wire); an edge with
 	// more accounts than this in one interval sends several reports.
 	maxRowsPerReport = 2000
+	// maxErrorsPerReport bounds the delivery errors in one report (an
+	// error is at most about 1.7 KB: a 1 KiB path and 16 origin ids).
+	maxErrorsPerReport = 400
 	// callTimeout bounds one Report call; the control plane that does not
 	// answer in time is asked again at the next tick.
 	callTimeout = 10 * time.Second
@@ -49,6 +52,13 @@ type ReporterConfig struct {
 // ever merged into anything else, so a retry can never count an event
 // twice, and memory stays bounded by accounts × days, however long the
 // control plane is away.
+//
+// Delivery errors ride along: drained into pendingErrs (bounded per account
+// and in accounts, so older ones are dropped while the control plane is
+// away: they are diagnostics, not billing), they join the next reports
+// built and are then as immutable as the counters. A report retried carries
+// the same errors under the same id, which the control plane stores once;
+// after the acknowledgement they are gone, never sent again.
 type Reporter struct {
 	client usagev1.UsageServiceClient
 	meter  *Meter
@@ -56,9 +66,10 @@ type Reporter struct {
 	log    *slog.Logger
 
 	// Owned by Run's goroutine.
-	pending  map[Key]*Counters      // drained, not yet in a report
-	inflight []*usagev1.UsageReport // built, not yet acknowledged, oldest first
-	failures int                    // consecutive failed calls, to quiet the log
+	pending     map[Key]*Counters          // drained, not yet in a report
+	pendingErrs map[string][]DeliveryError // drained errors per account, not yet in a report
+	inflight    []*usagev1.UsageReport     // built, not yet acknowledged, oldest first
+	failures    int                        // consecutive failed calls, to quiet the log
 
 	now func() time.Time
 }
@@ -72,12 +83,13 @@ func NewReporter(client usagev1.UsageServiceClient, m *Meter, cfg ReporterConfig
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Reporter{
-		client:  client,
-		meter:   m,
-		cfg:     cfg,
-		log:     log.With("component", "usage"),
-		pending: make(map[Key]*Counters),
-		now:     time.Now,
+		client:      client,
+		meter:       m,
+		cfg:         cfg,
+		log:         log.With("component", "usage"),
+		pending:     make(map[Key]*Counters),
+		pendingErrs: make(map[string][]DeliveryError),
+		now:         time.Now,
 	}
 }
 
@@ -115,10 +127,11 @@ func (r *Reporter) Run(ctx context.Context) {
 // with Run or itself.
 func (r *Reporter) Flush(ctx context.Context) {
 	r.meter.Drain(r.pending)
+	r.meter.DrainErrors(r.pendingErrs)
 	for {
 		if len(r.inflight) == 0 {
 			// Only now: counts must never join a report in doubt.
-			if len(r.pending) == 0 {
+			if len(r.pending) == 0 && len(r.pendingErrs) == 0 {
 				return
 			}
 			r.inflight = r.build()
@@ -156,14 +169,16 @@ func (r *Reporter) Flush(ctx context.Context) {
 			r.log.Info("usage reporting recovered", "report_id", rep.ReportId, "failed_attempts", r.failures)
 			r.failures = 0
 		}
-		r.log.Debug("usage report delivered", "report_id", rep.ReportId, "rows", len(rep.Usage), "duplicate", resp.GetDuplicate())
+		r.log.Debug("usage report delivered", "report_id", rep.ReportId, "rows", len(rep.Usage), "errors", len(rep.Errors),
+			"duplicate", resp.GetDuplicate())
 		r.inflight[0] = nil
 		r.inflight = r.inflight[1:]
 	}
 }
 
-// build turns the pending counts into reports of at most maxRowsPerReport
-// rows each, in a stable order (logs and tests read better).
+// build turns the pending counts and errors into reports of at most
+// maxRowsPerReport rows and maxErrorsPerReport errors each, in a stable
+// order (logs and tests read better).
 func (r *Reporter) build() []*usagev1.UsageReport {
 	keys := make([]Key, 0, len(r.pending))
 	for k := range r.pending {
@@ -201,6 +216,44 @@ func (r *Reporter) build() []*usagev1.UsageReport {
 		keys = keys[n:]
 	}
 	r.pending = make(map[Key]*Counters)
+
+	errs := r.buildErrors()
+	for i := 0; len(errs) > 0; i++ {
+		if i == len(out) {
+			out = append(out, &usagev1.UsageReport{ReportId: newReportID(), NodeId: r.cfg.NodeID, CreatedUnixMs: r.now().UnixMilli()})
+		}
+		n := min(len(errs), maxErrorsPerReport)
+		out[i].Errors = errs[:n:n]
+		errs = errs[n:]
+	}
+	return out
+}
+
+// buildErrors converts the pending errors, by account and then oldest
+// first, and forgets them.
+func (r *Reporter) buildErrors() []*usagev1.DeliveryError {
+	accounts := make([]string, 0, len(r.pendingErrs))
+	n := 0
+	for a, list := range r.pendingErrs {
+		accounts = append(accounts, a)
+		n += len(list)
+	}
+	slices.Sort(accounts)
+	out := make([]*usagev1.DeliveryError, 0, n)
+	for _, a := range accounts {
+		for _, d := range r.pendingErrs[a] {
+			out = append(out, &usagev1.DeliveryError{
+				AccountId:  d.AccountID,
+				Path:       d.Path,
+				Status:     uint32(d.Status),
+				Reason:     d.Reason,
+				OriginIds:  d.OriginIDs,
+				EndpointId: d.EndpointID,
+				UnixMs:     d.At.UnixMilli(),
+			})
+		}
+	}
+	r.pendingErrs = make(map[string][]DeliveryError)
 	return out
 }
 

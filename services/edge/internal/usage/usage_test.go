@@ -410,3 +410,124 @@ func TestStopFlushesBehindReportInDoubt(t *testing.T) {
 		t.Fatalf("after stop: %+v %v, want both events", got, keys)
 	}
 }
+
+func errEvent(account, path string, status int) Event {
+	return Event{AccountID: account, Status: status, Path: path, EndpointID: "default", OriginIDs: []string{"o1", "o2"}, Reason: "not_found"}
+}
+
+// TestMeterKeepsRecentErrors: only actionable statuses with a path are
+// kept; per account the newest MaxErrorsPerAccount, one per endpoint, path
+// and status (the newest); and the accounts kept are bounded.
+func TestMeterKeepsRecentErrors(t *testing.T) {
+	m := NewMeter()
+	tick := time.Unix(1_700_000_000, 0)
+	m.now = func() time.Time { tick = tick.Add(time.Second); return tick }
+	m.Record(Event{AccountID: "a", Status: 200, Path: "ok.jpg"})
+	m.Record(Event{AccountID: "a", Status: 400, Path: "bad.jpg"})
+	m.Record(Event{AccountID: "a", Status: 404}) // no path: not reported
+	origins := []string{"o1", "o2"}
+	e := errEvent("a", "x.jpg", 404)
+	e.OriginIDs = origins
+	m.Record(e)
+	origins[0] = "changed" // the meter kept its own copy
+	m.Record(errEvent("a", "y.jpg", 502))
+	m.Record(errEvent("a", "x.jpg", 404)) // newer duplicate of the first
+	m.Record(errEvent("a", "x.jpg", 504)) // another status: another entry
+	got := map[string][]DeliveryError{}
+	m.DrainErrors(got)
+	var paths []string
+	for _, d := range got["a"] {
+		paths = append(paths, fmt.Sprintf("%s %d", d.Path, d.Status))
+	}
+	if fmt.Sprint(paths) != "[y.jpg 502 x.jpg 404 x.jpg 504]" || len(got) != 1 {
+		t.Fatalf("kept %v (%+v)", paths, got)
+	}
+	if d := got["a"][1]; d.OriginIDs[0] != "o1" || d.EndpointID != "default" || d.Reason != "not_found" || !d.At.Equal(time.Unix(1_700_000_000+6, 0)) {
+		t.Fatalf("entry %+v", d)
+	}
+	again := map[string][]DeliveryError{}
+	m.DrainErrors(again)
+	if len(again) != 0 {
+		t.Fatalf("drained twice: %+v", again)
+	}
+
+	for i := range 3 * MaxErrorsPerAccount {
+		m.Record(errEvent("a", fmt.Sprintf("p%d.jpg", i), 404))
+	}
+	for i := range 2 * maxErrorAccounts {
+		m.Record(errEvent(fmt.Sprintf("acct-%d", i), "p.jpg", 404))
+	}
+	got = map[string][]DeliveryError{}
+	m.DrainErrors(got)
+	if l := got["a"]; len(l) != MaxErrorsPerAccount || l[len(l)-1].Path != fmt.Sprintf("p%d.jpg", 3*MaxErrorsPerAccount-1) {
+		t.Fatalf("account a kept %d errors, last %+v", len(l), l[len(l)-1])
+	}
+	if len(got) > maxErrorAccounts {
+		t.Fatalf("%d accounts kept, at most %d", len(got), maxErrorAccounts)
+	}
+	long := errEvent("b", string(make([]byte, 3*maxErrorPathLen)), 404)
+	m.Record(long)
+	got = map[string][]DeliveryError{}
+	m.DrainErrors(got)
+	if len(got["b"][0].Path) != maxErrorPathLen {
+		t.Fatalf("path of %d bytes kept", len(got["b"][0].Path))
+	}
+}
+
+// TestErrorsSentOnceWithReport: errors ride in the next report; a retry
+// carries the same ones under the same id; after the acknowledgement they
+// are never sent again; errors recorded meanwhile go in a later report.
+func TestErrorsSentOnceWithReport(t *testing.T) {
+	cp := newFakeCP()
+	cp.failing = func(call int, _ *usagev1.UsageReport) error {
+		if call == 0 {
+			return status.Error(codes.Unavailable, "connection reset after commit")
+		}
+		return nil
+	}
+	m, r := newTestReporter(cp)
+	ctx := context.Background()
+	m.Record(errEvent("a", "missing.jpg", 404))
+	r.Flush(ctx) // ingested, answer lost
+	m.Record(errEvent("a", "later.jpg", 502))
+	r.Flush(ctx) // retry, then the next report
+	r.Flush(ctx) // nothing left
+	r.Flush(ctx)
+
+	cp.mu.Lock()
+	calls := cp.calls
+	cp.mu.Unlock()
+	if len(calls) != 3 {
+		t.Fatalf("%d calls, want 3", len(calls))
+	}
+	if !proto.Equal(calls[0], calls[1]) || len(calls[0].Errors) != 1 || calls[0].Errors[0].Path != "missing.jpg" {
+		t.Fatalf("first report %v, retry %v", calls[0], calls[1])
+	}
+	e := calls[0].Errors[0]
+	if e.AccountId != "a" || e.Status != 404 || e.Reason != "not_found" || e.EndpointId != "default" ||
+		fmt.Sprint(e.OriginIds) != "[o1 o2]" || e.UnixMs == 0 {
+		t.Fatalf("error sent as %v", e)
+	}
+	if len(calls[2].Errors) != 1 || calls[2].Errors[0].Path != "later.jpg" {
+		t.Fatalf("next report carries %v", calls[2].Errors)
+	}
+}
+
+// TestManyErrorsSplit: errors beyond one report's share go in further
+// reports, even without counters to carry them.
+func TestManyErrorsSplit(t *testing.T) {
+	cp := newFakeCP()
+	_, r := newTestReporter(cp)
+	for i := range maxErrorsPerReport/MaxErrorsPerAccount + 5 {
+		acct := fmt.Sprintf("a%03d", i)
+		for j := range MaxErrorsPerAccount {
+			r.pendingErrs[acct] = addError(r.pendingErrs[acct], DeliveryError{AccountID: acct, Path: fmt.Sprint(j), Status: 404})
+		}
+	}
+	r.Flush(context.Background())
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if len(cp.calls) != 2 || len(cp.calls[0].Errors) != maxErrorsPerReport || len(cp.calls[1].Errors) != 5*MaxErrorsPerAccount {
+		t.Fatalf("%d reports", len(cp.calls))
+	}
+}
