@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/valyala/fasthttp"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -35,6 +36,30 @@ func BenchmarkCacheHit(b *testing.B) {
 		f.handler.ServeHTTP(w, r)
 		if w.code != 200 {
 			b.Fatal(w.code)
+		}
+	}
+}
+
+// BenchmarkFastHit measures the fasthttp front's work for an L1 hit.
+func BenchmarkFastHit(b *testing.B) {
+	t := &testing.T{}
+	o := newScriptedOrigin(t, photo(b, 400, 300))
+	defer o.Close()
+	f := newCacheFixture(t, o, nil, 0)
+	if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
+		b.Fatalf("warm-up: %d", w.Code)
+	}
+	l1 := f.handler.cache.(l1Cache)
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.SetRequestURI("/demo/tr:w-300,h-200/p.jpg")
+		ctx.Request.Header.SetHost("edge.example")
+		if !f.handler.serveFast(&ctx, l1) {
+			b.Fatal("not served on the fast path")
 		}
 	}
 }

@@ -121,6 +121,9 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) 
 		return false
 	}
 	reqID := newRequestID()
+	// setImageHeaders passes canonical keys and values without line breaks,
+	// so fasthttp's per-header normalising is pure cost on this path.
+	ctx.Response.Header.DisableNormalizing()
 	hdr := fastHeader{&ctx.Response.Header}
 	hdr.setHeader("X-Request-Id", []string{reqID})
 	status := setImageHeaders(hdr, req, v, string(ctx.Request.Header.Peek("If-None-Match")))

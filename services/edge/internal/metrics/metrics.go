@@ -38,7 +38,17 @@ type Edge struct {
 	refused   *prometheus.CounterVec
 	originErr *prometheus.CounterVec
 	rejected  *prometheus.CounterVec
+
+	// Children resolved once: WithLabelValues hashes its labels on every
+	// call, and Response runs for every request.
+	byClass   map[[2]string]prometheus.Counter
+	totalTime prometheus.Observer
 }
+
+var (
+	statusClasses = []string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+	cacheResults  = []string{"HIT-L1", "HIT-L2", "MISS", "STALE", "none"}
+)
 
 var buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20}
 
@@ -66,6 +76,13 @@ func NewEdge(src Sources) *Edge {
 			Name: "pictor_edge_transform_rejections_total", Help: "Transforms refused because the pool was full or the deadline passed.",
 		}, []string{"reason"}),
 	}
+	m.byClass = make(map[[2]string]prometheus.Counter, len(statusClasses)*len(cacheResults))
+	for _, sc := range statusClasses {
+		for _, c := range cacheResults {
+			m.byClass[[2]string{sc, c}] = m.requests.WithLabelValues(sc, c)
+		}
+	}
+	m.totalTime = m.duration.WithLabelValues("total")
 	m.registry.MustRegister(m.requests, m.duration, m.bytesOut, m.refused, m.originErr, m.rejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func() float64) {
@@ -119,8 +136,12 @@ func (m *Edge) Response(e delivery.ResponseEvent) {
 	if cache == "" {
 		cache = "none"
 	}
-	m.requests.WithLabelValues(statusClass(e.Status), cache).Inc()
-	m.duration.WithLabelValues("total").Observe(e.Total.Seconds())
+	if c, ok := m.byClass[[2]string{statusClass(e.Status), cache}]; ok {
+		c.Inc()
+	} else {
+		m.requests.WithLabelValues(statusClass(e.Status), cache).Inc()
+	}
+	m.totalTime.Observe(e.Total.Seconds())
 	if e.Origin > 0 {
 		m.duration.WithLabelValues("origin").Observe(e.Origin.Seconds())
 	}
@@ -148,5 +169,8 @@ func (m *Edge) Handler() http.Handler {
 }
 
 func statusClass(status int) string {
+	if c := status / 100; c >= 1 && c <= 5 {
+		return statusClasses[c-1]
+	}
 	return strconv.Itoa(status/100) + "xx"
 }
