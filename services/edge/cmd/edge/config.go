@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/tracing"
 )
 
@@ -32,7 +33,13 @@ type config struct {
 	Workers             int
 	QueueLength         int
 	TransformDeadline   time.Duration
-	L1Bytes             int64
+	MemoryLimit         int64  // the edge's memory budget (PICTOR_EDGE_MEMORY_LIMIT)
+	MemoryLimitFrom     string // where MemoryLimit came from, for the start-up log
+	L1Bytes             int64  // -1: the default share of the budget
+	MaxConnections      int
+	ReadHeaderTimeout   time.Duration
+	IdleTimeout         time.Duration
+	WriteTimeout        time.Duration
 	MaxCacheObject      int64
 	RedisAddrs          []string
 	RedisPassword       string
@@ -76,6 +83,18 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		}
 		return n
 	}
+	size := func(name string, def int64) int64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := membudget.ParseSize(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return def
+		}
+		return n
+	}
 	boolean := func(name string) bool {
 		v := getenv(name)
 		if v == "" {
@@ -106,7 +125,11 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		Workers:             int(num("PICTOR_TRANSFORM_WORKERS", int64(defaultWorkers()))),
 		QueueLength:         int(num("PICTOR_TRANSFORM_QUEUE", 64)),
 		TransformDeadline:   dur("PICTOR_TRANSFORM_DEADLINE", 10*time.Second),
-		L1Bytes:             num("PICTOR_L1_CACHE_BYTES", 256<<20),
+		L1Bytes:             size("PICTOR_L1_CACHE_BYTES", -1),
+		MaxConnections:      int(num("PICTOR_EDGE_MAX_CONNECTIONS", 0)),
+		ReadHeaderTimeout:   dur("PICTOR_EDGE_READ_HEADER_TIMEOUT", 10*time.Second),
+		IdleTimeout:         dur("PICTOR_EDGE_IDLE_TIMEOUT", 60*time.Second),
+		WriteTimeout:        dur("PICTOR_EDGE_WRITE_TIMEOUT", 60*time.Second),
 		MaxCacheObject:      num("PICTOR_CACHE_MAX_OBJECT_BYTES", 10<<20),
 		RedisPassword:       getenv("PICTOR_REDIS_PASSWORD"),
 		ShutdownTimeout:     dur("PICTOR_SHUTDOWN_TIMEOUT", 25*time.Second),
@@ -114,6 +137,16 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		LogFormat:           str("PICTOR_LOG_FORMAT", "text"),
 	}
 	c.ConfigFile = configFile
+	c.MemoryLimit, c.MemoryLimitFrom = size("PICTOR_EDGE_MEMORY_LIMIT", 0), "PICTOR_EDGE_MEMORY_LIMIT"
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit, c.MemoryLimitFrom = membudget.DefaultTotal(readFile)
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = defaultMaxConnections(c.MemoryLimit)
+	}
+	if _, err := c.memorySplit(); err != nil {
+		errs = append(errs, fmt.Errorf("PICTOR_EDGE_MEMORY_LIMIT: %w", err))
+	}
 	if c.ControlPlaneCA != "" {
 		c.ControlPlaneTLS = true
 	}
@@ -141,6 +174,21 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 	c.Tracing, err = tracing.LoadConfig(getenv)
 	errs = append(errs, err)
 	return c, errors.Join(errs...)
+}
+
+// readFile reads cgroup files; tests replace it.
+var readFile = os.ReadFile
+
+// defaultMaxConnections lets open connections take an eighth of the
+// budget (each costs about membudget.PerConn while it waits), within
+// [256, 16384].
+func defaultMaxConnections(budget int64) int {
+	return int(min(max(budget/8/membudget.PerConn, 256), 16384))
+}
+
+// memorySplit divides the budget (membudget.Plan).
+func (c config) memorySplit() (membudget.Split, error) {
+	return membudget.Plan(c.MemoryLimit, c.L1Bytes, c.MaxConnections)
 }
 
 // masked is the config as logged at start-up: secrets replaced.

@@ -30,8 +30,11 @@ import (
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/delivery"
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/metrics"
+	"pictor/services/edge/internal/offheap"
 	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/panics"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/standalone"
 	"pictor/services/edge/internal/transform"
@@ -148,7 +151,16 @@ func run(cfg config, log *slog.Logger) error {
 		}
 	}
 
+	split, err := cfg.memorySplit()
+	if err != nil {
+		return err
+	}
+	budget := membudget.New(split.Work, time.Second)
+	log.Info("memory budget", "from", cfg.MemoryLimitFrom, "split", split.String(),
+		"max_connections", cfg.MaxConnections, "go_memory_limit", startMemoryLimiter(ctx, split, log))
+
 	fetchCfg := origin.DefaultConfig()
+	fetchCfg.Memory = budget
 	fetchCfg.AllowPrivate = cfg.AllowPrivateOrigins
 	fetchCfg.UserAgent = "pictor-edge/" + version
 	fetchCfg.ConnectTimeout = cfg.ConnectTimeout
@@ -161,12 +173,13 @@ func run(cfg config, log *slog.Logger) error {
 		MaxSourcePixels: cfg.MaxSourcePixels,
 		Workers:         cfg.Workers,
 		QueueLength:     cfg.QueueLength,
-		QueueWait:       2 * time.Second,
+		QueueWait:       queueWait,
 		Deadline:        cfg.TransformDeadline,
 		AVIFEffort:      0, // libaom speed 9: a 2000-px AVIF in under half a second per core
 	}, log)
 	cacheCfg := cache.DefaultConfig()
-	cacheCfg.L1Bytes = uint64(cfg.L1Bytes)
+	cacheCfg.L1Bytes = uint64(split.L1)
+	cacheCfg.L1Originals = len(cfg.RedisAddrs) == 0
 	cacheCfg.RedisAddrs = cfg.RedisAddrs
 	cacheCfg.RedisPassword = cfg.RedisPassword
 	cacheCfg.MaxObject = int(cfg.MaxCacheObject)
@@ -176,6 +189,8 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, cfg.FetchTimeout+cfg.TransformDeadline, log)
+	handler.SetLimits(delivery.Limits{MaxMisses: 2 * cfg.Workers, MissQueue: cfg.QueueLength, MissWait: queueWait,
+		Memory: budget, ObjectCap: cfg.MaxCacheObject})
 	if meter != nil {
 		handler.Usage = meter
 	}
@@ -197,7 +212,15 @@ func run(cfg config, log *slog.Logger) error {
 			}
 			return time.Time{}
 		},
-		ControlPlaneUp: func() bool { return connected() },
+		ControlPlaneUp:  func() bool { return connected() },
+		MemoryBudget:    budget.Size,
+		MemoryInUse:     budget.InUse,
+		MemoryRefused:   budget.Refused,
+		MissesInFlight:  handler.MissesInFlight,
+		MissesWaiting:   handler.MissesWaiting,
+		OffHeapBytes:    offheap.Allocated,
+		VipsMemoryBytes: func() int64 { now, _ := transform.VipsMemory(); return now },
+		Panics:          panics.Counts,
 	})
 	handler.Observer, handler.Metrics = m, m.Handler()
 
@@ -209,15 +232,7 @@ func run(cfg config, log *slog.Logger) error {
 	// docs/benchmarks.md, "Cache hits"); everything else reaches root
 	// through an adaptor. With tracing on, every request takes root so
 	// that every request gets its span.
-	srv := &fasthttp.Server{
-		Handler:               handler.FastHandler(root, !tp.Enabled()),
-		NoDefaultServerHeader: true,
-		ReadTimeout:           10 * time.Second, // the request line and headers: GET/HEAD carry no body
-		IdleTimeout:           120 * time.Second,
-		ReadBufferSize:        64 << 10, // bounds the request header, like MaxHeaderBytes
-		CloseOnShutdown:       true,
-		Logger:                slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(handler.FastHandler(root, !tp.Enabled()), cfg, log)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -295,6 +310,75 @@ func traced(h http.Handler, tp trace.TracerProvider) http.Handler {
 			}
 			return true
 		}))
+}
+
+// newServer is the edge's listener, bounded against clients that hold
+// connections open: a request's line and headers must arrive within
+// ReadHeaderTimeout (GET and HEAD carry no body), a response must be taken
+// within WriteTimeout, an idle keep-alive connection is closed after
+// IdleTimeout, and past MaxConnections new connections are refused. Idle
+// connections give their buffers back (ReduceMemoryUsage), so a crowd of
+// slow clients costs a few KB each, which the memory budget's runtime share
+// allows for.
+func newServer(h fasthttp.RequestHandler, cfg config, log *slog.Logger) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               h,
+		NoDefaultServerHeader: true,
+		ReadTimeout:           cfg.ReadHeaderTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		Concurrency:           cfg.MaxConnections,
+		ReadBufferSize:        readBufferSize, // also the largest request header accepted
+		ReduceMemoryUsage:     true,
+		CloseOnShutdown:       true,
+		Logger:                slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// queueWait is the longest a miss waits for its turn before it is
+// answered 503.
+const queueWait = 2 * time.Second
+
+// readBufferSize bounds a request's line and headers, like nginx's
+// large_client_header_buffers (8k) with room for long transformation
+// chains and a custom domain's cookies.
+const readBufferSize = 16 << 10
+
+// startMemoryLimiter keeps GOMEMLIMIT at the budget minus what lives
+// outside the Go heap (L1's bodies, libvips' pixels), and returns C's
+// allocator's free memory to the system every few seconds. A GOMEMLIMIT
+// set in the environment is left alone.
+func startMemoryLimiter(ctx context.Context, split membudget.Split, log *slog.Logger) string {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Warn("GOMEMLIMIT set in the environment; the edge does not adjust it to its memory budget", "gomemlimit", v)
+		return v + " (environment)"
+	}
+	lim := membudget.GoLimiter{Total: split.Total, Floor: split.Runtime, OffHeap: func() int64 {
+		vips, _ := transform.VipsMemory()
+		return offheap.Allocated() + vips
+	}}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				panics.Recovered(log, "memory limiter", p)
+			}
+		}()
+		trim := time.NewTicker(10 * time.Second)
+		defer trim.Stop()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-trim.C:
+				offheap.Trim()
+			case <-tick.C:
+				lim.Apply()
+			}
+		}
+	}()
+	return membudget.FormatSize(lim.Apply()) + " (budget minus L1 and libvips, adjusted every 250ms)"
 }
 
 func newLogger(format, level string) *slog.Logger {

@@ -11,6 +11,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
+
+	"pictor/services/edge/internal/offheap"
 )
 
 // Tier says where a hit came from.
@@ -36,6 +39,13 @@ const (
 // Config sizes the cache.
 type Config struct {
 	L1Bytes       uint64        // L1 budget; 0 disables L1
+	// L1Originals keeps originals' bodies in L1 too. Without it L1 holds
+	// variants and cached misses, and originals live in L2 only: a 5 MB
+	// original would displace hundreds of variants, and reading it back
+	// from Redis costs a few milliseconds next to the transform it feeds
+	// (docs/benchmarks.md, "Memory budget"). An edge without L2 keeps them,
+	// or every new variant would go back to the origin.
+	L1Originals bool
 	MaxObject     int           // larger objects are served but not cached
 	RedisAddrs    []string      // none disables L2; several = Redis Cluster
 	RedisPassword string        //
@@ -51,6 +61,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		L1Bytes:         256 << 20,
+		L1Originals:     true,
 		MaxObject:       10 << 20,
 		OpTimeout:       100 * time.Millisecond,
 		KeyPrefix:       "pictor:",
@@ -62,7 +73,7 @@ func DefaultConfig() Config {
 // Store is the two-tier cache.
 type Store struct {
 	cfg     Config
-	l1      *otter.Cache[string, *Entry]
+	l1      *otter.Cache[string, *l1Entry]
 	l2      redis.UniversalClient
 	breaker breaker
 	log     *slog.Logger
@@ -76,16 +87,20 @@ type Store struct {
 func New(cfg Config, log *slog.Logger) (*Store, error) {
 	s := &Store{cfg: cfg, log: log, breaker: breaker{threshold: cfg.BreakerFailures, cooldown: cfg.BreakerCooldown}}
 	if cfg.L1Bytes > 0 {
-		l1, err := otter.New(&otter.Options[string, *Entry]{
+		l1, err := otter.New(&otter.Options[string, *l1Entry]{
 			MaximumWeight: cfg.L1Bytes,
-			Weigher:       func(_ string, e *Entry) uint32 { return uint32(min(e.Size(), 1<<31)) },
-			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *Entry]) time.Duration {
-				return max(time.Until(e.Value.StaleUntil), time.Second)
+			Weigher:       func(_ string, e *l1Entry) uint32 { return e.weight },
+			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *l1Entry]) time.Duration {
+				return max(time.Until(e.Value.meta.StaleUntil), time.Second)
 			}),
-			OnDeletion: func(e otter.DeletionEvent[string, *Entry]) {
+			// Atomic: the body is freed as the entry leaves, so the bytes
+			// L1 holds never exceed its weight by a backlog of pending
+			// notifications.
+			OnAtomicDeletion: func(e otter.DeletionEvent[string, *l1Entry]) {
 				if e.Cause == otter.CauseOverflow {
 					s.evictions.Add(1)
 				}
+				e.Value.body.Release()
 			},
 		})
 		if err != nil {
@@ -110,29 +125,41 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the Redis connections.
+// Close empties L1 (freeing its bodies once no response still reads them)
+// and releases the Redis connections.
 func (s *Store) Close() error {
+	if s.l1 != nil {
+		s.l1.InvalidateAll()
+	}
 	if s.l2 != nil {
 		return s.l2.Close()
 	}
 	return nil
 }
 
-// GetL1 looks in L1 only; nil when L1 is disabled or does not hold key.
-func (s *Store) GetL1(key string) *Entry {
+// ViewL1 looks in L1 only, without copying: the returned entry's Body is
+// the cached bytes themselves, valid until release is called (exactly
+// once). ok is false when L1 is disabled or does not hold key.
+func (s *Store) ViewL1(key string) (e Entry, release func(), ok bool) {
 	if s.l1 == nil {
-		return nil
+		return Entry{}, nil, false
 	}
-	e, _ := s.l1.GetIfPresent(key)
-	return e
+	le, found := s.l1.GetIfPresent(key)
+	if !found || !le.body.Acquire() {
+		return Entry{}, nil, false
+	}
+	e = le.meta
+	e.Body = le.body.Bytes()
+	return e, le.body.Release, true
 }
 
-// Get looks in L1, then L2; an L2 hit is promoted to L1.
+// Get looks in L1, then L2; an L2 hit is promoted to L1. The entry is the
+// caller's own: its body is a copy, valid for as long as the caller keeps it.
 func (s *Store) Get(ctx context.Context, key string) (*Entry, Tier) {
-	if s.l1 != nil {
-		if e, ok := s.l1.GetIfPresent(key); ok {
-			return e, L1
-		}
+	if e, release, ok := s.ViewL1(key); ok {
+		e.Body = bytes.Clone(e.Body)
+		release()
+		return &e, L1
 	}
 	if s.l2 == nil || !s.breaker.allow() {
 		return nil, Miss
@@ -155,9 +182,7 @@ func (s *Store) Get(ctx context.Context, key string) (*Entry, Tier) {
 		s.Delete(ctx, key)
 		return nil, Miss
 	}
-	if s.l1 != nil {
-		s.l1.Set(key, e)
-	}
+	s.setL1(key, e)
 	return e, L2
 }
 
@@ -171,9 +196,7 @@ func (s *Store) Set(ctx context.Context, key string, e *Entry) {
 	if ttl <= 0 {
 		return
 	}
-	if s.l1 != nil {
-		s.l1.Set(key, e)
-	}
+	s.setL1(key, e)
 	if s.l2 == nil || !s.breaker.allow() {
 		return
 	}
@@ -189,6 +212,28 @@ func (s *Store) Set(ctx context.Context, key string, e *Entry) {
 	default:
 		s.redisFailed("set", err)
 	}
+}
+
+// setL1 stores a copy of e in L1, its body outside the Go heap.
+func (s *Store) setL1(key string, e *Entry) {
+	if s.l1 == nil || (!s.cfg.L1Originals && isOriginalKey(key) && len(e.Body) > 0) {
+		return
+	}
+	body := offheap.Copy(e.Body)
+	if body == nil {
+		return // C's allocator is out of memory: skip the cache, serve anyway
+	}
+	meta := *e
+	meta.Body = nil
+	s.l1.Set(key, &l1Entry{meta: meta, body: body, weight: uint32(min(e.Size(), 1<<31))})
+}
+
+// l1Entry is what L1 holds: the entry's fields on the Go heap (small), its
+// body off it.
+type l1Entry struct {
+	meta   Entry
+	body   *offheap.Buf
+	weight uint32
 }
 
 // Delete removes key from both tiers.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"pictor/services/edge/internal/offheap"
 	"pictor/services/internal/redistest"
 )
 
@@ -214,6 +215,75 @@ func TestKeys(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if (tc.a == tc.b) != tc.same {
 				t.Fatalf("%s vs %s: same=%v, want %v", tc.a, tc.b, tc.a == tc.b, tc.same)
+			}
+		})
+	}
+}
+
+// L1 keeps bodies outside the Go heap, within its byte budget, and frees
+// each one when it leaves, unless a response still reads it.
+func TestL1OffHeap(t *testing.T) {
+	base := offheap.Allocated()
+	s := newStore(t, func(c *Config) { c.L1Bytes = 256 << 10 })
+	body := bytes.Repeat([]byte{7}, 16<<10)
+	s.Set(context.Background(), "viewed", entry(string(body), time.Hour))
+	view, release, ok := s.ViewL1("viewed")
+	if !ok || !bytes.Equal(view.Body, body) {
+		t.Fatal("ViewL1 missed a fresh entry")
+	}
+	for i := range 100 { // evicts "viewed" among others
+		s.Set(context.Background(), fmt.Sprint(i), entry(string(body), time.Hour))
+	}
+	s.Delete(context.Background(), "viewed")
+	s.l1.CleanUp()
+	if _, _, ok := s.ViewL1("viewed"); ok {
+		t.Fatal("deleted entry still in L1")
+	}
+	if !bytes.Equal(view.Body, body) {
+		t.Fatal("an evicted entry's bytes changed while a view held them")
+	}
+	held := offheap.Allocated() - base
+	if held > int64(s.L1Bytes())+int64(len(body)) {
+		t.Fatalf("%d bytes off heap for an L1 of %d plus one viewed entry", held, s.L1Bytes())
+	}
+	release()
+	if got := offheap.Allocated() - base; got > int64(s.L1Bytes()) {
+		t.Fatalf("%d bytes off heap after the view was released, L1 holds %d", got, s.L1Bytes())
+	}
+	s.Close()
+	if got := offheap.Allocated() - base; got != 0 {
+		t.Fatalf("%d bytes still allocated after Close", got)
+	}
+}
+
+// Get hands out a copy: the caller may keep it as long as it likes.
+func TestGetCopies(t *testing.T) {
+	s := newStore(t, nil)
+	s.Set(context.Background(), "k", entry("pixels", time.Hour))
+	e, _ := s.Get(context.Background(), "k")
+	e.Body[0] = 'X'
+	if again, _ := s.Get(context.Background(), "k"); string(again.Body) != "pixels" {
+		t.Fatalf("a caller's change reached the cache: %q", again.Body)
+	}
+}
+
+func TestOriginalsInL1(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("L1Originals=", keep), func(t *testing.T) {
+			s := newStore(t, func(c *Config) { c.L1Originals = keep })
+			key := OriginalKey("acc", "ep", "a.jpg")
+			s.Set(context.Background(), key, entry("original", time.Hour))
+			miss := OriginalKey("acc", "ep", "gone.jpg")
+			s.Set(context.Background(), miss, &Entry{Status: 404, StaleUntil: time.Now().Add(time.Minute)})
+			if _, _, ok := s.ViewL1(miss); !ok {
+				t.Fatal("a cached miss is not in L1")
+			}
+			s.Set(context.Background(), VariantKey("acc", "ep", "a.jpg", "w-10", ""), entry("variant", time.Hour))
+			if _, _, ok := s.ViewL1(key); ok != keep {
+				t.Fatalf("original in L1 = %v", ok)
+			}
+			if _, _, ok := s.ViewL1(VariantKey("acc", "ep", "a.jpg", "w-10", "")); !ok {
+				t.Fatal("variant not in L1")
 			}
 		})
 	}

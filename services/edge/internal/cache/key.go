@@ -31,3 +31,5 @@ func hashParts(parts ...string) string {
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:20])
 }
+
+func isOriginalKey(key string) bool { return len(key) > 2 && key[:2] == "o:" }

@@ -10,6 +10,7 @@ package coalesce
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -18,6 +19,10 @@ import (
 type Group[T any] struct {
 	// Timeout bounds the detached work (it no longer has a caller's deadline).
 	Timeout time.Duration
+	// OnPanic turns a panic in the work into the error every caller gets
+	// (and records it). The work runs on a goroutine of its own, where an
+	// unrecovered panic would end the process.
+	OnPanic func(p any) error
 
 	mu    sync.Mutex
 	calls map[string]*call[T]
@@ -57,7 +62,7 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 				g.mu.Unlock()
 				close(c.done)
 			}()
-			c.val, c.err = fn(work)
+			c.val, c.err = run(work, fn, g.OnPanic)
 		}()
 	}
 	g.mu.Unlock()
@@ -69,6 +74,24 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 		var zero T
 		return zero, ok, ctx.Err()
 	}
+}
+
+// run calls fn, turning a panic into an error.
+func run[T any](ctx context.Context, fn func(context.Context) (T, error), onPanic func(any) error) (val T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			val, err = zero, recovered(p, onPanic)
+		}
+	}()
+	return fn(ctx)
+}
+
+func recovered(p any, onPanic func(any) error) error {
+	if onPanic != nil {
+		return onPanic(p)
+	}
+	return fmt.Errorf("coalesced work panicked: %v", p)
 }
 
 // InFlight reports how many keys have work running.

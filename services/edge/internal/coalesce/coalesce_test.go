@@ -121,3 +121,25 @@ func (g *Group[T]) waitersFor(key string) int {
 	}
 	return 0
 }
+
+// A panic in the work becomes every caller's error, the process lives on,
+// and the next call for the key runs afresh.
+func TestPanicBecomesError(t *testing.T) {
+	var recovered []any
+	g := Group[int]{OnPanic: func(p any) error {
+		recovered = append(recovered, p)
+		return errors.New("recovered")
+	}}
+	_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { panic("bad image") })
+	if err == nil || err.Error() != "recovered" || len(recovered) != 1 || recovered[0] != "bad image" {
+		t.Fatalf("err = %v, recovered = %v", err, recovered)
+	}
+	v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+	if v != 1 || err != nil {
+		t.Fatalf("after the panic: %d, %v", v, err)
+	}
+	var plain Group[int] // no OnPanic: still recovered
+	if _, _, err := plain.Do(context.Background(), "k", func(context.Context) (int, error) { panic("x") }); err == nil {
+		t.Fatal("a panic without OnPanic gave no error")
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/edge/internal/panics"
 )
 
 // CapabilityVersion is the snapshot schema this edge understands; the
@@ -341,8 +341,7 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 func (c *Client) safeApply(snap *configv1.Snapshot) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("panic while applying config snapshot", "version", snap.GetVersion(), "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("internal error applying snapshot: %v", r)
+			err = panics.Recovered(c.log.With("version", snap.GetVersion()), "config apply", r)
 		}
 	}()
 	return c.apply(snap)

@@ -14,15 +14,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"pictor/services/edge/internal/admission"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/coalesce"
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/panics"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/internal/errkind"
@@ -57,6 +59,9 @@ type Handler struct {
 	transform Transformer
 	cache     Cache
 	flight    coalesce.Group[*variant]
+	originals coalesce.Share[*originalResult]
+	limits    Limits
+	misses    *admission.Gate // nil: misses are not bounded
 	// transformations memoises parsing: a CDN sees the same few thousand
 	// transformation strings over and over.
 	transformations *parseMemo
@@ -96,7 +101,66 @@ func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workT
 	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now,
 		transformations: newParseMemo(4096)}
 	h.flight.Timeout = workTimeout
+	h.originals.Timeout = workTimeout
+	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, "coalesced work", p) }
+	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, "original fetch", p) }
+	h.originals.Cleanup = func(o *originalResult) { o.lease.Release() }
 	return h
+}
+
+// Limits bound what misses may hold. The zero Limits bounds nothing.
+type Limits struct {
+	// MaxMisses is how many variants may be in production at once:
+	// fetching their original, waiting for a transform worker or
+	// transforming. Up to MissQueue more wait at most MissWait for a place,
+	// before fetching anything; the rest are refused with 503. Like
+	// imgproxy's workers, a place is taken before the download: a request
+	// that would only wait behind others holds no body while it waits.
+	MaxMisses int
+	MissQueue int
+	MissWait  time.Duration
+	// Memory leases the bytes of originals read from the cache; ObjectCap
+	// is the most such a read can return.
+	Memory    Memory
+	ObjectCap int64
+}
+
+// Memory is the edge's memory budget (membudget.Budget).
+type Memory interface {
+	Reserve(ctx context.Context, n int64) (*membudget.Lease, error)
+}
+
+// SetLimits installs l; call it before serving.
+func (h *Handler) SetLimits(l Limits) {
+	h.limits = l
+	h.misses = nil
+	if l.MaxMisses > 0 {
+		h.misses = admission.NewGate(l.MaxMisses, l.MissQueue, l.MissWait, "transform_queue")
+	}
+}
+
+// admit takes a place among the misses in production, or refuses.
+func (h *Handler) admit(ctx context.Context) (leave func(), err error) {
+	if h.misses == nil {
+		return func() {}, nil
+	}
+	return h.misses.Enter(ctx)
+}
+
+// MissesInFlight reports the variants being produced.
+func (h *Handler) MissesInFlight() int64 {
+	if h.misses == nil {
+		return 0
+	}
+	return int64(h.misses.Inside())
+}
+
+// MissesWaiting reports the variants waiting for a place.
+func (h *Handler) MissesWaiting() int64 {
+	if h.misses == nil {
+		return 0
+	}
+	return h.misses.Waiting()
 }
 
 // ServeHTTP routes the two health endpoints and sends everything else down
@@ -107,8 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Request-Id"] = []string{reqID}
 	defer func() {
 		if p := recover(); p != nil {
-			h.log.Error("panic serving request", "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			writeError(w, r, reqID, errkind.New(errkind.Internal, "panic", "internal error"))
+			writeError(w, r, reqID, panics.Recovered(h.log.With("request_id", reqID), "request handler", p))
 		}
 	}()
 	switch r.URL.Path {

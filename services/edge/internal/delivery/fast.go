@@ -2,15 +2,16 @@ package delivery
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"pictor/services/edge/internal/panics"
 )
 
 // The fast front answers the one request a CDN sees most — a GET or HEAD of
@@ -90,7 +91,7 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) 
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			h.log.Error("panic on the fast path; retrying on the full path", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			panics.Recovered(h.log, "fast path", p) // the full path answers instead
 			ctx.Response.Reset()
 			served = false
 		}
@@ -116,7 +117,7 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) 
 	if err != nil {
 		return false // errors are answered, logged and counted on the full path
 	}
-	v := h.freshL1Hit(l1, req)
+	v, release := h.freshL1Hit(l1, req)
 	if v == nil {
 		return false
 	}
@@ -130,8 +131,13 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) 
 	ctx.SetStatusCode(status)
 	n := 0
 	if status == http.StatusOK && !head {
-		ctx.Response.SetBodyRaw(v.body) // cache entries are immutable
+		// The body is written after this handler returns, straight from
+		// L1's memory; fasthttp closes the stream once it is written (or
+		// the response is dropped), which lets go of the entry.
+		ctx.Response.SetBodyStream(newL1Body(v.body, release), len(v.body))
 		n = len(v.body)
+	} else {
+		release()
 	}
 	h.served(ctx, reqID, req, v, status, n, start)
 	return true
@@ -151,3 +157,41 @@ func isServicePath(p string) bool {
 type fastHeader struct{ h *fasthttp.ResponseHeader }
 
 func (f fastHeader) setHeader(k string, v []string) { f.h.Set(k, v[0]) }
+
+// l1Body streams an L1 entry's bytes to fasthttp and releases the entry
+// when fasthttp closes it.
+type l1Body struct {
+	b       []byte
+	off     int
+	release func()
+}
+
+func newL1Body(b []byte, release func()) *l1Body { return &l1Body{b: b, release: release} }
+
+func (r *l1Body) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// WriteTo hands the whole body to the connection's writer in one call
+// (fasthttp prefers it to Read).
+func (r *l1Body) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(r.b[r.off:])
+	r.off += n
+	return int64(n), err
+}
+
+// Close releases the entry, once however often it is called: after it the
+// reader no longer points at the entry's memory.
+func (r *l1Body) Close() error {
+	if r.release != nil {
+		release := r.release
+		r.b, r.release = nil, nil
+		release()
+	}
+	return nil
+}

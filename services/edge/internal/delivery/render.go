@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"pictor/services/edge/internal/cache"
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
@@ -42,19 +43,25 @@ func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
 
 // freshL1Hit is the fast front's lookup: the variant when L1 holds a fresh,
 // unpurged copy, else nil (the caller then takes the full path, which also
-// drops purged entries and serves or revalidates stale ones).
-func (h *Handler) freshL1Hit(l1 l1Cache, req *request) *variant {
-	e := l1.GetL1(h.variantKey(req))
-	if e == nil || req.isPurged(e) || !e.Fresh(h.now()) {
-		return nil
+// drops purged entries and serves or revalidates stale ones). The variant's
+// body is L1's own memory: the caller must call release once it no longer
+// reads it.
+func (h *Handler) freshL1Hit(l1 l1Cache, req *request) (v *variant, release func()) {
+	e, release, ok := l1.ViewL1(h.variantKey(req))
+	if !ok {
+		return nil, nil
 	}
-	return hit(e, cache.L1)
+	if req.isPurged(&e) || !e.Fresh(h.now()) {
+		release()
+		return nil, nil
+	}
+	return hit(&e, cache.L1), release
 }
 
-// l1Cache is a Cache whose first tier can be asked alone, without the
-// network round trip a miss would make to L2.
+// l1Cache is a Cache whose first tier can be read alone and in place,
+// without the network round trip a miss would make to L2 or a copy.
 type l1Cache interface {
-	GetL1(key string) *cache.Entry
+	ViewL1(key string) (e cache.Entry, release func(), ok bool)
 }
 
 func hit(e *cache.Entry, tier cache.Tier) *variant {
@@ -92,11 +99,23 @@ func (req *request) isPurged(e *cache.Entry) bool {
 }
 
 // produce runs once per variant key at a time, detached from the caller.
+// It is admitted first: a miss that would only wait behind too many others
+// is refused before it fetches anything, so no queue of waiting requests
+// holds bodies.
 func (h *Handler) produce(ctx context.Context, req *request, key string, stale *cache.Entry, staleTier cache.Tier) (*variant, error) {
-	orig, err := h.original(ctx, req, req.imagePath, req.query.Forward, stale)
-	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
-		orig, err = h.original(ctx, req, escapePath(req.defaultImage), "", nil)
+	admitted, err := h.admit(ctx)
+	if err != nil {
+		if stale != nil && stale.Usable(h.now()) {
+			return variantFromEntry(stale, "STALE"), nil
+		}
+		return nil, err
 	}
+	defer admitted()
+	orig, done, err := h.sharedOriginal(ctx, req, req.imagePath, req.query.Forward, stale)
+	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
+		orig, done, err = h.sharedOriginal(ctx, req, escapePath(req.defaultImage), "", nil)
+	}
+	defer func() { done() }()
 	if err != nil {
 		if stale != nil && stale.Usable(h.now()) && originFailure(err) {
 			return variantFromEntry(stale, "STALE"), nil
@@ -120,7 +139,8 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, stale *
 	}
 	if orig.entry.Body == nil {
 		// Revalidated without a cached original to fall back on: fetch it whole.
-		orig, err = h.original(ctx, req, req.imagePath, req.query.Forward, nil)
+		done()
+		orig, done, err = h.sharedOriginal(ctx, req, req.imagePath, req.query.Forward, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +200,30 @@ type originalResult struct {
 	shareable   bool
 	notModified bool // the origin confirmed the caller's validators
 	stale       bool // the origin failed; entry is a usable stale copy
+	// lease holds the body's bytes in the memory budget until the last
+	// variant that reads it is done (coalesce.Share's Cleanup).
+	lease *membudget.Lease
+}
+
+// sharedOriginal is original, shared by every variant being rendered from
+// the same image at the same time: one cache read or fetch, one copy of the
+// bytes in memory. done must be called once the caller no longer reads the
+// original (it is safe to call on error). A finished original is shared
+// only while no purge that arrived since covers it.
+func (h *Handler) sharedOriginal(ctx context.Context, req *request, path, fwd string, staleVariant *cache.Entry) (*originalResult, func(), error) {
+	pathQuery := path
+	if fwd != "" {
+		pathQuery += "?" + fwd
+	}
+	key := cache.OriginalKey(req.route.Account.ID, req.route.Endpoint.ID, pathQuery)
+	if staleVariant != nil {
+		// A conditional fetch answers for these validators only.
+		key += "\x00" + staleVariant.OriginETag + "\x00" + staleVariant.OriginLastModified
+	}
+	reuse := func(o *originalResult) bool { return !req.isPurgedPath(path, o.entry) }
+	return h.originals.Acquire(ctx, key, reuse, func(ctx context.Context) (*originalResult, error) {
+		return h.original(ctx, req, path, fwd, staleVariant)
+	})
 }
 
 // original returns the original of path: from the cache while fresh,
@@ -193,7 +237,18 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 	}
 	key := cache.OriginalKey(req.route.Account.ID, ep.ID, pathQuery)
 	now := h.now()
-	cached, _ := h.cache.Get(ctx, key)
+	cached, lease, err := h.cachedOriginal(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever is returned below owns lease; on every other way out it is
+	// given back.
+	var out *originalResult
+	defer func() {
+		if out == nil || out.lease != lease {
+			lease.Release()
+		}
+	}()
 	switch {
 	case cached == nil:
 	case req.isPurgedPath(path, cached):
@@ -206,7 +261,8 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 		if cached.Status == 404 {
 			return nil, errkind.New(errkind.NotFound, "not_found", "image not found on any origin")
 		}
-		return &originalResult{entry: cached, shareable: true}, nil
+		out = &originalResult{entry: cached, shareable: true, lease: lease}
+		return out, nil
 	}
 
 	freq := origin.Request{Sources: sources(ep), ImagePath: path, ForwardQuery: fwd, ClientHost: req.clientHost}
@@ -224,12 +280,13 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 			return nil, err
 		}
 		if cached != nil && cached.Status == 200 && cached.Usable(now) && originFailure(err) {
-			return &originalResult{entry: cached, stale: true, shareable: true}, nil
+			out = &originalResult{entry: cached, stale: true, shareable: true, lease: lease}
+			return out, nil
 		}
 		return nil, err
 	}
 	fresh, staleFor := freshness(ep, res)
-	out := &originalResult{elapsed: res.Elapsed, shareable: res.Shareable}
+	out = &originalResult{elapsed: res.Elapsed, shareable: res.Shareable, lease: lease}
 	if res.NotModified {
 		base := &cache.Entry{Status: 200, OriginETag: freq.IfNoneMatch, OriginLastModified: freq.IfModifiedSince}
 		if cached != nil && cached.Status == 200 {
@@ -247,6 +304,8 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 		out.entry, out.notModified = &refreshed, true
 		return out, nil
 	}
+	lease.Release() // the cached copy, if any, is replaced by the new body
+	out.lease = res.Lease
 	out.entry = &cache.Entry{
 		Status:             200,
 		Body:               res.Body,
@@ -264,6 +323,26 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 		h.cache.Set(ctx, key, out.entry)
 	}
 	return out, nil
+}
+
+// cachedOriginal reads an original from the cache with its bytes leased
+// from the memory budget: the object cap before the read, trued up to the
+// real size after it.
+func (h *Handler) cachedOriginal(ctx context.Context, key string) (*cache.Entry, *membudget.Lease, error) {
+	var lease *membudget.Lease
+	if h.limits.Memory != nil {
+		var err error
+		if lease, err = h.limits.Memory.Reserve(ctx, h.limits.ObjectCap); err != nil {
+			return nil, nil, err
+		}
+	}
+	e, _ := h.cache.Get(ctx, key)
+	if e == nil {
+		lease.Release()
+		return nil, nil, nil
+	}
+	lease.Shrink(lease.Held() - int64(len(e.Body)))
+	return e, lease, nil
 }
 
 func (req *request) isPurgedPath(path string, e *cache.Entry) bool {

@@ -27,6 +27,14 @@ type Sources struct {
 	ConfigVersion       func() uint64
 	ConfigCreated       func() time.Time // when the control plane made the config in force
 	ControlPlaneUp      func() bool
+	MemoryBudget        func() int64 // bytes work may lease (origin bodies, transforms)
+	MemoryInUse         func() int64
+	MemoryRefused       func() uint64
+	MissesInFlight      func() int64
+	MissesWaiting       func() int64
+	OffHeapBytes        func() int64 // L1 bodies outside the Go heap, including ones still being written
+	VipsMemoryBytes     func() int64
+	Panics              func() map[string]uint64 // recovered panics by where
 }
 
 // Edge holds the edge's collectors.
@@ -127,7 +135,47 @@ func NewEdge(src Sources) *Edge {
 	if f := src.ControlPlaneUp; f != nil {
 		gauge("pictor_edge_control_plane_connected", "1 while the config stream to the control plane is up.", func() float64 { return b2f(f()) })
 	}
+	i2f := func(f func() int64) func() float64 { return func() float64 { return float64(f()) } }
+	if f := src.MemoryBudget; f != nil {
+		gauge("pictor_edge_memory_budget_bytes", "Bytes of the memory budget that origin bodies and transforms lease from.", i2f(f))
+	}
+	if f := src.MemoryInUse; f != nil {
+		gauge("pictor_edge_memory_in_use_bytes", "Bytes leased from the memory budget by origin bodies and transforms.", i2f(f))
+	}
+	if f := src.MemoryRefused; f != nil {
+		counter("pictor_edge_memory_refusals_total", "Reservations the memory budget turned away (answered 503 or 422).", func() float64 { return float64(f()) })
+	}
+	if f := src.MissesInFlight; f != nil {
+		gauge("pictor_edge_misses_in_flight", "Variants being produced: fetching, queued for a transform worker or transforming.", i2f(f))
+	}
+	if f := src.MissesWaiting; f != nil {
+		gauge("pictor_edge_misses_waiting", "Misses waiting for their turn, before fetching anything.", i2f(f))
+	}
+	if f := src.OffHeapBytes; f != nil {
+		gauge("pictor_edge_offheap_bytes", "Bytes of cached bodies held outside the Go heap, including evicted ones still being written.", i2f(f))
+	}
+	if f := src.VipsMemoryBytes; f != nil {
+		gauge("pictor_edge_vips_memory_bytes", "Bytes libvips has allocated for pixels.", i2f(f))
+	}
+	if f := src.Panics; f != nil {
+		m.registry.MustRegister(panicCollector{f})
+	}
 	return m
+}
+
+// panicCollector exports recovered panics by where they happened; the set
+// of wheres is fixed in the code, so the label is bounded.
+type panicCollector struct{ counts func() map[string]uint64 }
+
+var panicsDesc = prometheus.NewDesc("pictor_edge_panics_total",
+	"Panics recovered in request work; each cost its own requests a 500 and nothing else.", []string{"where"}, nil)
+
+func (c panicCollector) Describe(ch chan<- *prometheus.Desc) { ch <- panicsDesc }
+
+func (c panicCollector) Collect(ch chan<- prometheus.Metric) {
+	for where, n := range c.counts() {
+		ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(n), where)
+	}
 }
 
 // Response records one image response (delivery.Observer).

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/netguard"
 )
@@ -45,6 +46,15 @@ type Config struct {
 	// hop) a client span "origin fetch" under the request's span. The
 	// trace context is not sent to origins: they are the customers'.
 	TracerProvider trace.TracerProvider
+	// Memory, when set, is asked for a body's bytes before they are read:
+	// the Content-Length when the origin sends one, else chunk by chunk as
+	// they arrive. A refusal ends the fetch before the body is read.
+	Memory Memory
+}
+
+// Memory leases bytes from the edge's memory budget (membudget.Budget).
+type Memory interface {
+	Reserve(ctx context.Context, n int64) (*membudget.Lease, error)
 }
 
 // DefaultConfig returns the limits of DESIGN §5.
@@ -92,6 +102,9 @@ type Result struct {
 	Shareable bool
 	// MaxAge is the origin's Cache-Control max-age (or s-maxage), -1 if none.
 	MaxAge time.Duration
+	// Lease holds Body's bytes in the memory budget (nil without a
+	// budget); whoever ends up owning the body releases it.
+	Lease *membudget.Lease
 }
 
 // Fetcher fetches originals over HTTP with the SSRF guard in its dialer.
@@ -240,7 +253,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	if resp.ContentLength > f.cfg.MaxBodyBytes {
 		return nil, tooLarge(f.cfg.MaxBodyBytes)
 	}
-	body, err := readCapped(resp.Body, f.cfg.MaxBodyBytes)
+	body, lease, err := f.readBody(ctx, resp)
 	if err != nil {
 		if errkind.Of(err) != nil {
 			return nil, err
@@ -249,6 +262,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	}
 	format := Sniff(body)
 	if format == Unknown {
+		lease.Release()
 		return nil, errkind.New(errkind.BadGateway, "origin_not_image",
 			fmt.Sprintf("origin %s did not return an image", src.ID))
 	}
@@ -260,6 +274,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		LastModified: resp.Header.Get("Last-Modified"),
 		CacheControl: resp.Header.Get("Cache-Control"),
 		Elapsed:      time.Since(start),
+		Lease:        lease,
 	}
 	res.Shareable, res.MaxAge = cachePolicy(resp.Header)
 	return res, nil
@@ -299,16 +314,86 @@ func tooLarge(max int64) error {
 		fmt.Sprintf("source image is larger than %d MB", max>>20))
 }
 
-// readCapped reads all of r, failing hard once more than max bytes arrive:
-// a silently truncated image must never be transformed or cached.
-func readCapped(r io.Reader, max int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, max+1))
+// readBody reads the whole body, failing hard once more than the cap
+// arrives: a silently truncated image must never be transformed or cached.
+// With a Content-Length the bytes are leased up front and read into one
+// buffer of exactly that size; without one they are leased and read in
+// chunks as they arrive, then joined.
+func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) ([]byte, *membudget.Lease, error) {
+	lease, err := f.reserve(ctx, max(resp.ContentLength, 0))
 	if err != nil {
+		return nil, nil, err
+	}
+	var body []byte
+	if resp.ContentLength >= 0 {
+		body = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = readChunked(ctx, resp.Body, f.cfg.MaxBodyBytes, lease)
+	}
+	if err != nil {
+		lease.Release()
+		return nil, nil, err
+	}
+	return body, lease, nil
+}
+
+// fill reads into buf until it is full or r fails; unlike io.ReadFull it
+// keeps the reader's own io.EOF and io.ErrUnexpectedEOF apart.
+func fill(r io.Reader, buf []byte) ([]byte, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return buf[:n], err
+		}
+	}
+	return buf, nil
+}
+
+func (f *Fetcher) reserve(ctx context.Context, n int64) (*membudget.Lease, error) {
+	if f.cfg.Memory == nil {
+		return nil, nil // a nil lease holds nothing; its methods are no-ops
+	}
+	return f.cfg.Memory.Reserve(ctx, n)
+}
+
+// chunkSize is how much of a body without a Content-Length is leased at a
+// time.
+const chunkSize = 256 << 10
+
+// readChunked reads a body of unknown length, leasing each chunk before
+// reading it. Joining the chunks holds the body twice for a moment; the
+// lease covers that, then gives the chunks' share back.
+func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.Lease) ([]byte, error) {
+	var chunks [][]byte
+	var total int64
+	for {
+		if err := lease.Grow(ctx, chunkSize); err != nil {
+			return nil, err
+		}
+		chunk, err := fill(r, make([]byte, chunkSize))
+		chunks = append(chunks, chunk)
+		total += int64(len(chunk))
+		if total > max {
+			return nil, tooLarge(max)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err // io.ErrUnexpectedEOF here is a chunked body cut short
+		}
+	}
+	if err := lease.Grow(ctx, total); err != nil {
 		return nil, err
 	}
-	if int64(len(body)) > max {
-		return nil, tooLarge(max)
+	body := make([]byte, 0, total)
+	for _, c := range chunks {
+		body = append(body, c...)
 	}
+	lease.Shrink(int64(len(chunks)) * chunkSize)
 	return body, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	usagev1 "pictor/proto/pictor/usage/v1"
+	"pictor/services/edge/internal/panics"
 )
 
 // DefaultInterval is how often an edge reports.
@@ -116,8 +117,20 @@ func (r *Reporter) Run(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
-		r.Flush(ctx)
+		r.safeFlush(ctx)
 	}
+}
+
+// safeFlush is Flush with a panic turned into a log line and a count: the
+// counts it was sending stay pending for the next attempt, and the edge
+// keeps serving.
+func (r *Reporter) safeFlush(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			panics.Recovered(r.log, "usage report", p)
+		}
+	}()
+	r.Flush(ctx)
 }
 
 // Flush moves the meter's counts into reports and sends every report it
