@@ -38,14 +38,14 @@ const (
 
 // Config sizes the cache.
 type Config struct {
-	L1Bytes       uint64        // L1 budget; 0 disables L1
+	L1Bytes uint64 // L1 budget; 0 disables L1
 	// L1Originals keeps originals' bodies in L1 too. Without it L1 holds
 	// variants and cached misses, and originals live in L2 only: a 5 MB
 	// original would displace hundreds of variants, and reading it back
 	// from Redis costs a few milliseconds next to the transform it feeds
 	// (docs/benchmarks.md, "Memory budget"). An edge without L2 keeps them,
 	// or every new variant would go back to the origin.
-	L1Originals bool
+	L1Originals   bool
 	MaxObject     int           // larger objects are served but not cached
 	RedisAddrs    []string      // none disables L2; several = Redis Cluster
 	RedisPassword string        //
