@@ -8,4 +8,5 @@ bash scripts/bootstrap.sh --bench
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 bash scripts/bench-cache.sh "${PICTOR_BENCH_SECONDS:-10}"
 bash scripts/bench-transform.sh
+bash scripts/bench-hostile.sh
 bash scripts/bench-config.sh

@@ -416,6 +416,7 @@ run_stack() {
 			PICTOR_EDGE_ADDR="$BIND:$port" PICTOR_CONTROL_PLANE_ADDR="127.0.0.1:$GRPC_PORT" \
 			PICTOR_NODE_ID="edge-$n" PICTOR_EDGE_DATA_DIR="$DEV/edge-$n" \
 			PICTOR_REDIS_ADDRS="127.0.0.1:$REDIS_PORT" \
+			PICTOR_EDGE_MEMORY_LIMIT="${PICTOR_EDGE_MEMORY_LIMIT:-768MiB}" \
 			"$BIN/edge"
 	done
 	wait_up controlplane "$CP_URL/healthz"

@@ -31,6 +31,10 @@ cd "$ROOT"
 TIMEOUT=${PICTOR_TEST_TIMEOUT:-10m}
 # Modules in dependency order; scripts/e2e runs last, after the build.
 MODULES=(proto migrations services/internal web services/controlplane services/edge deploy)
+# Modules whose tests run under the race detector (instead of a plain run,
+# to keep make test within its time): the services, whose edge relies on
+# detached goroutines, atomic swaps and copies of fasthttp buffers.
+RACE_MODULES=" services/internal services/controlplane services/edge "
 E2E_MODULE=scripts/e2e
 BROWSER_TEST='^TestDashboardInBrowser$'
 
@@ -107,7 +111,9 @@ go_test_module() {
 	shift
 	json="$WORK/$(tr ' /' '__' <<<"$name").json"
 	printf '\n==> %s\n' "$name" >&2
-	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 -timeout "$TIMEOUT" -json ./... >"$json" 2>&1) || rc=$?
+	local race=()
+	[[ $RACE_MODULES == *" $dir "* ]] && race=(-race) && name="$name (race)"
+	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 "${race[@]}" -timeout "$TIMEOUT" -json ./... >"$json" 2>&1) || rc=$?
 	jq -Rnr '
 		[inputs | . as $line | (try fromjson catch null)
 			| if type == "object" then . else {Raw: $line} end] as $events
