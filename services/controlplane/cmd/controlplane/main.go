@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -186,6 +187,10 @@ func runMigrate(ctx context.Context, cfg config, log *slog.Logger, args []string
 }
 
 // runServe serves until ctx ends, then shuts down gracefully.
+// maxHTTPConnections bounds the API's open connections; dashboards and
+// SDKs keep a few each.
+const maxHTTPConnections = 4096
+
 func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(httpAddr, grpcAddr string)) error {
 	tp, err := tracing.New(ctx, cfg.Tracing, "pictor-controlplane", version)
 	if err != nil {
@@ -272,6 +277,10 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
 	}
+	// A cap on open API connections: past it new ones wait in the
+	// kernel's backlog instead of each costing a goroutine and buffers;
+	// the timeouts above close the slow and the idle.
+	httpLn = netutil.LimitListener(httpLn, maxHTTPConnections)
 	grpcLn, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
 	if err != nil {
 		httpLn.Close()
