@@ -156,6 +156,11 @@ int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int hei
 		"export_profile", "srgb", NULL);
 }
 
+int pictor_load_as_is(const void *buf, size_t len, VipsImage **out) {
+	*out = vips_image_new_from_buffer(buf, len, "", NULL);
+	return *out == NULL ? -1 : 0;
+}
+
 int pictor_normalise(VipsImage *in, VipsImage **out) {
 	// Every later operation works on 8-bit sRGB or 8-bit grey, with an
 	// optional alpha band; 16-bit, float, CMYK and Lab sources are brought
@@ -710,20 +715,26 @@ int pictor_background(VipsImage *in, VipsImage **out, PictorColour colour) {
 }
 
 int pictor_opacity(VipsImage *in, VipsImage **out, double factor) {
+	// Only the last band (alpha, added opaque when there is none) is
+	// scaled, and it is picked by index: no per-band array, so any band
+	// count is safe. (A fixed a[5]/b[5] indexed by Bands − 1 once wrote past
+	// the stack array for a 6-band TIFF.)
 	VipsObject *ctx = new_context();
-	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 3);
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 6);
 	VipsImage *x = in;
 	if (!vips_image_hasalpha(x)) {
 		if (vips_bandjoin_const1(x, &t[0], 255, NULL))
 			return fail(ctx);
 		x = t[0];
 	}
-	double a[5] = {1, 1, 1, 1, 1}, b[5] = {0, 0, 0, 0, 0};
-	a[x->Bands - 1] = factor;
-	if (vips_linear(x, &t[1], a, b, x->Bands, NULL) ||
-	    vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL))
+	int last = x->Bands - 1;
+	if (vips_extract_band(x, &t[1], 0, "n", last, NULL) ||
+	    vips_extract_band(x, &t[2], last, NULL) ||
+	    vips_linear1(t[2], &t[3], factor, 0, NULL) ||
+	    vips_cast(t[3], &t[4], x->BandFmt, NULL) ||
+	    vips_bandjoin2(t[1], t[4], &t[5], NULL))
 		return fail(ctx);
-	return finish(ctx, t[2], out);
+	return finish(ctx, t[5], out);
 }
 
 int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc) {

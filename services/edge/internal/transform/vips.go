@@ -130,6 +130,8 @@ func (im *vimage) close() {
 func (im *vimage) width() int  { return int(im.ptr.Xsize) }
 func (im *vimage) height() int { return int(im.ptr.Ysize) }
 
+func (im *vimage) bands() int { return int(im.ptr.Bands) }
+
 func (im *vimage) hasAlpha() bool { return C.pictor_has_alpha(im.ptr) != 0 }
 
 // load decodes buf at width×height (shrink-on-load, EXIF orientation
@@ -143,6 +145,19 @@ func (im *vimage) load(buf []byte, width, height int, toSRGB bool) error {
 	}
 	im.replace(out)
 	return im.apply("normalise", func(in *C.VipsImage, out **C.VipsImage) C.int { return C.pictor_normalise(in, out) })
+}
+
+// loadAsIs decodes buf without normalising it (see pictor_load_as_is): a
+// test hook, so the C operations' own guards can be checked on layouts
+// that load never lets through.
+func (im *vimage) loadAsIs(buf []byte) error {
+	im.pin.Pin(&buf[0])
+	var out *C.VipsImage
+	if C.pictor_load_as_is(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out) != 0 {
+		return vipsErr("load as is")
+	}
+	im.replace(out)
+	return nil
 }
 
 // apply runs one operation and swaps its output in.

@@ -15,6 +15,11 @@ int pictor_header(const void *buf, size_t len, int *width, int *height, int *pag
                   int *orientation, int *has_alpha, int *has_icc, const char **loader);
 int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
                 int to_srgb);
+// pictor_load_as_is decodes buf at its own size exactly as the loader
+// delivers it: bands, sample format and interpretation untouched. The
+// engine never serves such an image (pictor_load normalises); tests use it
+// to hand the operations below layouts normalisation would remove.
+int pictor_load_as_is(const void *buf, size_t len, VipsImage **out);
 int pictor_normalise(VipsImage *in, VipsImage **out);
 int pictor_copy_memory(VipsImage *in, VipsImage **out);
 int pictor_resize(VipsImage *in, VipsImage **out, double hscale, double vscale);
