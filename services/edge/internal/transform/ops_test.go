@@ -57,7 +57,9 @@ func TestOperationsAnyBandCount(t *testing.T) {
 		{"radius", func(im *vimage) error { return im.frame(0, imgurl.Color{}, 20, 15) }},
 		{"contrast", func(im *vimage) error { return im.contrast(contrastLow, contrastHigh) }},
 		{"sharpen", func(im *vimage) error { return im.sharpen(sharpenFor(0)) }},
-		{"unsharp", func(im *vimage) error { return im.unsharp(imgurl.USM{Radius: 2, Sigma: 1, Amount: 0.8, Threshold: 0.02}) }},
+		{"unsharp", func(im *vimage) error {
+			return im.unsharp(imgurl.USM{Radius: 2, Sigma: 1, Amount: 0.8, Threshold: 0.02})
+		}},
 		{"blur", func(im *vimage) error { return im.blur(2) }},
 		{"grayscale", func(im *vimage) error { return im.grayscale() }},
 		{"resize", func(im *vimage) error { return im.resize(0.5, 0.5) }},
