@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"testing"
 
 	"pictor/services/internal/imgurl"
@@ -34,38 +35,46 @@ func oddLayouts(t testing.TB) map[string][]byte {
 	}
 }
 
+// pipelineLayouts are the oddLayouts already in the layout normalisation
+// produces.
+var pipelineLayouts = map[string]bool{"srgb-3": true, "srgb-4": true, "grey-alpha": true}
+
 // TestOperationsAnyBandCount hands every C operation images straight from
-// the loader, not normalised. Each must either work or refuse; none may
-// touch memory it does not own, whatever the band count. This is what
-// keeps a gap in normalisation from becoming a crash. Opacity, written for
-// any band count, must work and scale only the last band.
+// the loader, not normalised. None may touch memory it does not own,
+// whatever the band count: this is what keeps a gap in normalisation from
+// becoming a crash. The operations that paint or convert colour refuse any
+// layout but the pipeline's with their own check (a layout error, not
+// whatever libvips would make of it) and work on the pipeline's; opacity,
+// written for any band count, always works and adds or keeps one alpha.
 func TestOperationsAnyBandCount(t *testing.T) {
 	testEngine() // starts libvips
 	red := imgurl.Color{R: 255, A: 255}
 	ops := []struct {
-		name string
-		run  func(im *vimage) error
+		name    string
+		guarded bool
+		run     func(im *vimage) error
 	}{
-		{"opacity", func(im *vimage) error { return im.opacity(0.5) }},
-		{"background opaque", func(im *vimage) error { return im.background(red) }},
-		{"background translucent", func(im *vimage) error { return im.background(imgurl.Color{G: 255, A: 128}) }},
-		{"embed transparent", func(im *vimage) error { return im.embed(canvas{60, 50, 10, 10}, imgurl.Color{}) }},
-		{"embed opaque", func(im *vimage) error { return im.embed(canvas{60, 50, 10, 10}, red) }},
-		{"rotate 30", func(im *vimage) error { return im.rotate(30, red) }},
-		{"rotate 90", func(im *vimage) error { return im.rotate(90, imgurl.Color{}) }},
-		{"border and radius", func(im *vimage) error { return im.frame(3, imgurl.Color{B: 255, A: 160}, 8, 8) }},
-		{"radius", func(im *vimage) error { return im.frame(0, imgurl.Color{}, 20, 15) }},
-		{"contrast", func(im *vimage) error { return im.contrast(contrastLow, contrastHigh) }},
-		{"sharpen", func(im *vimage) error { return im.sharpen(sharpenFor(0)) }},
-		{"unsharp", func(im *vimage) error {
+		{"opacity", false, func(im *vimage) error { return im.opacity(0.5) }},
+		{"background opaque", true, func(im *vimage) error { return im.background(red) }},
+		{"background translucent", true, func(im *vimage) error { return im.background(imgurl.Color{G: 255, A: 128}) }},
+		{"embed transparent", true, func(im *vimage) error { return im.embed(canvas{60, 50, 10, 10}, imgurl.Color{}) }},
+		{"embed opaque", true, func(im *vimage) error { return im.embed(canvas{60, 50, 10, 10}, red) }},
+		{"rotate 30", true, func(im *vimage) error { return im.rotate(30, red) }},
+		{"border and radius", true, func(im *vimage) error { return im.frame(3, imgurl.Color{B: 255, A: 160}, 8, 8) }},
+		{"radius", true, func(im *vimage) error { return im.frame(0, imgurl.Color{}, 20, 15) }},
+		{"contrast", true, func(im *vimage) error { return im.contrast(contrastLow, contrastHigh) }},
+		{"sharpen", true, func(im *vimage) error { return im.sharpen(sharpenFor(0)) }},
+		{"unsharp", true, func(im *vimage) error {
 			return im.unsharp(imgurl.USM{Radius: 2, Sigma: 1, Amount: 0.8, Threshold: 0.02})
 		}},
-		{"blur", func(im *vimage) error { return im.blur(2) }},
-		{"grayscale", func(im *vimage) error { return im.grayscale() }},
-		{"resize", func(im *vimage) error { return im.resize(0.5, 0.5) }},
-		{"trim", func(im *vimage) error { return trim(im, trimThreshold) }},
-		{"smartcrop", func(im *vimage) error { return im.smartcrop(20, 20) }},
-		{"flip", func(im *vimage) error { return im.flip(false) }},
+		{"grayscale", true, func(im *vimage) error { return im.grayscale() }},
+		{"trim", true, func(im *vimage) error { return trim(im, trimThreshold) }},
+		// Layout-blind: they move or filter every band alike.
+		{"rotate 90", false, func(im *vimage) error { return im.rotate(90, imgurl.Color{}) }},
+		{"blur", false, func(im *vimage) error { return im.blur(2) }},
+		{"resize", false, func(im *vimage) error { return im.resize(0.5, 0.5) }},
+		{"smartcrop", false, func(im *vimage) error { return im.smartcrop(20, 20) }},
+		{"flip", false, func(im *vimage) error { return im.flip(false) }},
 	}
 	for name, src := range oddLayouts(t) {
 		for _, op := range ops {
@@ -77,7 +86,10 @@ func TestOperationsAnyBandCount(t *testing.T) {
 				}
 				bands, alpha := im.bands(), im.hasAlpha()
 				err := op.run(im)
-				if op.name == "opacity" {
+				var ce *callError
+				refused := errors.As(err, &ce) && ce.layout
+				switch {
+				case op.name == "opacity":
 					want := bands
 					if !alpha {
 						want++
@@ -85,13 +97,21 @@ func TestOperationsAnyBandCount(t *testing.T) {
 					if err != nil || im.bands() != want {
 						t.Fatalf("opacity on %d bands: %d bands, %v; want %d bands", bands, im.bands(), err, want)
 					}
+				case op.guarded && pipelineLayouts[name] && err != nil:
+					t.Fatalf("refused the pipeline's own layout: %v", err)
+				case op.guarded && !pipelineLayouts[name] && !refused:
+					t.Fatalf("%d bands, alpha %v: want a layout refusal, got %v", bands, alpha, err)
+				case !op.guarded && refused:
+					t.Fatalf("a layout-blind operation refused the layout: %v", err)
 				}
 				if err != nil {
 					return
 				}
 				// Saving evaluates the pipeline: the operation's pixels are
 				// read here, not when it was called.
-				im.save(saveOptions{format: fmtPNG, quality: 80})
+				if _, err := im.save(saveOptions{format: fmtPNG, quality: 80}); err != nil && pipelineLayouts[name] {
+					t.Fatalf("save: %v", err)
+				}
 			})
 		}
 	}

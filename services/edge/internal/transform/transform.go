@@ -18,6 +18,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -93,12 +94,19 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := checkImplemented(req.Transformation); err != nil {
 		return nil, err
 	}
+	// The loader is named and checked against the allow-list before any
+	// decoder runs, so an untrusted format is refused by name rather than
+	// by whatever libvips says when its loader is blocked.
+	loader, err := findLoader(req.Source)
+	if err != nil {
+		return nil, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	if err := allowedLoader(loader); err != nil {
+		return nil, err
+	}
 	hd, err := readHeader(req.Source)
 	if err != nil {
-		return nil, sourceError(hd.loader, err)
-	}
-	if err := allowedLoader(hd.loader); err != nil {
-		return nil, err
+		return nil, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 	}
 	// Animated and multi-page sources count every frame, although only the
 	// first is rendered: the decoder still has to walk them.
@@ -110,6 +118,10 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		}
 		return nil, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
 			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
+	}
+	if !hd.supported {
+		return nil, errkind.New(errkind.Unprocessable, "source_pixel_format",
+			fmt.Sprintf("source pixel format is not supported (%s)", hd.layout))
 	}
 	srcW, srcH := hd.width, hd.height
 	if hd.orientation >= 5 && hd.orientation <= 8 {
@@ -161,7 +173,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
 	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
-		return nil, e.runError(tctx, sourceError(hd.loader, err))
+		return nil, e.runError(tctx, err)
 	}
 	for i, st := range steps {
 		g := planned
@@ -300,7 +312,8 @@ func (e *Engine) acquire(ctx context.Context) error {
 
 // runError maps a failure during processing: a killed run is a timeout the
 // client may retry (503); an error that already has a kind (a geometry the
-// URL asks for that this image cannot give) keeps it; anything else is a
+// URL asks for that this image cannot give) keeps it; a pixel layout
+// pictor refused is a source it does not process; anything else is a
 // source libvips cannot process.
 func (e *Engine) runError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -308,6 +321,10 @@ func (e *Engine) runError(ctx context.Context, err error) error {
 	}
 	if errkind.Of(err) != nil {
 		return err
+	}
+	var ce *callError
+	if errors.As(err, &ce) && ce.layout {
+		return errkind.Wrap(errkind.Unprocessable, "source_pixel_format", "source pixel format is not supported", err)
 	}
 	return errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 }
@@ -327,16 +344,6 @@ func allowedLoader(loader string) error {
 	name := strings.TrimSuffix(strings.TrimSuffix(loader, "_buffer"), "_source")
 	return errkind.New(errkind.Unprocessable, "source_format_blocked",
 		fmt.Sprintf("source format is not accepted (%s)", strings.TrimSuffix(name, "load")))
-}
-
-func sourceError(loader string, err error) error {
-	if loader != "" && !trustedLoaders[loader] {
-		return allowedLoader(loader)
-	}
-	if strings.Contains(err.Error(), "blocked") {
-		return errkind.Wrap(errkind.Unprocessable, "source_format_blocked", "source format is not accepted", err)
-	}
-	return errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 }
 
 func formatCode(f string) int {
