@@ -173,7 +173,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
 	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
-		return nil, e.runError(tctx, err)
+		return nil, runError(ctx, img, err)
 	}
 	for i, st := range steps {
 		g := planned
@@ -181,13 +181,13 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 			g = nil
 		}
 		if err := runStep(img, st, g, env); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 
 	if !formatHasAlpha(out) && img.hasAlpha() {
 		if err := img.background(flattenColour(steps)); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 	limit := imgurl.MaxSide
@@ -203,7 +203,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// told to strip.
 	if meta != keepAll {
 		if err := img.strip(meta == keepProfile); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 	if q == 0 {
@@ -221,7 +221,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		lossless:  lossless,
 	})
 	if err != nil {
-		return nil, e.runError(tctx, err)
+		return nil, runError(ctx, img, err)
 	}
 	if meta != keepAll {
 		if body, err = dropMetadata(out, body, meta == keepProfile); err != nil {
@@ -310,17 +310,21 @@ func (e *Engine) acquire(ctx context.Context) error {
 	}
 }
 
-// runError maps a failure during processing: a killed run is a timeout the
-// client may retry (503); an error that already has a kind (a geometry the
-// URL asks for that this image cannot give) keeps it; a pixel layout
-// pictor refused is a source it does not process; anything else is a
-// source libvips cannot process.
-func (e *Engine) runError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return errkind.Wrap(errkind.Unavailable, "transform_deadline", "image processing took too long, retry later", err)
-	}
+// runError maps a failure during processing, from facts the engine holds
+// itself, never from libvips' text: our own checks keep their kind (a
+// geometry the URL asks for that this image cannot give); a killed run is
+// a timeout or a cancellation the client may retry (503); a pixel layout
+// pictor refused is a source it does not process; any other failed call
+// is a source libvips cannot process (422).
+func runError(ctx context.Context, img *vimage, err error) error {
 	if errkind.Of(err) != nil {
 		return err
+	}
+	if img.wasKilled() {
+		if ctx.Err() != nil {
+			return errkind.Wrap(errkind.Unavailable, "canceled", "request canceled", err)
+		}
+		return errkind.Wrap(errkind.Unavailable, "transform_deadline", "image processing took too long, retry later", err)
 	}
 	var ce *callError
 	if errors.As(err, &ce) && ce.layout {

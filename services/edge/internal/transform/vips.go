@@ -58,21 +58,31 @@ type callError struct {
 func (e *callError) Error() string { return e.op + ": " + e.detail }
 
 // callErr describes a failed call: rc is the pictor_ return code, im the
-// image the call was given (nil when there was none).
+// image the call was given (nil when there was none). A layout refusal is
+// described from the image itself, so its text belongs to this call.
 func callErr(op string, rc C.int, im *C.VipsImage) error {
 	if rc == C.PICTOR_ELAYOUT {
 		return &callError{op: op, layout: true, detail: "pixel layout not handled: " + describe(im)}
 	}
-	return &callError{op: op, detail: vipsText()}
+	return &callError{op: op, detail: "libvips error buffer: " + vipsText()}
 }
 
-// vipsText takes libvips' error text for the log.
+// vipsText takes libvips' error text for the log. It cannot be had per
+// call: in libvips 8.14 (iofuncs/error.c) vips_error appends to one static
+// process-wide buffer under a global lock, from whichever thread fails
+// (evaluation errors come from worker threads), and vips_error_buffer_copy
+// returns and clears all of it. There is no hook, callback or per-thread
+// or per-operation buffer, and vips_error_freeze is process-wide too. So a
+// failure may find text from concurrent calls, or none because another
+// failure took it first. That is why this text only ever goes into a log
+// line: which call failed, and the engine's own checks, decide the error's
+// kind, and clients see errkind's safe messages.
 func vipsText() string {
 	p := C.pictor_error()
 	defer C.free(unsafe.Pointer(p))
 	msg := strings.TrimSpace(C.GoString(p))
 	if msg == "" {
-		msg = "unknown libvips error"
+		msg = "(empty)"
 	}
 	return msg
 }
@@ -178,6 +188,14 @@ func (im *vimage) kill() {
 	if im.ptr != nil {
 		C.pictor_kill(im.ptr)
 	}
+}
+
+// wasKilled reports whether the watchdog killed the evaluation: a failure
+// after that is the kill, whatever libvips wrote about it.
+func (im *vimage) wasKilled() bool {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.killed
 }
 
 func (im *vimage) close() {
