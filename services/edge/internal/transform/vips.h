@@ -73,6 +73,10 @@ int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc);
 int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace,
                 int lossless, int effort, void **buf, size_t *len);
 int pictor_has_alpha(VipsImage *in);
+// pictor_live_objects counts the libvips objects (images, operations,
+// sources) alive in the process; tests compare it before and after a run
+// to catch a reference the code above forgets to drop.
+int pictor_live_objects(void);
 void pictor_unref(VipsImage *in);
 void pictor_kill(VipsImage *in);
 char *pictor_error(void);
