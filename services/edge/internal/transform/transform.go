@@ -2,9 +2,10 @@
 // for, with libvips. It is the edge's only user of bimg and libvips.
 //
 // The first step decodes through libvips' thumbnail path (shrink-on-load,
-// EXIF orientation, fail on truncation); later operations and chained steps
-// work on the decoded image, and the result is encoded once, so a chain
-// never pays for a lossy round trip. Sources are checked against the pixel
+// EXIF orientation, fail on truncation) and normalises what the loader
+// delivers to 8-bit sRGB or grey with at most one alpha band (vips.c
+// pictor_normalise); later operations and chained steps work on that, and
+// the result is encoded once, so a chain never pays for a lossy round trip. Sources are checked against the pixel
 // limit from their header before anything is decoded, untrusted loaders are
 // blocked, a bounded worker pool keeps the CPU from being oversubscribed (a
 // full queue answers 503) and a transform past its deadline is killed.
@@ -94,34 +95,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := checkImplemented(req.Transformation); err != nil {
 		return nil, err
 	}
-	// The loader is named and checked against the allow-list before any
-	// decoder runs, so an untrusted format is refused by name rather than
-	// by whatever libvips says when its loader is blocked.
-	loader, err := findLoader(req.Source)
+	hd, err := e.inspect(req.Source)
 	if err != nil {
-		return nil, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
-	}
-	if err := allowedLoader(loader); err != nil {
 		return nil, err
-	}
-	hd, err := readHeader(req.Source)
-	if err != nil {
-		return nil, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
-	}
-	// Animated and multi-page sources count every frame, although only the
-	// first is rendered: the decoder still has to walk them.
-	pages := int64(max(hd.pages, 1))
-	if int64(hd.width)*int64(hd.height)*pages > e.cfg.MaxSourcePixels {
-		size := fmt.Sprintf("%d×%d", hd.width, hd.height)
-		if pages > 1 {
-			size += fmt.Sprintf(" × %d frames", pages)
-		}
-		return nil, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
-			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
-	}
-	if !hd.supported {
-		return nil, errkind.New(errkind.Unprocessable, "source_pixel_format",
-			fmt.Sprintf("source pixel format is not supported (%s)", hd.layout))
 	}
 	srcW, srcH := hd.width, hd.height
 	if hd.orientation >= 5 && hd.orientation <= 8 {
@@ -229,6 +205,42 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height()}, nil
+}
+
+// inspect reads the source's header and refuses what will not be decoded:
+// an unknown or untrusted format, more pixels than the limit, a pixel
+// layout normalisation does not handle. The loader is named and checked
+// against the allow-list before any decoder runs, so an untrusted format is
+// refused by its name rather than by whatever libvips says when its loader
+// is blocked.
+func (e *Engine) inspect(src []byte) (header, error) {
+	loader, err := findLoader(src)
+	if err != nil {
+		return header{}, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	if err := allowedLoader(loader); err != nil {
+		return header{}, err
+	}
+	hd, err := readHeader(src)
+	if err != nil {
+		return header{}, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	// Animated and multi-page sources count every frame, although only the
+	// first is rendered: the decoder still has to walk them.
+	pages := int64(max(hd.pages, 1))
+	if int64(hd.width)*int64(hd.height)*pages > e.cfg.MaxSourcePixels {
+		size := fmt.Sprintf("%d×%d", hd.width, hd.height)
+		if pages > 1 {
+			size += fmt.Sprintf(" × %d frames", pages)
+		}
+		return header{}, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
+			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
+	}
+	if !hd.supported {
+		return header{}, errkind.New(errkind.Unprocessable, "source_pixel_format",
+			fmt.Sprintf("source pixel format is not supported (%s)", hd.layout))
+	}
+	return hd, nil
 }
 
 // outputParams reads the parameters that describe the encoded file rather
