@@ -57,13 +57,11 @@ func TestStressASan(t *testing.T) {
 	e := New(Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 3, QueueWait: 40 * time.Millisecond, Deadline: 250 * time.Millisecond},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 
-	// Objects libvips makes once per process (static interpolators and
-	// the like) exist before the count is taken.
+	// Any object libvips makes once per process exists before the count
+	// is taken (none did in 8.14.1: the count is 0 once transforms end).
 	small := photoJPEG(t, 64, 48)
 	for _, f := range formats {
-		for _, tr := range trs {
-			e.Transform(context.Background(), Request{Source: small, Transformation: mustParse(t, tr), Format: f})
-		}
+		e.Transform(context.Background(), Request{Source: small, Transformation: mustParse(t, "t-true:rt-45:r-max,b-3_FF0000:e-contrast,e-sharpen,bl-2:o-50"), Format: f})
 	}
 	before := liveObjects()
 
