@@ -5,7 +5,8 @@
 #   3. gofmt
 #   4. one shared Postgres cluster for the run (PICTOR_TEST_PG_URL), then
 #      go vet + go test for every module with GOWORK=off, so each module
-#      builds and tests on its own
+#      builds and tests on its own; then the edge's transform package under
+#      AddressSanitizer (TestStressASan)
 #   5. the dashboard's unit tests (Vitest, web/)
 #   6. build the binaries (dashboard included), then the end-to-end tests
 #      (scripts/e2e) against them, then the browser tests: Chromium driven by
@@ -37,6 +38,7 @@ MODULES=(proto migrations services/internal web services/controlplane services/e
 RACE_MODULES=" services/internal services/controlplane services/edge "
 E2E_MODULE=scripts/e2e
 BROWSER_TEST='^TestDashboardInBrowser$'
+ASAN_TEST='^TestStressASan$'
 
 RUN_START=$SECONDS
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pictor-test.XXXXXX")
@@ -96,14 +98,19 @@ step() {
 	return 0
 }
 
-# go_test_module [--name STEP] DIR [ENV=VALUE...]: go test for one module with GOWORK=off.
+# go_test_module [--name STEP] [--pkg PATTERN] DIR [ENV=VALUE...]: go test for one
+# module with GOWORK=off, of PATTERN's packages (default ./...).
 # It runs with -json to count results, and prints what plain `go test` would:
 # package lines, build errors and the output of every test that did not pass
 # or skip (failed, or cut short by a panic, os.Exit or the timeout).
 go_test_module() {
-	local name=
+	local name= pkg=./...
 	if [[ $1 == --name ]]; then
 		name=$2
+		shift 2
+	fi
+	if [[ $1 == --pkg ]]; then
+		pkg=$2
 		shift 2
 	fi
 	local dir=$1 start=$SECONDS rc=0 json counts p f s
@@ -112,8 +119,13 @@ go_test_module() {
 	json="$WORK/$(tr ' /' '__' <<<"$name").json"
 	printf '\n==> %s\n' "$name" >&2
 	local race=()
-	[[ $RACE_MODULES == *" $dir "* ]] && race=(-race) && name="$name (race)"
-	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 "${race[@]}" -timeout "$TIMEOUT" -json ./... >"$json" 2>&1) || rc=$?
+	# A whole-module run of a service goes under the race detector; a run
+	# of chosen packages (the ASan step) brings its own flags.
+	if [[ $pkg == ./... && $RACE_MODULES == *" $dir "* ]]; then
+		race=(-race)
+		name="$name (race)"
+	fi
+	(cd "$ROOT/$dir" && env GOWORK=off "$@" go test -count=1 "${race[@]}" -timeout "$TIMEOUT" -json "$pkg" >"$json" 2>&1) || rc=$?
 	jq -Rnr '
 		[inputs | . as $line | (try fromjson catch null)
 			| if type == "object" then . else {Raw: $line} end] as $events
@@ -230,6 +242,17 @@ for m in "${MODULES[@]}"; do
 	step "vet $m" go_vet_module "$m"
 	go_test_module "$m"
 done
+
+# The edge's libvips code under AddressSanitizer, a build of its own (Go and
+# vips.c instrumented; it cannot be combined with -race): concurrent
+# transforms over the malformed and odd corpora with kills and cancellations
+# for ~20 s. G_SLICE makes GLib free objects through malloc, where ASan sees
+# a double free; GLib's and libvips' process-lifetime allocations are not
+# leaks worth a report (TestNoObjectsLeak counts libvips objects instead);
+# addr2line names the C frames of a report.
+go_test_module --name "asan stress (transform)" --pkg ./internal/transform/ services/edge \
+	GOFLAGS="-asan -run=$ASAN_TEST" G_SLICE=always-malloc \
+	ASAN_OPTIONS="detect_leaks=0:external_symbolizer_path=$(command -v addr2line || true)"
 
 step "fuzz (short runs)" fuzz_targets
 web_unit_tests

@@ -81,6 +81,10 @@ func webpWithout(b []byte, keepICC bool) ([]byte, error) {
 		}
 		switch fourcc := string(b[i : i+4]); {
 		case fourcc == "EXIF" || fourcc == "XMP " || (fourcc == "ICCP" && !keepICC):
+		case fourcc == "VP8X" && n < 10:
+			// Its flags byte is edited below; a shorter chunk would have
+			// the edit land in the next chunk's header, or past the end.
+			return nil, fmt.Errorf("webp: VP8X chunk of %d bytes at %d", n, i)
 		default:
 			if fourcc == "VP8X" {
 				vp8x = out.Len()

@@ -17,9 +17,14 @@ import (
 	"pictor/services/internal/imgurl"
 )
 
-var updateCorpus = flag.Bool("update-corpus", false, "regenerate testdata/malformed from the generators below")
+var updateCorpus = flag.Bool("update-corpus", false, "regenerate testdata/malformed and testdata/odd from the generators below")
 
-const corpusDir = "testdata/malformed"
+const (
+	corpusDir = "testdata/malformed"
+	// oddDir holds well-formed files in layouts the pipeline normalises:
+	// more bands than it works on, CMYK, 16 bits, palettes, several pages.
+	oddDir = "testdata/odd"
+)
 
 // corpusExpect says what each malformed file must produce. Files not listed
 // (bit flips) may decode or fail, but only as a 422.
@@ -57,6 +62,7 @@ var corpusExpect = map[string]string{
 func TestMalformedCorpus(t *testing.T) {
 	if *updateCorpus {
 		generateMalformedCorpus(t)
+		writeCorpus(t, oddDir, oddCorpus(t))
 	}
 	e := New(Config{MaxSourcePixels: 100_000_000, Workers: 2, QueueLength: 64, QueueWait: 10 * time.Second, Deadline: 10 * time.Second},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -96,14 +102,16 @@ func TestMalformedCorpus(t *testing.T) {
 }
 
 // FuzzTransform feeds arbitrary bytes and transformation strings to the
-// engine. Seeded with the malformed corpus and the valid fixtures; run it
+// engine. Seeded with the malformed and odd corpora and the valid fixtures; run it
 // with go test -run '^$' -fuzz FuzzTransform -fuzztime 30s.
 func FuzzTransform(f *testing.F) {
-	entries, _ := os.ReadDir(corpusDir)
-	for _, ent := range entries {
-		b, err := os.ReadFile(filepath.Join(corpusDir, ent.Name()))
-		if err == nil && len(b) < 64<<10 {
-			f.Add(b, "w-40,h-30")
+	for dir, tr := range map[string]string{corpusDir: "w-40,h-30", oddDir: "w-40,h-30,o-50"} {
+		entries, _ := os.ReadDir(dir)
+		for _, ent := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+			if err == nil && len(b) < 64<<10 {
+				f.Add(b, tr)
+			}
 		}
 	}
 	for name, b := range sources(f) {
@@ -201,14 +209,20 @@ func generateMalformedCorpus(t *testing.T) {
 			files["bitflip-"+itoa(i)+".webp"] = b
 		}
 	}
-	if err := os.RemoveAll(corpusDir); err != nil {
+	writeCorpus(t, corpusDir, files)
+}
+
+// writeCorpus replaces dir with files.
+func writeCorpus(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(corpusDir, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,9 +2,10 @@
 // for, with libvips. It is the edge's only user of bimg and libvips.
 //
 // The first step decodes through libvips' thumbnail path (shrink-on-load,
-// EXIF orientation, fail on truncation); later operations and chained steps
-// work on the decoded image, and the result is encoded once, so a chain
-// never pays for a lossy round trip. Sources are checked against the pixel
+// EXIF orientation, fail on truncation) and normalises what the loader
+// delivers to 8-bit sRGB or grey with at most one alpha band (vips.c
+// pictor_normalise); later operations and chained steps work on that, and
+// the result is encoded once, so a chain never pays for a lossy round trip. Sources are checked against the pixel
 // limit from their header before anything is decoded, untrusted loaders are
 // blocked, a bounded worker pool keeps the CPU from being oversubscribed (a
 // full queue answers 503) and a transform past its deadline is killed.
@@ -18,6 +19,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -93,23 +95,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := checkImplemented(req.Transformation); err != nil {
 		return nil, err
 	}
-	hd, err := readHeader(req.Source)
+	hd, err := e.inspect(req.Source)
 	if err != nil {
-		return nil, sourceError(hd.loader, err)
-	}
-	if err := allowedLoader(hd.loader); err != nil {
 		return nil, err
-	}
-	// Animated and multi-page sources count every frame, although only the
-	// first is rendered: the decoder still has to walk them.
-	pages := int64(max(hd.pages, 1))
-	if int64(hd.width)*int64(hd.height)*pages > e.cfg.MaxSourcePixels {
-		size := fmt.Sprintf("%d×%d", hd.width, hd.height)
-		if pages > 1 {
-			size += fmt.Sprintf(" × %d frames", pages)
-		}
-		return nil, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
-			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
 	}
 	srcW, srcH := hd.width, hd.height
 	if hd.orientation >= 5 && hd.orientation <= 8 {
@@ -161,7 +149,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
 	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
-		return nil, e.runError(tctx, sourceError(hd.loader, err))
+		return nil, runError(ctx, img, err)
 	}
 	for i, st := range steps {
 		g := planned
@@ -169,13 +157,13 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 			g = nil
 		}
 		if err := runStep(img, st, g, env); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 
 	if !formatHasAlpha(out) && img.hasAlpha() {
 		if err := img.background(flattenColour(steps)); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 	limit := imgurl.MaxSide
@@ -191,7 +179,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// told to strip.
 	if meta != keepAll {
 		if err := img.strip(meta == keepProfile); err != nil {
-			return nil, e.runError(tctx, err)
+			return nil, runError(ctx, img, err)
 		}
 	}
 	if q == 0 {
@@ -209,7 +197,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		lossless:  lossless,
 	})
 	if err != nil {
-		return nil, e.runError(tctx, err)
+		return nil, runError(ctx, img, err)
 	}
 	if meta != keepAll {
 		if body, err = dropMetadata(out, body, meta == keepProfile); err != nil {
@@ -217,6 +205,42 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height()}, nil
+}
+
+// inspect reads the source's header and refuses what will not be decoded:
+// an unknown or untrusted format, more pixels than the limit, a pixel
+// layout normalisation does not handle. The loader is named and checked
+// against the allow-list before any decoder runs, so an untrusted format is
+// refused by its name rather than by whatever libvips says when its loader
+// is blocked.
+func (e *Engine) inspect(src []byte) (header, error) {
+	loader, err := findLoader(src)
+	if err != nil {
+		return header{}, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	if err := allowedLoader(loader); err != nil {
+		return header{}, err
+	}
+	hd, err := readHeader(src)
+	if err != nil {
+		return header{}, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	// Animated and multi-page sources count every frame, although only the
+	// first is rendered: the decoder still has to walk them.
+	pages := int64(max(hd.pages, 1))
+	if int64(hd.width)*int64(hd.height)*pages > e.cfg.MaxSourcePixels {
+		size := fmt.Sprintf("%d×%d", hd.width, hd.height)
+		if pages > 1 {
+			size += fmt.Sprintf(" × %d frames", pages)
+		}
+		return header{}, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
+			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
+	}
+	if !hd.supported {
+		return header{}, errkind.New(errkind.Unprocessable, "source_pixel_format",
+			fmt.Sprintf("source pixel format is not supported (%s)", hd.layout))
+	}
+	return hd, nil
 }
 
 // outputParams reads the parameters that describe the encoded file rather
@@ -298,16 +322,25 @@ func (e *Engine) acquire(ctx context.Context) error {
 	}
 }
 
-// runError maps a failure during processing: a killed run is a timeout the
-// client may retry (503); an error that already has a kind (a geometry the
-// URL asks for that this image cannot give) keeps it; anything else is a
-// source libvips cannot process.
-func (e *Engine) runError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return errkind.Wrap(errkind.Unavailable, "transform_deadline", "image processing took too long, retry later", err)
-	}
+// runError maps a failure during processing, from facts the engine holds
+// itself, never from libvips' text: our own checks keep their kind (a
+// geometry the URL asks for that this image cannot give); a killed run is
+// a timeout or a cancellation the client may retry (503); a pixel layout
+// pictor refused is a source it does not process; any other failed call
+// is a source libvips cannot process (422).
+func runError(ctx context.Context, img *vimage, err error) error {
 	if errkind.Of(err) != nil {
 		return err
+	}
+	if img.wasKilled() {
+		if ctx.Err() != nil {
+			return errkind.Wrap(errkind.Unavailable, "canceled", "request canceled", err)
+		}
+		return errkind.Wrap(errkind.Unavailable, "transform_deadline", "image processing took too long, retry later", err)
+	}
+	var ce *callError
+	if errors.As(err, &ce) && ce.layout {
+		return errkind.Wrap(errkind.Unprocessable, "source_pixel_format", "source pixel format is not supported", err)
 	}
 	return errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 }
@@ -327,16 +360,6 @@ func allowedLoader(loader string) error {
 	name := strings.TrimSuffix(strings.TrimSuffix(loader, "_buffer"), "_source")
 	return errkind.New(errkind.Unprocessable, "source_format_blocked",
 		fmt.Sprintf("source format is not accepted (%s)", strings.TrimSuffix(name, "load")))
-}
-
-func sourceError(loader string, err error) error {
-	if loader != "" && !trustedLoaders[loader] {
-		return allowedLoader(loader)
-	}
-	if strings.Contains(err.Error(), "blocked") {
-		return errkind.Wrap(errkind.Unprocessable, "source_format_blocked", "source format is not accepted", err)
-	}
-	return errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
 }
 
 func formatCode(f string) int {

@@ -27,9 +27,32 @@ static int colour_bands(VipsImage *in) {
 	return vips_image_hasalpha(in) ? in->Bands - 1 : in->Bands;
 }
 
-// fit_colour readies in for an operation that paints colour c: a grey image
-// becomes sRGB when c is not grey, an alpha band is added when want_alpha,
-// and bg receives c laid out to match the bands of the result. When
+// The most values a colour laid out like an image's bands can have: three
+// colour bands and alpha.
+#define MAX_INK 4
+
+// pipeline_layout says whether in is what pictor_normalise produces, the
+// only layout the operations that paint or convert colour are written for:
+// 8-bit sRGB or grey, with at most one alpha band. They check it on entry
+// and refuse anything else, so a gap in normalisation is a refusal, never
+// an array overrun or a band mismatch.
+static int pipeline_layout(VipsImage *in) {
+	if (in->Coding != VIPS_CODING_NONE || in->BandFmt != VIPS_FORMAT_UCHAR)
+		return 0;
+	switch (in->Type) {
+	case VIPS_INTERPRETATION_sRGB:
+		return in->Bands == 3 || in->Bands == 4;
+	case VIPS_INTERPRETATION_B_W:
+		return in->Bands == 1 || in->Bands == 2;
+	default:
+		return 0;
+	}
+}
+
+// fit_colour readies in (in the pipeline layout) for an operation that
+// paints colour c: a grey image becomes sRGB when c is not grey, an alpha
+// band is added when want_alpha, and bg (MAX_INK long) receives c laid out
+// to match the bands of the result: at most three colours and alpha. When
 // premultiplied, the colour bands of bg are scaled by alpha, for
 // operations that run on premultiplied pixels.
 static int fit_colour(VipsObject *ctx, VipsImage *in, PictorColour c, int want_alpha,
@@ -100,10 +123,11 @@ static int rejoin(VipsObject *ctx, VipsImage *colour, VipsImage *alpha, VipsImag
 	return 0;
 }
 
-int pictor_header(const void *buf, size_t len, int *width, int *height, int *pages,
-                  int *orientation, int *has_alpha, int *has_icc, const char **loader) {
+int pictor_find_loader(const void *buf, size_t len, const char **loader) {
 	// find_load_buffer names the loader's type; its nickname
-	// ("jpegload_buffer") is the stable name Go checks against.
+	// ("jpegload_buffer") is the stable name Go checks against its
+	// allow-list before any decoder runs.
+	*loader = NULL;
 	const char *type_name = vips_foreign_find_load_buffer(buf, len);
 	if (type_name == NULL) {
 		// Some formats (PPM, FITS, CSV, the .v native format) have only
@@ -111,30 +135,69 @@ int pictor_header(const void *buf, size_t len, int *width, int *height, int *pag
 		// by name instead of calling them corrupt.
 		VipsSource *source = vips_source_new_from_memory(buf, len);
 		if (source == NULL)
-			return -1;
+			return PICTOR_EVIPS;
 		type_name = vips_foreign_find_load_source(source);
 		g_object_unref(source);
-		if (type_name != NULL) {
-			*loader = vips_nickname_find(g_type_from_name(type_name));
-			vips_error("pictor", "%s has no buffer loader", *loader ? *loader : type_name);
-		}
+	}
+	if (type_name == NULL)
+		return PICTOR_EVIPS;
+	*loader = vips_nickname_find(g_type_from_name(type_name));
+	return *loader == NULL ? PICTOR_EVIPS : PICTOR_OK;
+}
+
+// source_layout reads how in's bands divide into colour and alpha, for the
+// layouts pictor_normalise converts: 8- or 16-bit grey, RGB or CMYK with
+// any number of further bands, the last of which is alpha when libvips says
+// the image has one. Anything else is refused: float, signed and 32-bit
+// samples, Lab, coded and multiband images, too few bands for the
+// interpretation. No web format carries those; TIFF can carry anything.
+static int source_layout(VipsImage *in, int *colour, int *alpha) {
+	if (in->Coding != VIPS_CODING_NONE ||
+	    (in->BandFmt != VIPS_FORMAT_UCHAR && in->BandFmt != VIPS_FORMAT_USHORT))
+		return -1;
+	switch (in->Type) {
+	case VIPS_INTERPRETATION_B_W:
+	case VIPS_INTERPRETATION_GREY16:
+		*colour = 1;
+		break;
+	case VIPS_INTERPRETATION_sRGB:
+	case VIPS_INTERPRETATION_RGB:
+	case VIPS_INTERPRETATION_RGB16:
+		*colour = 3;
+		break;
+	case VIPS_INTERPRETATION_CMYK:
+		*colour = 4;
+		break;
+	default:
 		return -1;
 	}
-	*loader = vips_nickname_find(g_type_from_name(type_name));
-	if (*loader == NULL)
+	if (in->Bands < *colour)
 		return -1;
+	*alpha = vips_image_hasalpha(in);
+	return 0;
+}
+
+int pictor_header(const void *buf, size_t len, PictorHeader *h) {
 	// Header only: libvips loads lazily, so nothing is decoded here.
 	VipsImage *img = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
 	if (img == NULL)
-		return -1;
-	*width = vips_image_get_width(img);
-	*height = vips_image_get_height(img);
-	*pages = vips_image_get_n_pages(img);
-	*orientation = vips_image_get_orientation(img);
-	*has_alpha = vips_image_hasalpha(img);
-	*has_icc = vips_image_get_typeof(img, VIPS_META_ICC_NAME) != 0;
+		return PICTOR_EVIPS;
+	h->width = vips_image_get_width(img);
+	h->height = vips_image_get_height(img);
+	h->pages = vips_image_get_n_pages(img);
+	h->orientation = vips_image_get_orientation(img);
+	h->has_icc = vips_image_get_typeof(img, VIPS_META_ICC_NAME) != 0;
+	h->bands = img->Bands;
+	h->format = vips_enum_nick(VIPS_TYPE_BAND_FORMAT, img->BandFmt);
+	h->interpretation = vips_enum_nick(VIPS_TYPE_INTERPRETATION, img->Type);
+	h->coding = vips_enum_nick(VIPS_TYPE_CODING, img->Coding);
+	// The same rule pictor_normalise applies after loading, so the output
+	// format chosen from has_alpha matches the pixels.
+	int colour, alpha;
+	h->supported = source_layout(img, &colour, &alpha) == 0;
+	h->has_alpha = h->supported && alpha;
 	g_object_unref(img);
-	return 0;
+	return PICTOR_OK;
 }
 
 int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
@@ -147,40 +210,90 @@ int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int hei
 	// fail_on property is not passed on). to_srgb converts through the
 	// embedded ICC profile (the caller asks only when there is one: libvips
 	// would otherwise assume a profile for untagged pixels and shift their
-	// colours).
+	// colours). Normalising here, in the one call that loads, means no
+	// load path can hand the operations an image they were not written for.
+	VipsImage *img;
+	int rc;
 	if (!to_srgb)
-		return vips_thumbnail_buffer((void *) buf, len, out, width, "height", height,
+		rc = vips_thumbnail_buffer((void *) buf, len, &img, width, "height", height,
 			"size", VIPS_SIZE_FORCE, "option_string", "fail_on=truncated", NULL);
-	return vips_thumbnail_buffer((void *) buf, len, out, width, "height", height,
-		"size", VIPS_SIZE_FORCE, "option_string", "fail_on=truncated",
-		"export_profile", "srgb", NULL);
+	else
+		rc = vips_thumbnail_buffer((void *) buf, len, &img, width, "height", height,
+			"size", VIPS_SIZE_FORCE, "option_string", "fail_on=truncated",
+			"export_profile", "srgb", NULL);
+	if (rc)
+		return PICTOR_EVIPS;
+	rc = pictor_normalise(img, out);
+	g_object_unref(img);
+	return rc;
+}
+
+int pictor_load_as_is(const void *buf, size_t len, VipsImage **out) {
+	*out = vips_image_new_from_buffer(buf, len, "", NULL);
+	return *out == NULL ? PICTOR_EVIPS : PICTOR_OK;
 }
 
 int pictor_normalise(VipsImage *in, VipsImage **out) {
-	// Every later operation works on 8-bit sRGB or 8-bit grey, with an
-	// optional alpha band; 16-bit, float, CMYK and Lab sources are brought
-	// there once, here.
-	VipsInterpretation target = (in->Type == VIPS_INTERPRETATION_B_W ||
-		in->Type == VIPS_INTERPRETATION_GREY16) ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
-	if (in->BandFmt == VIPS_FORMAT_UCHAR && in->Type == target) {
+	// Every later operation works on 8-bit sRGB or 8-bit grey with at most
+	// one alpha band; sources are brought there once, here. Bands past the
+	// colour ones are dropped, except the last when it is alpha.
+	int cb, alpha;
+	if (source_layout(in, &cb, &alpha))
+		return PICTOR_ELAYOUT;
+	VipsInterpretation target = cb == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+	int target_bands = (cb == 1 ? 1 : 3) + alpha;
+	if (in->BandFmt == VIPS_FORMAT_UCHAR && in->Type == target && in->Bands == target_bands) {
 		g_object_ref(in);
 		*out = in;
-		return 0;
+		return PICTOR_OK;
 	}
 	VipsObject *ctx = new_context();
-	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 2);
-	VipsImage *x = in;
-	if (in->Type != target) {
-		if (vips_colourspace(x, &t[0], target, NULL))
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 8);
+	VipsImage *colour = in, *a = NULL;
+	if (in->Bands > cb) {
+		if (vips_extract_band(in, &t[0], 0, "n", cb, NULL))
 			return fail(ctx);
-		x = t[0];
+		colour = t[0];
 	}
-	if (x->BandFmt != VIPS_FORMAT_UCHAR) {
-		if (vips_cast(x, &t[1], VIPS_FORMAT_UCHAR, NULL))
+	if (alpha) {
+		if (vips_extract_band(in, &t[1], in->Bands - 1, NULL))
 			return fail(ctx);
-		x = t[1];
+		a = t[1];
 	}
-	return finish(ctx, x, out);
+	// Alpha is kept apart from the colour conversion, which would pass it
+	// through with a plain cast: 16-bit alpha would clip to opaque.
+	if (colour->BandFmt == VIPS_FORMAT_USHORT && cb != 4) {
+		// Tagged 16-bit, vips_colourspace scales the samples to 8 bits
+		// rather than clipping them.
+		if (vips_copy(colour, &t[2], "interpretation",
+		        cb == 1 ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_RGB16, NULL))
+			return fail(ctx);
+		colour = t[2];
+	}
+	if (colour->Type != target) {
+		if (vips_colourspace(colour, &t[3], target, NULL))
+			return fail(ctx);
+		colour = t[3];
+	}
+	if (colour->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast(colour, &t[4], VIPS_FORMAT_UCHAR, NULL))
+			return fail(ctx);
+		colour = t[4];
+	}
+	VipsImage *x = colour;
+	if (a != NULL) {
+		if (a->BandFmt != VIPS_FORMAT_UCHAR) {
+			if (vips_cast(a, &t[5], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+				return fail(ctx);
+			a = t[5];
+		}
+		if (vips_bandjoin2(colour, a, &t[6], NULL))
+			return fail(ctx);
+		x = t[6];
+	}
+	if (vips_copy(x, &t[7], "interpretation", target, NULL))
+		return fail(ctx);
+	return finish(ctx, t[7], out);
 }
 
 int pictor_copy_memory(VipsImage *in, VipsImage **out) {
@@ -233,10 +346,12 @@ int pictor_smartcrop(VipsImage *in, VipsImage **out, int width, int height) {
 
 int pictor_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
                  PictorColour fill) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	VipsObject *ctx = new_context();
 	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 1);
 	VipsImage *x;
-	double bg[4];
+	double bg[MAX_INK];
 	int n;
 	if (fit_colour(ctx, in, fill, fill.a < 255, 0, &x, bg, &n))
 		return fail(ctx);
@@ -282,10 +397,12 @@ int pictor_rotate(VipsImage *in, VipsImage **out, double angle, PictorColour fil
 			angle == 270 ? VIPS_ANGLE_D270 : VIPS_ANGLE_D0;
 		return vips_rot(in, out, a, NULL);
 	}
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	VipsObject *ctx = new_context();
 	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 1);
 	VipsImage *x;
-	double bg[4];
+	double bg[MAX_INK];
 	int n;
 	// The corners are painted while the pixels are premultiplied, so the
 	// fill colour is premultiplied too.
@@ -350,6 +467,8 @@ static int sharpen_op(VipsImage *in, VipsImage **out, void *arg) {
 
 int pictor_sharpen(VipsImage *in, VipsImage **out, double sigma, double x1, double y2,
                    double y3, double m1, double m2) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	double p[6] = {sigma, x1, y2, y3, m1, m2};
 	return colour_premultiplied(in, out, sharpen_op, p);
 }
@@ -396,11 +515,15 @@ static int unsharp_op(VipsImage *in, VipsImage **out, void *arg) {
 
 int pictor_unsharp(VipsImage *in, VipsImage **out, int radius, double sigma, double amount,
                    double threshold) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	unsharp_arg u = {radius, sigma, amount, threshold};
 	return colour_premultiplied(in, out, unsharp_op, &u);
 }
 
 int pictor_contrast(VipsImage *in, VipsImage **out, double lower, double upper) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	// The same definition as sharp's normalise(): find the lower and upper
 	// percentiles of lightness (L of Lab, or the grey band) and stretch that
 	// range linearly to the full scale; hue and saturation are left alone.
@@ -456,11 +579,15 @@ int pictor_contrast(VipsImage *in, VipsImage **out, double lower, double upper) 
 }
 
 int pictor_grayscale(VipsImage *in, VipsImage **out) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	return vips_colourspace(in, out, VIPS_INTERPRETATION_B_W, NULL);
 }
 
 int pictor_find_trim(VipsImage *in, double threshold, int *left, int *top, int *width,
                      int *height) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	// The background is the colour of the top-left pixel. When that pixel
 	// is fully transparent, transparency is the background and the search
 	// runs on alpha alone; otherwise on the colour, with any alpha
@@ -588,7 +715,7 @@ static int rrect_mask(VipsObject *ctx, int w, int h, double inset, double rx, do
 // solid makes a w×h image of one colour with the given band layout.
 static int solid(VipsObject *ctx, int w, int h, const double *bg, int n, VipsImage **out) {
 	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 4);
-	double zero[4] = {0, 0, 0, 0};
+	double zero[MAX_INK] = {0, 0, 0, 0};
 	if (vips_black(&t[0], w, h, "bands", n, NULL) ||
 	    vips_linear(t[0], &t[1], zero, (double *) bg, n, NULL) ||
 	    vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL) ||
@@ -613,6 +740,8 @@ static int scale_alpha(VipsObject *ctx, VipsImage *in, VipsImage *mask, VipsImag
 
 int pictor_frame(VipsImage *in, VipsImage **out, int border, PictorColour colour, double rx,
                  double ry) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	// A border is painted inside the image (the size does not change) and
 	// follows rounded corners when there are any; then everything outside
 	// the rounded outline becomes transparent.
@@ -622,7 +751,7 @@ int pictor_frame(VipsImage *in, VipsImage **out, int border, PictorColour colour
 	VipsImage *x = in;
 	if (border > 0) {
 		VipsImage *inner;
-		double bg[4];
+		double bg[MAX_INK];
 		int n;
 		if (rrect_mask(ctx, w, h, border, rx > border ? rx - border : 0,
 		        ry > border ? ry - border : 0, &inner) ||
@@ -630,7 +759,7 @@ int pictor_frame(VipsImage *in, VipsImage **out, int border, PictorColour colour
 			return fail(ctx);
 		if (!vips_image_hasalpha(x)) {
 			// Opaque: out = (in − c) × coverage + c.
-			double one[3] = {1, 1, 1}, neg[3];
+			double one[MAX_INK] = {1, 1, 1, 1}, neg[MAX_INK];
 			for (int i = 0; i < n; i++)
 				neg[i] = -bg[i];
 			if (vips_linear(x, &t[0], one, neg, n, NULL) ||
@@ -674,6 +803,8 @@ int pictor_frame(VipsImage *in, VipsImage **out, int border, PictorColour colour
 int pictor_background(VipsImage *in, VipsImage **out, PictorColour colour) {
 	// bg shows wherever the image is transparent: an opaque colour
 	// flattens the image; a translucent one is composited under it.
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
 	if (!vips_image_hasalpha(in)) {
 		g_object_ref(in);
 		*out = in;
@@ -682,7 +813,7 @@ int pictor_background(VipsImage *in, VipsImage **out, PictorColour colour) {
 	VipsObject *ctx = new_context();
 	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 4);
 	VipsImage *x;
-	double bg[4];
+	double bg[MAX_INK];
 	int n;
 	if (colour.a >= 255) {
 		if (fit_colour(ctx, in, colour, 0, 0, &x, bg, &n))
@@ -710,20 +841,26 @@ int pictor_background(VipsImage *in, VipsImage **out, PictorColour colour) {
 }
 
 int pictor_opacity(VipsImage *in, VipsImage **out, double factor) {
+	// Only the last band (alpha, added opaque when there is none) is
+	// scaled, and it is picked by index: no per-band array, so any band
+	// count is safe. (A fixed a[5]/b[5] indexed by Bands − 1 once wrote past
+	// the stack array for a 6-band TIFF.)
 	VipsObject *ctx = new_context();
-	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 3);
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 6);
 	VipsImage *x = in;
 	if (!vips_image_hasalpha(x)) {
 		if (vips_bandjoin_const1(x, &t[0], 255, NULL))
 			return fail(ctx);
 		x = t[0];
 	}
-	double a[5] = {1, 1, 1, 1, 1}, b[5] = {0, 0, 0, 0, 0};
-	a[x->Bands - 1] = factor;
-	if (vips_linear(x, &t[1], a, b, x->Bands, NULL) ||
-	    vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL))
+	int last = x->Bands - 1;
+	if (vips_extract_band(x, &t[1], 0, "n", last, NULL) ||
+	    vips_extract_band(x, &t[2], last, NULL) ||
+	    vips_linear1(t[2], &t[3], factor, 0, NULL) ||
+	    vips_cast(t[3], &t[4], x->BandFmt, NULL) ||
+	    vips_bandjoin2(t[1], t[4], &t[5], NULL))
 		return fail(ctx);
-	return finish(ctx, t[2], out);
+	return finish(ctx, t[5], out);
 }
 
 int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc) {
@@ -749,6 +886,31 @@ int pictor_has_alpha(VipsImage *in) {
 // Formats, kept in step with the Go constants in vips.go.
 enum { PICTOR_JPEG = 1, PICTOR_PNG, PICTOR_WEBP, PICTOR_AVIF, PICTOR_GIF };
 
+// save_webp works around a leak in libvips 8.14's webpsave: when the
+// evaluation fails (a kill, a truncated source found while reading the
+// pixels) it returns without releasing its copy of the input, and with it
+// the whole pipeline back to the loader: about 1.8 MB for each killed
+// 3000-px transform, for the life of the process (fixed upstream by
+// libvips PR #4107, 8.16). So the pixels are computed here first, into a
+// new memory image, where a kill or a decode error fails without leaking;
+// webpsave then reads that image, which has nothing upstream that can fail
+// and which the watchdog cannot kill (it kills in, not m). What is left to
+// webpsave is libwebp's encode, which a kill could not interrupt anyway:
+// 8.14 encodes a frame only once all its rows are in. The cost is one more
+// output-sized buffer while the frame is encoded.
+static int save_webp(VipsImage *in, int quality, int strip, int lossless, void **buf,
+                     size_t *len) {
+	VipsImage *m = vips_image_new_memory();
+	if (vips_image_write(in, m)) {
+		g_object_unref(m);
+		return PICTOR_EVIPS;
+	}
+	int rc = vips_webpsave_buffer(m, buf, len, "Q", quality, "strip", strip,
+		"lossless", lossless, "effort", 4, NULL);
+	g_object_unref(m);
+	return rc ? PICTOR_EVIPS : PICTOR_OK;
+}
+
 int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace,
                 int lossless, int effort, void **buf, size_t *len) {
 	switch (format) {
@@ -759,8 +921,7 @@ int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace
 		return vips_pngsave_buffer(in, buf, len, "compression", 6, "strip", strip,
 			"interlace", interlace, NULL);
 	case PICTOR_WEBP:
-		return vips_webpsave_buffer(in, buf, len, "Q", quality, "strip", strip,
-			"lossless", lossless, "effort", 4, NULL);
+		return save_webp(in, quality, strip, lossless, buf, len);
 	case PICTOR_AVIF:
 		return vips_heifsave_buffer(in, buf, len, "Q", quality, "strip", strip,
 			"lossless", lossless, "compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
@@ -770,6 +931,17 @@ int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace
 	}
 	vips_error("pictor", "unknown output format %d", format);
 	return -1;
+}
+
+static void *count_object(void *object, void *a, void *b) {
+	(*(int *) a)++;
+	return NULL;
+}
+
+int pictor_live_objects(void) {
+	int n = 0;
+	vips_object_map(count_object, &n, NULL);
+	return n;
 }
 
 void pictor_unref(VipsImage *in) {

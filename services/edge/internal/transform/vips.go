@@ -8,7 +8,7 @@ package transform
 import "C"
 
 import (
-	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -46,40 +46,112 @@ func initVips() {
 	})
 }
 
-// vipsErr collects libvips' error text for the log; it never reaches a client.
-func vipsErr(op string) error {
+// callError is a failed call into vips.c. What the engine makes of it
+// depends only on which call failed (op) and how (layout: pictor's own
+// check refused the pixel layout); detail is text for the log alone.
+type callError struct {
+	op     string
+	layout bool
+	detail string
+}
+
+func (e *callError) Error() string { return e.op + ": " + e.detail }
+
+// callErr describes a failed call: rc is the pictor_ return code, im the
+// image the call was given (nil when there was none). A layout refusal is
+// described from the image itself, so its text belongs to this call.
+func callErr(op string, rc C.int, im *C.VipsImage) error {
+	if rc == C.PICTOR_ELAYOUT {
+		return &callError{op: op, layout: true, detail: "pixel layout not handled: " + describe(im)}
+	}
+	return &callError{op: op, detail: "libvips error buffer: " + vipsText()}
+}
+
+// vipsText takes libvips' error text for the log. It cannot be had per
+// call: in libvips 8.14 (iofuncs/error.c) vips_error appends to one static
+// process-wide buffer under a global lock, from whichever thread fails
+// (evaluation errors come from worker threads), and vips_error_buffer_copy
+// returns and clears all of it. There is no hook, callback or per-thread
+// or per-operation buffer, and vips_error_freeze is process-wide too. So a
+// failure may find text from concurrent calls, or none because another
+// failure took it first. That is why this text only ever goes into a log
+// line: which call failed, and the engine's own checks, decide the error's
+// kind, and clients see errkind's safe messages.
+func vipsText() string {
 	p := C.pictor_error()
 	defer C.free(unsafe.Pointer(p))
 	msg := strings.TrimSpace(C.GoString(p))
 	if msg == "" {
-		msg = "unknown libvips error"
+		msg = "(empty)"
 	}
-	return errors.New(op + ": " + msg)
+	return msg
+}
+
+// describe names an image's layout for the log: "6 bands, uchar, srgb".
+func describe(im *C.VipsImage) string {
+	if im == nil {
+		return "no image"
+	}
+	return layoutText(int(im.Bands),
+		C.GoString(C.vips_enum_nick(C.vips_band_format_get_type(), C.int(im.BandFmt))),
+		C.GoString(C.vips_enum_nick(C.vips_interpretation_get_type(), C.int(im.Type))),
+		C.GoString(C.vips_enum_nick(C.vips_coding_get_type(), C.int(im.Coding))))
+}
+
+func layoutText(bands int, format, interpretation, coding string) string {
+	s := fmt.Sprintf("%d bands, %s, %s", bands, format, interpretation)
+	if coding != "none" {
+		s += ", coded " + coding
+	}
+	return s
 }
 
 type header struct {
 	width, height, pages, orientation int
-	hasAlpha, hasICC                  bool
-	loader                            string
+	hasICC                            bool
+	// hasAlpha says whether the image has alpha once normalised (it is
+	// the same rule), which is what the output format is chosen for.
+	hasAlpha bool
+	// supported says normalisation can bring the pixels to the pipeline's
+	// layout; layout describes them as the loader delivers them.
+	supported bool
+	layout    string
+	loader    string
 }
 
-// readHeader reads dimensions without decoding pixels, so a pixel bomb is
-// refused before it costs memory.
-func readHeader(buf []byte) (header, error) {
-	var w, h, pages, orient, alpha, icc C.int
+// findLoader names the libvips loader that would open buf ("jpegload_buffer")
+// without running it, so the allow-list is checked before any decoder sees
+// the bytes.
+func findLoader(buf []byte) (string, error) {
 	var loader *C.char
-	rc := C.pictor_header(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &w, &h, &pages, &orient, &alpha, &icc, &loader)
+	rc := C.pictor_find_loader(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &loader)
 	runtime.KeepAlive(buf)
-	var hd header
-	if loader != nil {
-		hd.loader = C.GoString(loader)
+	if rc != C.PICTOR_OK {
+		return "", callErr("find loader", rc, nil)
 	}
-	if rc != 0 {
-		return hd, vipsErr("header")
+	return C.GoString(loader), nil
+}
+
+// readHeader reads dimensions and layout without decoding pixels, so a
+// pixel bomb or an unsupported layout is refused before it costs memory.
+// It runs buf's loader: check the loader first (findLoader).
+func readHeader(buf []byte) (header, error) {
+	loader, err := findLoader(buf)
+	if err != nil {
+		return header{}, err
 	}
-	hd.width, hd.height, hd.pages, hd.orientation = int(w), int(h), int(pages), int(orient)
-	hd.hasAlpha, hd.hasICC = alpha != 0, icc != 0
-	return hd, nil
+	var h C.PictorHeader
+	rc := C.pictor_header(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &h)
+	runtime.KeepAlive(buf)
+	if rc != C.PICTOR_OK {
+		return header{}, callErr("header", rc, nil)
+	}
+	return header{
+		width: int(h.width), height: int(h.height), pages: int(h.pages), orientation: int(h.orientation),
+		hasICC: h.has_icc != 0, hasAlpha: h.has_alpha != 0, supported: h.supported != 0,
+		layout: layoutText(int(h.bands), C.GoString(h.format), C.GoString(h.interpretation), C.GoString(h.coding)),
+		loader: loader,
+	}, nil
 }
 
 // vimage owns one libvips image reference, the head of a lazy pipeline. The
@@ -118,6 +190,14 @@ func (im *vimage) kill() {
 	}
 }
 
+// wasKilled reports whether the watchdog killed the evaluation: a failure
+// after that is the kill, whatever libvips wrote about it.
+func (im *vimage) wasKilled() bool {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.killed
+}
+
 func (im *vimage) close() {
 	im.mu.Lock()
 	p := im.ptr
@@ -130,26 +210,42 @@ func (im *vimage) close() {
 func (im *vimage) width() int  { return int(im.ptr.Xsize) }
 func (im *vimage) height() int { return int(im.ptr.Ysize) }
 
+func (im *vimage) bands() int { return int(im.ptr.Bands) }
+
 func (im *vimage) hasAlpha() bool { return C.pictor_has_alpha(im.ptr) != 0 }
 
 // load decodes buf at width×height (shrink-on-load, EXIF orientation
-// applied) and brings it to 8-bit sRGB or grey; toSRGB converts through the
-// source's embedded ICC profile.
+// applied) and normalises it to 8-bit sRGB or grey with at most one alpha
+// band, in one C call; toSRGB converts through the source's embedded ICC
+// profile.
 func (im *vimage) load(buf []byte, width, height int, toSRGB bool) error {
 	im.pin.Pin(&buf[0])
 	var out *C.VipsImage
-	if C.pictor_load(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out, C.int(width), C.int(height), cbool(toSRGB)) != 0 {
-		return vipsErr("load")
+	if rc := C.pictor_load(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out, C.int(width), C.int(height), cbool(toSRGB)); rc != C.PICTOR_OK {
+		return callErr("load", rc, nil)
 	}
 	im.replace(out)
-	return im.apply("normalise", func(in *C.VipsImage, out **C.VipsImage) C.int { return C.pictor_normalise(in, out) })
+	return nil
+}
+
+// loadAsIs decodes buf without normalising it (see pictor_load_as_is): a
+// test hook, so the C operations' own guards can be checked on layouts
+// that load never lets through.
+func (im *vimage) loadAsIs(buf []byte) error {
+	im.pin.Pin(&buf[0])
+	var out *C.VipsImage
+	if rc := C.pictor_load_as_is(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out); rc != C.PICTOR_OK {
+		return callErr("load as is", rc, nil)
+	}
+	im.replace(out)
+	return nil
 }
 
 // apply runs one operation and swaps its output in.
 func (im *vimage) apply(op string, f func(in *C.VipsImage, out **C.VipsImage) C.int) error {
 	var out *C.VipsImage
-	if f(im.ptr, &out) != 0 {
-		return vipsErr(op)
+	if rc := f(im.ptr, &out); rc != C.PICTOR_OK {
+		return callErr(op, rc, im.ptr)
 	}
 	im.replace(out)
 	return nil
@@ -257,8 +353,8 @@ func (im *vimage) grayscale() error {
 // memory (random), because the search and the crop both read it.
 func (im *vimage) findTrim(threshold float64) (rect, error) {
 	var l, t, w, h C.int
-	if C.pictor_find_trim(im.ptr, C.double(threshold), &l, &t, &w, &h) != 0 {
-		return rect{}, vipsErr("trim")
+	if rc := C.pictor_find_trim(im.ptr, C.double(threshold), &l, &t, &w, &h); rc != C.PICTOR_OK {
+		return rect{}, callErr("trim", rc, im.ptr)
 	}
 	return rect{int(l), int(t), int(w), int(h)}, nil
 }
@@ -286,6 +382,11 @@ func (im *vimage) strip(keepICC bool) error {
 	return im.apply("strip", func(in *C.VipsImage, out **C.VipsImage) C.int { return C.pictor_strip(in, out, cbool(keepICC)) })
 }
 
+// liveObjects counts libvips objects alive in the process. The engine
+// never needs it: tests compare it before and after transforms to catch a
+// reference the C code forgets to drop, as ASan catches one dropped twice.
+func liveObjects() int { return int(C.pictor_live_objects()) }
+
 type saveOptions struct {
 	format, quality, effort    int
 	strip, interlace, lossless bool
@@ -305,8 +406,8 @@ func (im *vimage) save(o saveOptions) ([]byte, error) {
 	var n C.size_t
 	rc := C.pictor_save(im.ptr, C.int(o.format), C.int(o.quality), cbool(o.strip), cbool(o.interlace),
 		cbool(o.lossless), C.int(o.effort), &buf, &n)
-	if rc != 0 {
-		return nil, vipsErr("save")
+	if rc != C.PICTOR_OK {
+		return nil, callErr("save", rc, im.ptr)
 	}
 	defer C.g_free(C.gpointer(buf))
 	return C.GoBytes(buf, C.int(n)), nil

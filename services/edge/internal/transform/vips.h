@@ -1,20 +1,52 @@
 // Small C wrappers around libvips for what bimg does not expose: varargs
-// operations Go cannot call, fail-on-truncation loading, compositing with
-// alpha, and saving with explicit options. Every function returns 0 on
-// success and -1 with the libvips error buffer set on failure; it leaves its
+// operations Go cannot call, fail-on-truncation loading, normalising what
+// loaders deliver, compositing with alpha, and saving with explicit options.
+// Every function that can fail returns one of the codes below; it leaves its
 // input untouched, and the caller owns the output reference.
 #include <stdlib.h>
 #include <vips/vips.h>
+
+enum {
+	PICTOR_OK = 0,
+	// A libvips call failed. Its text, if it wrote any, is in libvips'
+	// process-wide error buffer (pictor_error).
+	PICTOR_EVIPS = -1,
+	// pictor's own check refused the image's layout (bands, sample format,
+	// coding, interpretation). Nothing is written to the error buffer: the
+	// caller knows which call it made and can describe the image itself.
+	PICTOR_ELAYOUT = -2,
+};
 
 // Colour arguments are straight (not premultiplied) sRGB with alpha, 0-255.
 typedef struct {
 	double r, g, b, a;
 } PictorColour;
 
-int pictor_header(const void *buf, size_t len, int *width, int *height, int *pages,
-                  int *orientation, int *has_alpha, int *has_icc, const char **loader);
+// What a source's header says, read without decoding pixels.
+typedef struct {
+	int width, height, pages, orientation, has_icc;
+	// The layout as the loader delivers it, for the log. The strings are
+	// libvips' static enum nicknames.
+	int bands;
+	const char *format, *interpretation, *coding;
+	// supported: pictor_normalise can bring the pixels to 8-bit sRGB or
+	// grey with at most one alpha band; has_alpha: the result has one.
+	int supported, has_alpha;
+} PictorHeader;
+
+// pictor_find_loader names the loader libvips would open buf with (its
+// nickname, such as "jpegload_buffer") without running it.
+int pictor_find_loader(const void *buf, size_t len, const char **loader);
+int pictor_header(const void *buf, size_t len, PictorHeader *h);
+// pictor_load decodes buf at width×height and normalises it: on success
+// *out is 8-bit sRGB or grey with at most one alpha band.
 int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
                 int to_srgb);
+// pictor_load_as_is decodes buf at its own size exactly as the loader
+// delivers it: bands, sample format and interpretation untouched. The
+// engine never serves such an image (pictor_load normalises); tests use it
+// to hand the operations below layouts normalisation would remove.
+int pictor_load_as_is(const void *buf, size_t len, VipsImage **out);
 int pictor_normalise(VipsImage *in, VipsImage **out);
 int pictor_copy_memory(VipsImage *in, VipsImage **out);
 int pictor_resize(VipsImage *in, VipsImage **out, double hscale, double vscale);
@@ -41,6 +73,10 @@ int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc);
 int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace,
                 int lossless, int effort, void **buf, size_t *len);
 int pictor_has_alpha(VipsImage *in);
+// pictor_live_objects counts the libvips objects (images, operations,
+// sources) alive in the process; tests compare it before and after a run
+// to catch a reference the code above forgets to drop.
+int pictor_live_objects(void);
 void pictor_unref(VipsImage *in);
 void pictor_kill(VipsImage *in);
 char *pictor_error(void);

@@ -1,0 +1,60 @@
+package transform
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// TestNoObjectsLeak: once transforms are done, successful or failed,
+// killed at their deadline or cancelled by the caller, in every output
+// format, every libvips object they made is gone. A reference the C code
+// (or libvips: see save_webp) forgets to drop keeps a pipeline and its
+// buffers alive for the life of the process.
+func TestNoObjectsLeak(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := New(Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 64, QueueWait: time.Minute, Deadline: time.Minute}, quiet)
+	short := New(Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 64, QueueWait: time.Minute, Deadline: 100 * time.Millisecond}, quiet)
+	var srcs [][]byte
+	for _, dir := range []string{corpusDir, oddDir} {
+		for _, b := range readCorpus(t, dir) {
+			srcs = append(srcs, b)
+		}
+	}
+	for _, b := range oddLayouts(t) {
+		srcs = append(srcs, b)
+	}
+	for _, b := range sources(t) {
+		srcs = append(srcs, b)
+	}
+	trs := []string{
+		"w-50,t-true:rt-45:r-max,b-3_FF0000:e-contrast,e-sharpen,e-usm-2-1-0.8-0.02,bl-3",
+		"w-60,h-60,cm-pad_resize,bg-FF000080:o-50:e-grayscale,fl-h_v,rt-90,w-30,h-30,fo-auto",
+	}
+	formats := []string{"png", "webp", "avif", "jpeg", "gif"}
+	run := func() {
+		i := 0
+		for _, src := range srcs {
+			for _, tr := range trs {
+				i++
+				e.Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, tr), Format: formats[i%len(formats)]})
+			}
+		}
+		// Killed in every saver, by the deadline and by the caller.
+		photo := photoJPEG(t, 400, 300)
+		for _, f := range formats {
+			short.Transform(context.Background(), Request{Source: photo, Transformation: mustParse(t, "w-6000,bl-100"), Format: f})
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(30*time.Millisecond, cancel)
+			e.Transform(ctx, Request{Source: photo, Transformation: mustParse(t, "w-6000,bl-100"), Format: f})
+		}
+	}
+	run() // libvips makes some objects once per process
+	before := liveObjects()
+	run()
+	if after := liveObjects(); after != before {
+		t.Fatalf("%d libvips objects alive after the transforms, %d before", after, before)
+	}
+}
