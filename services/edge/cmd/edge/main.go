@@ -176,6 +176,7 @@ func run(cfg config, log *slog.Logger) error {
 		QueueWait:       queueWait,
 		Deadline:        cfg.TransformDeadline,
 		AVIFEffort:      0, // libaom speed 9: a 2000-px AVIF in under half a second per core
+		Memory:          budget,
 	}, log)
 	cacheCfg := cache.DefaultConfig()
 	cacheCfg.L1Bytes = uint64(split.L1)
@@ -360,7 +361,7 @@ func startMemoryLimiter(ctx context.Context, split membudget.Split, log *slog.Lo
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				panics.Recovered(log, "memory limiter", p)
+				panics.Recovered(log, panics.MemoryLimiter, p)
 			}
 		}()
 		trim := time.NewTicker(10 * time.Second)

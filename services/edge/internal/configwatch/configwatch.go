@@ -341,7 +341,7 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 func (c *Client) safeApply(snap *configv1.Snapshot) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = panics.Recovered(c.log.With("version", snap.GetVersion()), "config apply", r)
+			err = panics.Recovered(c.log.With("version", snap.GetVersion()), panics.ConfigApply, r)
 		}
 	}()
 	return c.apply(snap)

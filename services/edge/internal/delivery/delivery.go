@@ -102,8 +102,8 @@ func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workT
 		transformations: newParseMemo(4096)}
 	h.flight.Timeout = workTimeout
 	h.originals.Timeout = workTimeout
-	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, "coalesced work", p) }
-	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, "original fetch", p) }
+	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, panics.CoalescedWork, p) }
+	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, panics.OriginalFetch, p) }
 	h.originals.Cleanup = func(o *originalResult) { o.lease.Release() }
 	return h
 }
@@ -171,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Request-Id"] = []string{reqID}
 	defer func() {
 		if p := recover(); p != nil {
-			writeError(w, r, reqID, panics.Recovered(h.log.With("request_id", reqID), "request handler", p))
+			writeError(w, r, reqID, panics.Recovered(h.log.With("request_id", reqID), panics.RequestHandler, p))
 		}
 	}()
 	switch r.URL.Path {

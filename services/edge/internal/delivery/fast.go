@@ -91,7 +91,7 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) 
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			panics.Recovered(h.log, "fast path", p) // the full path answers instead
+			panics.Recovered(h.log, panics.FastPath, p) // the full path answers instead
 			ctx.Response.Reset()
 			served = false
 		}

@@ -45,7 +45,7 @@ func TestPanicInCoalescedWork(t *testing.T) {
 	o.set(func(o *scriptedOrigin) { o.delay = 100 * time.Millisecond }) // let the callers coalesce
 	f.handler.transform = &panicOnce{Transformer: f.handler.transform}
 	before := internalErrors.Load()
-	counted := panics.Counts()["coalesced work"]
+	counted := panics.Counts()[panics.CoalescedWork]
 
 	var wg sync.WaitGroup
 	codes := make([]int, 5)
@@ -67,7 +67,7 @@ func TestPanicInCoalescedWork(t *testing.T) {
 			t.Fatalf("request %d: status %d, request id %q; want 500 with an id", i, c, ids[i])
 		}
 	}
-	if got := panics.Counts()["coalesced work"] - counted; got != 1 {
+	if got := panics.Counts()[panics.CoalescedWork] - counted; got != 1 {
 		t.Fatalf("pictor_edge_panics_total{where=coalesced work} rose by %d, want 1", got)
 	}
 	internalErrors.Store(before) // these 500s were the point

@@ -18,7 +18,10 @@ import (
 	configv1 "pictor/proto/pictor/config/v1"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/delivery"
+	"pictor/services/edge/internal/membudget"
+	"pictor/services/edge/internal/offheap"
 	"pictor/services/edge/internal/origin"
+	"pictor/services/edge/internal/panics"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
 )
@@ -51,18 +54,26 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	var tables routing.Holder
 	tables.Store(table)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	budget := membudget.New(64<<20, time.Second)
 	ocfg := origin.DefaultConfig()
 	ocfg.AllowPrivate = true
+	ocfg.Memory = budget
 	store, _ := cache.New(cache.Config{L1Bytes: 1 << 20, MaxObject: 1 << 20}, log)
-	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 4, QueueWait: time.Second, Deadline: 5 * time.Second}, log)
+	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 4, QueueWait: time.Second, Deadline: 5 * time.Second, Memory: budget}, log)
 	h := delivery.New(&tables, origin.New(ocfg), engine, store, 10*time.Second, log)
+	h.SetLimits(delivery.Limits{MaxMisses: 4, MissQueue: 4, MissWait: time.Second, Memory: budget, ObjectCap: 1 << 20})
 	m := NewEdge(Sources{
 		TransformQueueDepth: engine.QueueDepth, L1Bytes: store.L1Bytes, L1Evictions: store.L1Evictions,
 		RedisErrors: store.RedisErrors, RedisBreakerOpen: store.BreakerOpen,
 		ConfigVersion:  func() uint64 { return tables.Load().Version() },
 		ConfigCreated:  func() time.Time { return tables.Load().CreatedAt() },
 		ControlPlaneUp: func() bool { return true },
+		MemoryBudget:   budget.Size, MemoryInUse: budget.InUse, MemoryRefused: budget.Refused,
+		MissesInFlight: h.MissesInFlight, MissesWaiting: h.MissesWaiting,
+		OffHeapBytes: offheap.Allocated, VipsMemoryBytes: func() int64 { n, _ := transform.VipsMemory(); return n },
+		Panics: panics.Counts,
 	})
+	panics.Recovered(log, panics.ConfigApply, "a test's panic")
 	h.Observer, h.Metrics = m, m.Handler()
 
 	get := func(path string) int {
@@ -135,6 +146,13 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 		{"pictor_edge_stage_duration_seconds", map[string]string{"stage": "transform"}, 1},
 		{"pictor_edge_config_version", nil, 7},
 		{"pictor_edge_control_plane_connected", nil, 1},
+		{"pictor_edge_memory_budget_bytes", nil, 64 << 20},
+		{"pictor_edge_memory_in_use_bytes", nil, 0}, // every lease given back
+		{"pictor_edge_memory_refusals_total", nil, 0},
+		{"pictor_edge_misses_in_flight", nil, 0},
+		{"pictor_edge_misses_waiting", nil, 0},
+		{"pictor_edge_panics_total", map[string]string{"where": "config apply"}, 1},
+		{"pictor_edge_panics_total", map[string]string{"where": "coalesced work"}, 0},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.labels); got != c.want {
@@ -146,6 +164,12 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	}
 	if age := value("pictor_edge_config_age_seconds", nil); age < 59 || age > 120 {
 		t.Errorf("config age = %v s, want about 60", age)
+	}
+	if b := value("pictor_edge_offheap_bytes", nil); b <= 0 {
+		t.Fatalf("offheap bytes %v after a variant was cached", b)
+	}
+	if b := value("pictor_edge_vips_memory_bytes", nil); b < 0 {
+		t.Fatalf("vips memory %v", b)
 	}
 	if b := value("pictor_edge_l1_bytes", nil); b <= 0 {
 		t.Errorf("L1 bytes = %v, want > 0 after a cached variant", b)

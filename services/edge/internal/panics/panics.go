@@ -20,10 +20,28 @@ import (
 	"pictor/services/internal/errkind"
 )
 
+// Where a panic can be recovered: the metric's label values, every one
+// exported from the start (at 0) so an alert on an increase has a series.
+const (
+	RequestHandler = "request handler"
+	FastPath       = "fast path"
+	CoalescedWork  = "coalesced work"
+	OriginalFetch  = "original fetch"
+	ConfigApply    = "config apply"
+	UsageReport    = "usage report"
+	MemoryLimiter  = "memory limiter"
+)
+
 var counts sync.Map // where (string) → *atomic.Uint64
 
-// Recovered records a recovered panic p in the work named where (a fixed
-// name, used as a metric label), logs it with its stack, and returns the
+func init() {
+	for _, w := range []string{RequestHandler, FastPath, CoalescedWork, OriginalFetch, ConfigApply, UsageReport, MemoryLimiter} {
+		counts.Store(w, new(atomic.Uint64))
+	}
+}
+
+// Recovered records a recovered panic p in the work named where (one of
+// the constants above: a metric label), logs it with its stack, and returns the
 // error the work ends with: Internal, which the transports answer with 500
 // and the request id. Call it from the deferred function that recovered,
 // so the stack still shows where the panic started.

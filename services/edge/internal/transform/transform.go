@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/imgurl"
 )
@@ -37,10 +38,18 @@ type Config struct {
 	QueueLength     int           // transforms allowed to wait for a worker
 	QueueWait       time.Duration // longest wait for a worker before 503
 	Deadline        time.Duration // longest a transform may run before it is killed
+	// Memory, when set, is the edge's memory budget: every transform
+	// leases its estimated peak (footprint) before it decodes.
+	Memory Memory
 	// AVIFEffort is libvips' AV1 effort, 0 (fast) .. 9 (slow). 0 keeps a
 	// 2000-px AVIF under a second on one core; higher settings cost 2–50×
 	// the time without making files smaller (docs/benchmarks.md).
 	AVIFEffort int
+}
+
+// Memory leases bytes from the edge's memory budget (membudget.Budget).
+type Memory interface {
+	Reserve(ctx context.Context, n int64) (*membudget.Lease, error)
 }
 
 // Engine runs transforms on a bounded pool.
@@ -145,6 +154,14 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := env.checkSize(loadW, loadH); err != nil {
 		return nil, err
 	}
+	// The transform's peak memory is leased before anything is decoded; a
+	// busy edge waits a moment for it, then answers 503.
+	lease, err := e.reserve(ctx, footprint{hd: hd, src: req.Source, loadW: loadW, loadH: loadH,
+		steps: steps, firstPlanned: planned, out: out})
+	if err != nil {
+		return nil, err
+	}
+	defer lease.Release()
 	// Colour-managed sources are converted to sRGB when their profile is
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
@@ -205,6 +222,14 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height()}, nil
+}
+
+// reserve leases f's bytes from the memory budget (none without one).
+func (e *Engine) reserve(ctx context.Context, f footprint) (*membudget.Lease, error) {
+	if e.cfg.Memory == nil {
+		return nil, nil
+	}
+	return e.cfg.Memory.Reserve(ctx, f.bytes())
 }
 
 // inspect reads the source's header and refuses what will not be decoded:

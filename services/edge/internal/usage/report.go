@@ -127,7 +127,7 @@ func (r *Reporter) Run(ctx context.Context) {
 func (r *Reporter) safeFlush(ctx context.Context) {
 	defer func() {
 		if p := recover(); p != nil {
-			panics.Recovered(r.log, "usage report", p)
+			panics.Recovered(r.log, panics.UsageReport, p)
 		}
 	}()
 	r.Flush(ctx)
