@@ -24,10 +24,10 @@ type Share[T any] struct {
 	Cleanup func(T)
 
 	mu      sync.Mutex
-	entries map[string]*shared[T]
+	entries map[string]*entry[T]
 }
 
-type shared[T any] struct {
+type entry[T any] struct {
 	done     chan struct{}
 	val      T
 	err      error
@@ -37,13 +37,14 @@ type shared[T any] struct {
 
 // Acquire returns the result of fn for key and a release function the
 // caller must call exactly once when it no longer uses the result (also
-// after an error). A finished result is reused only while reuse approves
-// it (nil approves everything); otherwise fn runs again for the newcomer,
-// and the old result lives on only for those who still hold it.
-func (s *Share[T]) Acquire(ctx context.Context, key string, reuse func(T) bool, fn func(context.Context) (T, error)) (val T, release func(), err error) {
+// after an error); joined reports that another caller's run produced it. A
+// finished result is reused only while reuse approves it (nil approves
+// everything); otherwise fn runs again for the newcomer, and the old result
+// lives on only for those who still hold it.
+func (s *Share[T]) Acquire(ctx context.Context, key string, reuse func(T) bool, fn func(context.Context) (T, error)) (val T, release func(), joined bool, err error) {
 	s.mu.Lock()
 	if s.entries == nil {
-		s.entries = make(map[string]*shared[T])
+		s.entries = make(map[string]*entry[T])
 	}
 	e, ok := s.entries[key]
 	if ok && e.finished && reuse != nil && !reuse(e.val) {
@@ -53,7 +54,7 @@ func (s *Share[T]) Acquire(ctx context.Context, key string, reuse func(T) bool, 
 	if ok {
 		e.refs++
 	} else {
-		e = &shared[T]{done: make(chan struct{}), refs: 1}
+		e = &entry[T]{done: make(chan struct{}), refs: 1}
 		s.entries[key] = e
 		go s.work(ctx, key, e, fn)
 	}
@@ -62,15 +63,15 @@ func (s *Share[T]) Acquire(ctx context.Context, key string, reuse func(T) bool, 
 	release = func() { s.release(key, e) }
 	select {
 	case <-e.done:
-		return e.val, release, e.err
+		return e.val, release, ok, e.err
 	case <-ctx.Done():
 		release()
 		var zero T
-		return zero, func() {}, ctx.Err()
+		return zero, func() {}, ok, ctx.Err()
 	}
 }
 
-func (s *Share[T]) work(ctx context.Context, key string, e *shared[T], fn func(context.Context) (T, error)) {
+func (s *Share[T]) work(ctx context.Context, key string, e *entry[T], fn func(context.Context) (T, error)) {
 	work := context.WithoutCancel(ctx)
 	cancel := context.CancelFunc(func() {})
 	if s.Timeout > 0 {
@@ -95,7 +96,7 @@ func (s *Share[T]) work(ctx context.Context, key string, e *shared[T], fn func(c
 	}
 }
 
-func (s *Share[T]) release(key string, e *shared[T]) {
+func (s *Share[T]) release(key string, e *entry[T]) {
 	s.mu.Lock()
 	e.refs--
 	last := e.refs == 0 && e.finished

@@ -29,7 +29,7 @@ func TestShareOneRunOneCleanup(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, done, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) {
+			v, done, _, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) {
 				runs.Add(1)
 				<-release
 				return &counted{id: 1}, nil
@@ -47,12 +47,12 @@ func TestShareOneRunOneCleanup(t *testing.T) {
 	wg.Wait()
 	close(releases)
 	// A latecomer joins the finished result while others still hold it.
-	v, late, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) {
+	v, late, shared, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) {
 		t.Error("latecomer ran the work again")
 		return nil, nil
 	})
-	if err != nil || v.id != 1 {
-		t.Fatalf("latecomer: %v, %v", v, err)
+	if err != nil || v.id != 1 || !shared {
+		t.Fatalf("latecomer: %v, shared %v, %v", v, shared, err)
 	}
 	for done := range releases {
 		done()
@@ -72,7 +72,7 @@ func TestShareForgetsReleasedResults(t *testing.T) {
 	s := newShare(&cleanups)
 	work := func(context.Context) (*counted, error) { return &counted{id: runs.Add(1)}, nil }
 	for want := int32(1); want <= 2; want++ {
-		v, done, err := s.Acquire(context.Background(), "k", nil, work)
+		v, done, _, err := s.Acquire(context.Background(), "k", nil, work)
 		if err != nil || v.id != want {
 			t.Fatalf("call %d got %v, %v", want, v, err)
 		}
@@ -89,8 +89,8 @@ func TestShareReuseRejected(t *testing.T) {
 	var cleanups, runs atomic.Int32
 	s := newShare(&cleanups)
 	work := func(context.Context) (*counted, error) { return &counted{id: runs.Add(1)}, nil }
-	old, doneOld, _ := s.Acquire(context.Background(), "k", nil, work)
-	fresh, doneFresh, _ := s.Acquire(context.Background(), "k", func(c *counted) bool { return c.id != 1 }, work)
+	old, doneOld, _, _ := s.Acquire(context.Background(), "k", nil, work)
+	fresh, doneFresh, _, _ := s.Acquire(context.Background(), "k", func(c *counted) bool { return c.id != 1 }, work)
 	if old.id != 1 || fresh.id != 2 {
 		t.Fatalf("old %d, fresh %d", old.id, fresh.id)
 	}
@@ -110,12 +110,12 @@ func TestShareErrors(t *testing.T) {
 	var cleanups atomic.Int32
 	s := newShare(&cleanups)
 	boom := errors.New("boom")
-	_, done, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { return nil, boom })
+	_, done, _, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { return nil, boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
 	done()
-	v, done, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { return &counted{id: 9}, nil })
+	v, done, _, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { return &counted{id: 9}, nil })
 	if err != nil || v.id != 9 {
 		t.Fatalf("after an error: %v, %v", v, err)
 	}
@@ -138,7 +138,7 @@ func TestShareOrphanedResult(t *testing.T) {
 		}
 		cancel()
 	}()
-	_, done, err := s.Acquire(ctx, "k", nil, func(context.Context) (*counted, error) {
+	_, done, _, err := s.Acquire(ctx, "k", nil, func(context.Context) (*counted, error) {
 		<-finish
 		return &counted{}, nil
 	})
@@ -159,7 +159,7 @@ func TestSharePanic(t *testing.T) {
 	var cleanups atomic.Int32
 	s := newShare(&cleanups)
 	s.OnPanic = func(p any) error { return errors.New("recovered") }
-	_, done, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { panic("decoder bug") })
+	_, done, _, err := s.Acquire(context.Background(), "k", nil, func(context.Context) (*counted, error) { panic("decoder bug") })
 	done()
 	if err == nil || err.Error() != "recovered" {
 		t.Fatalf("err = %v", err)

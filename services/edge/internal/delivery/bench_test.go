@@ -49,7 +49,6 @@ func BenchmarkFastHit(b *testing.B) {
 	if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
 		b.Fatalf("warm-up: %d", w.Code)
 	}
-	l1 := f.handler.cache.(l1Cache)
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -58,7 +57,7 @@ func BenchmarkFastHit(b *testing.B) {
 		ctx.Response.Reset()
 		ctx.Request.SetRequestURI("/demo/tr:w-300,h-200/p.jpg")
 		ctx.Request.Header.SetHost("edge.example")
-		if !f.handler.serveFast(&ctx, l1) {
+		if !f.handler.serveFast(&ctx) {
 			b.Fatal("not served on the fast path")
 		}
 	}

@@ -47,6 +47,10 @@ type Transformer interface {
 
 // Cache is the two-tier cache of originals and variants.
 type Cache interface {
+	// ViewL1 reads L1 alone, in place: e.Body is the cache's own memory,
+	// valid until release.
+	ViewL1(key string) (e cache.Entry, release func(), ok bool)
+	// Get reads L1, then L2; the entry is the caller's own copy.
 	Get(ctx context.Context, key string) (*cache.Entry, cache.Tier)
 	Set(ctx context.Context, key string, e *cache.Entry)
 	Delete(ctx context.Context, key string)
@@ -58,7 +62,7 @@ type Handler struct {
 	fetcher   Fetcher
 	transform Transformer
 	cache     Cache
-	flight    coalesce.Group[*variant]
+	flight    coalesce.Share[*variant]
 	originals coalesce.Share[*originalResult]
 	limits    Limits
 	misses    *admission.Gate // nil: misses are not bounded
@@ -103,6 +107,7 @@ func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workT
 	h.flight.Timeout = workTimeout
 	h.originals.Timeout = workTimeout
 	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, panics.CoalescedWork, p) }
+	h.flight.Cleanup = func(v *variant) { v.lease.Release() }
 	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, panics.OriginalFetch, p) }
 	h.originals.Cleanup = func(o *originalResult) { o.lease.Release() }
 	return h
@@ -250,30 +255,34 @@ func statusOf(k errkind.Kind) int {
 // writeError answers with a short text body and X-Pictor-Error; the message
 // is the error's safe one, never its internal cause.
 func writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) int {
+	return writeErrorTo(netResponder{w}, r.Method, reqID, err)
+}
+
+// writeErrorTo is writeError on either front.
+func writeErrorTo(out responder, method, reqID string, err error) int {
 	status := statusOf(errkind.KindOf(err))
 	if status == http.StatusInternalServerError {
 		internalErrors.Add(1)
 	}
 	msg := errkind.SafeMessage(err)
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
-	hdr.Set("X-Pictor-Error", fmt.Sprintf("%d - %s", status, sanitizeHeader(msg)))
+	out.setHeader("Content-Type", textPlainValue)
+	out.setHeader("X-Content-Type-Options", nosniffValue)
+	out.setHeader("Cache-Control", noStoreValue)
+	out.setHeader("Access-Control-Allow-Origin", anyOriginValue)
+	out.setHeader("Access-Control-Expose-Headers", exposedHeadersValue)
+	out.setHeader("X-Pictor-Error", []string{fmt.Sprintf("%d - %s", status, sanitizeHeader(msg))})
 	switch status {
 	case http.StatusServiceUnavailable:
-		hdr.Set("Retry-After", "1")
+		out.setHeader("Retry-After", []string{"1"})
 	case http.StatusMethodNotAllowed:
-		hdr.Set("Allow", "GET, HEAD")
+		out.setHeader("Allow", []string{"GET, HEAD"})
 	}
-	body := fmt.Sprintf("%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, reqID)
-	hdr.Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write([]byte(body))
+	body := []byte(fmt.Sprintf("%d %s: %s (request id %s)\n", status, http.StatusText(status), msg, reqID))
+	out.setHeader("Content-Length", []string{strconv.Itoa(len(body))})
+	if method == http.MethodHead {
+		body = nil
 	}
+	out.send(status, body, nil)
 	return status
 }
 

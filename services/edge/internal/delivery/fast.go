@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -14,27 +13,27 @@ import (
 	"pictor/services/edge/internal/panics"
 )
 
-// The fast front answers the one request a CDN sees most — a GET or HEAD of
-// a variant that L1 holds fresh — on fasthttp, without building a net/http
-// request. It parses with parseTarget, keys and checks purges with the same
-// functions as render, writes the headers with setImageHeaders and records
-// the response with served, so its answer is the net/http path's answer.
-// Everything else (misses, L2 hits, stale or purged entries, errors,
-// /healthz, /readyz, /metrics, other methods, absolute-form targets) goes
-// to the net/http handler through an adaptor.
+// The fast front serves image requests (GET and HEAD of an image path) on
+// fasthttp, without building a net/http request or copying a response:
+// an L1 hit is written straight from L1's memory, any other body from the
+// variant every response for it shares. It serves with serve, like the
+// net/http handler, so its answer is the net/http path's answer. What is
+// left (/healthz, /readyz, /metrics, other methods, absolute-form
+// targets, a missing Host) goes to the net/http handler through an
+// adaptor, which buffers and copies; so does everything when tracing is
+// on, so that every request gets its span.
 
-// FastHandler returns the fasthttp handler of the edge: L1 hits served
-// directly, everything else by next (a net/http handler, normally h itself
-// or h wrapped for tracing). With tracing, pass fast=false: the fast front
-// starts no span, so every request must then go through next.
+// FastHandler returns the fasthttp handler of the edge: image requests
+// served directly, everything else by next (a net/http handler, normally h
+// itself or h wrapped for tracing). With tracing, pass fast=false: the fast
+// front starts no span, so every request must then go through next.
 func (h *Handler) FastHandler(next http.Handler, fast bool) fasthttp.RequestHandler {
 	fallback := fasthttpadaptor.NewFastHTTPHandler(detached(next))
-	l1, ok := h.cache.(l1Cache)
-	if !fast || !ok {
+	if !fast {
 		return fallback
 	}
 	return func(ctx *fasthttp.RequestCtx) {
-		if !h.serveFast(ctx, l1) {
+		if !h.serveFast(ctx) {
 			fallback(ctx)
 		}
 	}
@@ -77,70 +76,61 @@ func detached(next http.Handler) http.Handler {
 	})
 }
 
-// serveFast answers ctx when it is a fresh L1 hit and reports whether it
-// did; when it did not, nothing has been written.
-func (h *Handler) serveFast(ctx *fasthttp.RequestCtx, l1 l1Cache) (served bool) {
-	start := time.Now()
+// serveFast answers ctx when it is an image request and reports whether
+// it did; when it did not, nothing has been written.
+func (h *Handler) serveFast(ctx *fasthttp.RequestCtx) bool {
+	t, ok := fastTarget(ctx)
+	if !ok {
+		return false
+	}
+	reqID := newRequestID()
+	// serve passes canonical keys and values without line breaks, so
+	// fasthttp's per-header normalising is pure cost here.
+	ctx.Response.Header.DisableNormalizing()
+	out := fastResponder{ctx}
+	defer func() {
+		if p := recover(); p != nil {
+			ctx.Response.Reset() // lets go of a body it was given
+			ctx.Response.Header.DisableNormalizing()
+			writeErrorTo(out, t.method, reqID, panics.Recovered(h.log.With("request_id", reqID), panics.FastPath, p))
+		}
+	}()
+	out.setHeader("X-Request-Id", []string{reqID})
+	// fasthttp cancels a request's context when shutdown starts; net/http
+	// does not, and in-flight requests drain.
+	h.serve(context.WithoutCancel(ctx), reqID, t, out)
+	return true
+}
+
+// fastTarget reads an image request off ctx, or reports that it is not one
+// the fast front serves. Strings are copies, not aliases of fasthttp's
+// buffers: see detached.
+func fastTarget(ctx *fasthttp.RequestCtx) (target, bool) {
 	head := ctx.IsHead()
 	if !head && !ctx.IsGet() {
-		return false
+		return target{}, false
 	}
 	uri := ctx.Request.Header.RequestURI()
 	if len(uri) == 0 || uri[0] != '/' {
-		return false
+		return target{}, false
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			panics.Recovered(h.log, panics.FastPath, p) // the full path answers instead
-			ctx.Response.Reset()
-			served = false
-		}
-	}()
-	// Copies, not aliases: see detached.
 	rawPath, rawQuery, _ := strings.Cut(string(uri), "?")
 	if path, err := url.PathUnescape(rawPath); err != nil || isServicePath(path) {
-		return false
+		return target{}, false
 	}
 	host := ctx.Request.Header.Host()
 	if len(host) == 0 {
-		return false // net/http's rules for a missing Host apply
+		return target{}, false // net/http's rules for a missing Host apply
 	}
 	t := target{method: http.MethodGet, host: string(host), rawPath: rawPath, rawQuery: rawQuery,
-		accept: string(ctx.Request.Header.Peek("Accept"))}
+		accept: string(ctx.Request.Header.Peek("Accept")), ifNoneMatch: string(ctx.Request.Header.Peek("If-None-Match"))}
 	if head {
 		t.method = http.MethodHead
 	}
 	for _, v := range ctx.Request.Header.PeekAll("Via") {
 		t.via = append(t.via, string(v))
 	}
-	req, err := h.parseTarget(t)
-	if err != nil {
-		return false // errors are answered, logged and counted on the full path
-	}
-	v, release := h.freshL1Hit(l1, req)
-	if v == nil {
-		return false
-	}
-	reqID := newRequestID()
-	// setImageHeaders passes canonical keys and values without line breaks,
-	// so fasthttp's per-header normalising is pure cost on this path.
-	ctx.Response.Header.DisableNormalizing()
-	hdr := fastHeader{&ctx.Response.Header}
-	hdr.setHeader("X-Request-Id", []string{reqID})
-	status := setImageHeaders(hdr, req, v, string(ctx.Request.Header.Peek("If-None-Match")))
-	ctx.SetStatusCode(status)
-	n := 0
-	if status == http.StatusOK && !head {
-		// The body is written after this handler returns, straight from
-		// L1's memory; fasthttp closes the stream once it is written (or
-		// the response is dropped), which lets go of the entry.
-		ctx.Response.SetBodyStream(newL1Body(v.body, release), len(v.body))
-		n = len(v.body)
-	} else {
-		release()
-	}
-	h.served(ctx, reqID, req, v, status, n, start)
-	return true
+	return t, true
 }
 
 // isServicePath reports the paths ServeHTTP answers itself.
@@ -152,23 +142,40 @@ func isServicePath(p string) bool {
 	return false
 }
 
-// fastHeader is a headerSetter on a fasthttp response; image headers are
-// single-valued.
-type fastHeader struct{ h *fasthttp.ResponseHeader }
+// fastResponder is the fast front's responder. Bodies are streamed from
+// the memory they live in, L1's or the shared variant's: fasthttp writes
+// them after the handler returns and closes the stream once written (or
+// dropped), which releases them.
+type fastResponder struct{ ctx *fasthttp.RequestCtx }
 
-func (f fastHeader) setHeader(k string, v []string) { f.h.Set(k, v[0]) }
+// setHeader: image headers are single-valued.
+func (f fastResponder) setHeader(k string, v []string) { f.ctx.Response.Header.Set(k, v[0]) }
 
-// l1Body streams an L1 entry's bytes to fasthttp and releases the entry
-// when fasthttp closes it.
-type l1Body struct {
+func (f fastResponder) send(status int, body []byte, release func()) {
+	f.ctx.SetStatusCode(status)
+	switch {
+	case body == nil:
+		if release != nil {
+			release()
+		}
+	case release == nil:
+		f.ctx.Response.SetBodyRaw(body) // immutable, and not leased
+	default:
+		f.ctx.Response.SetBodyStream(newHeldBody(body, release), len(body))
+	}
+}
+
+// heldBody streams bytes someone holds for the response (an L1 entry, a
+// leased variant) to fasthttp and lets go of them when fasthttp closes it.
+type heldBody struct {
 	b       []byte
 	off     int
 	release func()
 }
 
-func newL1Body(b []byte, release func()) *l1Body { return &l1Body{b: b, release: release} }
+func newHeldBody(b []byte, release func()) *heldBody { return &heldBody{b: b, release: release} }
 
-func (r *l1Body) Read(p []byte) (int, error) {
+func (r *heldBody) Read(p []byte) (int, error) {
 	if r.off >= len(r.b) {
 		return 0, io.EOF
 	}
@@ -179,15 +186,15 @@ func (r *l1Body) Read(p []byte) (int, error) {
 
 // WriteTo hands the whole body to the connection's writer in one call
 // (fasthttp prefers it to Read).
-func (r *l1Body) WriteTo(w io.Writer) (int64, error) {
+func (r *heldBody) WriteTo(w io.Writer) (int64, error) {
 	n, err := w.Write(r.b[r.off:])
 	r.off += n
 	return int64(n), err
 }
 
-// Close releases the entry, once however often it is called: after it the
-// reader no longer points at the entry's memory.
-func (r *l1Body) Close() error {
+// Close releases the bytes, once however often it is called: after it the
+// reader no longer points at them.
+func (r *heldBody) Close() error {
 	if r.release != nil {
 		release := r.release
 		r.b, r.release = nil, nil

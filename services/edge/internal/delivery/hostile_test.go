@@ -1,10 +1,14 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -233,4 +237,72 @@ func fetcherWithMemory(t *testing.T, m origin.Memory) *origin.Fetcher {
 	cfg.FetchTimeout = 5 * time.Second
 	cfg.Memory = m
 	return origin.New(cfg)
+}
+
+// A response the client has not read yet keeps its body leased, so slow
+// readers cannot hold more than the budget; the lease ends when the
+// response is written, or dropped.
+func TestSlowReaderKeepsItsBodyLeased(t *testing.T) {
+	o := newScriptedOrigin(t, noise(t, 2000, 1500))
+	f := newCacheFixture(t, o, nil, 3600)
+	budget := membudget.New(512<<20, time.Second)
+	f.handler.SetLimits(Limits{MaxMisses: 4, MissQueue: 4, MissWait: time.Second, Memory: budget, ObjectCap: 10 << 20})
+	f.handler.fetcher = fetcherWithMemory(t, budget)
+	f.handler.transform = transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 8,
+		QueueWait: time.Second, Deadline: 10 * time.Second, Memory: budget}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// A PNG of this much noise is about 9 MB: more than sockets take in.
+	const target = "/demo/tr:f-png/photo.jpg?slow=1"
+	pair := newFrontPair(t, f.handler)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(pair.fast, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target)
+	deadline := time.Now().Add(20 * time.Second)
+	for o.requests.Load() == 0 || f.handler.MissesInFlight() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the variant was never made")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // made; now the response waits for its reader
+	held := budget.InUse()
+	if held < 1<<20 {
+		t.Fatalf("%d bytes leased while a multi-megabyte response waits for its reader", held)
+	}
+	conn.Close() // the reader leaves without reading
+	for budget.InUse() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := budget.InUse(); n != 0 {
+		t.Fatalf("%d bytes still leased after the reader left", n)
+	}
+	// The same through the fast front for every kind of body: nothing
+	// stays leased once responses are read.
+	for _, target := range []string{"/demo/tr:w-100/photo.jpg", "/demo/tr:w-100/photo.jpg", "/demo/tr:orig-true/photo.jpg",
+		"/demo/tr:w-100/missing.jpg"} {
+		fetch(t, "GET", pair.fast+target, nil)
+	}
+	for budget.InUse() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := budget.InUse(); n != 0 {
+		t.Fatalf("%d bytes still leased after every response was read", n)
+	}
+}
+
+// noise is a JPEG of random pixels: it does not compress, so its variants
+// are as large as their pixels.
+func noise(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

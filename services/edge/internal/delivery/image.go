@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/internal/errkind"
@@ -43,27 +44,42 @@ type variant struct {
 	cacheStatus string // X-Cache
 	originDur   time.Duration
 	transDur    time.Duration
+	version     uint64 // routing table version it was made under
+	// lease holds body's bytes in the memory budget until the last
+	// response writing it is done (coalesce.Share's Cleanup); nil for
+	// bodies the budget does not count apart (L1's own, small ones).
+	lease *membudget.Lease
 }
 
 func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID string) {
+	rawPath, rawQuery := requestTarget(r)
+	h.serve(r.Context(), reqID, target{method: r.Method, host: r.Host, rawPath: rawPath, rawQuery: rawQuery,
+		accept: r.Header.Get("Accept"), via: r.Header.Values("Via"), ifNoneMatch: r.Header.Get("If-None-Match")},
+		netResponder{w})
+}
+
+// serve is the whole image request on either HTTP front: parse, render,
+// respond or refuse, then account for it.
+func (h *Handler) serve(ctx context.Context, reqID string, t target, out responder) {
 	start := time.Now()
-	req, err := h.parse(r)
+	req, err := h.parseTarget(t)
 	if err == nil {
 		var v *variant
-		v, err = h.render(r.Context(), req)
+		var release func()
+		v, release, err = h.render(ctx, req)
 		if err == nil {
-			status, n := h.respond(w, r, req, v)
-			h.served(r.Context(), reqID, req, v, status, n, start)
+			status, n := respond(out, t, req, v, release)
+			h.served(ctx, reqID, req, v, status, n, start)
 			return
 		}
 	}
-	status := writeError(w, r, reqID, err)
+	status := writeErrorTo(out, t.method, reqID, err)
 	h.recordUsage(req, status, 0, nil, errkind.Reason(err))
 	if h.Observer != nil {
 		h.Observer.Response(ResponseEvent{Status: status, Reason: errkind.Reason(err), Kind: errkind.KindOf(err), Total: time.Since(start)})
 	}
-	annotate(r.Context(), reqID, req, status, "")
-	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", r.URL.Path}
+	annotate(ctx, reqID, req, status, "")
+	attrs := []any{"request_id", reqID, "status", status, "reason", errkind.Reason(err), "path", t.rawPath}
 	if req != nil {
 		attrs = append(attrs, "account_id", req.route.Account.ID, "endpoint", req.route.Endpoint.ID)
 	}
@@ -90,22 +106,15 @@ func (h *Handler) served(ctx context.Context, reqID string, req *request, v *var
 	}
 }
 
-// parse runs the front half of the line: method, loop check, routing,
-// signature, transformation. Nothing here touches the network.
-func (h *Handler) parse(r *http.Request) (*request, error) {
-	rawPath, rawQuery := requestTarget(r)
-	return h.parseTarget(target{method: r.Method, host: r.Host, rawPath: rawPath, rawQuery: rawQuery,
-		accept: r.Header.Get("Accept"), via: r.Header.Values("Via")})
-}
-
 // target is an image request as plain values, whichever HTTP front read
-// it: both the net/http handler and the fast front (fast.go) parse with
-// parseTarget, so they route, verify and negotiate identically.
+// it: both the net/http handler and the fast front (fast.go) serve it with
+// serve, so they route, verify, negotiate and answer identically.
 type target struct {
 	method, host      string
 	rawPath, rawQuery string // exactly as the client sent them
 	accept            string // the first Accept header
 	via               []string
+	ifNoneMatch       string
 }
 
 func (h *Handler) parseTarget(t target) (*request, error) {
@@ -198,15 +207,17 @@ func escapePath(p string) string {
 }
 
 // respond writes a 200 (or 304) with the headers of DESIGN §6. Headers that
-// come from config are computed here, per response, never stored. It
-// returns the status and the body bytes written.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, req *request, v *variant) (status, n int) {
-	status = setImageHeaders(netHeader(w.Header()), req, v, r.Header.Get("If-None-Match"))
-	w.WriteHeader(status)
-	if status != http.StatusOK || r.Method == http.MethodHead {
+// come from config are computed here, per response, never stored. release
+// is called once the body is no longer read. It returns the status and the
+// body bytes written.
+func respond(out responder, t target, req *request, v *variant, release func()) (status, n int) {
+	status = setImageHeaders(out, req, v, t.ifNoneMatch)
+	if status != http.StatusOK || t.method == http.MethodHead {
+		out.send(status, nil, nil)
+		release()
 		return status, 0
 	}
-	w.Write(v.body)
+	out.send(status, v.body, release)
 	return http.StatusOK, len(v.body)
 }
 
@@ -216,11 +227,28 @@ type headerSetter interface {
 	setHeader(canonicalKey string, values []string)
 }
 
-// netHeader assigns canonical keys straight into the map: Header.Set's
-// canonicalisation and allocations showed up on the cache-hit path.
-type netHeader http.Header
+// responder is one HTTP front's response: headers, then the status and
+// body, which may be written after send returns (the fast front streams
+// it); release, when not nil, is called once the body is no longer read.
+type responder interface {
+	headerSetter
+	send(status int, body []byte, release func())
+}
 
-func (h netHeader) setHeader(k string, v []string) { h[k] = v }
+// netResponder is net/http's front.
+type netResponder struct{ w http.ResponseWriter }
+
+func (n netResponder) setHeader(k string, v []string) { n.w.Header()[k] = v }
+
+func (n netResponder) send(status int, body []byte, release func()) {
+	n.w.WriteHeader(status)
+	if body != nil {
+		n.w.Write(body)
+	}
+	if release != nil {
+		release()
+	}
+}
 
 // setImageHeaders sets the headers of an image response and returns its
 // status: 304 when ifNoneMatch matches the variant's ETag, else 200 (with
@@ -270,6 +298,8 @@ var (
 	exposedHeadersValue = []string{exposedHeaders}
 	nosniffValue        = []string{"nosniff"}
 	cachedTimingValue   = []string{"origin;dur=0, transform;dur=0"}
+	textPlainValue      = []string{"text/plain; charset=utf-8"}
+	noStoreValue        = []string{"no-store"}
 )
 
 // millis formats a duration as milliseconds with one decimal, for Server-Timing.

@@ -19,35 +19,34 @@ import (
 const negativeTTL = 60 * time.Second
 
 // render is the back half of the line: cache lookup, then — coalesced per
-// variant — fetch (or revalidate) the original, transform, store.
-func (h *Handler) render(ctx context.Context, req *request) (*variant, error) {
+// variant — fetch (or revalidate) the original, transform, store. release
+// must be called once the variant's body is no longer read.
+//
+// A fresh L1 hit is read in place, without a copy. Everything else runs
+// once per variant however many requests want it: the L2 read too, so a
+// burst for one variant that L1 lacks reads Redis once. The result stays
+// shared while responses still write it, its bytes leased from the memory
+// budget until the last is done.
+func (h *Handler) render(ctx context.Context, req *request) (*variant, func(), error) {
 	key := h.variantKey(req)
-	var stale *cache.Entry
-	var staleTier cache.Tier
-	if e, tier := h.cache.Get(ctx, key); e != nil {
-		switch {
-		case req.isPurged(e):
-			h.cache.Delete(ctx, key)
-		case e.Fresh(h.now()):
-			return hit(e, tier), nil
-		default:
-			stale, staleTier = e, tier
-		}
+	if v, release := h.freshL1Hit(req, key); v != nil {
+		return v, release, nil
 	}
-	v, shared, err := h.flight.Do(ctx, key, func(ctx context.Context) (*variant, error) {
-		return h.produce(ctx, req, key, stale, staleTier)
+	// A finished variant still being written is reused only under the
+	// config it was made with: a purge since must not be answered from it.
+	reuse := func(v *variant) bool { return v.version == req.version }
+	v, release, shared, err := h.flight.Acquire(ctx, key, reuse, func(ctx context.Context) (*variant, error) {
+		return h.lookup(ctx, req, key)
 	})
 	req.coalesced = shared
-	return v, err
+	return v, release, err
 }
 
-// freshL1Hit is the fast front's lookup: the variant when L1 holds a fresh,
-// unpurged copy, else nil (the caller then takes the full path, which also
-// drops purged entries and serves or revalidates stale ones). The variant's
-// body is L1's own memory: the caller must call release once it no longer
-// reads it.
-func (h *Handler) freshL1Hit(l1 l1Cache, req *request) (v *variant, release func()) {
-	e, release, ok := l1.ViewL1(h.variantKey(req))
+// freshL1Hit is the variant when L1 holds a fresh, unpurged copy, read in
+// place (release lets go of it), else nil: the full path then also drops
+// purged entries and serves or revalidates stale ones.
+func (h *Handler) freshL1Hit(req *request, key string) (v *variant, release func()) {
+	e, release, ok := h.cache.ViewL1(key)
 	if !ok {
 		return nil, nil
 	}
@@ -58,10 +57,42 @@ func (h *Handler) freshL1Hit(l1 l1Cache, req *request) (v *variant, release func
 	return hit(&e, cache.L1), release
 }
 
-// l1Cache is a Cache whose first tier can be read alone and in place,
-// without the network round trip a miss would make to L2 or a copy.
-type l1Cache interface {
-	ViewL1(key string) (e cache.Entry, release func(), ok bool)
+// lookup reads the variant from the cache (L1, then L2), leased from the
+// memory budget; a fresh copy is served, a stale one is what produce may
+// fall back on.
+func (h *Handler) lookup(ctx context.Context, req *request, key string) (*variant, error) {
+	e, tier, lease, err := h.cached(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if e != nil {
+		switch {
+		case req.isPurged(e):
+			h.cache.Delete(ctx, key)
+		case e.Fresh(h.now()):
+			v := hit(e, tier)
+			v.lease, v.version = lease, req.version
+			return v, nil
+		default:
+			return h.produce(ctx, req, key, stale{e, tier, lease})
+		}
+	}
+	lease.Release()
+	return h.produce(ctx, req, key, stale{})
+}
+
+// stale is a cached variant past its freshness, with its bytes' lease.
+type stale struct {
+	entry *cache.Entry
+	tier  cache.Tier
+	lease *membudget.Lease
+}
+
+// serve makes a variant of the stale copy, handing it the lease.
+func (s stale) serve(status string) *variant {
+	v := variantFromEntry(s.entry, status)
+	v.lease = s.lease
+	return v
 }
 
 func hit(e *cache.Entry, tier cache.Tier) *variant {
@@ -102,38 +133,49 @@ func (req *request) isPurged(e *cache.Entry) bool {
 // It is admitted first: a miss that would only wait behind too many others
 // is refused before it fetches anything, so no queue of waiting requests
 // holds bodies.
-func (h *Handler) produce(ctx context.Context, req *request, key string, stale *cache.Entry, staleTier cache.Tier) (*variant, error) {
+func (h *Handler) produce(ctx context.Context, req *request, key string, st stale) (v *variant, err error) {
+	defer func() {
+		if v == nil || v.lease != st.lease {
+			st.lease.Release() // the stale copy was not what got served
+		}
+		if v != nil {
+			v.version = req.version
+		}
+	}()
+	usable := st.entry != nil && st.entry.Usable(h.now())
 	admitted, err := h.admit(ctx)
 	if err != nil {
-		if stale != nil && stale.Usable(h.now()) {
-			return variantFromEntry(stale, "STALE"), nil
+		if usable {
+			return st.serve("STALE"), nil
 		}
 		return nil, err
 	}
 	defer admitted()
-	orig, done, err := h.sharedOriginal(ctx, req, req.imagePath, req.query.Forward, stale)
+	orig, done, err := h.sharedOriginal(ctx, req, req.imagePath, req.query.Forward, st.entry)
 	if errkind.KindOf(err) == errkind.NotFound && req.defaultImage != "" {
+		done()
 		orig, done, err = h.sharedOriginal(ctx, req, escapePath(req.defaultImage), "", nil)
 	}
 	defer func() { done() }()
 	if err != nil {
-		if stale != nil && stale.Usable(h.now()) && originFailure(err) {
-			return variantFromEntry(stale, "STALE"), nil
+		if usable && originFailure(err) {
+			return st.serve("STALE"), nil
 		}
 		return nil, err
 	}
-	if orig.stale && stale != nil {
+	if orig.stale && st.entry != nil {
 		// The origin failed; the cached variant may still be served.
-		return variantFromEntry(stale, "STALE"), nil
+		return st.serve("STALE"), nil
 	}
-	if orig.notModified && stale != nil && stale.OriginETag == orig.entry.OriginETag &&
-		stale.OriginLastModified == orig.entry.OriginLastModified {
+	if orig.notModified && st.entry != nil && st.entry.OriginETag == orig.entry.OriginETag &&
+		st.entry.OriginLastModified == orig.entry.OriginLastModified {
 		// 304: the variant is still right; only its freshness moves.
-		refreshed := *stale
+		refreshed := *st.entry
 		refreshed.FreshUntil, refreshed.StaleUntil = orig.entry.FreshUntil, orig.entry.StaleUntil
 		refreshed.ConfigVersion = req.version
 		h.cache.Set(ctx, key, &refreshed)
-		v := variantFromEntry(&refreshed, "HIT-"+string(staleTier))
+		st.entry = &refreshed
+		v := st.serve("HIT-" + string(st.tier))
 		v.originDur = orig.elapsed // the origin was asked, even if it only said 304
 		return v, nil
 	}
@@ -145,14 +187,24 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, stale *
 			return nil, err
 		}
 	}
+	return h.render1(ctx, req, key, orig)
+}
 
+// render1 makes the variant from its original and stores it.
+func (h *Handler) render1(ctx context.Context, req *request, key string, orig *originalResult) (*variant, error) {
 	v := &variant{sourceID: orig.entry.SourceID, originDur: orig.elapsed, cacheStatus: "MISS"}
 	if orig.stale {
 		v.cacheStatus = "STALE"
 	}
 	src := orig.entry
 	if req.original {
-		v.body, v.contentType = src.Body, "image/"+src.Format
+		// The original's own lease ends with the last variant reading it;
+		// this response gets one of its own.
+		lease, err := h.reserve(ctx, int64(len(src.Body)))
+		if err != nil {
+			return nil, err
+		}
+		v.body, v.contentType, v.lease = src.Body, "image/"+src.Format, lease
 	} else {
 		switch origin.Format(src.Format) {
 		case origin.SVG, origin.PDF, origin.JXL, origin.ICO, origin.BMP:
@@ -172,7 +224,7 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, stale *
 			return nil, err
 		}
 		v.transDur = time.Since(start)
-		v.body, v.contentType = res.Body, res.ContentType()
+		v.body, v.contentType, v.lease = res.Body, res.ContentType(), res.Lease
 	}
 	v.etag = etagOf(v.body)
 	if orig.shareable {
@@ -221,9 +273,10 @@ func (h *Handler) sharedOriginal(ctx context.Context, req *request, path, fwd st
 		key += "\x00" + staleVariant.OriginETag + "\x00" + staleVariant.OriginLastModified
 	}
 	reuse := func(o *originalResult) bool { return !req.isPurgedPath(path, o.entry) }
-	return h.originals.Acquire(ctx, key, reuse, func(ctx context.Context) (*originalResult, error) {
+	o, done, _, err := h.originals.Acquire(ctx, key, reuse, func(ctx context.Context) (*originalResult, error) {
 		return h.original(ctx, req, path, fwd, staleVariant)
 	})
+	return o, done, err
 }
 
 // original returns the original of path: from the cache while fresh,
@@ -237,7 +290,7 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 	}
 	key := cache.OriginalKey(req.route.Account.ID, ep.ID, pathQuery)
 	now := h.now()
-	cached, lease, err := h.cachedOriginal(ctx, key)
+	cached, _, lease, err := h.cached(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -325,24 +378,29 @@ func (h *Handler) original(ctx context.Context, req *request, path, fwd string, 
 	return out, nil
 }
 
-// cachedOriginal reads an original from the cache with its bytes leased
-// from the memory budget: the object cap before the read, trued up to the
-// real size after it.
-func (h *Handler) cachedOriginal(ctx context.Context, key string) (*cache.Entry, *membudget.Lease, error) {
-	var lease *membudget.Lease
-	if h.limits.Memory != nil {
-		var err error
-		if lease, err = h.limits.Memory.Reserve(ctx, h.limits.ObjectCap); err != nil {
-			return nil, nil, err
-		}
+// cached reads an entry from the cache with its bytes leased from the
+// memory budget: the object cap before the read, trued up to the real size
+// after it. A miss holds no lease.
+func (h *Handler) cached(ctx context.Context, key string) (*cache.Entry, cache.Tier, *membudget.Lease, error) {
+	lease, err := h.reserve(ctx, h.limits.ObjectCap)
+	if err != nil {
+		return nil, cache.Miss, nil, err
 	}
-	e, _ := h.cache.Get(ctx, key)
+	e, tier := h.cache.Get(ctx, key)
 	if e == nil {
 		lease.Release()
-		return nil, nil, nil
+		return nil, cache.Miss, nil, nil
 	}
 	lease.Shrink(lease.Held() - int64(len(e.Body)))
-	return e, lease, nil
+	return e, tier, lease, nil
+}
+
+// reserve leases n bytes from the memory budget (nothing without one).
+func (h *Handler) reserve(ctx context.Context, n int64) (*membudget.Lease, error) {
+	if h.limits.Memory == nil {
+		return nil, nil
+	}
+	return h.limits.Memory.Reserve(ctx, n)
 }
 
 func (req *request) isPurgedPath(path string, e *cache.Entry) bool {

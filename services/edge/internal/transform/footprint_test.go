@@ -97,28 +97,33 @@ func TestTransformLeasesMemory(t *testing.T) {
 		return New(Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 4, QueueWait: time.Second, Deadline: 10 * time.Second, Memory: b},
 			slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
-	run := func(e *Engine) error {
-		_, err := e.Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, "w-700"), Format: "webp"})
-		return err
+	run := func(e *Engine) (*Result, error) {
+		return e.Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, "w-700"), Format: "webp"})
 	}
 
 	roomy := membudget.New(need*2, 50*time.Millisecond)
-	if err := run(newEngine(roomy)); err != nil {
+	res, err := run(newEngine(roomy))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if roomy.Peak() != need || roomy.InUse() != 0 {
-		t.Fatalf("leased %d at peak and %d after; want %d then 0", roomy.Peak(), roomy.InUse(), need)
+	// What stays leased is the file, until the caller lets go of it.
+	if roomy.Peak() != need || roomy.InUse() != int64(len(res.Body)) || res.Lease.Held() != int64(len(res.Body)) {
+		t.Fatalf("leased %d at peak and %d after; want %d then the file's %d", roomy.Peak(), roomy.InUse(), need, len(res.Body))
+	}
+	res.Lease.Release()
+	if roomy.InUse() != 0 {
+		t.Fatalf("%d leased after the release", roomy.InUse())
 	}
 
 	tiny := membudget.New(need-1, 50*time.Millisecond)
-	if err := run(newEngine(tiny)); errkind.KindOf(err) != errkind.Unprocessable || errkind.Reason(err) != "memory_over_budget" {
+	if _, err := run(newEngine(tiny)); errkind.KindOf(err) != errkind.Unprocessable || errkind.Reason(err) != "memory_over_budget" {
 		t.Fatalf("footprint over the whole budget: %v, want 422 memory_over_budget", err)
 	}
 
 	busy := membudget.New(need, 50*time.Millisecond)
 	held, _ := busy.Reserve(context.Background(), 1)
 	defer held.Release()
-	if err := run(newEngine(busy)); errkind.KindOf(err) != errkind.Unavailable || errkind.Reason(err) != "memory_budget_spent" {
+	if _, err := run(newEngine(busy)); errkind.KindOf(err) != errkind.Unavailable || errkind.Reason(err) != "memory_budget_spent" {
 		t.Fatalf("budget spent: %v, want 503 memory_budget_spent", err)
 	}
 }

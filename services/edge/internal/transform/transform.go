@@ -82,6 +82,10 @@ type Result struct {
 	Body          []byte
 	Format        string // jpeg, png, webp, avif, gif
 	Width, Height int
+	// Lease holds Body's bytes in the memory budget (nil without one):
+	// what was reserved for the transform, trued down to the file. The
+	// caller releases it once nothing reads Body any more.
+	Lease *membudget.Lease
 }
 
 // ContentType returns the MIME type of the result.
@@ -161,7 +165,13 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lease.Release()
+	// On success the lease shrinks to the encoded file and goes with it.
+	kept := false
+	defer func() {
+		if !kept {
+			lease.Release()
+		}
+	}()
 	// Colour-managed sources are converted to sRGB when their profile is
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
@@ -221,7 +231,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 			return nil, errkind.Wrap(errkind.Internal, "encoder_output", "the encoder produced an unexpected file", err)
 		}
 	}
-	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height()}, nil
+	lease.Shrink(lease.Held() - int64(len(body)))
+	kept = true
+	return &Result{Body: body, Format: out, Width: img.width(), Height: img.height(), Lease: lease}, nil
 }
 
 // reserve leases f's bytes from the memory budget (none without one).
