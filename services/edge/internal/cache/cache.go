@@ -137,10 +137,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Releaser lets go of bytes held for a reader.
+type Releaser interface{ Release() }
+
 // ViewL1 looks in L1 only, without copying: the returned entry's Body is
-// the cached bytes themselves, valid until release is called (exactly
+// the cached bytes themselves, valid until held.Release is called (exactly
 // once). ok is false when L1 is disabled or does not hold key.
-func (s *Store) ViewL1(key string) (e Entry, release func(), ok bool) {
+func (s *Store) ViewL1(key string) (e Entry, held Releaser, ok bool) {
 	if s.l1 == nil {
 		return Entry{}, nil, false
 	}
@@ -150,15 +153,15 @@ func (s *Store) ViewL1(key string) (e Entry, release func(), ok bool) {
 	}
 	e = le.meta
 	e.Body = le.body.Bytes()
-	return e, le.body.Release, true
+	return e, le.body, true
 }
 
 // Get looks in L1, then L2; an L2 hit is promoted to L1. The entry is the
 // caller's own: its body is a copy, valid for as long as the caller keeps it.
 func (s *Store) Get(ctx context.Context, key string) (*Entry, Tier) {
-	if e, release, ok := s.ViewL1(key); ok {
+	if e, held, ok := s.ViewL1(key); ok {
 		e.Body = bytes.Clone(e.Body)
-		release()
+		held.Release()
 		return &e, L1
 	}
 	if s.l2 == nil || !s.breaker.allow() {

@@ -227,7 +227,7 @@ func TestL1OffHeap(t *testing.T) {
 	s := newStore(t, func(c *Config) { c.L1Bytes = 256 << 10 })
 	body := bytes.Repeat([]byte{7}, 16<<10)
 	s.Set(context.Background(), "viewed", entry(string(body), time.Hour))
-	view, release, ok := s.ViewL1("viewed")
+	view, held, ok := s.ViewL1("viewed")
 	if !ok || !bytes.Equal(view.Body, body) {
 		t.Fatal("ViewL1 missed a fresh entry")
 	}
@@ -242,11 +242,10 @@ func TestL1OffHeap(t *testing.T) {
 	if !bytes.Equal(view.Body, body) {
 		t.Fatal("an evicted entry's bytes changed while a view held them")
 	}
-	held := offheap.Allocated() - base
-	if held > int64(s.L1Bytes())+int64(len(body)) {
-		t.Fatalf("%d bytes off heap for an L1 of %d plus one viewed entry", held, s.L1Bytes())
+	if off := offheap.Allocated() - base; off > int64(s.L1Bytes())+int64(len(body)) {
+		t.Fatalf("%d bytes off heap for an L1 of %d plus one viewed entry", off, s.L1Bytes())
 	}
-	release()
+	held.Release()
 	if got := offheap.Allocated() - base; got > int64(s.L1Bytes()) {
 		t.Fatalf("%d bytes off heap after the view was released, L1 holds %d", got, s.L1Bytes())
 	}

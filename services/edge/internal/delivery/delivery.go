@@ -49,7 +49,7 @@ type Transformer interface {
 type Cache interface {
 	// ViewL1 reads L1 alone, in place: e.Body is the cache's own memory,
 	// valid until release.
-	ViewL1(key string) (e cache.Entry, release func(), ok bool)
+	ViewL1(key string) (e cache.Entry, held cache.Releaser, ok bool)
 	// Get reads L1, then L2; the entry is the caller's own copy.
 	Get(ctx context.Context, key string) (*cache.Entry, cache.Tier)
 	Set(ctx context.Context, key string, e *cache.Entry)

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/panics"
 )
 
@@ -96,9 +97,10 @@ func (h *Handler) serveFast(ctx *fasthttp.RequestCtx) bool {
 		}
 	}()
 	out.setHeader("X-Request-Id", []string{reqID})
-	// fasthttp cancels a request's context when shutdown starts; net/http
-	// does not, and in-flight requests drain.
-	h.serve(context.WithoutCancel(ctx), reqID, t, out)
+	// Not ctx: fasthttp cancels a request's context when shutdown starts
+	// (net/http does not, and in-flight requests drain), and never when
+	// the client goes; nor does it carry a span.
+	h.serve(context.Background(), reqID, t, out)
 	return true
 }
 
@@ -151,12 +153,12 @@ type fastResponder struct{ ctx *fasthttp.RequestCtx }
 // setHeader: image headers are single-valued.
 func (f fastResponder) setHeader(k string, v []string) { f.ctx.Response.Header.Set(k, v[0]) }
 
-func (f fastResponder) send(status int, body []byte, release func()) {
+func (f fastResponder) send(status int, body []byte, release cache.Releaser) {
 	f.ctx.SetStatusCode(status)
 	switch {
 	case body == nil:
 		if release != nil {
-			release()
+			release.Release()
 		}
 	case release == nil:
 		f.ctx.Response.SetBodyRaw(body) // immutable, and not leased
@@ -170,10 +172,10 @@ func (f fastResponder) send(status int, body []byte, release func()) {
 type heldBody struct {
 	b       []byte
 	off     int
-	release func()
+	release cache.Releaser
 }
 
-func newHeldBody(b []byte, release func()) *heldBody { return &heldBody{b: b, release: release} }
+func newHeldBody(b []byte, release cache.Releaser) *heldBody { return &heldBody{b: b, release: release} }
 
 func (r *heldBody) Read(p []byte) (int, error) {
 	if r.off >= len(r.b) {
@@ -198,7 +200,7 @@ func (r *heldBody) Close() error {
 	if r.release != nil {
 		release := r.release
 		r.b, r.release = nil, nil
-		release()
+		release.Release()
 	}
 	return nil
 }

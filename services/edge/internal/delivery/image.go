@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
@@ -65,7 +66,7 @@ func (h *Handler) serve(ctx context.Context, reqID string, t target, out respond
 	req, err := h.parseTarget(t)
 	if err == nil {
 		var v *variant
-		var release func()
+		var release cache.Releaser
 		v, release, err = h.render(ctx, req)
 		if err == nil {
 			status, n := respond(out, t, req, v, release)
@@ -210,11 +211,11 @@ func escapePath(p string) string {
 // come from config are computed here, per response, never stored. release
 // is called once the body is no longer read. It returns the status and the
 // body bytes written.
-func respond(out responder, t target, req *request, v *variant, release func()) (status, n int) {
+func respond(out responder, t target, req *request, v *variant, release cache.Releaser) (status, n int) {
 	status = setImageHeaders(out, req, v, t.ifNoneMatch)
 	if status != http.StatusOK || t.method == http.MethodHead {
 		out.send(status, nil, nil)
-		release()
+		release.Release()
 		return status, 0
 	}
 	out.send(status, v.body, release)
@@ -232,7 +233,7 @@ type headerSetter interface {
 // it); release, when not nil, is called once the body is no longer read.
 type responder interface {
 	headerSetter
-	send(status int, body []byte, release func())
+	send(status int, body []byte, release cache.Releaser)
 }
 
 // netResponder is net/http's front.
@@ -240,13 +241,13 @@ type netResponder struct{ w http.ResponseWriter }
 
 func (n netResponder) setHeader(k string, v []string) { n.w.Header()[k] = v }
 
-func (n netResponder) send(status int, body []byte, release func()) {
+func (n netResponder) send(status int, body []byte, release cache.Releaser) {
 	n.w.WriteHeader(status)
 	if body != nil {
 		n.w.Write(body)
 	}
 	if release != nil {
-		release()
+		release.Release()
 	}
 }
 

@@ -27,10 +27,10 @@ const negativeTTL = 60 * time.Second
 // burst for one variant that L1 lacks reads Redis once. The result stays
 // shared while responses still write it, its bytes leased from the memory
 // budget until the last is done.
-func (h *Handler) render(ctx context.Context, req *request) (*variant, func(), error) {
+func (h *Handler) render(ctx context.Context, req *request) (*variant, cache.Releaser, error) {
 	key := h.variantKey(req)
-	if v, release := h.freshL1Hit(req, key); v != nil {
-		return v, release, nil
+	if v, held := h.freshL1Hit(req, key); v != nil {
+		return v, held, nil
 	}
 	// A finished variant still being written is reused only under the
 	// config it was made with: a purge since must not be answered from it.
@@ -39,22 +39,27 @@ func (h *Handler) render(ctx context.Context, req *request) (*variant, func(), e
 		return h.lookup(ctx, req, key)
 	})
 	req.coalesced = shared
-	return v, release, err
+	return v, releaseFunc(release), err
 }
+
+// releaseFunc is a release function as a cache.Releaser.
+type releaseFunc func()
+
+func (f releaseFunc) Release() { f() }
 
 // freshL1Hit is the variant when L1 holds a fresh, unpurged copy, read in
 // place (release lets go of it), else nil: the full path then also drops
 // purged entries and serves or revalidates stale ones.
-func (h *Handler) freshL1Hit(req *request, key string) (v *variant, release func()) {
-	e, release, ok := h.cache.ViewL1(key)
+func (h *Handler) freshL1Hit(req *request, key string) (*variant, cache.Releaser) {
+	e, held, ok := h.cache.ViewL1(key)
 	if !ok {
 		return nil, nil
 	}
 	if req.isPurged(&e) || !e.Fresh(h.now()) {
-		release()
+		held.Release()
 		return nil, nil
 	}
-	return hit(&e, cache.L1), release
+	return hit(&e, cache.L1), held
 }
 
 // lookup reads the variant from the cache (L1, then L2), leased from the
