@@ -175,7 +175,9 @@ type heldBody struct {
 	release cache.Releaser
 }
 
-func newHeldBody(b []byte, release cache.Releaser) *heldBody { return &heldBody{b: b, release: release} }
+func newHeldBody(b []byte, release cache.Releaser) *heldBody {
+	return &heldBody{b: b, release: release}
+}
 
 func (r *heldBody) Read(p []byte) (int, error) {
 	if r.off >= len(r.b) {
