@@ -156,8 +156,6 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	budget := membudget.New(split.Work, time.Second)
-	log.Info("memory budget", "from", cfg.MemoryLimitFrom, "split", split.String(),
-		"max_connections", cfg.MaxConnections, "go_memory_limit", startMemoryLimiter(ctx, split, log))
 
 	fetchCfg := origin.DefaultConfig()
 	fetchCfg.Memory = budget
@@ -178,6 +176,8 @@ func run(cfg config, log *slog.Logger) error {
 		AVIFEffort:      0, // libaom speed 9: a 2000-px AVIF in under half a second per core
 		Memory:          budget,
 	}, log)
+	log.Info("memory budget", "from", cfg.MemoryLimitFrom, "split", split.String(),
+		"max_connections", cfg.MaxConnections, "go_memory_limit", startMemoryLimiter(ctx, split, engine, log))
 	cacheCfg := cache.DefaultConfig()
 	cacheCfg.L1Bytes = uint64(split.L1)
 	cacheCfg.L1Originals = len(cfg.RedisAddrs) == 0
@@ -345,19 +345,20 @@ const queueWait = 2 * time.Second
 // chains and a custom domain's cookies.
 const readBufferSize = 16 << 10
 
-// startMemoryLimiter keeps GOMEMLIMIT at the budget minus what lives
-// outside the Go heap (L1's bodies, libvips' pixels), and returns C's
-// allocator's free memory to the system every few seconds. A GOMEMLIMIT
-// set in the environment is left alone.
-func startMemoryLimiter(ctx context.Context, split membudget.Split, log *slog.Logger) string {
+// startMemoryLimiter keeps GOMEMLIMIT at what the rest of the process
+// leaves of the budget (membudget.GoLimiter), and returns C's allocator's
+// free memory to the system every few seconds. A GOMEMLIMIT set in the
+// environment is left alone.
+func startMemoryLimiter(ctx context.Context, split membudget.Split, engine *transform.Engine, log *slog.Logger) string {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		log.Warn("GOMEMLIMIT set in the environment; the edge does not adjust it to its memory budget", "gomemlimit", v)
 		return v + " (environment)"
 	}
-	lim := membudget.GoLimiter{Total: split.Total, Floor: split.Runtime, OffHeap: func() int64 {
-		vips, _ := transform.VipsMemory()
-		return offheap.Allocated() + vips
-	}}
+	lim := membudget.GoLimiter{Total: split.Total, Floor: split.Runtime, Resident: membudget.ProcessRSS,
+		Pending: func() int64 {
+			vips, _ := transform.VipsMemory()
+			return engine.Reserved() - vips
+		}}
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -366,7 +367,7 @@ func startMemoryLimiter(ctx context.Context, split membudget.Split, log *slog.Lo
 		}()
 		trim := time.NewTicker(10 * time.Second)
 		defer trim.Stop()
-		tick := time.NewTicker(250 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
@@ -379,7 +380,7 @@ func startMemoryLimiter(ctx context.Context, split membudget.Split, log *slog.Lo
 			}
 		}
 	}()
-	return membudget.FormatSize(lim.Apply()) + " (budget minus L1 and libvips, adjusted every 250ms)"
+	return membudget.FormatSize(lim.Apply()) + " now (the budget less what is resident outside Go and reserved by transforms, every 100ms)"
 }
 
 func newLogger(format, level string) *slog.Logger {

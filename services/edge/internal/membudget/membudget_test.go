@@ -267,14 +267,25 @@ func TestDefaultTotal(t *testing.T) {
 }
 
 func TestGoLimiter(t *testing.T) {
-	var off int64 = 300 << 20
-	g := GoLimiter{Total: 512 << 20, Floor: 64 << 20, OffHeap: func() int64 { return off }}
-	if got := g.Apply(); got != 212<<20 {
-		t.Fatalf("limit %d, want %d", got, 212<<20)
-	}
-	off = 500 << 20
-	if got := g.Apply(); got != 64<<20 {
-		t.Fatalf("limit %d, want the floor %d", got, 64<<20)
-	}
 	t.Cleanup(func() { debug.SetMemoryLimit(math.MaxInt64) })
+	rss := ProcessRSS()
+	if rss <= 0 {
+		t.Fatal("no resident set read from /proc")
+	}
+	// A process whose resident set is all Go leaves the Go runtime the
+	// whole budget but what C work has reserved.
+	all := GoLimiter{Total: 512 << 20, Floor: 64 << 20, Resident: goResident, Pending: func() int64 { return 100 << 20 }}
+	if got := all.Apply(); got != 412<<20 {
+		t.Fatalf("limit %d MiB, want 412", got>>20)
+	}
+	// 300 MiB resident outside Go (L1, libvips) comes off too.
+	c := GoLimiter{Total: 512 << 20, Floor: 64 << 20, Resident: func() int64 { return goResident() + 300<<20 }, Pending: func() int64 { return 0 }}
+	if got := c.Apply(); got != 212<<20 {
+		t.Fatalf("limit %d MiB, want 212", got>>20)
+	}
+	// Never below the floor.
+	full := GoLimiter{Total: 512 << 20, Floor: 64 << 20, Resident: func() int64 { return 1 << 30 }, Pending: func() int64 { return 0 }}
+	if got := full.Apply(); got != 64<<20 {
+		t.Fatalf("limit %d MiB, want the floor", got>>20)
+	}
 }

@@ -2,7 +2,9 @@ package membudget
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -111,20 +113,50 @@ func DefaultTotal(readFile func(string) ([]byte, error)) (int64, string) {
 	return DefaultLimit, "default (no cgroup memory limit)"
 }
 
-// GoLimiter keeps the Go runtime's soft memory limit (GOMEMLIMIT) at the
-// budget minus the memory the Go runtime cannot see: the L1 cache, which
-// lives outside the Go heap, and libvips' own allocations. Without it the
-// garbage collector would let the heap grow to twice what is live, however
-// full the rest of the budget is.
+// GoLimiter keeps the Go runtime's soft memory limit (GOMEMLIMIT) at what
+// the rest of the process leaves of the budget: the budget minus the
+// resident memory the Go runtime does not own (L1's bodies, libvips'
+// pixels and its decoders' buffers, the C allocator's slack, the code) and
+// minus what transforms have reserved but not yet allocated. Without it
+// the collector would let garbage grow the heap towards twice what is
+// live, into the room libvips is about to take.
 type GoLimiter struct {
-	Total   int64
-	OffHeap func() int64 // bytes held outside the Go heap right now
-	Floor   int64        // never set the limit below this
+	Total    int64
+	Floor    int64        // never set the limit below this
+	Resident func() int64 // the process's resident set
+	Pending  func() int64 // bytes reserved for C's work and not allocated yet
 }
 
 // Apply sets the limit once and returns it.
 func (g GoLimiter) Apply() int64 {
-	limit := max(g.Total-g.OffHeap(), g.Floor)
+	notGo := max(g.Resident()-goResident(), 0)
+	limit := max(g.Total-notGo-max(g.Pending(), 0), g.Floor)
 	debug.SetMemoryLimit(limit)
 	return limit
+}
+
+var goMemory = []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+
+// goResident is the memory the Go runtime holds, as its limit counts it:
+// everything it mapped, less what it has given back to the system.
+func goResident() int64 {
+	s := make([]metrics.Sample, len(goMemory))
+	copy(s, goMemory)
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64()) - int64(s[1].Value.Uint64())
+}
+
+// ProcessRSS reads the process's resident set from /proc (0 where there
+// is none).
+func ProcessRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }

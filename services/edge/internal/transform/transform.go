@@ -54,10 +54,11 @@ type Memory interface {
 
 // Engine runs transforms on a bounded pool.
 type Engine struct {
-	cfg     Config
-	slots   chan struct{}
-	waiting atomic.Int64
-	log     *slog.Logger
+	cfg      Config
+	slots    chan struct{}
+	waiting  atomic.Int64
+	reserved atomic.Int64 // footprints of the transforms running now
+	log      *slog.Logger
 }
 
 // New starts libvips (once per process) and returns an Engine.
@@ -90,6 +91,10 @@ type Result struct {
 
 // ContentType returns the MIME type of the result.
 func (r *Result) ContentType() string { return "image/" + r.Format }
+
+// Reserved reports the memory reserved by the transforms running now,
+// most of which libvips allocates as they go.
+func (e *Engine) Reserved() int64 { return e.reserved.Load() }
 
 // QueueDepth reports how many transforms wait for a worker.
 func (e *Engine) QueueDepth() int64 { return e.waiting.Load() }
@@ -165,6 +170,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := lease.Held()
+	e.reserved.Add(n)
+	defer e.reserved.Add(-n)
 	// On success the lease shrinks to the encoded file and goes with it.
 	kept := false
 	defer func() {
