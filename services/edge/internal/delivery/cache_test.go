@@ -98,6 +98,10 @@ func newCacheFixture(t *testing.T, o *scriptedOrigin, redisAddrs []string, ttl i
 	ccfg.L1Bytes = 32 << 20
 	ccfg.RedisAddrs = redisAddrs
 	ccfg.BreakerCooldown = 200 * time.Millisecond
+	// Generous: these tests assert what reaches Redis, and a loaded
+	// machine (the race detector, a cold build beside them) can take more
+	// than the production 100 ms. Timeouts are cache's own tests' concern.
+	ccfg.OpTimeout = time.Second
 	store, err := cache.New(ccfg, log)
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,9 @@ func (h *Handler) serve(ctx context.Context, reqID string, t target, out respond
 			h.served(ctx, reqID, req, v, status, n, start)
 			return
 		}
+		if release != nil {
+			release.Release()
+		}
 	}
 	status := writeErrorTo(out, t.method, reqID, err)
 	h.recordUsage(req, status, 0, nil, errkind.Reason(err))

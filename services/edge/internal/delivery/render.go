@@ -192,11 +192,11 @@ func (h *Handler) produce(ctx context.Context, req *request, key string, st stal
 			return nil, err
 		}
 	}
-	return h.render1(ctx, req, key, orig)
+	return h.makeVariant(ctx, req, key, orig)
 }
 
-// render1 makes the variant from its original and stores it.
-func (h *Handler) render1(ctx context.Context, req *request, key string, orig *originalResult) (*variant, error) {
+// makeVariant makes the variant from its original and stores it.
+func (h *Handler) makeVariant(ctx context.Context, req *request, key string, orig *originalResult) (*variant, error) {
 	v := &variant{sourceID: orig.entry.SourceID, originDur: orig.elapsed, cacheStatus: "MISS"}
 	if orig.stale {
 		v.cacheStatus = "STALE"
