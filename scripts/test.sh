@@ -35,9 +35,9 @@ MODULES=(proto migrations services/internal web services/controlplane services/e
 # Modules whose tests run under the race detector (instead of a plain run,
 # to keep make test within its time): the services, whose edge relies on
 # detached goroutines, atomic swaps and copies of fasthttp buffers.
-# proto has no tests, but building it (and vetting every race module) under
-# -race compiles the shared dependencies (gRPC, protobuf) once, in the
-# variant the services' race runs reuse.
+# proto has no tests, but building it under -race compiles the shared
+# dependencies (gRPC, protobuf) once, in the variant the services' race runs
+# reuse; the race modules are vetted with -race for the same reason.
 RACE_MODULES=" proto services/internal services/controlplane services/edge "
 E2E_MODULE=scripts/e2e
 BROWSER_TEST='^TestDashboardInBrowser$'
@@ -243,9 +243,11 @@ pg_started_at=$SECONDS
 start_postgres # dies (after printing the server log) if the cluster cannot start
 record "start Postgres" PASS $((SECONDS - pg_started_at))
 
+# Tests before vet: vet needs compiled dependencies, and after the tests
+# it finds them in the build cache (the other order compiles them twice).
 for m in "${MODULES[@]}"; do
-	step "vet $m" go_vet_module "$m"
 	go_test_module "$m"
+	step "vet $m" go_vet_module "$m"
 done
 
 # The edge's libvips code under AddressSanitizer, a build of its own (Go and
