@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/netguard"
 )
@@ -370,5 +372,64 @@ func TestProxyFromEnvironmentIgnored(t *testing.T) {
 	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
 	if _, err := New(testConfig()).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"}); err != nil {
 		t.Fatalf("fetch with HTTP_PROXY set: %v", err)
+	}
+}
+
+// A body's bytes are leased before they are read: its Content-Length up
+// front, or chunk by chunk when there is none; a body the budget can never
+// hold is refused, and nothing stays leased after a failure.
+func TestBodyLeased(t *testing.T) {
+	body := append(testJPEG(t), bytes.Repeat([]byte{0}, 600<<10)...) // a JPEG with a long tail
+	cases := []struct {
+		name    string
+		chunked bool
+		budget  int64
+		maxBody int64
+		reason  string
+	}{
+		{name: "content-length", budget: 4 << 20, maxBody: 40 << 20},
+		{name: "chunked", chunked: true, budget: 4 << 20, maxBody: 40 << 20},
+		{name: "content-length over the budget", budget: 64 << 10, maxBody: 40 << 20, reason: "memory_over_budget"},
+		{name: "chunked over the budget", chunked: true, budget: 300 << 10, maxBody: 40 << 20, reason: "memory_over_budget"},
+		{name: "chunked over the source cap", chunked: true, budget: 4 << 20, maxBody: 300 << 10, reason: "source_too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				}
+				for b := body; len(b) > 0; {
+					n := min(len(b), 64<<10)
+					w.Write(b[:n])
+					w.(http.Flusher).Flush() // without Content-Length: chunked
+					b = b[n:]
+				}
+			}))
+			defer srv.Close()
+			budget := membudget.New(tc.budget, 50*time.Millisecond)
+			cfg := testConfig()
+			cfg.Memory, cfg.MaxBodyBytes = budget, tc.maxBody
+			res, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "o", srv.URL)}, ImagePath: "a.jpg"})
+			if tc.reason != "" {
+				if errkind.Reason(err) != tc.reason {
+					t.Fatalf("err = %v, want %s", err, tc.reason)
+				}
+				if budget.InUse() != 0 {
+					t.Fatalf("%d bytes leased after the refusal", budget.InUse())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(res.Body, body) || res.Lease.Held() != int64(len(body)) || budget.InUse() != int64(len(body)) {
+				t.Fatalf("body %d bytes, lease %d, in use %d; want %d each", len(res.Body), res.Lease.Held(), budget.InUse(), len(body))
+			}
+			if budget.Peak() < int64(len(body)) {
+				t.Fatalf("peak lease %d below the body", budget.Peak())
+			}
+			res.Lease.Release()
+		})
 	}
 }

@@ -44,7 +44,8 @@ func TestFootprintOrdering(t *testing.T) {
 		{"a larger output", func() int64 { return footprintOf(t, jpg, "w-200", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }},
 		{"WebP holds the whole output", func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800", "webp") }},
 		{"AVIF holds the whole output", func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800", "avif") }},
-		{"rotation holds the whole image", func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800,rt-30", "jpeg") }},
+		{"a vertical flip holds the whole image", func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800,fl-v", "jpeg") }},
+		{"rotation grows the canvas", func() int64 { return footprintOf(t, jpg, "w-1800,rt-90", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800,rt-30", "jpeg") }},
 		{"trim decodes at full size", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, jpg, "t-true,w-100", "jpeg") }},
 		{"a chained upscale", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-100:w-1900", "png") }},
 		// libjpeg keeps every coefficient of a progressive JPEG at full
