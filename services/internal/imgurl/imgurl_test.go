@@ -1,6 +1,7 @@
 package imgurl
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -278,6 +279,48 @@ func FuzzSplitQuery(f *testing.F) {
 		}
 		if len(q.Forward) > len(s) {
 			t.Fatalf("forwarded query longer than the input")
+		}
+	})
+}
+
+func TestNormalizeEscapes(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"plain", "products/shoe.jpg", "products/shoe.jpg"},
+		{"lower-case hex", "caf%c3%a9.jpg", "caf%C3%A9.jpg"},
+		{"upper-case hex", "caf%C3%A9.jpg", "caf%C3%A9.jpg"},
+		{"raw UTF-8", "café.jpg", "caf%C3%A9.jpg"},
+		{"unreserved decoded", "%7Euser/%61%2D%5F%2e.jpg", "~user/a-_..jpg"},
+		{"reserved kept escaped", "a%2fb%3Fc%23d.jpg", "a%2Fb%3Fc%23d.jpg"},
+		{"reserved kept raw", "a/b;c=d,e.jpg", "a/b;c=d,e.jpg"},
+		{"space and controls", "a b\x01.jpg", "a%20b%01.jpg"},
+		{"malformed escapes kept", "50%.jpg%zz%4", "50%.jpg%zz%4"},
+		{"query", "v=%7e&x=a%2bb", "v=~&x=a%2Bb"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NormalizeEscapes(tc.in); got != tc.want {
+				t.Fatalf("NormalizeEscapes(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzNormalizeEscapes: normalising is idempotent, and two strings that
+// normalise alike decode alike (the form changes spelling, never meaning).
+func FuzzNormalizeEscapes(f *testing.F) {
+	for _, s := range []string{"caf%c3%a9.jpg", "café.jpg", "%7Euser/%61", "a%2fb", "50%.jpg%zz", "a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeEscapes(s)
+		if NormalizeEscapes(n) != n {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, NormalizeEscapes(n))
+		}
+		if a, err := url.PathUnescape(s); err == nil {
+			b, err := url.PathUnescape(n)
+			if err != nil || a != b {
+				t.Fatalf("meaning changed: %q decodes to %q, its normal form %q to %q (%v)", s, a, n, b, err)
+			}
 		}
 	})
 }

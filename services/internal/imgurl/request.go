@@ -135,3 +135,72 @@ func joinNonEmpty(a, b string) string {
 	}
 	return a + "," + b
 }
+
+// NormalizeEscapes puts an escaped URL path or query in one form (RFC 3986
+// §6.2.2): percent-encodings of unreserved characters (letters, digits,
+// "-", ".", "_", "~") are decoded, the others are written with upper-case
+// hex, and bytes that may not appear raw in a URL (controls, space,
+// non-ASCII, as some clients send UTF-8) are percent-encoded. Reserved
+// characters keep their meaning: "/" and "%2F" stay different. Two
+// spellings of one path normalise to the same string, so they share a
+// cache entry, one purge covers both, and the origin sees one form.
+// Malformed escapes are kept as they are (the request is refused
+// elsewhere).
+func NormalizeEscapes(s string) string {
+	if !needsNormalizing(s) {
+		return s // the common case: nothing to change, nothing allocated
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			v := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if isUnreserved(v) {
+				b.WriteByte(v)
+			} else {
+				writeEscape(&b, v)
+			}
+			i += 2
+		case c <= ' ' || c >= 0x7f:
+			writeEscape(&b, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func needsNormalizing(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '%' || c <= ' ' || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+func writeEscape(b *strings.Builder, c byte) {
+	const hex = "0123456789ABCDEF"
+	b.WriteByte('%')
+	b.WriteByte(hex[c>>4])
+	b.WriteByte(hex[c&15])
+}

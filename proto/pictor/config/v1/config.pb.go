@@ -465,8 +465,11 @@ type Account struct {
 	Origins              []*Origin              `protobuf:"bytes,6,rep,name=origins,proto3" json:"origins,omitempty"`
 	Endpoints            []*Endpoint            `protobuf:"bytes,7,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	NamedTransformations []*NamedTransformation `protobuf:"bytes,8,rep,name=named_transformations,json=namedTransformations,proto3" json:"named_transformations,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Cache-Control max-age of shareable images, in seconds; 0 means the
+	// default (a year).
+	CacheMaxAgeSeconds int64 `protobuf:"varint,9,opt,name=cache_max_age_seconds,json=cacheMaxAgeSeconds,proto3" json:"cache_max_age_seconds,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
@@ -553,6 +556,13 @@ func (x *Account) GetNamedTransformations() []*NamedTransformation {
 		return x.NamedTransformations
 	}
 	return nil
+}
+
+func (x *Account) GetCacheMaxAgeSeconds() int64 {
+	if x != nil {
+		return x.CacheMaxAgeSeconds
+	}
+	return 0
 }
 
 type SigningKey struct {
@@ -992,7 +1002,7 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12&\n" +
 	"\x0fcreated_unix_ms\x18\x02 \x01(\x03R\rcreatedUnixMs\x125\n" +
 	"\baccounts\x18\x03 \x03(\v2\x19.pictor.config.v1.AccountR\baccounts\x123\n" +
-	"\x06purges\x18\x04 \x03(\v2\x1b.pictor.config.v1.PurgeRuleR\x06purges\"\xf9\x02\n" +
+	"\x06purges\x18\x04 \x03(\v2\x1b.pictor.config.v1.PurgeRuleR\x06purges\"\xac\x03\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
@@ -1001,7 +1011,8 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\x04keys\x18\x05 \x03(\v2\x1c.pictor.config.v1.SigningKeyR\x04keys\x122\n" +
 	"\aorigins\x18\x06 \x03(\v2\x18.pictor.config.v1.OriginR\aorigins\x128\n" +
 	"\tendpoints\x18\a \x03(\v2\x1a.pictor.config.v1.EndpointR\tendpoints\x12Z\n" +
-	"\x15named_transformations\x18\b \x03(\v2%.pictor.config.v1.NamedTransformationR\x14namedTransformations\"4\n" +
+	"\x15named_transformations\x18\b \x03(\v2%.pictor.config.v1.NamedTransformationR\x14namedTransformations\x121\n" +
+	"\x15cache_max_age_seconds\x18\t \x01(\x03R\x12cacheMaxAgeSeconds\"4\n" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +

@@ -91,25 +91,33 @@ func TestSettings(t *testing.T) {
 	a := newAPI(t)
 	k := a.createAccount("acme").PrivateKey
 	type settings struct {
-		AVIFEnabled    bool `json:"avifEnabled"`
-		DefaultQuality int  `json:"defaultQuality"`
+		AVIFEnabled    bool  `json:"avifEnabled"`
+		DefaultQuality int   `json:"defaultQuality"`
+		CacheMaxAge    int64 `json:"cacheMaxAge"`
 	}
+	const year = 31536000
 	r := a.do("GET", "/v1/accounts/settings", nil, key(k))
-	wantFields(t, r.body, "avifEnabled", "defaultQuality")
-	if s := ok[settings](t, r, 200); s != (settings{false, 80}) {
+	wantFields(t, r.body, "avifEnabled", "cacheMaxAge", "defaultQuality")
+	if s := ok[settings](t, r, 200); s != (settings{false, 80, year}) {
 		t.Fatalf("defaults %+v", s)
 	}
+	if st := a.state().Accounts[0].Account; st.CacheMaxAge != year {
+		t.Fatalf("edges see max-age %d by default", st.CacheMaxAge)
+	}
 	v0 := a.version()
-	if s := ok[settings](t, a.do("PATCH", "/v1/accounts/settings", jsonBody(map[string]any{"avifEnabled": true}), key(k)), 200); s != (settings{true, 80}) {
+	if s := ok[settings](t, a.do("PATCH", "/v1/accounts/settings", jsonBody(map[string]any{"avifEnabled": true}), key(k)), 200); s != (settings{true, 80, year}) {
 		t.Fatalf("after avif %+v", s)
 	}
-	if s := ok[settings](t, a.do("PATCH", "/v1/accounts/settings", jsonBody(map[string]any{"defaultQuality": 65}), key(k)), 200); s != (settings{true, 65}) {
+	if s := ok[settings](t, a.do("PATCH", "/v1/accounts/settings", jsonBody(map[string]any{"defaultQuality": 65}), key(k)), 200); s != (settings{true, 65, year}) {
 		t.Fatalf("after quality %+v", s)
 	}
-	if v := a.version(); v != v0+2 {
-		t.Fatalf("version %d, want %d", v, v0+2)
+	if s := ok[settings](t, a.do("PATCH", "/v1/accounts/settings", jsonBody(map[string]any{"cacheMaxAge": 3600}), key(k)), 200); s != (settings{true, 65, 3600}) {
+		t.Fatalf("after max-age %+v", s)
 	}
-	if acct := a.state().Accounts[0].Account; !acct.AVIFEnabled || acct.DefaultQuality != 65 {
+	if v := a.version(); v != v0+3 {
+		t.Fatalf("version %d, want %d", v, v0+3)
+	}
+	if acct := a.state().Accounts[0].Account; !acct.AVIFEnabled || acct.DefaultQuality != 65 || acct.CacheMaxAge != 3600 {
 		t.Fatalf("edges see %+v", acct)
 	}
 	for _, tt := range []struct {
@@ -120,6 +128,9 @@ func TestSettings(t *testing.T) {
 		{`{"defaultQuality":80.5}`, "defaultQuality"},
 		{`{"defaultQuality":"80"}`, "defaultQuality"},
 		{`{"avifEnabled":"true"}`, "avifEnabled"},
+		{`{"cacheMaxAge":59}`, "cacheMaxAge"},
+		{`{"cacheMaxAge":315360001}`, "cacheMaxAge"},
+		{`{"cacheMaxAge":"3600"}`, "cacheMaxAge"},
 		{`{}`, ""},
 		{`[]`, ""},
 	} {

@@ -10,11 +10,11 @@ import (
 	"pictor/services/internal/errkind"
 )
 
-const accountColumns = `id, name, owner_email, status, avif_enabled, default_quality, created_at`
+const accountColumns = `id, name, owner_email, status, avif_enabled, default_quality, cache_max_age_seconds, created_at`
 
 func scanAccount(row pgx.Row) (tenant.Account, error) {
 	var a tenant.Account
-	err := row.Scan(&a.ID, &a.Name, &a.OwnerEmail, &a.Status, &a.AVIFEnabled, &a.DefaultQuality, &a.CreatedAt)
+	err := row.Scan(&a.ID, &a.Name, &a.OwnerEmail, &a.Status, &a.AVIFEnabled, &a.DefaultQuality, &a.CacheMaxAge, &a.CreatedAt)
 	return a, err
 }
 
@@ -171,7 +171,8 @@ func (db *DB) Account(ctx context.Context, c tenant.Caller) (tenant.Account, err
 func (db *DB) Settings(ctx context.Context, c tenant.Caller) (tenant.Settings, error) {
 	var s tenant.Settings
 	err := db.tenantRead(ctx, "read settings", c, func(tx pgx.Tx, account string) error {
-		err := tx.QueryRow(ctx, `SELECT avif_enabled, default_quality FROM accounts WHERE id = $1`, account).Scan(&s.AVIFEnabled, &s.DefaultQuality)
+		err := tx.QueryRow(ctx, `SELECT avif_enabled, default_quality, cache_max_age_seconds FROM accounts WHERE id = $1`, account).
+			Scan(&s.AVIFEnabled, &s.DefaultQuality, &s.CacheMaxAge)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return accountNotFound()
 		}
@@ -189,9 +190,10 @@ func (db *DB) UpdateSettings(ctx context.Context, c tenant.Caller, p tenant.Sett
 	}
 	err := db.mutate(ctx, op, c, &change{action: "settings.update", target: c.AccountID, config: true}, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
-			UPDATE accounts SET avif_enabled = COALESCE($2, avif_enabled), default_quality = COALESCE($3, default_quality), updated_at = now()
-			WHERE id = $1 RETURNING avif_enabled, default_quality`,
-			c.AccountID, p.AVIFEnabled, p.DefaultQuality).Scan(&s.AVIFEnabled, &s.DefaultQuality)
+			UPDATE accounts SET avif_enabled = COALESCE($2, avif_enabled), default_quality = COALESCE($3, default_quality),
+				cache_max_age_seconds = COALESCE($4, cache_max_age_seconds), updated_at = now()
+			WHERE id = $1 RETURNING avif_enabled, default_quality, cache_max_age_seconds`,
+			c.AccountID, p.AVIFEnabled, p.DefaultQuality, p.CacheMaxAge).Scan(&s.AVIFEnabled, &s.DefaultQuality, &s.CacheMaxAge)
 	})
 	return s, err
 }

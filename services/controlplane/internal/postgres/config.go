@@ -53,12 +53,12 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 	}
 
 	rows, _ := tx.Query(ctx, `
-		SELECT id, name, owner_email, status, avif_enabled, default_quality, created_at
+		SELECT id, name, owner_email, status, avif_enabled, default_quality, cache_max_age_seconds, created_at
 		FROM accounts ORDER BY id`)
 	accounts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.AccountConfig, error) {
 		var a tenant.AccountConfig
 		err := r.Scan(&a.Account.ID, &a.Account.Name, &a.Account.OwnerEmail, &a.Account.Status,
-			&a.Account.AVIFEnabled, &a.Account.DefaultQuality, &a.Account.CreatedAt)
+			&a.Account.AVIFEnabled, &a.Account.DefaultQuality, &a.Account.CacheMaxAge, &a.Account.CreatedAt)
 		return a, err
 	})
 	if err != nil {

@@ -69,6 +69,9 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 		Status:         a.Account.Status,
 		AvifEnabled:    a.Account.AVIFEnabled,
 		DefaultQuality: uint32(a.Account.DefaultQuality),
+		// The default travels as 0 so that edges keep their own default
+		// (a year) and a snapshot stays small.
+		CacheMaxAgeSeconds: cacheMaxAge(a.Account.CacheMaxAge),
 	}
 	for _, k := range a.Keys {
 		secret, err := b.keys.Open(k.ID, k.Ciphertext)
@@ -111,4 +114,11 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 		})
 	}
 	return out
+}
+
+func cacheMaxAge(secs int64) int64 {
+	if secs == tenant.DefaultCacheMaxAge {
+		return 0
+	}
+	return secs
 }

@@ -59,5 +59,7 @@ func PurgePath(rest string) (path string, prefix bool, err error) {
 			return "", false, errkind.InvalidField(field, "url must not contain '.' or '..' segments")
 		}
 	}
-	return path, prefix, nil
+	// The edges key and match paths in their one normal form (RFC 3986
+	// §6.2.2), so a purge of one spelling covers them all.
+	return imgurl.NormalizeEscapes(path), prefix, nil
 }

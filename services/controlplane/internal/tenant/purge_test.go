@@ -57,6 +57,10 @@ func TestPurgePath(t *testing.T) {
 		{"*", "", true, true},
 		{"tr:w-1/*", "", true, true},
 		{"a/*/b.jpg", "a/*/b.jpg", false, true}, // only a trailing * is a wildcard
+		// One normal form (RFC 3986 §6.2.2), as edges key paths.
+		{"caf%c3%a9.jpg", "caf%C3%A9.jpg", false, true},
+		{"%7Euser/%61.jpg", "~user/a.jpg", false, true},
+		{"caf%c3%a9*", "caf%C3%A9", true, true},
 		{"", "", false, false},
 		{"tr:w-1", "", false, false},
 		{"tr:w-1/", "", false, false},

@@ -7,6 +7,7 @@ package tenant
 
 import (
 	"context"
+	"pictor/services/internal/purge"
 	"time"
 )
 
@@ -25,7 +26,10 @@ type Account struct {
 	Status         string
 	AVIFEnabled    bool
 	DefaultQuality int
-	CreatedAt      time.Time
+	// CacheMaxAge is the Cache-Control max-age of shareable images, in
+	// seconds.
+	CacheMaxAge int64
+	CreatedAt   time.Time
 }
 
 // NewAccount is what creating an account stores: the account, its owner and
@@ -198,10 +202,10 @@ const (
 	PurgeCompleted = "Completed"
 )
 
-// PurgeTTL is how long a purge rule stays in the config stream: the longest
-// time an edge can hold a copy stored before it (the default cache TTL of
-// 30 days plus the 7-day stale grace period, DESIGN §7).
-const PurgeTTL = (30 + 7) * 24 * time.Hour
+// PurgeTTL is how long a purge rule stays in the config stream: as long as
+// an edge may keep any cached entry (purge.Retention), so every entry a
+// rule covers is gone before the rule is.
+const PurgeTTL = purge.Retention
 
 // PurgeURL is a purge request's URL taken apart the way an edge routes a
 // request: by its host (a custom domain) or else by its path.
@@ -244,12 +248,14 @@ type KeyInfo struct {
 type Settings struct {
 	AVIFEnabled    bool
 	DefaultQuality int
+	CacheMaxAge    int64 // seconds
 }
 
 // SettingsPatch changes the settings that are set.
 type SettingsPatch struct {
 	AVIFEnabled    *bool
 	DefaultQuality *int
+	CacheMaxAge    *int64
 }
 
 // AccountPatch changes the account fields that are set (admin API).

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -407,6 +408,22 @@ func CheckNamedTransformationDefinition(def string) error {
 func CheckDefaultQuality(q int) error {
 	if q < 1 || q > 100 {
 		return errkind.InvalidField("defaultQuality", "defaultQuality must be between 1 and 100")
+	}
+	return nil
+}
+
+// Bounds of the Cache-Control max-age of shareable images (seconds): a
+// minute to ten years; the default is a year.
+const (
+	MinCacheMaxAge     = 60
+	MaxCacheMaxAge     = 10 * 365 * 24 * 3600
+	DefaultCacheMaxAge = 365 * 24 * 3600
+)
+
+// CheckCacheMaxAge bounds the max-age of shareable images.
+func CheckCacheMaxAge(secs int64) error {
+	if secs < MinCacheMaxAge || secs > MaxCacheMaxAge {
+		return errkind.InvalidField("cacheMaxAge", fmt.Sprintf("cacheMaxAge must be between %d and %d seconds", MinCacheMaxAge, MaxCacheMaxAge))
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ func run(cfg config, log *slog.Logger) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	defer store.Close()
-	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, cfg.FetchTimeout+cfg.TransformDeadline, log)
+	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, log)
 	handler.SetLimits(delivery.Limits{MaxMisses: 2 * cfg.Workers, MissQueue: cfg.QueueLength, MissWait: queueWait,
 		Memory: budget, ObjectCap: cfg.MaxCacheObject})
 	if meter != nil {

@@ -60,7 +60,7 @@ func TestTracingRequestToOrigin(t *testing.T) {
 	ocfg.TracerProvider = tp
 	store, _ := cache.New(cache.Config{L1Bytes: 1 << 20, MaxObject: 1 << 20}, log)
 	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 1, QueueLength: 2, QueueWait: time.Second, Deadline: 5 * time.Second}, log)
-	srv := httptest.NewServer(traced(delivery.New(&tables, origin.New(ocfg), engine, store, 10*time.Second, log), tp))
+	srv := httptest.NewServer(traced(delivery.New(&tables, origin.New(ocfg), engine, store, log), tp))
 	defer srv.Close()
 
 	get := func(path string, hdr map[string]string) *http.Response {

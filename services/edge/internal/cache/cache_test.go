@@ -187,10 +187,10 @@ func TestCluster(t *testing.T) {
 	s := newStore(t, func(c *Config) { c.RedisAddrs = addrs; c.L1Bytes = 0; c.OpTimeout = 500 * time.Millisecond })
 	ctx := context.Background()
 	for i := 0; i < 50; i++ {
-		s.Set(ctx, VariantKey("acct", "ep", fmt.Sprint("img", i), "w-1", ""), entry(fmt.Sprint(i), time.Hour))
+		s.Set(ctx, Image{Account: "acct", Endpoint: "ep", PathQuery: fmt.Sprint("img", i)}.VariantKey("w-1", ""), entry(fmt.Sprint(i), time.Hour))
 	}
 	for i := 0; i < 50; i++ {
-		e, tier := s.Get(ctx, VariantKey("acct", "ep", fmt.Sprint("img", i), "w-1", ""))
+		e, tier := s.Get(ctx, Image{Account: "acct", Endpoint: "ep", PathQuery: fmt.Sprint("img", i)}.VariantKey("w-1", ""))
 		if e == nil || tier != L2 || string(e.Body) != fmt.Sprint(i) {
 			t.Fatalf("key %d: %v %v", i, e, tier)
 		}
@@ -203,13 +203,17 @@ func TestKeys(t *testing.T) {
 		a, b string
 		same bool
 	}{
-		{"same", VariantKey("a", "e", "p.jpg", "w-1", ""), VariantKey("a", "e", "p.jpg", "w-1", ""), true},
-		{"tenant", VariantKey("a", "e", "p.jpg", "w-1", ""), VariantKey("b", "e", "p.jpg", "w-1", ""), false},
-		{"endpoint", VariantKey("a", "e", "p.jpg", "w-1", ""), VariantKey("a", "f", "p.jpg", "w-1", ""), false},
-		{"format", VariantKey("a", "e", "p.jpg", "w-1", "webp"), VariantKey("a", "e", "p.jpg", "w-1", "avif"), false},
-		{"query", VariantKey("a", "e", "p.jpg?v=1", "", ""), VariantKey("a", "e", "p.jpg?v=2", "", ""), false},
-		{"no separator games", VariantKey("a", "eb", "c", "", ""), VariantKey("ae", "b", "c", "", ""), false},
-		{"original vs variant", OriginalKey("a", "e", "p.jpg"), VariantKey("a", "e", "p.jpg", "", ""), false},
+		{"same", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", ""), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", ""), true},
+		{"tenant", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", ""), Image{Account: "b", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", ""), false},
+		{"endpoint", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", ""), Image{Account: "a", Endpoint: "f", PathQuery: "p.jpg"}.VariantKey("w-1", ""), false},
+		{"format", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", "webp"), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("w-1", "avif"), false},
+		{"query", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg?v=1"}.VariantKey("", ""), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg?v=2"}.VariantKey("", ""), false},
+		{"no separator games", Image{Account: "a", Endpoint: "eb", PathQuery: "c"}.VariantKey("", ""), Image{Account: "ae", Endpoint: "b", PathQuery: "c"}.VariantKey("", ""), false},
+		{"original vs variant", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.OriginalKey(), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("", ""), false},
+		{"original vs record", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.OriginalKey(), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.RecordKey(), false},
+		{"host", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg", Host: "x.example"}.VariantKey("", ""), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg", Host: "y.example"}.VariantKey("", ""), false},
+		{"no host vs host", Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg"}.VariantKey("", ""), Image{Account: "a", Endpoint: "e", PathQuery: "p.jpg", Host: "x.example"}.VariantKey("", ""), false},
+		{"NUL games", Image{Account: "a\x00", Endpoint: "b", PathQuery: "p.jpg"}.OriginalKey(), Image{Account: "a", Endpoint: "\x00b", PathQuery: "p.jpg"}.OriginalKey(), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,18 +274,18 @@ func TestOriginalsInL1(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprint("L1Originals=", keep), func(t *testing.T) {
 			s := newStore(t, func(c *Config) { c.L1Originals = keep })
-			key := OriginalKey("acc", "ep", "a.jpg")
+			key := Image{Account: "acc", Endpoint: "ep", PathQuery: "a.jpg"}.OriginalKey()
 			s.Set(context.Background(), key, entry("original", time.Hour))
-			miss := OriginalKey("acc", "ep", "gone.jpg")
+			miss := Image{Account: "acc", Endpoint: "ep", PathQuery: "gone.jpg"}.OriginalKey()
 			s.Set(context.Background(), miss, &Entry{Status: 404, StaleUntil: time.Now().Add(time.Minute)})
 			if _, _, ok := s.ViewL1(miss); !ok {
 				t.Fatal("a cached miss is not in L1")
 			}
-			s.Set(context.Background(), VariantKey("acc", "ep", "a.jpg", "w-10", ""), entry("variant", time.Hour))
+			s.Set(context.Background(), Image{Account: "acc", Endpoint: "ep", PathQuery: "a.jpg"}.VariantKey("w-10", ""), entry("variant", time.Hour))
 			if _, _, ok := s.ViewL1(key); ok != keep {
 				t.Fatalf("original in L1 = %v", ok)
 			}
-			if _, _, ok := s.ViewL1(VariantKey("acc", "ep", "a.jpg", "w-10", "")); !ok {
+			if _, _, ok := s.ViewL1(Image{Account: "acc", Endpoint: "ep", PathQuery: "a.jpg"}.VariantKey("w-10", "")); !ok {
 				t.Fatal("variant not in L1")
 			}
 		})
@@ -309,7 +313,7 @@ func BenchmarkOriginalRead(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			key := OriginalKey("acc", "ep", "photo.jpg")
+			key := Image{Account: "acc", Endpoint: "ep", PathQuery: "photo.jpg"}.OriginalKey()
 			s.Set(context.Background(), key, entry(string(body), time.Hour))
 			b.SetBytes(int64(len(body)))
 			b.ResetTimer()
@@ -320,4 +324,27 @@ func BenchmarkOriginalRead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzKeys: two images (with a transformation and a format) get the same
+// variant key exactly when every part is equal, and the same original and
+// record keys exactly when the image is — whatever bytes the parts hold.
+func FuzzKeys(f *testing.F) {
+	f.Add("a", "e", "p.jpg", "", "w-1", "", "a", "e", "p.jpg", "", "w-1", "")
+	f.Add("a", "eb", "c", "", "", "", "ae", "b", "c", "", "", "")
+	f.Add("a\x00", "b", "p", "h", "", "webp", "a", "\x00b", "p", "h", "", "webp")
+	f.Add("a", "e", "p.jpg", "x.example", "w-1", "", "a", "e", "p.jpg", "X.example", "w-1", "")
+	f.Fuzz(func(t *testing.T, a1, e1, p1, h1, tr1, f1, a2, e2, p2, h2, tr2, f2 string) {
+		i1 := Image{Account: a1, Endpoint: e1, PathQuery: p1, Host: h1}
+		i2 := Image{Account: a2, Endpoint: e2, PathQuery: p2, Host: h2}
+		if (i1.VariantKey(tr1, f1) == i2.VariantKey(tr2, f2)) != (i1 == i2 && tr1 == tr2 && f1 == f2) {
+			t.Fatalf("variant keys of %+v %q %q and %+v %q %q", i1, tr1, f1, i2, tr2, f2)
+		}
+		if (i1.OriginalKey() == i2.OriginalKey()) != (i1 == i2) || (i1.RecordKey() == i2.RecordKey()) != (i1 == i2) {
+			t.Fatalf("original or record keys of %+v and %+v", i1, i2)
+		}
+		if i1.OriginalKey() == i1.RecordKey() || i1.OriginalKey() == i1.VariantKey(tr1, f1) {
+			t.Fatal("a type tag does not keep kinds apart")
+		}
+	})
 }

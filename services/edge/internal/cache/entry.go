@@ -6,9 +6,12 @@ import (
 	"time"
 )
 
-// Entry is one cached object: an original, a variant or a cached miss.
+// Entry is one cached object: an original's bytes, its record, a variant,
+// or a remembered failure.
 type Entry struct {
-	Status      int // 200, or 404 for a cached "not on any origin"
+	// Status is 200, or the status of a remembered failure of the
+	// original: 404 (on no origin) or 422 (it does not decode).
+	Status      int
 	Body        []byte
 	ContentType string
 	ETag        string // the response ETag of a variant
@@ -26,6 +29,9 @@ type Entry struct {
 	Format string
 	// OriginSet is the endpoint's origin fingerprint when a miss was cached.
 	OriginSet string
+	// ErrReason and ErrMessage are a remembered failure's reason and
+	// client-safe message.
+	ErrReason, ErrMessage string
 }
 
 // Fresh reports whether the entry may be served without asking the origin.
@@ -37,17 +43,21 @@ func (e *Entry) Usable(now time.Time) bool { return now.Before(e.StaleUntil) }
 // Size approximates the memory an entry holds, for the L1 byte budget.
 func (e *Entry) Size() int {
 	return len(e.Body) + len(e.ContentType) + len(e.ETag) + len(e.OriginETag) +
-		len(e.OriginLastModified) + len(e.SourceID) + len(e.Format) + len(e.OriginSet) + 128
+		len(e.OriginLastModified) + len(e.SourceID) + len(e.Format) + len(e.OriginSet) +
+		len(e.ErrReason) + len(e.ErrMessage) + 128
 }
 
-const magic = "PCE2"
+// magic names the encoding; an entry of an older one decodes as corrupt
+// and is dropped (a miss), never misread.
+const magic = "PCE3"
 
 var errCorrupt = errors.New("cache entry is corrupt")
 
 // encode serialises an entry for Redis: a fixed header, then
 // length-prefixed strings, then the body.
 func (e *Entry) encode() []byte {
-	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format, e.OriginSet}
+	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format, e.OriginSet,
+		e.ErrReason, e.ErrMessage}
 	n := len(magic) + 2 + 8*4
 	for _, s := range strs {
 		n += 2 + len(s)
@@ -82,7 +92,8 @@ func decode(b []byte) (*Entry, error) {
 	e.FreshUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:])))
 	e.StaleUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(b[24:])))
 	b = b[32:]
-	strs := []*string{&e.ContentType, &e.ETag, &e.OriginETag, &e.OriginLastModified, &e.SourceID, &e.Format, &e.OriginSet}
+	strs := []*string{&e.ContentType, &e.ETag, &e.OriginETag, &e.OriginLastModified, &e.SourceID, &e.Format, &e.OriginSet,
+		&e.ErrReason, &e.ErrMessage}
 	for _, p := range strs {
 		if len(b) < 2 {
 			return nil, errCorrupt

@@ -108,7 +108,7 @@ func newCacheFixture(t *testing.T, o *scriptedOrigin, redisAddrs []string, ttl i
 	}
 	t.Cleanup(func() { store.Close() })
 	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 4, QueueLength: 512, QueueWait: 10 * time.Second, Deadline: 10 * time.Second}, log)
-	return &cacheFixture{handler: New(&holder, origin.New(ocfg), engine, store, 20*time.Second, log), tables: &holder, origin: o, snap: snap}
+	return &cacheFixture{handler: New(&holder, origin.New(ocfg), engine, store, log), tables: &holder, origin: o, snap: snap}
 }
 
 func mustTable(t *testing.T, snap *configv1.Snapshot) *routing.Table {
@@ -263,25 +263,6 @@ func TestPrivateResponsesNotShared(t *testing.T) {
 	f := newCacheFixture(t, o, nil, 0)
 	expectCache(t, f.get("/demo/p.jpg"), 200, "MISS")
 	expectCache(t, f.get("/demo/p.jpg"), 200, "MISS")
-}
-
-func TestStaleAndRevalidate(t *testing.T) {
-	o := newScriptedOrigin(t, photo(t, 400, 300))
-	f := newCacheFixture(t, o, nil, 1) // fresh for one second
-	expectCache(t, f.get("/demo/tr:w-50/p.jpg"), 200, "MISS")
-	time.Sleep(1100 * time.Millisecond)
-	// Stale: revalidated with If-None-Match; 304 keeps the variant.
-	expectCache(t, f.get("/demo/tr:w-50/p.jpg"), 200, "HIT-L1")
-	if o.revalid.Load() != 1 {
-		t.Fatalf("revalidations = %d, want 1", o.revalid.Load())
-	}
-	expectCache(t, f.get("/demo/tr:w-50/p.jpg"), 200, "HIT-L1")
-	time.Sleep(1100 * time.Millisecond)
-	// Stale and the origin fails: the stale copy is served.
-	o.set(func(o *scriptedOrigin) { o.status = 500 })
-	expectCache(t, f.get("/demo/tr:w-50/p.jpg"), 200, "STALE")
-	// A variant never rendered is made from the stale original.
-	expectCache(t, f.get("/demo/tr:w-60/p.jpg"), 200, "STALE")
 }
 
 func TestPurge(t *testing.T) {

@@ -19,9 +19,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
 	"pictor/services/edge/internal/admission"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/coalesce"
+	"pictor/services/edge/internal/freshness"
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/panics"
@@ -64,8 +67,13 @@ type Handler struct {
 	cache     Cache
 	flight    coalesce.Share[*variant]
 	originals coalesce.Share[*originalResult]
-	limits    Limits
-	misses    *admission.Gate // nil: misses are not bounded
+	// refreshing runs background refreshes of stale originals, one per
+	// original; recentRefreshes holds the originals refreshed (or tried)
+	// in the last refreshBackoff, which are not tried again.
+	refreshing      coalesce.Background
+	recentRefreshes *otter.Cache[string, struct{}]
+	limits          Limits
+	misses          *admission.Gate // nil: misses are not bounded
 	// transformations memoises parsing: a CDN sees the same few thousand
 	// transformation strings over and over.
 	transformations *parseMemo
@@ -99,13 +107,24 @@ type ResponseEvent struct {
 	Transform   time.Duration // 0 when nothing was transformed
 }
 
-// New returns the edge's HTTP handler. workTimeout bounds the coalesced
-// fetch-and-transform, which outlives the request that started it.
-func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, workTimeout time.Duration, log *slog.Logger) *Handler {
+// workSafetyNet bounds a miss's detached work only to catch a bug: every
+// step has its own limit (the wait for a place, each origin's fetch
+// timeout, the memory waits, the transform queue and deadline), so a miss
+// that walks several origins, or revalidates and then refetches, is never
+// cut short by a sum that did not foresee it. Should it fire, the answer is
+// 503 (origin.classify), not a 504 blaming an origin.
+const workSafetyNet = 5 * time.Minute
+
+// New returns the edge's HTTP handler.
+func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, log *slog.Logger) *Handler {
+	workTimeout := workSafetyNet
 	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now,
 		transformations: newParseMemo(4096)}
 	h.flight.Timeout = workTimeout
 	h.originals.Timeout = workTimeout
+	h.refreshing.Timeout = workTimeout
+	h.recentRefreshes = otter.Must(&otter.Options[string, struct{}]{MaximumSize: 100_000,
+		ExpiryCalculator: otter.ExpiryWriting[string, struct{}](refreshBackoff)})
 	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, panics.CoalescedWork, p) }
 	h.flight.Cleanup = func(v *variant) { v.lease.Release() }
 	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, panics.OriginalFetch, p) }
@@ -267,7 +286,7 @@ func writeErrorTo(out responder, method, reqID string, err error) int {
 	msg := errkind.SafeMessage(err)
 	out.setHeader("Content-Type", textPlainValue)
 	out.setHeader("X-Content-Type-Options", nosniffValue)
-	out.setHeader("Cache-Control", noStoreValue)
+	out.setHeader("Cache-Control", []string{freshness.ErrorCacheControl(status, errkind.Reason(err))})
 	out.setHeader("Access-Control-Allow-Origin", anyOriginValue)
 	out.setHeader("Access-Control-Expose-Headers", exposedHeadersValue)
 	out.setHeader("X-Pictor-Error", []string{fmt.Sprintf("%d - %s", status, sanitizeHeader(msg))})

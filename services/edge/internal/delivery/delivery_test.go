@@ -134,7 +134,7 @@ func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &fixture{handler: New(&holder, origin.New(cfg), engine, store, 30*time.Second, log), origin: org, tables: &holder, store: store}
+	return &fixture{handler: New(&holder, origin.New(cfg), engine, store, log), origin: org, tables: &holder, store: store}
 }
 
 func (f *fixture) do(method, target string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -299,7 +299,7 @@ func TestConditionalRequest(t *testing.T) {
 func TestHealthAndReadiness(t *testing.T) {
 	var empty routing.Holder
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := New(&empty, nil, nil, nil, time.Second, log)
+	h := New(&empty, nil, nil, nil, log)
 	for _, tc := range []struct {
 		target string
 		status int
@@ -324,7 +324,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // the one deliberate 500.
 func TestPanicIsContained(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := New(panicTables{}, nil, nil, nil, time.Second, log)
+	h := New(panicTables{}, nil, nil, nil, log)
 	before := internalErrors.Load()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/demo/x.jpg", nil))

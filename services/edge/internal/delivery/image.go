@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"pictor/services/edge/internal/cache"
+	"pictor/services/edge/internal/freshness"
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
@@ -22,7 +24,8 @@ import (
 // request is an image request once parsed, resolved and verified.
 type request struct {
 	route        routing.Route
-	imagePath    string // escaped, as forwarded to the origin
+	imagePath    string      // escaped in its one normal form, as forwarded to the origin
+	image        cache.Image // the image as the cache names it
 	query        imgurl.Query
 	tr           imgurl.Transformation
 	canonical    string // tr's canonical form, the cache key's view of it
@@ -30,7 +33,6 @@ type request struct {
 	vary         bool
 	original     bool   // orig-true: the source bytes untouched
 	defaultImage string // di-: fetched when no origin has the image
-	clientHost   string // the Host header, for origins that forward it
 	version      uint64 // routing table version the request was resolved with
 	purges       []routing.PurgeRule
 	coalesced    bool // the variant came from another request's work
@@ -46,6 +48,9 @@ type variant struct {
 	originDur   time.Duration
 	transDur    time.Duration
 	version     uint64 // routing table version it was made under
+	// private and noStore: made from an original the origin marked private
+	// (or with a cookie) or no-store; answered as such, never stored.
+	private, noStore bool
 	// lease holds body's bytes in the memory budget until the last
 	// response writing it is done (coalesce.Share's Cleanup); nil for
 	// bodies the budget does not count apart (L1's own, small ones).
@@ -139,7 +144,7 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &request{route: route, clientHost: t.host, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
+	req := &request{route: route, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
 	steps, imagePath := imgurl.SplitPath(route.Rest)
 	if req.imagePath, err = checkImagePath(imagePath); err != nil {
 		return req, err
@@ -147,6 +152,7 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	if req.query, err = imgurl.SplitQuery(rawQuery); err != nil {
 		return req, err
 	}
+	req.image = imageOf(route, req.imagePath, req.query.Forward, t.host)
 	if req.query.Signature != "" || route.Endpoint.RestrictUnsignedURLs {
 		target := strings.TrimPrefix(rawPath, route.BasePath)
 		if rawQuery != "" {
@@ -169,6 +175,26 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	}
 	req.format, req.vary = transform.NegotiateFormat(transform.RequestedFormat(req.tr), t.accept, route.Account.AVIFEnabled)
 	return req, nil
+}
+
+// imageOf names the image of a request in the cache. The path and the
+// forwarded query are in their one normal form (RFC 3986 §6.2.2), so
+// spellings of one URL share an entry and one purge covers them; the Host
+// is part of the name only when the endpoint's origins are sent it (a
+// virtual-hosted origin answers per Host, so one Host's bytes must never
+// answer another's).
+func imageOf(route routing.Route, path, fwd, host string) cache.Image {
+	img := cache.Image{Account: route.Account.ID, Endpoint: route.Endpoint.ID, PathQuery: path}
+	if fwd != "" {
+		img.PathQuery += "?" + imgurl.NormalizeEscapes(fwd)
+	}
+	for _, o := range route.Endpoint.Origins {
+		if o.ForwardHostHeader {
+			img.Host = routing.NormalizeHost(host)
+			break
+		}
+	}
+	return img
 }
 
 // requestTarget returns the path and query exactly as the client sent them:
@@ -199,7 +225,7 @@ func checkImagePath(p string) (string, error) {
 			return "", errkind.New(errkind.Invalid, "bad_path", "path must not contain '.' or '..' segments")
 		}
 	}
-	return p, nil
+	return imgurl.NormalizeEscapes(p), nil
 }
 
 func escapePath(p string) string {
@@ -260,7 +286,8 @@ func (n netResponder) send(status int, body []byte, release cache.Releaser) {
 func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch string) int {
 	etag := v.etag
 	hdr.setHeader("Etag", []string{etag})
-	hdr.setHeader("Cache-Control", cacheControlValue)
+	hdr.setHeader("Cache-Control", cacheControlOf(freshness.Answer{Stale: v.cacheStatus == "STALE",
+		Private: v.private, NoStore: v.noStore, MaxAge: req.route.Account.CacheMaxAge}))
 	if req.vary {
 		hdr.setHeader("Vary", varyAcceptValue)
 	}
@@ -296,15 +323,25 @@ func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch str
 // Constant header values, shared by every response; net/http never
 // modifies them.
 var (
-	cacheControlValue   = []string{"public, max-age=31536000"}
 	varyAcceptValue     = []string{"Accept"}
 	anyOriginValue      = []string{"*"}
 	exposedHeadersValue = []string{exposedHeaders}
 	nosniffValue        = []string{"nosniff"}
 	cachedTimingValue   = []string{"origin;dur=0, transform;dur=0"}
 	textPlainValue      = []string{"text/plain; charset=utf-8"}
-	noStoreValue        = []string{"no-store"}
 )
+
+// cacheControls memoises Cache-Control values: a handful of answers (per
+// account max-age) serve every response, so none allocates one.
+var cacheControls sync.Map // freshness.Answer → []string
+
+func cacheControlOf(a freshness.Answer) []string {
+	if v, ok := cacheControls.Load(a); ok {
+		return v.([]string)
+	}
+	v, _ := cacheControls.LoadOrStore(a, []string{freshness.CacheControl(a)})
+	return v.([]string)
+}
 
 // millis formats a duration as milliseconds with one decimal, for Server-Timing.
 func millis(d time.Duration) string {

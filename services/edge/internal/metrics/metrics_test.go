@@ -60,7 +60,7 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	ocfg.Memory = budget
 	store, _ := cache.New(cache.Config{L1Bytes: 1 << 20, MaxObject: 1 << 20}, log)
 	engine := transform.New(transform.Config{MaxSourcePixels: 1e8, Workers: 2, QueueLength: 4, QueueWait: time.Second, Deadline: 5 * time.Second, Memory: budget}, log)
-	h := delivery.New(&tables, origin.New(ocfg), engine, store, 10*time.Second, log)
+	h := delivery.New(&tables, origin.New(ocfg), engine, store, log)
 	h.SetLimits(delivery.Limits{MaxMisses: 4, MissQueue: 4, MissWait: time.Second, Memory: budget, ObjectCap: 1 << 20})
 	m := NewEdge(Sources{
 		TransformQueueDepth: engine.QueueDepth, L1Bytes: store.L1Bytes, L1Evictions: store.L1Evictions,

@@ -98,8 +98,9 @@ type Result struct {
 	Elapsed      time.Duration
 	// Shareable is false when the origin marks the response private
 	// (Cache-Control private/no-store, or it sets a cookie): such a response
-	// is served but never put in a shared cache.
-	Shareable bool
+	// is served but never put in a shared cache. Private (private, or a
+	// cookie) and NoStore say which, for what the edge answers.
+	Shareable, Private, NoStore bool
 	// MaxAge is the origin's Cache-Control max-age (or s-maxage), -1 if none.
 	MaxAge time.Duration
 	// Lease holds Body's bytes in the memory budget (nil without a
@@ -112,6 +113,9 @@ type Fetcher struct {
 	cfg    Config
 	client *http.Client
 }
+
+// errFetchTimeout is the cause of a fetch that ran past FetchTimeout.
+var errFetchTimeout = errors.New("origin fetch timeout")
 
 // errBlocked marks a dial refused by the SSRF guard.
 var errBlocked = errors.New("address not allowed")
@@ -205,7 +209,8 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Result, error) {
 
 func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Result, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.FetchTimeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.FetchTimeout, errFetchTimeout)
 	defer cancel()
 
 	target := strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
@@ -232,7 +237,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 
 	resp, err := f.client.Do(hreq)
 	if err != nil {
-		return nil, classify(src, err)
+		return nil, classify(parent, src, err)
 	}
 	defer resp.Body.Close()
 
@@ -241,7 +246,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		res := &Result{SourceID: src.ID, NotModified: true, ETag: resp.Header.Get("ETag"),
 			LastModified: resp.Header.Get("Last-Modified"), CacheControl: resp.Header.Get("Cache-Control"),
 			Elapsed: time.Since(start)}
-		res.Shareable, res.MaxAge = cachePolicy(resp.Header)
+		res.Shareable, res.Private, res.NoStore, res.MaxAge = cachePolicy(resp.Header)
 		return res, nil
 	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusGone:
 		return nil, errkind.New(errkind.NotFound, "origin_missing", fmt.Sprintf("origin answered %d", resp.StatusCode))
@@ -258,7 +263,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		if errkind.Of(err) != nil {
 			return nil, err
 		}
-		return nil, classify(src, err)
+		return nil, classify(parent, src, err)
 	}
 	format := Sniff(body)
 	if format == Unknown {
@@ -276,20 +281,23 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		Elapsed:      time.Since(start),
 		Lease:        lease,
 	}
-	res.Shareable, res.MaxAge = cachePolicy(resp.Header)
+	res.Shareable, res.Private, res.NoStore, res.MaxAge = cachePolicy(resp.Header)
 	return res, nil
 }
 
-// cachePolicy reads what the origin says about caching its response.
-func cachePolicy(h http.Header) (shareable bool, maxAge time.Duration) {
-	shareable, maxAge = len(h.Values("Set-Cookie")) == 0, -1
+// cachePolicy reads what the origin says about caching its response. A
+// cookie makes the response private: it was meant for one client.
+func cachePolicy(h http.Header) (shareable, private, noStore bool, maxAge time.Duration) {
+	private, maxAge = len(h.Values("Set-Cookie")) > 0, -1
 	var sMaxAge time.Duration = -1
 	for _, v := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(v, ",") {
 			name, arg, _ := strings.Cut(strings.TrimSpace(strings.ToLower(d)), "=")
 			switch name {
-			case "private", "no-store":
-				shareable = false
+			case "private":
+				private = true
+			case "no-store":
+				noStore = true
 			case "max-age", "s-maxage":
 				n, err := strconv.ParseInt(strings.Trim(arg, `"`), 10, 64)
 				if err != nil || n < 0 {
@@ -306,7 +314,7 @@ func cachePolicy(h http.Header) (shareable bool, maxAge time.Duration) {
 	if sMaxAge >= 0 {
 		maxAge = sMaxAge // a shared cache obeys s-maxage over max-age
 	}
-	return shareable, maxAge
+	return !private && !noStore, private, noStore, maxAge
 }
 
 func tooLarge(max int64) error {
@@ -399,16 +407,21 @@ func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.L
 
 // classify turns a transport error into a kind: timeouts are 504, refused
 // addresses, resets and short bodies 502.
-func classify(src Source, err error) error {
+func classify(parent context.Context, src Source, err error) error {
 	if e := errkind.Of(err); e != nil {
 		return e
+	}
+	if parent.Err() != nil {
+		// The work this fetch was part of ran out of time, or its callers
+		// all left: not the origin's doing, so no 504 names it.
+		return errkind.Wrap(errkind.Unavailable, "work_timeout", "the image took too long to prepare, retry later", context.Cause(parent))
 	}
 	var netErr net.Error
 	switch {
 	case errors.Is(err, errBlocked):
 		return errkind.Wrap(errkind.BadGateway, "origin_address_blocked",
 			fmt.Sprintf("origin %s resolves to an address that is not allowed", src.ID), err)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case errors.Is(err, errFetchTimeout), errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return errkind.Wrap(errkind.Timeout, "origin_timeout", fmt.Sprintf("origin %s timed out", src.ID), err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errkind.Wrap(errkind.BadGateway, "origin_short_body", fmt.Sprintf("origin %s closed the connection early", src.ID), err)

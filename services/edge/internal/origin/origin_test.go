@@ -234,24 +234,24 @@ func TestSniff(t *testing.T) {
 
 func TestCachePolicy(t *testing.T) {
 	cases := []struct {
-		name      string
-		hdr       http.Header
-		shareable bool
-		maxAge    time.Duration
+		name                        string
+		hdr                         http.Header
+		shareable, private, noStore bool
+		maxAge                      time.Duration
 	}{
-		{"nothing", http.Header{}, true, -1},
-		{"max-age", http.Header{"Cache-Control": {"public, max-age=600"}}, true, 600 * time.Second},
-		{"s-maxage wins", http.Header{"Cache-Control": {"max-age=60, s-maxage=120"}}, true, 120 * time.Second},
-		{"private", http.Header{"Cache-Control": {"private, max-age=60"}}, false, 60 * time.Second},
-		{"no-store", http.Header{"Cache-Control": {"no-store"}}, false, -1},
-		{"set-cookie", http.Header{"Set-Cookie": {"a=b"}}, false, -1},
-		{"bad max-age", http.Header{"Cache-Control": {"max-age=soon"}}, true, -1},
+		{"nothing", http.Header{}, true, false, false, -1},
+		{"max-age", http.Header{"Cache-Control": {"public, max-age=600"}}, true, false, false, 600 * time.Second},
+		{"s-maxage wins", http.Header{"Cache-Control": {"max-age=60, s-maxage=120"}}, true, false, false, 120 * time.Second},
+		{"private", http.Header{"Cache-Control": {"private, max-age=60"}}, false, true, false, 60 * time.Second},
+		{"no-store", http.Header{"Cache-Control": {"no-store"}}, false, false, true, -1},
+		{"set-cookie", http.Header{"Set-Cookie": {"a=b"}}, false, true, false, -1},
+		{"bad max-age", http.Header{"Cache-Control": {"max-age=soon"}}, true, false, false, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, m := cachePolicy(tc.hdr)
-			if s != tc.shareable || m != tc.maxAge {
-				t.Fatalf("cachePolicy = %v, %v; want %v, %v", s, m, tc.shareable, tc.maxAge)
+			s, p, n, m := cachePolicy(tc.hdr)
+			if s != tc.shareable || p != tc.private || n != tc.noStore || m != tc.maxAge {
+				t.Fatalf("cachePolicy = %v %v %v %v; want %v %v %v %v", s, p, n, m, tc.shareable, tc.private, tc.noStore, tc.maxAge)
 			}
 		})
 	}

@@ -30,12 +30,13 @@ const (
 	ConfigApply    = "config apply"
 	UsageReport    = "usage report"
 	MemoryLimiter  = "memory limiter"
+	Refresh        = "background refresh"
 )
 
 var counts sync.Map // where (string) → *atomic.Uint64
 
 func init() {
-	for _, w := range []string{RequestHandler, FastPath, CoalescedWork, OriginalFetch, ConfigApply, UsageReport, MemoryLimiter} {
+	for _, w := range []string{RequestHandler, FastPath, CoalescedWork, OriginalFetch, ConfigApply, UsageReport, MemoryLimiter, Refresh} {
 		counts.Store(w, new(atomic.Uint64))
 	}
 }

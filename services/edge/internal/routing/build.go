@@ -132,6 +132,7 @@ func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
 	default:
 		b.problem("%s: default_quality %d out of range 1-100", where, q)
 	}
+	acc.CacheMaxAge = b.lifetime(where, "cache_max_age_seconds", pa.GetCacheMaxAgeSeconds(), 0)
 
 	keyIDs := make(map[string]bool, len(pa.GetKeys()))
 	for i, k := range pa.GetKeys() {

@@ -30,6 +30,9 @@ type Account struct {
 	Suspended      bool
 	AVIFEnabled    bool
 	DefaultQuality int
+	// CacheMaxAge is the Cache-Control max-age of shareable images (0:
+	// the default, a year).
+	CacheMaxAge time.Duration
 	// Keys are the active signing secrets; any of them may sign a URL so
 	// keys can rotate without downtime.
 	Keys [][]byte
@@ -239,4 +242,21 @@ func (h *Holder) Store(t *Table) bool {
 			return true
 		}
 	}
+}
+
+// NormalizeHost is the form of a Host header that is sent to an origin
+// that forwards Host, and that keys what it answers: lower case, no
+// trailing dot, no default port (:80, :443); another port stays, since a
+// virtual host may answer per port.
+func NormalizeHost(h string) string {
+	h = strings.ToLower(h)
+	host, port := h, ""
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		host, port = h[:i], h[i+1:]
+	}
+	host = strings.TrimSuffix(host, ".")
+	if port == "" || port == "80" || port == "443" {
+		return host
+	}
+	return host + ":" + port
 }

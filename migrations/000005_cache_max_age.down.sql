@@ -1,0 +1,1 @@
+ALTER TABLE accounts DROP COLUMN cache_max_age_seconds;
