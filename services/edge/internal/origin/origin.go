@@ -10,6 +10,8 @@ package origin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -398,10 +400,15 @@ func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.L
 }
 
 // classify turns a transport error into a kind: timeouts are 504, refused
-// addresses, resets and short bodies 502.
+// addresses, certificates that fail verification, resets and short bodies
+// 502.
 func classify(src Source, err error) error {
 	if e := errkind.Of(err); e != nil {
 		return e
+	}
+	if problem, ok := certProblem(err); ok {
+		return errkind.Wrap(errkind.BadGateway, "origin_tls",
+			fmt.Sprintf("origin %s's TLS certificate is not valid%s", src.ID, problem), err)
 	}
 	var netErr net.Error
 	switch {
@@ -416,4 +423,27 @@ func classify(src Source, err error) error {
 		return errkind.Wrap(errkind.Unavailable, "canceled", "request canceled", err)
 	}
 	return errkind.Wrap(errkind.BadGateway, "origin_unreachable", fmt.Sprintf("origin %s could not be reached", src.ID), err)
+}
+
+// certProblem reports whether err is the origin's certificate failing
+// verification and, when it can tell, why, as a suffix safe for the client
+// (the certificate is public: anyone connecting sees it).
+func certProblem(err error) (string, bool) {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return ": not issued by a trusted authority", true
+	case errors.As(err, &hostname):
+		return ": issued for another host name", true
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return ": expired or not yet valid", true
+	case errors.As(err, &invalid), errors.As(err, &verify):
+		return "", true
+	}
+	return "", false
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"image"
 	"image/jpeg"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +205,27 @@ func TestFetchGuardRefusesLoopback(t *testing.T) {
 	_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"})
 	if errkind.KindOf(err) != errkind.BadGateway || errkind.Reason(err) != "origin_address_blocked" {
 		t.Fatalf("err = %v, want origin_address_blocked", err)
+	}
+}
+
+// TestFetchBadCertificate: an origin whose certificate fails verification
+// is a 502 that names the TLS problem, and no request reaches it.
+// httptest's certificate is signed by no authority the system trusts; the
+// expired and wrong-name faults need an edge told to trust a test CA
+// (scripts/e2e TestOriginTLSCertificates).
+func TestFetchBadCertificate(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+	_, err := New(testConfig()).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"})
+	if errkind.KindOf(err) != errkind.BadGateway || errkind.Reason(err) != "origin_tls" ||
+		errkind.SafeMessage(err) != "origin a's TLS certificate is not valid: not issued by a trusted authority" {
+		t.Fatalf("err = %v (message %q), want origin_tls", err, errkind.SafeMessage(err))
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d requests reached the origin", n)
 	}
 }
 
