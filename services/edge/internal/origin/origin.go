@@ -44,6 +44,9 @@ type Config struct {
 	// Guard overrides the address check (netguard.Check) — tests use it to
 	// allow one loopback address and refuse another.
 	Guard func(netip.Addr) string
+	// Resolver looks origin host names up for the dialer; nil is the
+	// system's. Tests inject one to script DNS answers (rebinding).
+	Resolver *net.Resolver
 	// TracerProvider, when set, makes each origin request (each redirect
 	// hop) a client span "origin fetch" under the request's span. The
 	// trace context is not sent to origins: they are the customers'.
@@ -129,6 +132,7 @@ func New(cfg Config) *Fetcher {
 	dialer := &net.Dialer{
 		Timeout:   cfg.ConnectTimeout,
 		KeepAlive: 30 * time.Second,
+		Resolver:  cfg.Resolver,
 		Control: func(network, address string, _ syscall.RawConn) error {
 			if cfg.AllowPrivate {
 				return nil

@@ -195,19 +195,6 @@ func TestFetchRedirects(t *testing.T) {
 	}
 }
 
-func TestFetchGuardRefusesLoopback(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("origin on a loopback address was contacted with the guard on")
-	}))
-	defer srv.Close()
-	cfg := testConfig()
-	cfg.AllowPrivate = false
-	_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", srv.URL)}, ImagePath: "x.jpg"})
-	if errkind.KindOf(err) != errkind.BadGateway || errkind.Reason(err) != "origin_address_blocked" {
-		t.Fatalf("err = %v, want origin_address_blocked", err)
-	}
-}
-
 // TestFetchBadCertificate: an origin whose certificate fails verification
 // is a 502 that names the TLS problem, and no request reaches it.
 // httptest's certificate is signed by no authority the system trusts; the
@@ -366,22 +353,6 @@ func TestGuardChecksEveryHop(t *testing.T) {
 	_, err = New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", public.URL)}, ImagePath: "x.jpg"})
 	if errkind.Reason(err) != "origin_address_blocked" || privateHits.Load() != 0 {
 		t.Fatalf("redirect to a private address: err = %v, private server hit %d times", err, privateHits.Load())
-	}
-}
-
-// TestGuardUsesResolvedAddress: a name that resolves to loopback (as a
-// rebinding attacker's would) is refused at connect time.
-func TestGuardUsesResolvedAddress(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("loopback origin reached through a host name")
-	}))
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	cfg := testConfig()
-	cfg.AllowPrivate = false
-	_, err := New(cfg).Fetch(context.Background(), Request{Sources: []Source{source(t, "a", "http://localhost:"+port)}, ImagePath: "x.jpg"})
-	if errkind.Reason(err) != "origin_address_blocked" {
-		t.Fatalf("err = %v, want origin_address_blocked", err)
 	}
 }
 
