@@ -1,6 +1,9 @@
 // Package e2e runs Pictor as real processes — Postgres, Redis, the control
 // plane, an edge and an origin web server on 127.0.0.1 — and checks the
-// path of an image through them, the way a customer sees it.
+// path of an image through them, the way a customer sees it. The
+// origin-fetch tests (origin_test.go) start standalone edges (--config, no
+// control plane) against test origins that misbehave, and read each
+// refusal's reason from the edge's JSON log.
 //
 // The binaries come from PICTOR_E2E_BIN_DIR (scripts/test.sh builds them
 // there); without it the test builds them itself. Postgres comes from

@@ -10,6 +10,8 @@ package origin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +44,9 @@ type Config struct {
 	// Guard overrides the address check (netguard.Check) — tests use it to
 	// allow one loopback address and refuse another.
 	Guard func(netip.Addr) string
+	// Resolver looks origin host names up for the dialer; nil is the
+	// system's. Tests inject one to script DNS answers (rebinding).
+	Resolver *net.Resolver
 	// TracerProvider, when set, makes each origin request (each redirect
 	// hop) a client span "origin fetch" under the request's span. The
 	// trace context is not sent to origins: they are the customers'.
@@ -131,6 +136,7 @@ func New(cfg Config) *Fetcher {
 	dialer := &net.Dialer{
 		Timeout:   cfg.ConnectTimeout,
 		KeepAlive: 30 * time.Second,
+		Resolver:  cfg.Resolver,
 		Control: func(network, address string, _ syscall.RawConn) error {
 			if cfg.AllowPrivate {
 				return nil
@@ -406,7 +412,8 @@ func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.L
 }
 
 // classify turns a transport error into a kind: timeouts are 504, refused
-// addresses, resets and short bodies 502.
+// addresses, certificates that fail verification, resets and short bodies
+// 502.
 func classify(parent context.Context, src Source, err error) error {
 	if e := errkind.Of(err); e != nil {
 		return e
@@ -415,6 +422,10 @@ func classify(parent context.Context, src Source, err error) error {
 		// The work this fetch was part of ran out of time, or its callers
 		// all left: not the origin's doing, so no 504 names it.
 		return errkind.Wrap(errkind.Unavailable, "work_timeout", "the image took too long to prepare, retry later", context.Cause(parent))
+	}
+	if problem, ok := certProblem(err); ok {
+		return errkind.Wrap(errkind.BadGateway, "origin_tls",
+			fmt.Sprintf("origin %s's TLS certificate is not valid%s", src.ID, problem), err)
 	}
 	var netErr net.Error
 	switch {
@@ -429,4 +440,27 @@ func classify(parent context.Context, src Source, err error) error {
 		return errkind.Wrap(errkind.Unavailable, "canceled", "request canceled", err)
 	}
 	return errkind.Wrap(errkind.BadGateway, "origin_unreachable", fmt.Sprintf("origin %s could not be reached", src.ID), err)
+}
+
+// certProblem reports whether err is the origin's certificate failing
+// verification and, when it can tell, why, as a suffix safe for the client
+// (the certificate is public: anyone connecting sees it).
+func certProblem(err error) (string, bool) {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return ": not issued by a trusted authority", true
+	case errors.As(err, &hostname):
+		return ": issued for another host name", true
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return ": expired or not yet valid", true
+	case errors.As(err, &invalid), errors.As(err, &verify):
+		return "", true
+	}
+	return "", false
 }
