@@ -237,7 +237,7 @@ func TestEdgeTransformQueueFull(t *testing.T) {
 	bin := binaries(t)
 	// Slow enough that the admitted misses still hold their places when
 	// the rest of the burst arrives.
-	origin := newJPEGOrigin(t, generatedJPEG(t), time.Second)
+	origin := newJPEGOrigin(t, generatedJPEG(t), 1500*time.Millisecond)
 	const workers, queue, burst = 1, 1, 8
 	edge, _ := standaloneEdge(t, bin, "edge", oneAccount("queue", origin.URL),
 		fmt.Sprintf("PICTOR_TRANSFORM_WORKERS=%d", workers), fmt.Sprintf("PICTOR_TRANSFORM_QUEUE=%d", queue))
