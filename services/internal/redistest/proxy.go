@@ -122,7 +122,7 @@ func (p *Proxy) accept() {
 			client.Close()
 			continue
 		}
-		c := &proxyConn{p: p, client: client.(*net.TCPConn), server: server}
+		c := &proxyConn{p: p, client: client.(*net.TCPConn), server: server, pumps: 2}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -162,12 +162,14 @@ type proxyConn struct {
 	doomed bool
 	at     ResetPoint
 	done   bool
+	pumps  int // directions still running; forgotten at 0
 }
 
 // fromClient forwards the client's commands, parsing them to find the one
 // to reset.
 func (c *proxyConn) fromClient() {
 	defer c.p.wg.Done()
+	defer c.forget()
 	defer c.server.Close()
 	buf := make([]byte, 32<<10)
 	var pending []byte // the start of a command not yet complete
@@ -261,10 +263,18 @@ func (c *proxyConn) reset() {
 	c.server.Close()
 }
 
+// forget drops the connection from the proxy's set once both directions
+// have stopped: until then Close must be able to end it.
 func (c *proxyConn) forget() {
-	c.p.mu.Lock()
-	delete(c.p.conns, c)
-	c.p.mu.Unlock()
+	c.mu.Lock()
+	c.pumps--
+	last := c.pumps == 0
+	c.mu.Unlock()
+	if last {
+		c.p.mu.Lock()
+		delete(c.p.conns, c)
+		c.p.mu.Unlock()
+	}
 }
 
 // parseCommand reads one complete command at the start of b: a RESP array

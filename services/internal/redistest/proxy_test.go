@@ -120,3 +120,35 @@ func TestParseCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyClose: Close ends the connections still open through the proxy
+// instead of waiting for their clients to hang up.
+func TestProxyClose(t *testing.T) {
+	p := NewProxy(t, Start(t))
+	c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, command("PING")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING: %q, %v", line, err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		p.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close waited for an idle client")
+	}
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("the client's connection is still open after Close")
+	}
+}
