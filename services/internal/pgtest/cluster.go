@@ -24,16 +24,22 @@ const dirPrefix = "pictor-pgtest-"
 
 // cluster is a private Postgres server owned by this test binary.
 type cluster struct {
-	dir    string   // temporary directory: data, socket and log
-	lock   *os.File // flock on dir held for the cluster's life
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the postmaster has exited
-	url    string
+	dir  string   // temporary directory: data, socket and log
+	lock *os.File // flock on dir held for the cluster's life
+	bin  string   // directory of initdb and postgres
+	cred *syscall.Credential
+	port int
+	// durable keeps synchronous commits, so an immediate shutdown (a
+	// crash) loses no committed transaction.
+	durable bool
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the postmaster has exited
+	url     string
 }
 
 // startCluster runs initdb into a fresh temporary directory and starts a
 // postmaster tuned for throwaway data on a free loopback port.
-func startCluster(ctx context.Context) (*cluster, error) {
+func startCluster(ctx context.Context, durable bool) (*cluster, error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
@@ -48,41 +54,39 @@ func startCluster(ctx context.Context) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	c := &cluster{dir: dir}
+	c := &cluster{dir: dir, bin: bin, cred: cred, durable: durable}
 	if c.lock, err = lockDir(dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := c.start(ctx, bin, cred); err != nil {
+	if err := c.start(ctx); err != nil {
 		c.stop()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *cluster) start(ctx context.Context, bin string, cred *syscall.Credential) error {
-	if cred != nil {
+func (c *cluster) start(ctx context.Context) error {
+	if c.cred != nil {
 		// Postgres refuses to run as root; the directory must belong to
 		// the user it runs as.
-		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := os.Chown(c.dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
 			return fmt.Errorf("chown %s to the postgres user: %w", c.dir, err)
 		}
 	}
-	logPath := filepath.Join(c.dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := c.openLog()
 	if err != nil {
-		return fmt.Errorf("open server log: %w", err)
+		return err
 	}
 	defer logFile.Close() // the children keep their own descriptor
 
-	data := filepath.Join(c.dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
-		"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	initdb := exec.CommandContext(ctx, filepath.Join(c.bin, "initdb"),
+		"-D", c.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	initdb.Stdout, initdb.Stderr = logFile, logFile
 	initdb.Env = childEnv()
-	initdb.SysProcAttr = sysProcAttr(cred)
+	initdb.SysProcAttr = sysProcAttr(c.cred)
 	if err := initdb.Run(); err != nil {
-		return fmt.Errorf("initdb: %w\n%s", err, tail(logPath))
+		return fmt.Errorf("initdb: %w\n%s", err, tail(c.logPath()))
 	}
 
 	// A free port can be taken between probing it and the postmaster
@@ -93,36 +97,68 @@ func (c *cluster) start(ctx context.Context, bin string, cred *syscall.Credentia
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(filepath.Join(bin, "postgres"),
-			"-D", data,
-			"-p", strconv.Itoa(port),
-			"-k", c.dir,
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off",
-			"-c", "max_connections=200",
-		)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.Env = childEnv()
-		cmd.SysProcAttr = sysProcAttr(cred)
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start postgres: %w", err)
-		}
-		c.cmd = cmd
-		c.exited = make(chan struct{})
-		go func(cmd *exec.Cmd, exited chan struct{}) {
-			cmd.Wait()
-			close(exited)
-		}(cmd, c.exited)
-		c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-		lastErr = c.waitReady(ctx)
-		if lastErr == nil {
+		if lastErr = c.run(ctx, port); lastErr == nil {
 			return nil
 		}
-		c.kill()
 	}
-	return fmt.Errorf("postgres did not start: %w\n%s", lastErr, tail(logPath))
+	return fmt.Errorf("postgres did not start: %w\n%s", lastErr, tail(c.logPath()))
+}
+
+func (c *cluster) dataDir() string { return filepath.Join(c.dir, "data") }
+func (c *cluster) logPath() string { return filepath.Join(c.dir, "postgres.log") }
+
+func (c *cluster) openLog() (*os.File, error) {
+	f, err := os.OpenFile(c.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open server log: %w", err)
+	}
+	return f, nil
+}
+
+// run starts the postmaster on port over the initialised data directory
+// and waits until it accepts connections.
+func (c *cluster) run(ctx context.Context, port int) error {
+	logFile, err := c.openLog()
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	// Throwaway data: nothing is flushed to disk. Without durable, a
+	// commit returns before its WAL is written, which an immediate
+	// shutdown loses.
+	syncCommit := "synchronous_commit=off"
+	if c.durable {
+		syncCommit = "synchronous_commit=on"
+	}
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"),
+		"-D", c.dataDir(),
+		"-p", strconv.Itoa(port),
+		"-k", c.dir,
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off",
+		"-c", syncCommit,
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=200",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = sysProcAttr(c.cred)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	c.cmd = cmd
+	c.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(cmd, c.exited)
+	c.port = port
+	c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	if err := c.waitReady(ctx); err != nil {
+		c.kill()
+		return err
+	}
+	return nil
 }
 
 // waitReady polls until the server accepts connections, the postmaster

@@ -144,7 +144,7 @@ func openServer() (*server, error) {
 	)
 	if raw == "" {
 		var err error
-		if proc, err = startCluster(ctx); err != nil {
+		if proc, err = startCluster(ctx, false); err != nil {
 			return nil, err
 		}
 		raw = proc.url

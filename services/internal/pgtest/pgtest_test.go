@@ -84,3 +84,39 @@ func TestDatabaseDroppedAtCleanup(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClusterStopStart: a test's own cluster refuses connections while
+// stopped, and comes back on the same URL with its data.
+func TestClusterStopStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := pgtest.StartCluster(t)
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, c.URL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(`CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+	if err := exec(`SELECT 1`); err == nil {
+		t.Fatal("a stopped cluster answered")
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.URL)
+	if err != nil {
+		t.Fatalf("after Start: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT n FROM kept`).Scan(&n); err != nil || n != 7 {
+		t.Fatalf("data after a restart: %d, %v; want 7", n, err)
+	}
+}

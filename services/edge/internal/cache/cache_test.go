@@ -163,6 +163,80 @@ func TestRedisSlow(t *testing.T) {
 	}
 }
 
+// TestRedisResetMidCommand: a connection reset while a command is in
+// flight — before its reply, or half-way through reading it — is one
+// failed operation: the call returns at once (it does not wait out the
+// timeout), a read is a miss (never a hit made of half a reply), and the
+// next operation, on a fresh connection, works.
+func TestRedisResetMidCommand(t *testing.T) {
+	proxy := redistest.NewProxy(t, redistest.Start(t))
+	// A long budget, so that returning within half of it shows the reset
+	// was noticed, not waited out.
+	const opTimeout = 2 * time.Second
+	s := newStore(t, func(c *Config) { c.RedisAddrs = []string{proxy.Addr}; c.L1Bytes = 0; c.OpTimeout = opTimeout })
+	ctx := context.Background()
+	// Large enough that its reply spans many reads: "mid reply" cuts a
+	// bulk string, not a status line.
+	body := string(bytes.Repeat([]byte("pixels"), 64<<10))
+
+	// A read that meets a reset is a miss: never a hit made of half a
+	// reply, and not retried either (cache.New: a retry would double the
+	// latency budget; the origin is the fallback).
+	getMisses := func(t *testing.T, key string) {
+		if e, tier := s.Get(ctx, key); e != nil || tier != Miss {
+			t.Fatalf("Get met a reset and returned an entry (%v), tier %q; want a miss", e != nil, tier)
+		}
+	}
+	set := func(_ *testing.T, key string) { s.Set(ctx, key, entry(body, time.Hour)) }
+	del := func(_ *testing.T, key string) { s.Delete(ctx, key) }
+
+	cases := []struct {
+		name string
+		cmd  string
+		at   redistest.ResetPoint
+		op   func(t *testing.T, key string) // the call that meets the reset
+	}{
+		{"GET before reply", "GET", redistest.BeforeReply, getMisses},
+		{"GET mid reply", "GET", redistest.MidReply, getMisses},
+		{"SET before reply", "SET", redistest.BeforeReply, set},
+		{"SET mid reply", "SET", redistest.MidReply, set},
+		{"DEL before reply", "DEL", redistest.BeforeReply, del},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "reset:" + tc.name
+			s.Set(ctx, key, entry(body, time.Hour))
+			resets, errs := proxy.Resets(), s.RedisErrors()
+
+			proxy.ResetNext(1, tc.cmd, tc.at)
+			start := time.Now()
+			tc.op(t, key)
+			if d := time.Since(start); d > opTimeout/2 {
+				t.Errorf("the call that met the reset took %v: it waited for the timeout (%v) instead of failing", d, opTimeout)
+			}
+			if got := proxy.Resets() - resets; got != 1 {
+				t.Fatalf("the proxy reset %d connections, want 1: the fault was not exercised", got)
+			}
+			if got := s.RedisErrors() - errs; got != 1 {
+				t.Errorf("RedisErrors rose by %d, want 1 failed operation", got)
+			}
+			if s.BreakerOpen() {
+				t.Error("one reset opened the breaker")
+			}
+
+			// Recovered at once: the broken connection is not reused.
+			errs = s.RedisErrors()
+			s.Set(ctx, key, entry(body, time.Hour))
+			if e, tier := s.Get(ctx, key); e == nil || tier != L2 || string(e.Body) != body {
+				t.Fatalf("after the reset: entry %v, tier %q; want an L2 hit with the whole body", e != nil, tier)
+			}
+			if got := s.RedisErrors() - errs; got != 0 {
+				t.Fatalf("%d Redis errors after the reset, want none", got)
+			}
+		})
+	}
+}
+
 // TestRedisFull: under noeviction a full Redis refuses writes with OOM;
 // that is a skipped write, not a failure, and reads keep working.
 func TestRedisFull(t *testing.T) {

@@ -331,6 +331,88 @@ func TestRedisKilledMidTraffic(t *testing.T) {
 	}
 }
 
+// TestRedisResetMidTraffic: the edge's Redis connections are reset in
+// the middle of commands (RELIABILITY D32, toxiproxy's reset_peer) while
+// images are requested over HTTP. Every request is still answered 200 with
+// the image, none 5xx, and once the resets stop the edge's writes reach
+// Redis again: another edge finds its new variants there.
+func TestRedisResetMidTraffic(t *testing.T) {
+	redis := redistest.Start(t)
+	o := newScriptedOrigin(t, photo(t, 200, 100))
+	cases := []struct {
+		cmd string
+		at  redistest.ResetPoint
+	}{
+		// GET: looking up a variant or an original; SET: storing one,
+		// which runs in work detached from the request.
+		{"GET", redistest.BeforeReply},
+		{"GET", redistest.MidReply},
+		{"SET", redistest.BeforeReply},
+		{"SET", redistest.MidReply},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%s %s", tc.cmd, tc.at), func(t *testing.T) {
+			proxy := redistest.NewProxy(t, redis)
+			a := newCacheFixture(t, o, []string{proxy.Addr}, 0)
+			srv := httptest.NewServer(a.handler)
+			t.Cleanup(srv.Close)
+			// Each case its own image: nothing it asks for is in Redis yet.
+			image := fmt.Sprintf("/demo/tr:w-%%d/reset-%d.jpg", i)
+
+			// Fewer resets than the breaker's threshold apart: every one
+			// meets a live command instead of a skipped one.
+			const armed = 4
+			proxy.ResetNext(armed, tc.cmd, tc.at)
+			for width := 20; width < 32; width++ {
+				resp, err := http.Get(srv.URL + fmt.Sprintf(image, width))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("w-%d while Redis connections were reset: %d %q", width, resp.StatusCode, resp.Header.Get("X-Pictor-Error"))
+				}
+				if w, _ := decodeSize(t, body); w != width {
+					t.Fatalf("w-%d: served an image %d wide", width, w)
+				}
+			}
+			eventually(t, "every armed reset met a command", func() bool { return proxy.Resets() == armed })
+
+			// Recovered: a's new variant reaches Redis, where an edge that
+			// never saw a reset finds it.
+			proxy.Disarm()
+			b := newCacheFixture(t, o, []string{redis}, 0)
+			for n := 0; ; n++ {
+				target := fmt.Sprintf(image, 100+n)
+				expectCache(t, a.get(target), http.StatusOK, "MISS")
+				time.Sleep(50 * time.Millisecond) // a stores it after answering
+				w := b.get(target)
+				if w.Code == http.StatusOK && w.Header().Get("X-Cache") == "HIT-L2" {
+					break
+				}
+				if n == 50 {
+					t.Fatalf("the edge's writes did not reach Redis again after the resets stopped (last: %d %q)", w.Code, w.Header().Get("X-Cache"))
+				}
+			}
+		})
+	}
+}
+
+// eventually polls cond every 10 ms for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestNegativeCacheForgottenWhenOriginsChange: a miss cached before an
 // origin was added must not hide the image once the origin is there.
 func TestNegativeCacheForgottenWhenOriginsChange(t *testing.T) {
