@@ -54,24 +54,6 @@ func newJPEGOrigin(t *testing.T, jpg []byte, delay time.Duration) *jpegOrigin {
 	return o
 }
 
-// standaloneEdge runs the edge binary on the snapshot in yaml (no control
-// plane: `edge --config`), with env added, and returns its base URL once
-// it is ready.
-func standaloneEdge(t *testing.T, bin, name, yaml string, env ...string) (string, *proc) {
-	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "pictor.yaml")
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	p := startProc(t, name, filepath.Join(bin, "edge"), append([]string{
-		"PICTOR_EDGE_ADDR=" + addr, "PICTOR_ALLOW_PRIVATE_ORIGINS=true",
-	}, env...), "--config", cfg)
-	base := "http://" + addr
-	waitStatus(t, base+"/readyz", http.StatusOK, 30*time.Second, p)
-	return base, p
-}
-
 // oneAccount is a standalone snapshot: account id whose default endpoint
 // serves originURL.
 func oneAccount(id, originURL string) string {
@@ -163,13 +145,13 @@ func waitMetric(t *testing.T, baseURL, series string, want float64, timeout time
 // edge's writes reach Redis again: a second edge finds its new variants
 // there.
 func TestEdgeRedisResetMidCommand(t *testing.T) {
-	bin := binaries(t)
 	redis := redistest.Start(t)
 	proxy := redistest.NewProxy(t, redis)
 	origin := newJPEGOrigin(t, generatedJPEG(t), 0)
 	yaml := oneAccount("reset", origin.URL)
-	edge, edgeProc := standaloneEdge(t, bin, "edge (Redis through the resetting proxy)", yaml, "PICTOR_REDIS_ADDRS="+proxy.Addr)
-	other, _ := standaloneEdge(t, bin, "edge (Redis direct)", yaml, "PICTOR_REDIS_ADDRS="+redis)
+	viaProxy := runEdge(t, "edge (Redis through the resetting proxy)", yaml, "PICTOR_ALLOW_PRIVATE_ORIGINS=true", "PICTOR_REDIS_ADDRS="+proxy.Addr)
+	direct := runEdge(t, "edge (Redis direct)", yaml, "PICTOR_ALLOW_PRIVATE_ORIGINS=true", "PICTOR_REDIS_ADDRS="+redis)
+	edge, edgeProc, other := viaProxy.url, viaProxy.proc, direct.url
 
 	cases := []struct {
 		cmd string
@@ -245,13 +227,12 @@ func TestEdgeRedisResetMidCommand(t *testing.T) {
 // the queue's message, without fetching anything; none gets another 5xx;
 // the admitted ones are served; and after the burst a request succeeds.
 func TestEdgeTransformQueueFull(t *testing.T) {
-	bin := binaries(t)
 	// Slow enough that the admitted misses still hold their places when
 	// the rest of the burst arrives.
 	origin := newJPEGOrigin(t, generatedJPEG(t), 1500*time.Millisecond)
 	const workers, queue, burst = 1, 1, 8
-	edge, _ := standaloneEdge(t, bin, "edge", oneAccount("queue", origin.URL),
-		fmt.Sprintf("PICTOR_TRANSFORM_WORKERS=%d", workers), fmt.Sprintf("PICTOR_TRANSFORM_QUEUE=%d", queue))
+	edge := runEdge(t, "edge", oneAccount("queue", origin.URL), "PICTOR_ALLOW_PRIVATE_ORIGINS=true",
+		fmt.Sprintf("PICTOR_TRANSFORM_WORKERS=%d", workers), fmt.Sprintf("PICTOR_TRANSFORM_QUEUE=%d", queue)).url
 
 	type answer struct {
 		status              int

@@ -44,12 +44,19 @@ func startStandaloneEdge(t *testing.T, env []string, origins map[string]string) 
 		fmt.Fprintf(&cfg, "    origins: [{id: o, type: WEB_FOLDER, name: o, baseUrl: %q}]\n", origins[id])
 		fmt.Fprintf(&cfg, "    endpoints: [{id: default, urlPrefix: \"\", originIds: [o]}]\n")
 	}
+	return runEdge(t, "edge", cfg.String(), env...)
+}
+
+// runEdge runs the edge binary on the snapshot in yaml (no control plane:
+// `edge --config`), logging JSON, with env added, once it is ready.
+func runEdge(t *testing.T, name, yaml string, env ...string) *standaloneEdge {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "pictor.yaml")
-	if err := os.WriteFile(file, []byte(cfg.String()), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	p := startProc(t, "edge", filepath.Join(binaries(t), "edge"),
+	p := startProc(t, name, filepath.Join(binaries(t), "edge"),
 		append([]string{"PICTOR_EDGE_ADDR=" + addr, "PICTOR_LOG_FORMAT=json"}, env...), "--config", file)
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second, p)
 	return &standaloneEdge{url: "http://" + addr, proc: p}

@@ -293,7 +293,8 @@ func TestNormalizeEscapes(t *testing.T) {
 		{"reserved kept escaped", "a%2fb%3Fc%23d.jpg", "a%2Fb%3Fc%23d.jpg"},
 		{"reserved kept raw", "a/b;c=d,e.jpg", "a/b;c=d,e.jpg"},
 		{"space and controls", "a b\x01.jpg", "a%20b%01.jpg"},
-		{"malformed escapes kept", "50%.jpg%zz%4", "50%.jpg%zz%4"},
+		{"stray percent escaped", "50%.jpg%zz%4", "50%25.jpg%25zz%254"},
+		{"stable when normalised again", "%0%61", "%250a"},
 		{"query", "v=%7e&x=a%2bb", "v=~&x=a%2Bb"},
 	}
 	for _, tc := range cases {

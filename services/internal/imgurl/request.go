@@ -143,9 +143,9 @@ func joinNonEmpty(a, b string) string {
 // non-ASCII, as some clients send UTF-8) are percent-encoded. Reserved
 // characters keep their meaning: "/" and "%2F" stay different. Two
 // spellings of one path normalise to the same string, so they share a
-// cache entry, one purge covers both, and the origin sees one form.
-// Malformed escapes are kept as they are (the request is refused
-// elsewhere).
+// cache entry, one purge covers both, and the origin sees one form. A "%"
+// that starts no escape is itself escaped ("%25"), which keeps the form
+// stable when normalised again.
 func NormalizeEscapes(s string) string {
 	if !needsNormalizing(s) {
 		return s // the common case: nothing to change, nothing allocated
@@ -163,7 +163,7 @@ func NormalizeEscapes(s string) string {
 				writeEscape(&b, v)
 			}
 			i += 2
-		case c <= ' ' || c >= 0x7f:
+		case c <= ' ' || c >= 0x7f || c == '%':
 			writeEscape(&b, c)
 		default:
 			b.WriteByte(c)
