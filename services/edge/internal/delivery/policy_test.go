@@ -599,3 +599,22 @@ func TestResponseHeadersFollowConfig(t *testing.T) {
 		t.Fatalf("error answer headers %v", errAnswer.Header())
 	}
 }
+
+// An origin that times out while a stale copy is at hand: the copy is
+// served at once, and the timeout costs the refresh, not the client.
+func TestStaleWhileOriginTimesOut(t *testing.T) {
+	o := newScriptedOrigin(t, photo(t, 400, 300))
+	e := newPolicyEdge(t, oneAccount(60, 3600, webFolder("o1", o.URL)))
+	expectCache(t, e.get("/demo/tr:w-50/p.jpg"), 200, "MISS")
+	o.set(func(o *scriptedOrigin) { o.delay = 700 * time.Millisecond }) // past the 500 ms fetch timeout
+	e.advance(61 * time.Second)
+	for range 2 {
+		start := time.Now()
+		r := e.get("/demo/tr:w-50/p.jpg")
+		expectCache(t, r, 200, "STALE")
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("a stale answer waited %v for a timing-out origin", d)
+		}
+		waitFor(t, "the refresh to give up", func() bool { return e.h.refreshing.Len() == 0 })
+	}
+}
