@@ -59,7 +59,11 @@ func (h *Handler) original(ctx context.Context, req *request, img cache.Image, p
 		Purged: req.purgedFunc(path), OriginSet: req.route.Endpoint.OriginSet})
 	h.drop(ctx, drop, img.OriginalKey(), img)
 	switch verdict {
-	case freshness.Serve, freshness.Renew:
+	case freshness.Renew:
+		// Variants made from it now take the record's lifetime.
+		o = freshness.Renewed(o, rec, h.now(), req.version)
+		fallthrough
+	case freshness.Serve:
 		return &originalResult{image: img, entry: o, shareable: true, lease: lease}, nil
 	case freshness.ServeStale:
 		h.refresh(req, img, path, rec, o)

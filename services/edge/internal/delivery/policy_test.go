@@ -17,6 +17,7 @@ import (
 	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
+	"pictor/services/internal/redistest"
 )
 
 // policyEdge is an edge handler over a snapshot the test writes, with a
@@ -29,6 +30,11 @@ type policyEdge struct {
 
 func newPolicyEdge(t *testing.T, snap *configv1.Snapshot) *policyEdge {
 	t.Helper()
+	return newPolicyEdgeWithRedis(t, snap, nil)
+}
+
+func newPolicyEdgeWithRedis(t *testing.T, snap *configv1.Snapshot, redis []string) *policyEdge {
+	t.Helper()
 	e := &policyEdge{tables: &routing.Holder{}}
 	e.tables.Store(mustTable(t, snap))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -37,6 +43,7 @@ func newPolicyEdge(t *testing.T, snap *configv1.Snapshot) *policyEdge {
 	ocfg.FetchTimeout = 500 * time.Millisecond
 	ccfg := cache.DefaultConfig()
 	ccfg.L1Bytes = 32 << 20
+	ccfg.RedisAddrs, ccfg.OpTimeout = redis, time.Second
 	store, err := cache.New(ccfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -616,5 +623,30 @@ func TestStaleWhileOriginTimesOut(t *testing.T) {
 			t.Fatalf("a stale answer waited %v for a timing-out origin", d)
 		}
 		waitFor(t, "the refresh to give up", func() bool { return e.h.refreshing.Len() == 0 })
+	}
+}
+
+// A path on no origin with a default image (di-): the remembered miss of
+// the path does not refuse the variant, which shows the default image, on
+// an edge whose L1 lacks it too (the variant and the miss are read from
+// Redis).
+func TestDefaultImageOverRememberedMiss(t *testing.T) {
+	redis := []string{redistest.Start(t)}
+	jpg := photo(t, 60, 40)
+	org := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/default.jpg" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(jpg)
+	}))
+	t.Cleanup(org.Close)
+	snap := oneAccount(3600, 3600, webFolder("o1", org.URL))
+	a, b := newPolicyEdgeWithRedis(t, snap, redis), newPolicyEdgeWithRedis(t, snap, redis)
+	const target = "/demo/tr:w-30,di-default.jpg/missing.jpg"
+	expectCache(t, a.get(target), 200, "MISS")
+	expectCache(t, b.get(target), 200, "HIT-L2")
+	if r := b.get("/demo/tr:w-30/missing.jpg"); r.Code != 404 {
+		t.Fatalf("without di-: %d", r.Code)
 	}
 }

@@ -79,6 +79,11 @@ func (h *Handler) lookup(ctx context.Context, req *request, key string) (*varian
 		return nil, err
 	}
 	rec, _ := h.cache.Get(ctx, req.image.RecordKey())
+	if req.defaultImage != "" && rec != nil && rec.Status == 404 {
+		// The path's miss is why the variant shows the default image: it
+		// does not refuse it.
+		rec = nil
+	}
 	now := h.now()
 	verdict, drop := freshness.Decide(freshness.Facts{Now: now, Entry: e, Record: rec,
 		Purged: req.purgedFunc(req.imagePath), OriginSet: req.route.Endpoint.OriginSet})
