@@ -76,14 +76,15 @@ func TestEveryAccountTableHasRLS(t *testing.T) {
 		t.Fatalf("roles present: %d, %v", n, err)
 	}
 	checks := map[string]bool{
-		`has_column_privilege('pictor_app', 'accounts', 'status', 'UPDATE')`:          false,
-		`has_column_privilege('pictor_app', 'api_keys', 'ciphertext', 'UPDATE')`:      false,
-		`has_table_privilege('pictor_app', 'edge_nodes', 'SELECT')`:                   false,
-		`has_table_privilege('pictor_app', 'config_version', 'UPDATE')`:               false,
-		`has_table_privilege('pictor_app', 'audit_log', 'SELECT')`:                    false,
-		`has_table_privilege('pictor_app', 'sessions', 'SELECT')`:                     false,
-		`has_column_privilege('pictor_app', 'accounts', 'default_quality', 'UPDATE')`: true,
-		`has_table_privilege('pictor_system', 'edge_nodes', 'UPDATE')`:                true,
+		`has_column_privilege('pictor_app', 'accounts', 'status', 'UPDATE')`:             false,
+		`has_column_privilege('pictor_app', 'api_keys', 'ciphertext', 'UPDATE')`:         false,
+		`has_table_privilege('pictor_app', 'edge_nodes', 'SELECT')`:                      false,
+		`has_table_privilege('pictor_app', 'config_version', 'UPDATE')`:                  false,
+		`has_table_privilege('pictor_app', 'audit_log', 'SELECT')`:                       false,
+		`has_table_privilege('pictor_app', 'sessions', 'SELECT')`:                        false,
+		`has_column_privilege('pictor_app', 'account_users', 'password_hash', 'SELECT')`: false,
+		`has_column_privilege('pictor_app', 'accounts', 'default_quality', 'UPDATE')`:    true,
+		`has_table_privilege('pictor_system', 'edge_nodes', 'UPDATE')`:                   true,
 	}
 	for expr, want := range checks {
 		var got bool
@@ -182,6 +183,53 @@ func TestTenantRoleIsConfined(t *testing.T) {
 	err = db.inTx(ctx, readOnly, roleTenant, "", func(tx pgx.Tx) error { return tx.QueryRow(ctx, `SELECT count(*) FROM origins`).Scan(&n) })
 	if err != nil || n != 0 {
 		t.Errorf("tenant role without an account sees %d origins (%v), want 0", n, err)
+	}
+}
+
+// TestTenantRoleCannotReadPasswordHashes (migration 000005): as the tenant
+// role, any query that touches password_hash (by name, or through a whole
+// row) is refused, even for the account's own users; the other columns stay
+// readable, and the system role, which logins run as, reads the hash.
+func TestTenantRoleCannotReadPasswordHashes(t *testing.T) {
+	ctx := testContext(t)
+	db := newDB(t)
+	a := newAccount("acme")
+	a.OwnerPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	if _, _, err := db.CreateAccount(ctx, admin, a); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		role    string
+		sql     string
+		allowed bool
+	}{
+		{"hash column", roleTenant, `SELECT password_hash FROM account_users`, false},
+		{"hash in an expression", roleTenant, `SELECT count(*) FROM account_users WHERE password_hash IS NOT NULL`, false},
+		{"every column", roleTenant, `SELECT * FROM account_users`, false},
+		{"whole row as text", roleTenant, `SELECT u::text FROM account_users u`, false},
+		{"through a join", roleTenant, `SELECT a.id, u.password_hash FROM accounts a JOIN account_users u ON u.account_id = a.id`, false},
+		{"other columns", roleTenant, `SELECT id, account_id, email, created_at FROM account_users`, true},
+		{"system role reads the hash", roleSystem, `SELECT password_hash FROM account_users WHERE password_hash IS NOT NULL`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rows int
+			err := db.inTx(ctx, readOnly, tt.role, "acme", func(tx pgx.Tx) error {
+				r, _ := tx.Query(ctx, tt.sql)
+				for r.Next() {
+					rows++
+				}
+				return r.Err()
+			})
+			var pgErr *pgconn.PgError
+			switch {
+			case tt.allowed && (err != nil || rows != 1):
+				t.Fatalf("%d rows, %v; want acme's one user", rows, err)
+			case !tt.allowed && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
+				t.Fatalf("%d rows, %v; want permission denied (42501)", rows, err)
+			}
+		})
 	}
 }
 
