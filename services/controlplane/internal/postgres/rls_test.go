@@ -444,6 +444,121 @@ func TestRateLimitCounter(t *testing.T) {
 	}
 }
 
+// TestLoginAttempts: attempts per email are counted once each, also
+// concurrently; windows start at the first attempt and end; a success is
+// forgiven; ended windows are swept by new ones.
+func TestLoginAttempts(t *testing.T) {
+	ctx := testContext(t)
+	count := func(t *testing.T, db *DB, email string, window time.Duration) (int, time.Time) {
+		t.Helper()
+		n, reset, err := db.CountLoginAttempt(ctx, tenant.LoginDigest(email), window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, reset
+	}
+	forgive := func(t *testing.T, db *DB, email string) {
+		t.Helper()
+		if err := db.ForgiveLoginAttempt(ctx, tenant.LoginDigest(email)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, db *DB)
+	}{
+		{"concurrent attempts each count once", func(t *testing.T, db *DB) {
+			const n = 30
+			seen := make([]bool, n+1)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					got, _, err := db.CountLoginAttempt(ctx, tenant.LoginDigest("many@example.com"), time.Hour)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil || got < 1 || got > n || seen[got] {
+						t.Errorf("attempt count %d (%v) repeated or out of range", got, err)
+						return
+					}
+					seen[got] = true
+				})
+			}
+			wg.Wait()
+		}},
+		{"emails count apart, case aside", func(t *testing.T, db *DB) {
+			count(t, db, "apart@example.com", time.Hour)
+			if n, _ := count(t, db, "APART@example.com", time.Hour); n != 2 {
+				t.Fatalf("same email in capitals: attempt %d, want 2", n)
+			}
+			if n, _ := count(t, db, "other@example.com", time.Hour); n != 1 {
+				t.Fatalf("another email: attempt %d, want 1", n)
+			}
+		}},
+		{"the window starts at the first attempt", func(t *testing.T, db *DB) {
+			before := time.Now()
+			_, first := count(t, db, "window@example.com", time.Hour)
+			_, second := count(t, db, "window@example.com", time.Hour)
+			if !first.Equal(second) || first.Before(before.Add(59*time.Minute)) || first.After(time.Now().Add(61*time.Minute)) {
+				t.Fatalf("window ends %v then %v, want one hour after the first attempt", first, second)
+			}
+		}},
+		{"an ended window starts over", func(t *testing.T, db *DB) {
+			count(t, db, "short@example.com", time.Second)
+			_, reset := count(t, db, "short@example.com", time.Second)
+			time.Sleep(time.Until(reset) + 50*time.Millisecond)
+			if n, next := count(t, db, "short@example.com", time.Second); n != 1 || !next.After(reset) {
+				t.Fatalf("after the window: attempt %d ending %v, want 1 in a new window", n, next)
+			}
+		}},
+		{"a success is forgiven", func(t *testing.T, db *DB) {
+			count(t, db, "forgive@example.com", time.Hour)
+			count(t, db, "forgive@example.com", time.Hour)
+			forgive(t, db, "forgive@example.com")
+			if n, _ := count(t, db, "forgive@example.com", time.Hour); n != 2 {
+				t.Fatalf("attempt %d after forgiving one of two, want 2", n)
+			}
+		}},
+		{"forgiving stops at zero", func(t *testing.T, db *DB) {
+			forgive(t, db, "never@example.com")
+			count(t, db, "zero@example.com", time.Hour)
+			forgive(t, db, "zero@example.com")
+			forgive(t, db, "zero@example.com")
+			if n, _ := count(t, db, "zero@example.com", time.Hour); n != 1 {
+				t.Fatalf("attempt %d, want 1", n)
+			}
+		}},
+		{"new windows sweep ended ones", func(t *testing.T, db *DB) {
+			_, err := db.pool.Exec(ctx, `
+				INSERT INTO login_attempts (email_digest, attempts, expires_at)
+				SELECT sha256(('ended' || i)::bytea), 3, now() - interval '1 minute' FROM generate_series(1, 20) i`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended := func() (n int) {
+				t.Helper()
+				if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM login_attempts WHERE expires_at <= now()`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			count(t, db, "sweep@example.com", time.Hour)
+			count(t, db, "sweep@example.com", time.Hour) // not a new window: no sweep
+			if n := ended(); n != 20-loginSweep {
+				t.Fatalf("%d ended windows left, want %d", n, 20-loginSweep)
+			}
+			count(t, db, "sweep2@example.com", time.Hour)
+			if n := ended(); n != 0 {
+				t.Fatalf("%d ended windows left, want 0", n)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		// A database each: the sweep counts every ended window.
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newDB(t)) })
+	}
+}
+
 // TestPurgeStatus: Pending until every connected, live edge has applied
 // the purge's version; disconnected and silent edges do not hold it back.
 func TestPurgeStatus(t *testing.T) {
