@@ -85,6 +85,8 @@ func TestEveryAccountTableHasRLS(t *testing.T) {
 		`has_column_privilege('pictor_app', 'account_users', 'password_hash', 'SELECT')`: false,
 		`has_column_privilege('pictor_app', 'accounts', 'default_quality', 'UPDATE')`:    true,
 		`has_table_privilege('pictor_system', 'edge_nodes', 'UPDATE')`:                   true,
+		`has_table_privilege('pictor_app', 'login_attempts', 'SELECT')`:                  false,
+		`has_table_privilege('pictor_system', 'login_attempts', 'UPDATE')`:               true,
 	}
 	for expr, want := range checks {
 		var got bool
