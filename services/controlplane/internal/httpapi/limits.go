@@ -19,7 +19,7 @@ import (
 // to N times them. Login attempts per email are counted in Postgres
 // instead (tenant.LoginLimiter), since that is the limit that protects one
 // account from guessing spread over many addresses and replicas.
-var (
+const (
 	// Ten logins per email per quarter hour: plenty for a person, even
 	// one who mistypes, and about a thousand guesses a day for an
 	// attacker. The window is fixed from the first attempt, so the
@@ -28,6 +28,17 @@ var (
 	defaultLoginRateLimit = 10
 	defaultLoginWindow    = 15 * time.Minute
 
+	// How long a login or sign-up waits for a hashing slot before 429: a
+	// hash takes 30-50 ms, so a burst of real users drains well within it.
+	passwordGateWait = 500 * time.Millisecond
+
+	// maxClients bounds each per-address table: under 10 MB each. An
+	// attacker with more addresses than this evicts buckets and starts
+	// fresh, which the password gate and the email limit still bound.
+	maxClients = 100_000
+)
+
+var (
 	// 20 failed logins per address, then one every 30 s: room for an
 	// office behind one NAT to mistype, but one address sprays at most
 	// two passwords a minute across all emails.
@@ -44,16 +55,7 @@ var (
 	// up once, a script creating accounts (or probing which emails are
 	// taken) is held to a trickle.
 	defaultSignupIPRate = throttle.Rate{Burst: 5, Per: time.Hour}
-
-	// How long a login or sign-up waits for a hashing slot before 429: a
-	// hash takes ~30 ms, so a burst of real users drains well within it.
-	passwordGateWait = 500 * time.Millisecond
 )
-
-// maxClients bounds each per-address table: about 10 MB at most each. An
-// attacker with more addresses than this evicts buckets and starts fresh,
-// which the password gate and the email limit still bound.
-const maxClients = 100_000
 
 // passwordSlots is the default bound on concurrent password hashing. An
 // argon2id hash (auth.HashPassword) runs on one core and holds 19 MiB, so
