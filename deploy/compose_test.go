@@ -270,6 +270,28 @@ func checkSettings(where string, bin *binary, args []string, env map[string]stri
 			ps.addf("%s: %s is required by `%s` but not set", where, k, run)
 		}
 	}
+	ps = append(ps, checkSignupOff(where, bin, args, env)...)
+	return ps
+}
+
+// signupSetting turns the control plane's self-service sign-up on or off.
+const signupSetting = "PICTOR_SIGNUP_ENABLED"
+
+// checkSignupOff: the deployment examples serve the control plane with
+// self-service sign-up off. The program's default is on, for the dev
+// stack; a site that wants a public sign-up page turns it on knowingly.
+func checkSignupOff(where string, bin *binary, args []string, env map[string]string) problems {
+	var ps problems
+	if bin.name != "controlplane" || len(args) == 0 || args[0] != "serve" {
+		return nil
+	}
+	if !bin.env[signupSetting] {
+		ps.addf("%s: the control plane no longer reads %s; update checkSignupOff", where, signupSetting)
+		return ps
+	}
+	if on, err := strconv.ParseBool(env[signupSetting]); err != nil || on {
+		ps.addf("%s: %s is %q: self-service sign-up is on (the program's default); the examples ship it off (false)", where, signupSetting, env[signupSetting])
+	}
 	return ps
 }
 

@@ -685,6 +685,9 @@ func checkK8sRefs(m *manifests, workloads []*workload) problems {
 					ps.addf("%s: PICTOR_DATABASE_URL is not a postgres:// URL with a host", where)
 				}
 			}
+			if c.bin != nil && c.bin.name == "controlplane" && c.env[trustedProxiesSetting] == "" && behindIngress(w, m) {
+				ps.addf("%s: an Ingress routes to it but %s is not set: the per-address limits (logins, sign-ups, unknown API keys) would count every client as the ingress controller", where, trustedProxiesSetting)
+			}
 			if v := c.env["PICTOR_PUBLIC_EDGE_URL"]; v != "" && len(m.ingresses) > 0 {
 				if p := checkPublicEdgeURL(v, m, workloads); p != "" {
 					ps.addf("%s: PICTOR_PUBLIC_EDGE_URL %s: %s", where, v, p)
@@ -693,6 +696,32 @@ func checkK8sRefs(m *manifests, workloads []*workload) problems {
 		}
 	}
 	return ps
+}
+
+// trustedProxiesSetting names the proxies whose X-Forwarded-For the
+// control plane believes.
+const trustedProxiesSetting = "PICTOR_TRUSTED_PROXIES"
+
+// behindIngress reports whether an Ingress routes to a Service selecting
+// w's pods.
+func behindIngress(w *workload, m *manifests) bool {
+	for _, in := range m.ingresses {
+		for _, r := range in.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				for _, s := range m.services {
+					b := p.Backend.Service
+					if b != nil && b.Name == s.Name && len(s.Spec.Selector) > 0 &&
+						len(selects(labelsSelector(s.Spec.Selector), []*workload{w})) > 0 {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // checkServiceAddr checks host:port names a Service (short or cluster DNS

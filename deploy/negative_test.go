@@ -284,6 +284,7 @@ services:
 		"no service edge-1",
 		"no service controlplane: it should publish its grpc port on 8090",
 		"service cp publishes 8080:8080, which the dev stack does not",
+		`service cp: PICTOR_SIGNUP_ENABLED is "": self-service sign-up is on`,
 	)
 	wantProblems(t, checkComposeSecrets(raw),
 		"service db: POSTGRES_PASSWORD has a literal value",
@@ -480,6 +481,21 @@ apiVersion: v1
 kind: Secret
 metadata: {name: s}
 stringData: {PICTOR_EDGE_TOKEN: 0123456789abcdef}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cp}
+spec:
+  selector: {app: cp}
+  ports: [{name: http, port: 8080, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: api}
+spec:
+  rules:
+    - host: api.example
+      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: cp, port: {name: http}}}}]}
 `))
 	report(t, "decode", ps)
 	wantProblems(t, checkManifests(m, bins, images, k8sOptions{placeholderSecrets: true}),
@@ -488,6 +504,8 @@ stringData: {PICTOR_EDGE_TOKEN: 0123456789abcdef}
 		"PodDisruptionBudget all: selector matches the pods of several Deployments",
 		"Deployment cp: run at least 2 control plane replicas",
 		"Secret s: PICTOR_EDGE_TOKEN is not a REPLACE_ME placeholder",
+		`Deployment cp container cp: PICTOR_SIGNUP_ENABLED is "": self-service sign-up is on`,
+		"Deployment cp container cp: an Ingress routes to it but PICTOR_TRUSTED_PROXIES is not set",
 	)
 }
 

@@ -29,6 +29,7 @@ type config struct {
 	AllowPrivateOrigins bool
 	PublicEdgeURL       string
 	EgressAddresses     []string // IP addresses or CIDR ranges
+	TrustedProxies      []netip.Prefix
 	APIRateLimit        int
 	SignupEnabled       bool
 	DashboardOrigin     string
@@ -51,6 +52,7 @@ const (
 	envAllowPrivateOrigins = "PICTOR_ALLOW_PRIVATE_ORIGINS"
 	envPublicEdgeURL       = "PICTOR_PUBLIC_EDGE_URL"
 	envEgressAddresses     = "PICTOR_EDGE_EGRESS_ADDRESSES"
+	envTrustedProxies      = "PICTOR_TRUSTED_PROXIES"
 	envAPIRateLimit        = "PICTOR_API_RATE_LIMIT"
 	envSignupEnabled       = "PICTOR_SIGNUP_ENABLED"
 	envDashboardOrigin     = "PICTOR_DASHBOARD_ORIGIN"
@@ -152,6 +154,8 @@ func loadConfig(getenv func(string) string, serve bool) (config, error) {
 
 	c.EgressAddresses, err = parseEgressAddresses(getenv(envEgressAddresses))
 	errs = append(errs, err)
+	c.TrustedProxies, err = parseTrustedProxies(getenv(envTrustedProxies))
+	errs = append(errs, err)
 
 	c.APIRateLimit = defaultAPIRateLimit
 	if v := getenv(envAPIRateLimit); v != "" {
@@ -207,6 +211,31 @@ func parseEgressAddresses(v string) ([]string, error) {
 	return out, nil
 }
 
+// parseTrustedProxies reads a comma-separated list of IP addresses and
+// CIDR ranges; an address is a range of one.
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(item); err == nil && a.Zone() == "" {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		// Peers are compared unmapped, so an IPv4-mapped range would
+		// never match: ask for the IPv4 form instead.
+		if p, err := netip.ParsePrefix(item); err == nil && !p.Addr().Is4In6() {
+			out = append(out, p.Masked())
+			continue
+		}
+		return nil, fmt.Errorf("%s: want IP addresses or CIDR ranges separated by commas, got %q", envTrustedProxies, item)
+	}
+	return out, nil
+}
+
 func orDefault(v, def string) string {
 	if v == "" {
 		return def
@@ -254,6 +283,11 @@ func (c config) warnings() []string {
 	if c.SignupEnabled {
 		w = append(w, envSignupEnabled+" is true: anyone who reaches the API can create an account")
 	}
+	for _, p := range c.TrustedProxies {
+		if p.Bits() == 0 {
+			w = append(w, envTrustedProxies+" trusts "+p.String()+": any client can choose the address its requests are limited under")
+		}
+	}
 	return w
 }
 
@@ -277,6 +311,7 @@ func (c config) logAttrs(serve bool) []any {
 		slog.Bool("allow_private_origins", c.AllowPrivateOrigins),
 		slog.String("public_edge_url", c.PublicEdgeURL),
 		slog.Any("edge_egress_addresses", c.EgressAddresses),
+		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int("api_rate_limit", c.APIRateLimit),
 		slog.Bool("signup_enabled", c.SignupEnabled),
 		slog.String("dashboard_origin", c.DashboardOrigin),

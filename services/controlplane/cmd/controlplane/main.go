@@ -65,6 +65,9 @@ environment:
   PICTOR_PUBLIC_EDGE_URL        base URL of the edges, shown in urlEndpoint (default http://127.0.0.1:8081)
   PICTOR_EDGE_EGRESS_ADDRESSES  comma-separated IPs/CIDRs edges reach origins from, shown in the dashboard (optional)
   PICTOR_API_RATE_LIMIT         account API requests per minute per account, all replicas together (default 1200)
+  PICTOR_TRUSTED_PROXIES        comma-separated IPs/CIDRs of the load balancers in front; their X-Forwarded-For
+                                names the client that per-address limits (logins, sign-ups, unknown API keys)
+                                count; default none: the connection's peer is the client
   PICTOR_SIGNUP_ENABLED         allow self-service sign-up at POST /v1/auth/signup (default true)
   PICTOR_DASHBOARD_ORIGIN       the one other origin allowed to call the API from a browser (CORS, CSRF);
                                 default none: the dashboard is served by the control plane itself
@@ -239,6 +242,7 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 		SecureCookies:   cfg.CookieSecure,
 		Dashboard:       dashboardFiles(log),
 		EgressAddresses: cfg.EgressAddresses,
+		TrustedProxies:  cfg.TrustedProxies,
 		Observer:        m,
 		Metrics:         m.Handler(),
 		TracerProvider:  tracerProvider,

@@ -360,3 +360,47 @@ func TestLoadAPIConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    string // the parsed ranges, space-separated
+		wantErr bool
+		warn    bool
+	}{
+		{"unset", "", "", false, false},
+		{"ranges and addresses", " 10.0.0.0/8 , 192.0.2.7,fd00::/8", "10.0.0.0/8 192.0.2.7/32 fd00::/8", false, false},
+		{"host bits are dropped", "10.1.2.3/8", "10.0.0.0/8", false, false},
+		{"an IPv4-mapped address is IPv4", "::ffff:10.1.2.3", "10.1.2.3/32", false, false},
+		{"an IPv4-mapped range is refused", "::ffff:10.0.0.0/104", "", true, false},
+		{"a zoned address is refused", "fe80::1%eth0", "", true, false},
+		{"not an address", "10.0.0.0/8,proxy.internal", "", true, false},
+		{"everyone trusted: a warning", "0.0.0.0/0", "0.0.0.0/0", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(env(serveEnv(func(m map[string]string) { m[envTrustedProxies] = tt.value })), true)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), envTrustedProxies) {
+					t.Fatalf("error %v, want one naming %s", err, envTrustedProxies)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range c.TrustedProxies {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Fatalf("parsed %v, want %s", got, tt.want)
+			}
+			warned := strings.Contains(strings.Join(c.warnings(), "\n"), envTrustedProxies)
+			if warned != tt.warn {
+				t.Fatalf("warnings %q; want a %s warning: %v", c.warnings(), envTrustedProxies, tt.warn)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"pictor/services/controlplane/internal/auth"
 	"pictor/services/controlplane/internal/tenant"
+	"pictor/services/controlplane/internal/throttle"
 )
 
 // Pinger reports whether the database answers (/readyz).
@@ -41,6 +43,7 @@ type Store interface {
 	tenant.SettingsService
 	tenant.SessionService
 	tenant.RateLimiter
+	tenant.LoginLimiter
 	tenant.EdgeService
 }
 
@@ -60,9 +63,27 @@ type Options struct {
 	// per RateWindow, across every replica; 1200 by default.
 	RateLimit  int
 	RateWindow time.Duration // 1 minute by default
-	// LoginRateLimit bounds login attempts per account per RateWindow,
-	// so a password cannot be guessed at speed; 10 by default.
+	// LoginRateLimit bounds login attempts per email per LoginWindow,
+	// across every replica, whether or not the email has an account;
+	// 10 by default.
 	LoginRateLimit int
+	// LoginWindow starts at an email's first attempt; 15 minutes by
+	// default.
+	LoginWindow time.Duration
+	// LoginIPRate bounds failed logins per client address, per replica.
+	LoginIPRate throttle.Rate
+	// CredentialIPRate bounds requests per client address, per replica,
+	// that carry an API key or session cookie the database does not know.
+	CredentialIPRate throttle.Rate
+	// SignupIPRate bounds sign-ups per client address, per replica.
+	SignupIPRate throttle.Rate
+	// PasswordGate bounds concurrent password hashing (login, sign-up);
+	// nil makes the default one.
+	PasswordGate *throttle.Gate
+	// TrustedProxies are the load balancers and proxies whose
+	// X-Forwarded-For tells the client's address (clientAddr); none by
+	// default, and then the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 
 	// SignupEnabled opens POST /v1/auth/signup to anyone.
 	SignupEnabled bool
@@ -99,6 +120,8 @@ type server struct {
 	Options
 	csrf   *http.CrossOriginProtection
 	tracer trace.Tracer // nil: tracing off
+	// Per-client limits (limits.go), keyed by clientKey.
+	failedLogins, unknownCredentials, signups *throttle.Buckets[netip.Addr]
 }
 
 // New returns the API's HTTP handler. It fails only on a malformed
@@ -116,14 +139,12 @@ func New(o Options) (*echo.Echo, error) {
 	if o.RateWindow <= 0 {
 		o.RateWindow = time.Minute
 	}
-	if o.LoginRateLimit <= 0 {
-		o.LoginRateLimit = 10
-	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 7 * 24 * time.Hour
 	}
 	o.PublicEdgeURL = strings.TrimRight(o.PublicEdgeURL, "/")
 	s := &server{Options: o, csrf: http.NewCrossOriginProtection()}
+	s.setLimits()
 	if o.TracerProvider != nil {
 		s.tracer = o.TracerProvider.Tracer("pictor/controlplane/httpapi")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -68,7 +67,8 @@ func requestIDOf(c echo.Context) string {
 func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		if err := next(c); err != nil {
+		err := next(c)
+		if err != nil {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
@@ -85,6 +85,12 @@ func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes_out", res.Size),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 			slog.String("remote_addr", req.RemoteAddr),
+			// The address the per-client limits count (clientAddr).
+			slog.String("client_ip", s.clientAddr(req).String()),
+		}
+		if err != nil {
+			// Why a request was refused (rate_limited, bad_login, ...).
+			attrs = append(attrs, slog.String("reason", errkind.Reason(fromEcho(err))))
 		}
 		if caller, ok := c.Get(ctxCaller).(tenant.Caller); ok {
 			attrs = append(attrs, slog.String("account_id", caller.AccountID), slog.String("actor", caller.Actor))
@@ -177,9 +183,16 @@ func (s *server) keyAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if !auth.WellFormedKey(secret) {
 			return s.unauthorized(c, "malformed_key", "invalid API key")
 		}
+		// Any well-formed string reaches the database: an address that
+		// sent too many unknown keys waits before it does.
+		client := s.clientKey(c.Request())
+		if err := s.unknownCredentialsWait(c, client); err != nil {
+			return err
+		}
 		key, err := s.Store.FindKeyByDigest(c.Request().Context(), auth.Digest(secret))
 		if err != nil {
 			if errkind.KindOf(err) == errkind.Unauthorized {
+				s.unknownCredentials.Spend(client)
 				return s.unauthorized(c, errkind.Reason(err), errkind.SafeMessage(err))
 			}
 			return fmt.Errorf("authenticate: %w", err)
@@ -188,6 +201,7 @@ func (s *server) keyAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			// The digest matched, so the row is ours but does not open:
 			// the master key changed or the row was tampered with.
 			s.Log.Error("API key digest matches but ciphertext does not verify", "key_id", key.ID, "account_id", key.AccountID)
+			s.unknownCredentials.Spend(client)
 			return s.unauthorized(c, "key_unverifiable", "invalid API key")
 		}
 		if key.AccountStatus != tenant.StatusActive {
@@ -209,8 +223,15 @@ func (s *server) sessionAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return errkind.New(errkind.Unauthorized, "no_session", "not logged in or the session expired")
 		}
+		client := s.clientKey(c.Request())
+		if err := s.unknownCredentialsWait(c, client); err != nil {
+			return err
+		}
 		sess, err := s.Store.FindSession(c.Request().Context(), digest)
 		if err != nil {
+			if errkind.KindOf(err) == errkind.Unauthorized {
+				s.unknownCredentials.Spend(client)
+			}
 			return fmt.Errorf("authenticate session: %w", err)
 		}
 		if sess.AccountStatus != tenant.StatusActive {
@@ -279,17 +300,10 @@ func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
 		h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, s.RateLimit-hits)))
 		if hits > s.RateLimit {
-			return tooManyRequests(c, reset, "this account made more than "+strconv.Itoa(s.RateLimit)+" API requests in the current window")
+			return tooManyRequests(c, reset, "rate_limited", "this account made more than "+strconv.Itoa(s.RateLimit)+" API requests in the current window")
 		}
 		return next(c)
 	}
-}
-
-// tooManyRequests answers 429 with the seconds until the window resets.
-func tooManyRequests(c echo.Context, reset time.Time, msg string) error {
-	wait := int(math.Ceil(time.Until(reset).Seconds()))
-	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, wait)))
-	return errkind.New(errkind.RateLimited, "rate_limited", msg)
 }
 
 // callerOf returns the caller the auth middleware established.

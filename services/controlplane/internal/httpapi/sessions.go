@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -101,7 +102,15 @@ func wrongLogin() error {
 	return errkind.New(errkind.Unauthorized, "bad_login", "wrong email or password")
 }
 
+// login checks an email and password and starts a session. Every attempt
+// costs the same whether or not the email has an account (one count, one
+// look-up, one hash), so neither the answer, its timing nor a 429 tells
+// which emails exist.
 func (s *server) login(c echo.Context) error {
+	client := s.clientKey(c.Request())
+	if wait := s.failedLogins.Wait(client); wait > 0 {
+		return retryAfter(c, wait, "login_address_limited", "too many failed logins from this address; wait and try again")
+	}
 	var req loginRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
@@ -112,23 +121,54 @@ func (s *server) login(c echo.Context) error {
 	if req.Password == "" || len(req.Password) > tenant.MaxPasswordLen {
 		return errkind.InvalidField("password", "password is required")
 	}
+	user, err := s.checkLogin(c, client, req)
+	if err != nil {
+		return err
+	}
+	if user.AccountStatus != tenant.StatusActive {
+		return errkind.New(errkind.Forbidden, "account_suspended", "this account is suspended")
+	}
+	if err := s.startSession(c, user.AccountID, user.ID); err != nil {
+		return err
+	}
+	acct, err := s.Store.Account(c.Request().Context(), tenant.Caller{AccountID: user.AccountID, Actor: "user:" + user.ID, RequestID: requestIDOf(c)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, meJSON{Account: toAccountJSON(acct), Email: user.Email})
+}
+
+// checkLogin returns the user whose password req carries, holding a
+// hashing slot meanwhile. The attempt is counted against the email before
+// the password is checked, so guesses in flight together are all counted,
+// and forgiven once it proves right. Failures count against the client's
+// address too; a full gate is the server's state, not the client's fault.
+func (s *server) checkLogin(c echo.Context, client netip.Addr, req loginRequest) (tenant.User, error) {
 	ctx := c.Request().Context()
+	release, entered := s.PasswordGate.Enter(ctx)
+	if !entered {
+		return tenant.User{}, passwordBusy(c)
+	}
+	defer release()
+	fail := func(err error) (tenant.User, error) {
+		s.failedLogins.Spend(client)
+		return tenant.User{}, err
+	}
+	digest := tenant.LoginDigest(req.Email)
+	attempts, reset, err := s.Store.CountLoginAttempt(ctx, digest, s.LoginWindow)
+	if err != nil {
+		return tenant.User{}, err
+	}
+	if attempts > s.LoginRateLimit {
+		return fail(tooManyRequests(c, reset, "login_email_limited", "too many login attempts for this email; wait and try again"))
+	}
 	user, err := s.Store.FindUserByEmail(ctx, req.Email)
 	if errkind.KindOf(err) == errkind.NotFound {
 		auth.VerifyPassword(req.Password, dummyHash())
-		return wrongLogin()
+		return fail(wrongLogin())
 	}
 	if err != nil {
-		return err
-	}
-	// Counted per account before the password is checked: guesses are
-	// bounded whether they are right or wrong.
-	hits, reset, err := s.Store.Hit(ctx, user.AccountID, "login", s.RateWindow)
-	if err != nil {
-		return err
-	}
-	if hits > s.LoginRateLimit {
-		return tooManyRequests(c, reset, "too many login attempts for this account; wait and try again")
+		return tenant.User{}, err
 	}
 	hash := user.PasswordHash
 	if hash == "" {
@@ -139,35 +179,47 @@ func (s *server) login(c echo.Context) error {
 		s.Log.Error("stored password hash is unreadable", "user_id", user.ID, "err", err)
 	}
 	if !ok || user.PasswordHash == "" {
-		return wrongLogin()
+		return fail(wrongLogin())
 	}
-	if user.AccountStatus != tenant.StatusActive {
-		return errkind.New(errkind.Forbidden, "account_suspended", "this account is suspended")
+	if err := s.Store.ForgiveLoginAttempt(ctx, digest); err != nil {
+		// The password was right: the login stands, the attempt stays
+		// counted.
+		s.Log.Warn("forgive login attempt", "request_id", requestIDOf(c), "err", err)
 	}
-	if err := s.startSession(c, user.AccountID, user.ID); err != nil {
-		return err
-	}
-	acct, err := s.Store.Account(ctx, tenant.Caller{AccountID: user.AccountID, Actor: "user:" + user.ID, RequestID: requestIDOf(c)})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, meJSON{Account: toAccountJSON(acct), Email: user.Email})
+	return user, nil
 }
 
+// logout ends the cookie's session. A cookie the database does not know
+// (forged, or expired) ends nothing: it writes no audit row and counts as
+// an unknown credential of its address.
 func (s *server) logout(c echo.Context) error {
 	if cookie, err := c.Cookie(s.cookieName()); err == nil {
 		if digest, ok := sessionDigest(cookie.Value); ok {
-			caller := tenant.Caller{Actor: "session", RequestID: requestIDOf(c)}
-			if sess, err := s.Store.FindSession(c.Request().Context(), digest); err == nil {
-				caller = tenant.Caller{AccountID: sess.AccountID, Actor: "user:" + sess.UserID, RequestID: caller.RequestID}
-			}
-			if err := s.Store.DeleteSession(c.Request().Context(), caller, digest); err != nil {
+			if err := s.endSession(c, digest); err != nil {
 				return err
 			}
 		}
 	}
 	s.clearSessionCookie(c)
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *server) endSession(c echo.Context, digest []byte) error {
+	client := s.clientKey(c.Request())
+	if err := s.unknownCredentialsWait(c, client); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sess, err := s.Store.FindSession(ctx, digest)
+	switch {
+	case errkind.KindOf(err) == errkind.Unauthorized:
+		s.unknownCredentials.Spend(client)
+		return nil
+	case err != nil:
+		return err
+	}
+	caller := tenant.Caller{AccountID: sess.AccountID, Actor: "user:" + sess.UserID, RequestID: requestIDOf(c)}
+	return s.Store.DeleteSession(ctx, caller, digest)
 }
 
 func (s *server) me(c echo.Context) error {
@@ -192,6 +244,10 @@ func (s *server) signup(c echo.Context) error {
 	if !s.SignupEnabled {
 		return errkind.New(errkind.Forbidden, "signup_disabled", "sign-up is disabled on this Pictor; ask an administrator for an account")
 	}
+	client := s.clientKey(c.Request())
+	if wait := s.signups.Wait(client); wait > 0 {
+		return retryAfter(c, wait, "signup_address_limited", "too many sign-ups from this address; wait and try again")
+	}
 	var req signupRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
@@ -208,7 +264,18 @@ func (s *server) signup(c echo.Context) error {
 	if err := tenant.CheckPassword("password", req.Password); err != nil {
 		return err
 	}
-	res, userID, err := s.newAccount(c, tenant.Caller{Actor: "signup", RequestID: requestIDOf(c)}, req.AccountID, req.Name, req.Email, req.Password)
+	// Counted from here, success or not: each attempt now hashes a
+	// password and writes, and a conflict would tell which ids and emails
+	// are taken. Invalid input above costs nothing and counts nothing.
+	s.signups.Spend(client)
+	var (
+		res    createAccountResponse
+		userID string
+	)
+	err := s.withPasswordSlot(c, func() (err error) {
+		res, userID, err = s.newAccount(c, tenant.Caller{Actor: "signup", RequestID: requestIDOf(c)}, req.AccountID, req.Name, req.Email, req.Password)
+		return err
+	})
 	if err != nil {
 		return renameField(renameFieldFrom(err, "ownerEmail", "email"), "accountId")
 	}
@@ -216,6 +283,17 @@ func (s *server) signup(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, res)
+}
+
+// withPasswordSlot runs fn, which hashes a password, in a slot of the
+// password gate.
+func (s *server) withPasswordSlot(c echo.Context, fn func() error) error {
+	release, ok := s.PasswordGate.Enter(c.Request().Context())
+	if !ok {
+		return passwordBusy(c)
+	}
+	defer release()
+	return fn()
 }
 
 // renameField makes an error that names the "id" field name field instead:

@@ -29,7 +29,7 @@ func cookie(c *http.Cookie) credentials { return func(r *http.Request) { r.AddCo
 
 func TestLoginAndSessions(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, func(o *httpapi.Options) { o.LoginRateLimit = 4 })
+	a := newAPI(t, func(o *httpapi.Options) { o.LoginRateLimit = 4; o.LoginWindow = time.Minute })
 	acme := a.createAccount("acme")
 	bravo := a.createAccount("bravo")
 
@@ -99,7 +99,7 @@ func TestLoginAndSessions(t *testing.T) {
 	wantError(t, a.do("GET", "/v1/auth/me", nil, cookie(&http.Cookie{Name: "pictor_session", Value: "forged"})), 401, "")
 	wantError(t, a.do("GET", "/v1/auth/me", nil, key(acme.PrivateKey)), 401, "")
 
-	// Guessing is bounded per account (4 attempts per window here), and
+	// Guessing is bounded per email (4 attempts per window here), and
 	// other accounts are unaffected.
 	var limited response
 	for range 6 {

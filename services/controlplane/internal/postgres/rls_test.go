@@ -76,14 +76,17 @@ func TestEveryAccountTableHasRLS(t *testing.T) {
 		t.Fatalf("roles present: %d, %v", n, err)
 	}
 	checks := map[string]bool{
-		`has_column_privilege('pictor_app', 'accounts', 'status', 'UPDATE')`:          false,
-		`has_column_privilege('pictor_app', 'api_keys', 'ciphertext', 'UPDATE')`:      false,
-		`has_table_privilege('pictor_app', 'edge_nodes', 'SELECT')`:                   false,
-		`has_table_privilege('pictor_app', 'config_version', 'UPDATE')`:               false,
-		`has_table_privilege('pictor_app', 'audit_log', 'SELECT')`:                    false,
-		`has_table_privilege('pictor_app', 'sessions', 'SELECT')`:                     false,
-		`has_column_privilege('pictor_app', 'accounts', 'default_quality', 'UPDATE')`: true,
-		`has_table_privilege('pictor_system', 'edge_nodes', 'UPDATE')`:                true,
+		`has_column_privilege('pictor_app', 'accounts', 'status', 'UPDATE')`:             false,
+		`has_column_privilege('pictor_app', 'api_keys', 'ciphertext', 'UPDATE')`:         false,
+		`has_table_privilege('pictor_app', 'edge_nodes', 'SELECT')`:                      false,
+		`has_table_privilege('pictor_app', 'config_version', 'UPDATE')`:                  false,
+		`has_table_privilege('pictor_app', 'audit_log', 'SELECT')`:                       false,
+		`has_table_privilege('pictor_app', 'sessions', 'SELECT')`:                        false,
+		`has_column_privilege('pictor_app', 'account_users', 'password_hash', 'SELECT')`: false,
+		`has_column_privilege('pictor_app', 'accounts', 'default_quality', 'UPDATE')`:    true,
+		`has_table_privilege('pictor_system', 'edge_nodes', 'UPDATE')`:                   true,
+		`has_table_privilege('pictor_app', 'login_attempts', 'SELECT')`:                  false,
+		`has_table_privilege('pictor_system', 'login_attempts', 'UPDATE')`:               true,
 	}
 	for expr, want := range checks {
 		var got bool
@@ -182,6 +185,53 @@ func TestTenantRoleIsConfined(t *testing.T) {
 	err = db.inTx(ctx, readOnly, roleTenant, "", func(tx pgx.Tx) error { return tx.QueryRow(ctx, `SELECT count(*) FROM origins`).Scan(&n) })
 	if err != nil || n != 0 {
 		t.Errorf("tenant role without an account sees %d origins (%v), want 0", n, err)
+	}
+}
+
+// TestTenantRoleCannotReadPasswordHashes (migration 000005): as the tenant
+// role, any query that touches password_hash (by name, or through a whole
+// row) is refused, even for the account's own users; the other columns stay
+// readable, and the system role, which logins run as, reads the hash.
+func TestTenantRoleCannotReadPasswordHashes(t *testing.T) {
+	ctx := testContext(t)
+	db := newDB(t)
+	a := newAccount("acme")
+	a.OwnerPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	if _, _, err := db.CreateAccount(ctx, admin, a); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		role    string
+		sql     string
+		allowed bool
+	}{
+		{"hash column", roleTenant, `SELECT password_hash FROM account_users`, false},
+		{"hash in an expression", roleTenant, `SELECT count(*) FROM account_users WHERE password_hash IS NOT NULL`, false},
+		{"every column", roleTenant, `SELECT * FROM account_users`, false},
+		{"whole row as text", roleTenant, `SELECT u::text FROM account_users u`, false},
+		{"through a join", roleTenant, `SELECT a.id, u.password_hash FROM accounts a JOIN account_users u ON u.account_id = a.id`, false},
+		{"other columns", roleTenant, `SELECT id, account_id, email, created_at FROM account_users`, true},
+		{"system role reads the hash", roleSystem, `SELECT password_hash FROM account_users WHERE password_hash IS NOT NULL`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rows int
+			err := db.inTx(ctx, readOnly, tt.role, "acme", func(tx pgx.Tx) error {
+				r, _ := tx.Query(ctx, tt.sql)
+				for r.Next() {
+					rows++
+				}
+				return r.Err()
+			})
+			var pgErr *pgconn.PgError
+			switch {
+			case tt.allowed && (err != nil || rows != 1):
+				t.Fatalf("%d rows, %v; want acme's one user", rows, err)
+			case !tt.allowed && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
+				t.Fatalf("%d rows, %v; want permission denied (42501)", rows, err)
+			}
+		})
 	}
 }
 
@@ -393,6 +443,121 @@ func TestRateLimitCounter(t *testing.T) {
 	time.Sleep(time.Until(reset) + 50*time.Millisecond)
 	if hits, _, _ := db.Hit(ctx, "acme", "short", time.Second); hits != 1 {
 		t.Errorf("hit in a new window counts %d, want 1", hits)
+	}
+}
+
+// TestLoginAttempts: attempts per email are counted once each, also
+// concurrently; windows start at the first attempt and end; a success is
+// forgiven; ended windows are swept by new ones.
+func TestLoginAttempts(t *testing.T) {
+	ctx := testContext(t)
+	count := func(t *testing.T, db *DB, email string, window time.Duration) (int, time.Time) {
+		t.Helper()
+		n, reset, err := db.CountLoginAttempt(ctx, tenant.LoginDigest(email), window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, reset
+	}
+	forgive := func(t *testing.T, db *DB, email string) {
+		t.Helper()
+		if err := db.ForgiveLoginAttempt(ctx, tenant.LoginDigest(email)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, db *DB)
+	}{
+		{"concurrent attempts each count once", func(t *testing.T, db *DB) {
+			const n = 30
+			seen := make([]bool, n+1)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					got, _, err := db.CountLoginAttempt(ctx, tenant.LoginDigest("many@example.com"), time.Hour)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil || got < 1 || got > n || seen[got] {
+						t.Errorf("attempt count %d (%v) repeated or out of range", got, err)
+						return
+					}
+					seen[got] = true
+				})
+			}
+			wg.Wait()
+		}},
+		{"emails count apart, case aside", func(t *testing.T, db *DB) {
+			count(t, db, "apart@example.com", time.Hour)
+			if n, _ := count(t, db, "APART@example.com", time.Hour); n != 2 {
+				t.Fatalf("same email in capitals: attempt %d, want 2", n)
+			}
+			if n, _ := count(t, db, "other@example.com", time.Hour); n != 1 {
+				t.Fatalf("another email: attempt %d, want 1", n)
+			}
+		}},
+		{"the window starts at the first attempt", func(t *testing.T, db *DB) {
+			before := time.Now()
+			_, first := count(t, db, "window@example.com", time.Hour)
+			_, second := count(t, db, "window@example.com", time.Hour)
+			if !first.Equal(second) || first.Before(before.Add(59*time.Minute)) || first.After(time.Now().Add(61*time.Minute)) {
+				t.Fatalf("window ends %v then %v, want one hour after the first attempt", first, second)
+			}
+		}},
+		{"an ended window starts over", func(t *testing.T, db *DB) {
+			count(t, db, "short@example.com", time.Second)
+			_, reset := count(t, db, "short@example.com", time.Second)
+			time.Sleep(time.Until(reset) + 50*time.Millisecond)
+			if n, next := count(t, db, "short@example.com", time.Second); n != 1 || !next.After(reset) {
+				t.Fatalf("after the window: attempt %d ending %v, want 1 in a new window", n, next)
+			}
+		}},
+		{"a success is forgiven", func(t *testing.T, db *DB) {
+			count(t, db, "forgive@example.com", time.Hour)
+			count(t, db, "forgive@example.com", time.Hour)
+			forgive(t, db, "forgive@example.com")
+			if n, _ := count(t, db, "forgive@example.com", time.Hour); n != 2 {
+				t.Fatalf("attempt %d after forgiving one of two, want 2", n)
+			}
+		}},
+		{"forgiving stops at zero", func(t *testing.T, db *DB) {
+			forgive(t, db, "never@example.com")
+			count(t, db, "zero@example.com", time.Hour)
+			forgive(t, db, "zero@example.com")
+			forgive(t, db, "zero@example.com")
+			if n, _ := count(t, db, "zero@example.com", time.Hour); n != 1 {
+				t.Fatalf("attempt %d, want 1", n)
+			}
+		}},
+		{"new windows sweep ended ones", func(t *testing.T, db *DB) {
+			_, err := db.pool.Exec(ctx, `
+				INSERT INTO login_attempts (email_digest, attempts, expires_at)
+				SELECT sha256(('ended' || i)::bytea), 3, now() - interval '1 minute' FROM generate_series(1, 20) i`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended := func() (n int) {
+				t.Helper()
+				if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM login_attempts WHERE expires_at <= now()`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			count(t, db, "sweep@example.com", time.Hour)
+			count(t, db, "sweep@example.com", time.Hour) // not a new window: no sweep
+			if n := ended(); n != 20-loginSweep {
+				t.Fatalf("%d ended windows left, want %d", n, 20-loginSweep)
+			}
+			count(t, db, "sweep2@example.com", time.Hour)
+			if n := ended(); n != 0 {
+				t.Fatalf("%d ended windows left, want 0", n)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		// A database each: the sweep counts every ended window.
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newDB(t)) })
 	}
 }
 

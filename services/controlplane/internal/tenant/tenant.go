@@ -7,8 +7,11 @@ package tenant
 
 import (
 	"context"
-	"pictor/services/internal/purge"
+	"crypto/sha256"
+	"strings"
 	"time"
+
+	"pictor/services/internal/purge"
 )
 
 // Account statuses.
@@ -412,6 +415,26 @@ type RateLimiter interface {
 	// Hit counts one request of account in bucket's current window and
 	// returns the hits so far in it and when it ends.
 	Hit(ctx context.Context, account, bucket string, window time.Duration) (hits int, reset time.Time, err error)
+}
+
+// LoginLimiter counts login attempts per email, shared by every
+// control-plane replica. Emails are given as the digest of their
+// lower-cased form (LoginDigest): whether one owns an account plays no
+// part.
+type LoginLimiter interface {
+	// CountLoginAttempt counts one attempt for the email in its current
+	// window, which starts at the first attempt and lasts window, and
+	// returns the attempts so far in it and when it ends.
+	CountLoginAttempt(ctx context.Context, emailDigest []byte, window time.Duration) (attempts int, reset time.Time, err error)
+	// ForgiveLoginAttempt uncounts one attempt of the current window: a
+	// successful login does not use up its owner's allowance.
+	ForgiveLoginAttempt(ctx context.Context, emailDigest []byte) error
+}
+
+// LoginDigest is the key LoginLimiter counts an email under.
+func LoginDigest(email string) []byte {
+	d := sha256.Sum256([]byte(strings.ToLower(email)))
+	return d[:]
 }
 
 // EdgeService reports the edges' config streams (admin API).
