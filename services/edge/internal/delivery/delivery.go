@@ -308,7 +308,10 @@ func writeErrorTo(out responder, method, reqID string, err error) int {
 // sanitizeHeader keeps a message safe as a header value.
 func sanitizeHeader(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r > 0x7e {
+		switch {
+		case r == '×': // image sizes: "4000×3000" reads as "4000x3000"
+			return 'x'
+		case r < 0x20 || r == 0x7f || r > 0x7e:
 			return '?'
 		}
 		return r

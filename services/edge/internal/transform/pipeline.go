@@ -104,8 +104,8 @@ func (e stepEnv) fill(st imgurl.Step) imgurl.Color {
 func (e stepEnv) checkSize(w, h int) error {
 	if w > e.maxSide || h > e.maxSide || int64(w)*int64(h) > e.maxPixels {
 		return errkind.New(errkind.Invalid, "output_too_large",
-			fmt.Sprintf("the transformation would make a %d×%d image, over the limit of %d px per side and %d megapixels",
-				w, h, e.maxSide, e.maxPixels/1_000_000))
+			fmt.Sprintf("the transformation would make a %d×%d image, over the limit of %d px per side and %s megapixels",
+				w, h, e.maxSide, megapixels(e.maxPixels)))
 	}
 	return nil
 }

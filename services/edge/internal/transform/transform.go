@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -279,7 +280,7 @@ func (e *Engine) inspect(src []byte) (header, error) {
 			size += fmt.Sprintf(" × %d frames", pages)
 		}
 		return header{}, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
-			fmt.Sprintf("source image is %s, over the limit of %d megapixels", size, e.cfg.MaxSourcePixels/1_000_000))
+			fmt.Sprintf("source image is %s, over the limit of %s megapixels", size, megapixels(e.cfg.MaxSourcePixels)))
 	}
 	if !hd.supported {
 		return header{}, errkind.New(errkind.Unprocessable, "source_pixel_format",
@@ -454,4 +455,13 @@ func outputFormat(negotiated, requested string, hd header, lossless bool) (strin
 		out = "png"
 	}
 	return out, nil
+}
+
+// megapixels prints a pixel count in megapixels, with decimals below ten
+// (a limit of 10,000 pixels is "0.01", not "0").
+func megapixels(n int64) string {
+	if n >= 10_000_000 {
+		return strconv.FormatInt(n/1_000_000, 10)
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64)
 }
