@@ -180,6 +180,9 @@ func run(cfg config, log *slog.Logger) error {
 		"max_connections", cfg.MaxConnections, "go_memory_limit", startMemoryLimiter(ctx, split, engine, log))
 	cacheCfg := cache.DefaultConfig()
 	cacheCfg.L1Bytes = uint64(split.L1)
+	// What waits for the background L2 writers counts against the work
+	// share: at most an eighth of it (and the 32 MiB default).
+	cacheCfg.WriteQueueBytes = min(cacheCfg.WriteQueueBytes, split.Work/8)
 	cacheCfg.L1Originals = len(cfg.RedisAddrs) == 0
 	cacheCfg.RedisAddrs = cfg.RedisAddrs
 	cacheCfg.RedisPassword = cfg.RedisPassword
@@ -191,7 +194,7 @@ func run(cfg config, log *slog.Logger) error {
 	defer store.Close()
 	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, log)
 	handler.SetLimits(delivery.Limits{MaxMisses: 2 * cfg.Workers, MissQueue: cfg.QueueLength, MissWait: queueWait,
-		Memory: budget, ObjectCap: cfg.MaxCacheObject})
+		Memory: budget, ObjectCap: cfg.MaxCacheObject, OriginalAdmission: originalAdmission})
 	if meter != nil {
 		handler.Usage = meter
 	}
@@ -335,6 +338,10 @@ func newServer(h fasthttp.RequestHandler, cfg config, log *slog.Logger) *fasthtt
 		Logger:                slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
+
+// originalAdmission: an original's bytes are cached on its second fetch
+// within an hour (docs/benchmarks.md, "Cold misses").
+const originalAdmission = time.Hour
 
 // queueWait is the longest a miss waits for its turn before it is
 // answered 503.

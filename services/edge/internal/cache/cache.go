@@ -55,6 +55,11 @@ type Config struct {
 	// for BreakerCooldown, then one probe is let through.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// WriteQueueBytes bounds the bytes waiting to be written to L2 by the
+	// background writers: a request never waits for Redis to take a copy,
+	// and when the writers fall behind, writes are dropped (a cache may
+	// lose an entry; an answer may not wait). 0 writes synchronously.
+	WriteQueueBytes int64
 }
 
 // DefaultConfig returns the settings DESIGN §7 and RELIABILITY D ask for.
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		KeyPrefix:       "pictor:",
 		BreakerFailures: 5,
 		BreakerCooldown: 2 * time.Second,
+		WriteQueueBytes: 32 << 20,
 	}
 }
 
@@ -80,7 +86,25 @@ type Store struct {
 
 	redisErrors atomic.Uint64
 	evictions   atomic.Uint64
+
+	writes        chan write // to the L2 writers; nil: synchronous
+	pendingBytes  atomic.Int64
+	droppedWrites atomic.Uint64
+	stop          chan struct{}
+	writers       sync.WaitGroup
 }
+
+// write is an entry waiting for an L2 writer.
+type write struct {
+	key   string
+	entry *Entry
+	ttl   time.Duration
+	size  int64
+}
+
+// writerCount is how many goroutines write to L2 in the background: enough
+// to overlap round trips, few enough that a slow Redis costs little.
+const writerCount = 2
 
 // New returns a Store. It does not contact Redis: an unreachable Redis at
 // start-up is the same as one that fails later.
@@ -108,6 +132,13 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 		}
 		s.l1 = l1
 	}
+	if len(cfg.RedisAddrs) > 0 && cfg.WriteQueueBytes > 0 {
+		s.writes, s.stop = make(chan write, 1024), make(chan struct{})
+		for range writerCount {
+			s.writers.Add(1)
+			go s.writer()
+		}
+	}
 	if len(cfg.RedisAddrs) > 0 {
 		s.l2 = redis.NewUniversalClient(&redis.UniversalOptions{
 			Addrs:        cfg.RedisAddrs,
@@ -130,6 +161,11 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 func (s *Store) Close() error {
 	if s.l1 != nil {
 		s.l1.InvalidateAll()
+	}
+	if s.stop != nil {
+		close(s.stop) // pending writes are dropped: it is a cache
+		s.writers.Wait()
+		s.stop = nil
 	}
 	if s.l2 != nil {
 		return s.l2.Close()
@@ -200,12 +236,60 @@ func (s *Store) Set(ctx context.Context, key string, e *Entry) {
 		return
 	}
 	s.setL1(key, e)
-	if s.l2 == nil || !s.breaker.allow() {
+	if s.l2 == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.OpTimeout)
+	if s.writes == nil {
+		if s.breaker.allow() {
+			s.setL2(ctx, key, e, ttl)
+		}
+		return
+	}
+	size := int64(len(e.Body) + 256)
+	if s.pendingBytes.Add(size) > s.cfg.WriteQueueBytes {
+		s.pendingBytes.Add(-size)
+		s.droppedWrites.Add(1)
+		return
+	}
+	select {
+	case s.writes <- write{key: key, entry: e, ttl: ttl, size: size}:
+	default:
+		s.pendingBytes.Add(-size)
+		s.droppedWrites.Add(1)
+	}
+}
+
+// writer writes queued entries to L2 until the store closes.
+func (s *Store) writer() {
+	defer s.writers.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case w := <-s.writes:
+			if s.breaker.allow() {
+				s.setL2(context.Background(), w.key, w.entry, w.ttl)
+			}
+			s.pendingBytes.Add(-w.size)
+		}
+	}
+}
+
+// setL2 writes e to Redis. The header and the body go as two commands of
+// one transaction (SET, then APPEND), so the body is written from where it
+// lies instead of being copied behind its header first, and no reader sees
+// half an entry.
+func (s *Store) setL2(ctx context.Context, key string, e *Entry, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(len(e.Body)))
 	defer cancel()
-	err := s.l2.Set(ctx, s.cfg.KeyPrefix+key, e.encode(), ttl).Err()
+	k := s.cfg.KeyPrefix + key
+	_, err := s.l2.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, k, e.encodeHeader(), ttl)
+		if len(e.Body) > 0 {
+			p.Do(ctx, "APPEND", k, e.Body) // []byte arguments are written as they are
+		}
+		return nil
+	})
 	switch {
 	case err == nil:
 		s.breaker.success()
@@ -216,6 +300,16 @@ func (s *Store) Set(ctx context.Context, key string, e *Entry) {
 		s.redisFailed("set", err)
 	}
 }
+
+// writeTimeout is the op timeout, plus time for a large body at a
+// modest 100 MB/s: a 10 MB original must not time out where a 20 KB
+// variant would be slow.
+func (s *Store) writeTimeout(n int) time.Duration {
+	return s.cfg.OpTimeout + time.Duration(n/100)*time.Microsecond
+}
+
+// DroppedWrites counts L2 writes dropped because the writers were behind.
+func (s *Store) DroppedWrites() uint64 { return s.droppedWrites.Load() }
 
 // setL1 stores a copy of e in L1, its body outside the Go heap.
 func (s *Store) setL1(key string, e *Entry) {
@@ -280,7 +374,12 @@ func (s *Store) redisFailed(op string, err error) {
 	}
 }
 
-func isOOM(err error) bool { return strings.HasPrefix(err.Error(), "OOM ") }
+// isOOM reports Redis refusing a write for want of memory: "OOM" for a
+// command, "EXECABORT" for the transaction it was queued in.
+func isOOM(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "OOM ") || strings.HasPrefix(msg, "EXECABORT ")
+}
 
 // breaker is a consecutive-failure circuit breaker. Once open it lets one
 // probe through per cooldown; a success closes it.

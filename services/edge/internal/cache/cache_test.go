@@ -24,6 +24,7 @@ func entry(body string, ttl time.Duration) *Entry {
 func newStore(t *testing.T, mutate func(*Config)) *Store {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.WriteQueueBytes = 0 // these tests read what they just wrote, from another store
 	cfg.L1Bytes = 1 << 20
 	cfg.BreakerCooldown = 200 * time.Millisecond
 	if mutate != nil {
@@ -421,4 +422,55 @@ func FuzzKeys(f *testing.F) {
 			t.Fatal("a type tag does not keep kinds apart")
 		}
 	})
+}
+
+// With a write queue, Set returns at once: L1 has the entry, L2 gets it
+// from a background writer; writes that do not fit the queue are dropped,
+// never waited for.
+func TestAsyncWrites(t *testing.T) {
+	redis := redistest.Start(t)
+	s := newStore(t, func(c *Config) { c.RedisAddrs = []string{redis}; c.WriteQueueBytes = 64 << 10 })
+	reader := newStore(t, func(c *Config) { c.RedisAddrs = []string{redis}; c.L1Bytes = 0 })
+	ctx := context.Background()
+	s.Set(ctx, "k", entry("async body", time.Hour))
+	if e, tier := s.Get(ctx, "k"); e == nil || tier != L1 {
+		t.Fatal("not in L1 at once")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if e, tier := reader.Get(ctx, "k"); e != nil && tier == L2 && string(e.Body) == "async body" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background writer never wrote to Redis")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	big := entry(string(make([]byte, 128<<10)), time.Hour) // over the 64 KiB queue
+	start := time.Now()
+	s.Set(ctx, "big", big)
+	if d := time.Since(start); d > 50*time.Millisecond || s.DroppedWrites() != 1 {
+		t.Fatalf("an entry over the queue: Set took %v, dropped %d; want at once, 1", d, s.DroppedWrites())
+	}
+	if e, _ := s.Get(ctx, "big"); e == nil {
+		t.Fatal("a dropped L2 write lost the L1 copy too")
+	}
+}
+
+// A Redis that does not answer never holds up Set.
+func TestAsyncWritesDoNotWaitForRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	s := newStore(t, func(c *Config) {
+		c.RedisAddrs = []string{srv.Addr}
+		c.WriteQueueBytes = 1 << 20
+		c.OpTimeout = time.Second
+	})
+	srv.Stop()
+	start := time.Now()
+	for i := range 50 {
+		s.Set(context.Background(), fmt.Sprint("k", i), entry("v", time.Hour))
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("50 Sets against a dead Redis took %v", d)
+	}
 }

@@ -55,14 +55,16 @@ var errCorrupt = errors.New("cache entry is corrupt")
 
 // encode serialises an entry for Redis: a fixed header, then
 // length-prefixed strings, then the body.
-func (e *Entry) encode() []byte {
+func (e *Entry) encode() []byte { return append(e.encodeHeader(), e.Body...) }
+
+// encodeHeader is encode without the body.
+func (e *Entry) encodeHeader() []byte {
 	strs := []string{e.ContentType, e.ETag, e.OriginETag, e.OriginLastModified, e.SourceID, e.Format, e.OriginSet,
 		e.ErrReason, e.ErrMessage}
 	n := len(magic) + 2 + 8*4
 	for _, s := range strs {
 		n += 2 + len(s)
 	}
-	n += len(e.Body)
 	b := make([]byte, 0, n)
 	b = append(b, magic...)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.Status))
@@ -77,7 +79,7 @@ func (e *Entry) encode() []byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
 	}
-	return append(b, e.Body...)
+	return b
 }
 
 func decode(b []byte) (*Entry, error) {

@@ -72,8 +72,11 @@ type Handler struct {
 	// in the last refreshBackoff, which are not tried again.
 	refreshing      coalesce.Background
 	recentRefreshes *otter.Cache[string, struct{}]
-	limits          Limits
-	misses          *admission.Gate // nil: misses are not bounded
+	// seenOriginals holds the originals fetched once within the admission
+	// window (Limits.OriginalAdmission); nil admits every original.
+	seenOriginals *otter.Cache[string, struct{}]
+	limits        Limits
+	misses        *admission.Gate // nil: misses are not bounded
 	// transformations memoises parsing: a CDN sees the same few thousand
 	// transformation strings over and over.
 	transformations *parseMemo
@@ -147,6 +150,11 @@ type Limits struct {
 	// is the most such a read can return.
 	Memory    Memory
 	ObjectCap int64
+	// OriginalAdmission: an original's bytes are cached only when it is
+	// fetched a second time within this window (0: always). Most originals
+	// of a cold-miss flood are asked for once; storing each costs a
+	// multi-megabyte Redis write and the room of many variants.
+	OriginalAdmission time.Duration
 }
 
 // Memory is the edge's memory budget (membudget.Budget).
@@ -157,6 +165,11 @@ type Memory interface {
 // SetLimits installs l; call it before serving.
 func (h *Handler) SetLimits(l Limits) {
 	h.limits = l
+	h.seenOriginals = nil
+	if l.OriginalAdmission > 0 {
+		h.seenOriginals = otter.Must(&otter.Options[string, struct{}]{MaximumSize: 200_000,
+			ExpiryCalculator: otter.ExpiryWriting[string, struct{}](l.OriginalAdmission)})
+	}
 	h.misses = nil
 	if l.MaxMisses > 0 {
 		h.misses = admission.NewGate(l.MaxMisses, l.MissQueue, l.MissWait, "transform_queue")

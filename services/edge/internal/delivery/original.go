@@ -133,7 +133,7 @@ func (h *Handler) fetchOriginal(ctx context.Context, req *request, img cache.Ima
 			OriginETag: res.ETag, OriginLastModified: res.LastModified, SourceID: res.SourceID}
 		freshness.Stamp(out.entry, now, req.version)
 		out.lease = res.Lease
-		if res.Shareable {
+		if res.Shareable && h.admitOriginal(img.OriginalKey()) {
 			h.cache.Set(ctx, img.OriginalKey(), out.entry)
 		}
 	}
@@ -141,6 +141,19 @@ func (h *Handler) fetchOriginal(ctx context.Context, req *request, img cache.Ima
 		h.cache.Set(ctx, img.RecordKey(), record(out.entry))
 	}
 	return out, nil
+}
+
+// admitOriginal decides whether an original's bytes are worth caching:
+// the second fetch within the admission window is (Limits.OriginalAdmission).
+func (h *Handler) admitOriginal(key string) bool {
+	if h.seenOriginals == nil {
+		return true
+	}
+	if _, seen := h.seenOriginals.GetIfPresent(key); seen {
+		return true
+	}
+	h.seenOriginals.Set(key, struct{}{})
+	return false
 }
 
 // record is the small copy of an original's entry that says whether its

@@ -42,6 +42,7 @@ func newPolicyEdgeWithRedis(t *testing.T, snap *configv1.Snapshot, redis []strin
 	ocfg.AllowPrivate = true
 	ocfg.FetchTimeout = 500 * time.Millisecond
 	ccfg := cache.DefaultConfig()
+	ccfg.WriteQueueBytes = 0 // two edges over one Redis read at once what one wrote
 	ccfg.L1Bytes = 32 << 20
 	ccfg.RedisAddrs, ccfg.OpTimeout = redis, time.Second
 	store, err := cache.New(ccfg, log)
@@ -648,5 +649,20 @@ func TestDefaultImageOverRememberedMiss(t *testing.T) {
 	expectCache(t, b.get(target), 200, "HIT-L2")
 	if r := b.get("/demo/tr:w-30/missing.jpg"); r.Code != 404 {
 		t.Fatalf("without di-: %d", r.Code)
+	}
+}
+
+// With an admission window, an original's bytes are cached only when it is
+// fetched again within the window: a one-off costs no cache write.
+func TestOriginalAdmission(t *testing.T) {
+	o := newScriptedOrigin(t, photo(t, 400, 300))
+	e := newPolicyEdge(t, oneAccount(3600, 3600, webFolder("o1", o.URL)))
+	e.h.SetLimits(Limits{OriginalAdmission: time.Minute})
+	for i, w := range []int{50, 60, 70, 80} {
+		expectCache(t, e.get(fmt.Sprintf("/demo/tr:w-%d/p.jpg", w)), 200, "MISS")
+		want := min(int32(i+1), 2) // fetched, fetched again (now admitted), then cached
+		if n := o.requests.Load(); n != want {
+			t.Fatalf("after %d variants the origin was asked %d times, want %d", i+1, n, want)
+		}
 	}
 }
