@@ -80,8 +80,10 @@ type Handler struct {
 	// transformations memoises parsing: a CDN sees the same few thousand
 	// transformation strings over and over.
 	transformations *parseMemo
-	log             *slog.Logger
-	now             func() time.Time
+	// hits remembers recent L1 hits of the fast front (hits.go).
+	hits *hitMemos
+	log  *slog.Logger
+	now  func() time.Time
 
 	// Usage, when set, counts every image response per account.
 	Usage UsageRecorder
@@ -122,7 +124,7 @@ const workSafetyNet = 5 * time.Minute
 func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, log *slog.Logger) *Handler {
 	workTimeout := workSafetyNet
 	h := &Handler{tables: tables, fetcher: fetcher, transform: transformer, cache: c, log: log, now: time.Now,
-		transformations: newParseMemo(4096)}
+		transformations: newParseMemo(4096), hits: newHitMemos()}
 	h.flight.Timeout = workTimeout
 	h.originals.Timeout = workTimeout
 	h.refreshing.Timeout = workTimeout
@@ -246,9 +248,15 @@ var (
 )
 
 func newRequestID() string {
-	var buf [16]byte
-	n := requestCounter.Add(1)
-	return requestIDPrefix + string(strconv.AppendUint(buf[:0], n, 36))
+	var buf [32]byte
+	return string(appendRequestID(buf[:0]))
+}
+
+// appendRequestID appends a new request id to b: the memo hit path builds
+// it on the stack.
+func appendRequestID(b []byte) []byte {
+	b = append(b, requestIDPrefix...)
+	return strconv.AppendUint(b, requestCounter.Add(1), 36)
 }
 
 // statusOf is the edge's one table from error kind to HTTP status.

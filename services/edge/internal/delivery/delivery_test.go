@@ -77,6 +77,7 @@ type fixture struct {
 	handler http.Handler
 	origin  *testOrigin
 	tables  *routing.Holder
+	snap    *configv1.Snapshot
 	store   *cache.Store
 }
 
@@ -134,7 +135,7 @@ func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &fixture{handler: New(&holder, origin.New(cfg), engine, store, log), origin: org, tables: &holder, store: store}
+	return &fixture{handler: New(&holder, origin.New(cfg), engine, store, log), origin: org, tables: &holder, store: store, snap: snap}
 }
 
 func (f *fixture) do(method, target string, hdr map[string]string) *httptest.ResponseRecorder {

@@ -80,6 +80,9 @@ func detached(next http.Handler) http.Handler {
 // serveFast answers ctx when it is an image request and reports whether
 // it did; when it did not, nothing has been written.
 func (h *Handler) serveFast(ctx *fasthttp.RequestCtx) bool {
+	if h.serveMemoHit(ctx) {
+		return true
+	}
 	t, ok := fastTarget(ctx)
 	if !ok {
 		return false
@@ -116,7 +119,8 @@ func fastTarget(ctx *fasthttp.RequestCtx) (target, bool) {
 	if len(uri) == 0 || uri[0] != '/' {
 		return target{}, false
 	}
-	rawPath, rawQuery, _ := strings.Cut(string(uri), "?")
+	rawURI := string(uri)
+	rawPath, rawQuery, _ := strings.Cut(rawURI, "?")
 	if path, err := url.PathUnescape(rawPath); err != nil || isServicePath(path) {
 		return target{}, false
 	}
@@ -124,7 +128,7 @@ func fastTarget(ctx *fasthttp.RequestCtx) (target, bool) {
 	if len(host) == 0 {
 		return target{}, false // net/http's rules for a missing Host apply
 	}
-	t := target{method: http.MethodGet, host: string(host), rawPath: rawPath, rawQuery: rawQuery,
+	t := target{method: http.MethodGet, host: string(host), uri: rawURI, rawPath: rawPath, rawQuery: rawQuery,
 		accept: string(ctx.Request.Header.Peek("Accept")), ifNoneMatch: string(ctx.Request.Header.Peek("If-None-Match"))}
 	if head {
 		t.method = http.MethodHead
@@ -163,7 +167,7 @@ func (f fastResponder) send(status int, body []byte, release cache.Releaser) {
 	case release == nil:
 		f.ctx.Response.SetBodyRaw(body) // immutable, and not leased
 	default:
-		f.ctx.Response.SetBodyStream(newHeldBody(body, release), len(body))
+		f.ctx.Response.SetBodyStream(heldBodyOf(body, release), len(body))
 	}
 }
 
@@ -173,10 +177,6 @@ type heldBody struct {
 	b       []byte
 	off     int
 	release cache.Releaser
-}
-
-func newHeldBody(b []byte, release cache.Releaser) *heldBody {
-	return &heldBody{b: b, release: release}
 }
 
 func (r *heldBody) Read(p []byte) (int, error) {
@@ -196,13 +196,14 @@ func (r *heldBody) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// Close releases the bytes, once however often it is called: after it the
-// reader no longer points at them.
+// Close releases the bytes and recycles r: fasthttp closes a body stream
+// once, after writing it or when dropping it, and forgets it.
 func (r *heldBody) Close() error {
 	if r.release != nil {
 		release := r.release
 		r.b, r.release = nil, nil
 		release.Release()
+		heldBodies.Put(r)
 	}
 	return nil
 }

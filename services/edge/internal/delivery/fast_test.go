@@ -77,6 +77,7 @@ func fetch(t *testing.T, method, url string, hdr map[string]string) reply {
 // body and every header but the per-request ones.
 func sameReply(t *testing.T, want, got reply) {
 	t.Helper()
+	want.header, got.header = want.header.Clone(), got.header.Clone() // deleted from below
 	// Error bodies quote the request id, which is per request.
 	want.body = strings.ReplaceAll(want.body, want.header.Get("X-Request-Id"), "ID")
 	got.body = strings.ReplaceAll(got.body, got.header.Get("X-Request-Id"), "ID")
@@ -162,6 +163,8 @@ func TestFastFrontMatchesNetHTTP(t *testing.T) {
 			before := p.fallbacks.Load()
 			got := fetch(t, tc.method, p.fast+tc.target, tc.hdr)
 			sameReply(t, want, got)
+			// Again: a hit is now answered from its memo (hits.go), alike.
+			sameReply(t, want, fetch(t, tc.method, p.fast+tc.target, tc.hdr))
 			wantFast := tc.method != "POST" && tc.target != "/healthz" && tc.target != "/readyz" && tc.target != "/heal%74hz"
 			if fast := p.fallbacks.Load() == before; fast != wantFast {
 				t.Fatalf("served by the fast front: %v, want %v (X-Cache %q)", fast, wantFast, got.header.Get("X-Cache"))
@@ -214,14 +217,15 @@ func TestFastFrontCacheTiers(t *testing.T) {
 	get("/demo/tr:w-100/p.jpg", "MISS")
 	get("/demo/tr:w-100/p.jpg?v=2", "MISS")
 	get("/demo/tr:w-100/p.jpg?v=2", "HIT-L1")
+	get("/demo/tr:w-100/p.jpg?v=2", "HIT-L1") // from the memo
 	if n := o.requests.Load(); n != 2 {
 		t.Fatalf("origin saw %d requests, want 2", n)
 	}
 	events := rec.take()
-	if len(events) != 7 || events[6].CacheStatus != "HIT-L1" || events[6].Bytes == 0 || events[6].AccountID != "demo" {
+	if len(events) != 8 || events[7].CacheStatus != "HIT-L1" || events[7].Bytes == 0 || events[7].AccountID != "demo" {
 		t.Fatalf("usage events: %+v", events)
 	}
-	if n := obs.hits.Load(); n != 4 { // three fast hits, one net/http hit
+	if n := obs.hits.Load(); n != 5 { // four fast hits, one net/http hit
 		t.Fatalf("observer saw %d HIT-L1 responses, want 4", n)
 	}
 	// A purge: the purged entry is not served.

@@ -29,6 +29,7 @@ type request struct {
 	query        imgurl.Query
 	tr           imgurl.Transformation
 	canonical    string // tr's canonical form, the cache key's view of it
+	key          string // the variant's cache key (render)
 	format       string // negotiated; "" = the source's format
 	vary         bool
 	original     bool   // orig-true: the source bytes untouched
@@ -76,6 +77,9 @@ func (h *Handler) serve(ctx context.Context, reqID string, t target, out respond
 		if err == nil {
 			status, n := respond(out, t, req, v, release)
 			h.served(ctx, reqID, req, v, status, n, start)
+			if status == http.StatusOK && v.cacheStatus == "HIT-L1" {
+				h.hits.remember(t, req, req.key)
+			}
 			return
 		}
 		if release != nil {
@@ -120,6 +124,7 @@ func (h *Handler) served(ctx context.Context, reqID string, req *request, v *var
 // serve, so they route, verify, negotiate and answer identically.
 type target struct {
 	method, host      string
+	uri               string // the fast front's request target, whole and raw
 	rawPath, rawQuery string // exactly as the client sent them
 	accept            string // the first Accept header
 	via               []string

@@ -26,6 +26,7 @@ import (
 // memory budget until the last is done.
 func (h *Handler) render(ctx context.Context, req *request) (*variant, cache.Releaser, error) {
 	key := req.image.VariantKey(req.canonical, req.format+origFlag(req.original))
+	req.key = key
 	if v, held := h.freshL1Hit(req, key); v != nil {
 		return v, held, nil
 	}
