@@ -19,6 +19,8 @@ SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 source "$SCRIPTS/lib/proc.sh"
 # shellcheck source=scripts/lib/postgres.sh
 source "$SCRIPTS/lib/postgres.sh"
+# shellcheck source=scripts/lib/stack.sh
+source "$SCRIPTS/lib/stack.sh"
 
 T0=$EPOCHREALTIME
 ROOT=$(repo_root)
@@ -381,19 +383,9 @@ run_stack() {
 
 	# Redis: cache only, so no persistence.
 	mkdir -p "$REDIS_DIR"
-	start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
-		--save '' --appendonly no --maxmemory 256mb --maxmemory-policy allkeys-lru \
-		--daemonize no --logfile ''
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break
-		pid_alive "${CHILD_PID[redis]}" || break
-		sleep 0.1
-	done
-	[[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || {
-		show_log_tail "$LOGS/redis.log"
+	start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" "${REDIS_CACHE_FLAGS[@]}"
+	wait_redis "$REDIS_PORT" "${CHILD_PID[redis]}" "$LOGS/redis.log" ||
 		die "Redis did not start (log: .dev/log/redis.log)"
-	}
 
 	rotate_log "$LOGS/migrate.log"
 	if ! "$BIN/controlplane" migrate up </dev/null >>"$LOGS/migrate.log" 2>&1; then
@@ -416,7 +408,7 @@ run_stack() {
 			PICTOR_EDGE_ADDR="$BIND:$port" PICTOR_CONTROL_PLANE_ADDR="127.0.0.1:$GRPC_PORT" \
 			PICTOR_NODE_ID="edge-$n" PICTOR_EDGE_DATA_DIR="$DEV/edge-$n" \
 			PICTOR_REDIS_ADDRS="127.0.0.1:$REDIS_PORT" \
-			PICTOR_EDGE_MEMORY_LIMIT="${PICTOR_EDGE_MEMORY_LIMIT:-768MiB}" \
+			PICTOR_EDGE_MEMORY_LIMIT="${PICTOR_EDGE_MEMORY_LIMIT:-$DEV_EDGE_MEMORY_LIMIT}" \
 			"$BIN/edge"
 	done
 	wait_up controlplane "$CP_URL/healthz"
