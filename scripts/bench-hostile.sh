@@ -6,16 +6,18 @@
 # or 503 + Retry-After, or the edge died. Sources are made once with
 # libvips' CLI from Debian's sample photos and kept in .dev/bench-hostile.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+LOG_TAG="[bench-hostile]"
+SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=scripts/lib/benchstack.sh
+source "$SCRIPTS/lib/benchstack.sh"
+ROOT=$(repo_root)
+cd "$ROOT"
 BUDGET=${PICTOR_BENCH_HOSTILE_BUDGET:-512MiB}
 ORIGIN_PORT=18180 EDGE_PORT=18181
 PHOTO=/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg
 HIT_PHOTO=/usr/share/backgrounds/mate/nature/Garden.jpg
-for tool in nginx vips; do
-  command -v "$tool" >/dev/null || { echo "bench-hostile: $tool missing (scripts/bootstrap.sh --bench installs it)" >&2; exit 1; }
-done
-[ -f "$PHOTO" ] || { echo "bench-hostile: $PHOTO missing (install mate-backgrounds)" >&2; exit 1; }
+bench_need nginx vips vipsheader curl
+[[ -f $PHOTO ]] || die "$PHOTO missing (bash scripts/bootstrap.sh installs mate-backgrounds)"
 
 SRC="$ROOT/.dev/bench-hostile"
 mkdir -p "$SRC"
@@ -47,58 +49,23 @@ printf 'sources: %s (%s, %s bytes), %s (%s, %s bytes)\n' \
   big.jpg "$(vipsheader "$SRC/big.jpg" | cut -d' ' -f2)" "$(stat -Lc %s "$SRC/big.jpg")" \
   20mb.jpg "$(vipsheader "$SRC/20mb.jpg" | cut -d' ' -f2)" "$(stat -Lc %s "$SRC/20mb.jpg")"
 
-WORK="$(mktemp -d /tmp/pictor-bench-hostile.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${PICTOR_BENCH_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+bench_init pictor-bench-hostile
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+W=$BENCH_WORK
 
 echo "== building"
-GOWORK=off go build -C services/edge -o "$WORK/edge" ./cmd/edge
-GOWORK=off go build -C services/edge -o "$WORK/benchhostile" ./cmd/benchhostile
+bench_build edge benchhostile
 
-cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  types { image/jpeg jpg; }
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT;
-    root $SRC/www;
-    location /90/ { try_files /big.jpg =404; }
-    location /20/ { try_files /20mb.jpg =404; }
-  }
-}
-NGINX
-nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-
-cat >"$WORK/pictor.yaml" <<YAML
-accounts:
-  - id: bench
-    status: active
-    origins:
-      - {id: o, type: WEB_FOLDER, name: o, baseUrl: "http://127.0.0.1:$ORIGIN_PORT"}
-    endpoints:
-      - {id: default, urlPrefix: "", originIds: [o]}
-YAML
-PICTOR_EDGE_ADDR="127.0.0.1:$EDGE_PORT" PICTOR_ALLOW_PRIVATE_ORIGINS=true PICTOR_LOG_LEVEL=info \
-  PICTOR_EDGE_MEMORY_LIMIT="$BUDGET" "$WORK/edge" --config "$WORK/pictor.yaml" >"$WORK/edge.log" 2>&1 &
-EDGE_PID=$!
-PIDS+=($EDGE_PID)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null && break; sleep 0.1; done
-grep -m1 'memory budget' "$WORK/edge.log" || true
+bench_nginx origin "$ORIGIN_PORT" 1 "$SRC/www" \
+	'location /90/ { try_files /big.jpg =404; } location /20/ { try_files /20mb.jpg =404; }'
+bench_standalone_config "$W/pictor.yaml" "http://127.0.0.1:$ORIGIN_PORT"
+bench_edge edge "$EDGE_PORT" "$W/pictor.yaml" PICTOR_LOG_LEVEL=info PICTOR_EDGE_MEMORY_LIMIT="$BUDGET"
+EDGE_PID=$(bench_pid edge)
+grep -m1 'memory budget' "$W/edge.log" || true
 echo "== storm: machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
-"$WORK/benchhostile" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" -budget "$BUDGET" || rc=$?
-if ! kill -0 "$EDGE_PID" 2>/dev/null; then
-  echo "edge log (last lines):"; tail -20 "$WORK/edge.log"
-fi
+"$W/benchhostile" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" -budget "$BUDGET" || rc=$?
+pid_alive "$EDGE_PID" || show_log_tail "$W/edge.log" 20
 exit "$rc"
