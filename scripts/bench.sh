@@ -9,4 +9,5 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 bash scripts/bench-cache.sh "${PICTOR_BENCH_SECONDS:-10}"
 bash scripts/bench-transform.sh
 bash scripts/bench-hostile.sh
+bash scripts/bench-miss.sh
 bash scripts/bench-config.sh
