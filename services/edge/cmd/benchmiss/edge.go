@@ -53,11 +53,11 @@ type edgeRun struct {
 	served   int     // 2xx answers
 	errors   int     // non-2xx answers and socket errors (timeouts included)
 	p99      time.Duration
-	cpu      time.Duration // the edge's, while wrk ran
-	origin   time.Duration // the origin's, while wrk ran
-	wrk      time.Duration // wrk's own
-	before   metricsSample // the edge's /metrics before the run
-	after    metricsSample // and once it had finished what wrk left in flight
+	used     benchkit.Usage // the edge's, while wrk ran
+	origin   time.Duration  // the origin's CPU time, while wrk ran
+	wrk      time.Duration  // wrk's own
+	before   metricsSample  // the edge's /metrics before the run
+	after    metricsSample  // and once it had finished what wrk left in flight
 }
 
 // rounds alternates engine and edge runs, engine first, printing each
@@ -81,7 +81,8 @@ func (m measurement) rounds(run string) (result, error) {
 		ratios, edgeRPS, engIPS = append(ratios, ratio), append(edgeRPS, e.rps), append(engIPS, g.PerSecond())
 		p99s = append(p99s, e.p99.Seconds())
 		edges = append(edges, e)
-		eng.Images, eng.CPU, eng.Busy = eng.Images+g.Images, eng.CPU+g.CPU, eng.Busy+g.Busy
+		eng.Images, eng.Busy = eng.Images+g.Images, eng.Busy+g.Busy
+		eng.Used = eng.Used.Add(g.Used)
 	}
 	res := result{conns: m.conns, ratio: benchkit.Median(ratios)}
 	for _, e := range edges {
@@ -103,11 +104,11 @@ func (m measurement) edgeRun(run string) (edgeRun, error) {
 	if e.before, err = scrape(m.o.edge); err != nil {
 		return e, err
 	}
-	cpu0, ok := benchkit.ProcCPU(m.o.pid)
+	used0, ok := benchkit.ProcUsage(m.o.pid)
 	if !ok {
 		return e, errors.New("the edge is not running")
 	}
-	origin0, _ := benchkit.ProcCPU(m.o.originPid)
+	origin0, _ := benchkit.ProcUsage(m.o.originPid)
 	cmd := exec.Command("wrk", "-t", strconv.Itoa(min(2, m.conns)), "-c", strconv.Itoa(m.conns),
 		"-d", fmt.Sprintf("%.0fs", m.o.duration.Seconds()), "--timeout", "30s", "--latency",
 		"-H", "Accept: "+m.o.accept, "-s", m.script, m.o.edge, "--", m.prefix, run)
@@ -115,12 +116,12 @@ func (m measurement) edgeRun(run string) (edgeRun, error) {
 	// Read at once: the requests still in flight when wrk stops keep the
 	// edge busy, as the transforms past the limit keep the engine busy,
 	// and neither side counts them.
-	cpu1, _ := benchkit.ProcCPU(m.o.pid)
-	origin1, _ := benchkit.ProcCPU(m.o.originPid)
+	used1, _ := benchkit.ProcUsage(m.o.pid)
+	origin1, _ := benchkit.ProcUsage(m.o.originPid)
 	if err != nil {
 		return e, fmt.Errorf("wrk: %w: %s", err, out)
 	}
-	e.cpu, e.origin = cpu1-cpu0, origin1-origin0
+	e.used, e.origin = used1.Sub(used0), origin1.Sub(origin0).CPU()
 	e.wrk = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if err := parseWrk(string(out), &e); err != nil {
 		return e, fmt.Errorf("%w in wrk's output:\n%s", err, out)

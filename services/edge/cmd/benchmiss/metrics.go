@@ -83,12 +83,13 @@ func whereTimeGoes(edges []edgeRun, eng benchkit.Run, withOrigin bool) string {
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)/float64(max(n, 1)))
 	}
 	var served int
-	var cpu, origin, wrk, total, fetch, transform time.Duration
+	var used benchkit.Usage
+	var origin, wrk, total, fetch, transform time.Duration
 	var nTotal, nFetch, nTransform int
 	var refused []string
 	for _, e := range edges {
 		served += e.served
-		cpu, origin, wrk = cpu+e.cpu, origin+e.origin, wrk+e.wrk
+		used, origin, wrk = used.Add(e.used), origin+e.origin, wrk+e.wrk
 		d, n := stage(e.before, e.after, "total")
 		total, nTotal = total+d, nTotal+n
 		d, n = stage(e.before, e.after, "origin")
@@ -100,7 +101,10 @@ func whereTimeGoes(edges []edgeRun, eng benchkit.Run, withOrigin bool) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "    CPU per image: edge %s, engine %s", per(cpu, served), per(eng.CPU, eng.Images))
+	split := func(u benchkit.Usage, n int) string {
+		return fmt.Sprintf("%s (user %s, system %s, %d page faults)", per(u.CPU(), n), per(u.User, n), per(u.System, n), u.MinorFaults/int64(max(n, 1)))
+	}
+	fmt.Fprintf(&b, "    CPU per image: edge %s, engine %s", split(used, served), split(eng.Used, eng.Images))
 	if withOrigin {
 		fmt.Fprintf(&b, ", origin %s", per(origin, served))
 	}

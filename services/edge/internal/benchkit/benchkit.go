@@ -24,7 +24,7 @@ import (
 type Run struct {
 	Images int           // transforms finished (within the time limit, if one was set)
 	Wall   time.Duration // from the first start to the last counted finish, or the time limit
-	CPU    time.Duration // user + system time of this process over the measurement
+	Used   Usage         // this whole process's CPU time and page faults over the measurement
 	Busy   time.Duration // sum of the counted transforms' own durations
 }
 
@@ -32,7 +32,7 @@ type Run struct {
 func (r Run) PerSecond() float64 { return float64(r.Images) / r.Wall.Seconds() }
 
 // CPUPerImage is the process's CPU time per image.
-func (r Run) CPUPerImage() time.Duration { return r.CPU / time.Duration(max(r.Images, 1)) }
+func (r Run) CPUPerImage() time.Duration { return r.Used.CPU() / time.Duration(max(r.Images, 1)) }
 
 // MeanTransform is the mean wall time of one transform.
 func (r Run) MeanTransform() time.Duration { return r.Busy / time.Duration(max(r.Images, 1)) }
@@ -43,21 +43,21 @@ func (r Run) MeanTransform() time.Duration { return r.Busy / time.Duration(max(r
 // > 0, else when limit has passed; then only the transforms finished
 // within limit count and Wall is limit, as a load generator counts only the
 // responses that arrived within its run. The process should do nothing
-// else meanwhile: CPU is the whole process's.
+// else meanwhile: Used is the whole process's.
 func Transforms(e *transform.Engine, req transform.Request, workers, count int, limit time.Duration) (Run, error) {
 	var started, done atomic.Int64
 	var busy atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	cpu0 := SelfCPU()
+	used0 := SelfUsage()
 	start := time.Now()
 	deadline := start.Add(limit)
 	// With a time limit, CPU is read at the limit, as a load generator's
 	// side reads a server's CPU when its run ends: it includes the part of
 	// the uncounted transforms done by then, on both sides alike.
-	cpuAtLimit := make(chan time.Duration, 1)
+	usedAtLimit := make(chan Usage, 1)
 	if count <= 0 {
-		t := time.AfterFunc(limit, func() { cpuAtLimit <- SelfCPU() })
+		t := time.AfterFunc(limit, func() { usedAtLimit <- SelfUsage() })
 		defer t.Stop()
 	}
 	for range workers {
@@ -84,7 +84,7 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 		}()
 	}
 	wg.Wait()
-	r := Run{Images: int(done.Load()), Wall: time.Since(start), CPU: SelfCPU() - cpu0, Busy: time.Duration(busy.Load())}
+	r := Run{Images: int(done.Load()), Wall: time.Since(start), Used: SelfUsage().Sub(used0), Busy: time.Duration(busy.Load())}
 	close(errs)
 	if err := <-errs; err != nil {
 		return r, err
@@ -92,7 +92,7 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 	if count <= 0 {
 		// Without an error the workers stopped only once the limit had
 		// passed, so the timer has fired (or is about to).
-		r.CPU, r.Wall = <-cpuAtLimit-cpu0, limit
+		r.Used, r.Wall = (<-usedAtLimit).Sub(used0), limit
 	}
 	if r.Images == 0 {
 		return r, fmt.Errorf("no transform finished within %s", limit)
@@ -100,40 +100,62 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 	return r, nil
 }
 
-// SelfCPU is this process's user + system time so far.
-func SelfCPU() time.Duration {
+// Usage is what a process has used so far, or between two readings.
+type Usage struct {
+	User, System time.Duration
+	// MinorFaults are pages the kernel mapped in without I/O: memory
+	// freshly allocated, or handed back to the system and taken again.
+	MinorFaults int64
+}
+
+// CPU is user + system time.
+func (u Usage) CPU() time.Duration { return u.User + u.System }
+
+// Sub is what was used between an earlier reading v and u.
+func (u Usage) Sub(v Usage) Usage {
+	return Usage{User: u.User - v.User, System: u.System - v.System, MinorFaults: u.MinorFaults - v.MinorFaults}
+}
+
+// Add is u and v together (over several measurements).
+func (u Usage) Add(v Usage) Usage {
+	return Usage{User: u.User + v.User, System: u.System + v.System, MinorFaults: u.MinorFaults + v.MinorFaults}
+}
+
+// SelfUsage is what this process has used so far.
+func SelfUsage() Usage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return Usage{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return Usage{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano()), MinorFaults: ru.Minflt}
 }
 
 // clockTick is the unit of /proc/PID/stat's times: USER_HZ, 100 on every
 // Linux architecture Go runs on.
 const clockTick = 10 * time.Millisecond
 
-// ProcCPU is the user + system time of process pid so far (all its
-// threads), from /proc/PID/stat; false once the process is gone.
-func ProcCPU(pid int) (time.Duration, bool) {
+// ProcUsage is what process pid (all its threads) has used so far, from
+// /proc/PID/stat; false once the process is gone.
+func ProcUsage(pid int) (Usage, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, false
+		return Usage{}, false
 	}
 	// The command name (field 2) may hold spaces and parentheses; the
 	// fields after its closing parenthesis start with field 3, the state,
-	// so utime and stime (fields 14 and 15) are at 11 and 12.
+	// so minflt, utime and stime (fields 10, 14 and 15) are at 7, 11 and 12.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0, false
+		return Usage{}, false
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
+	var n [3]int64
+	for i, j := range []int{7, 11, 12} {
+		if n[i], err = strconv.ParseInt(f[j], 10, 64); err != nil {
+			return Usage{}, false
+		}
 	}
-	return time.Duration(utime+stime) * clockTick, true
+	return Usage{MinorFaults: n[0], User: time.Duration(n[1]) * clockTick, System: time.Duration(n[2]) * clockTick}, true
 }
 
 // ProcStatus returns a /proc/PID/status field given in kB (VmRSS, VmHWM,

@@ -29,8 +29,11 @@ func TestProc(t *testing.T) {
 	// Burn a little CPU so that the tick-granular reading is not zero.
 	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
 	}
-	if cpu, ok := ProcCPU(os.Getpid()); !ok || cpu <= 0 {
-		t.Errorf("ProcCPU(self) = %v, %v", cpu, ok)
+	if u, ok := ProcUsage(os.Getpid()); !ok || u.CPU() <= 0 || u.MinorFaults <= 0 {
+		t.Errorf("ProcUsage(self) = %+v, %v", u, ok)
+	}
+	if u := SelfUsage(); u.User <= 0 || u.MinorFaults <= 0 {
+		t.Errorf("SelfUsage() = %+v", u)
 	}
 	if rss, ok := ProcStatus(0, "VmRSS"); !ok || rss < 1<<20 {
 		t.Errorf("ProcStatus(self, VmRSS) = %d, %v", rss, ok)
@@ -41,8 +44,8 @@ func TestProc(t *testing.T) {
 	if _, ok := ProcStatus(0, "NoSuchField"); ok {
 		t.Error("ProcStatus found a field that does not exist")
 	}
-	if _, ok := ProcCPU(-1); ok {
-		t.Error("ProcCPU read a process that does not exist")
+	if _, ok := ProcUsage(-1); ok {
+		t.Error("ProcUsage read a process that does not exist")
 	}
 }
 
@@ -64,7 +67,7 @@ func TestTransforms(t *testing.T) {
 		t.Fatalf("count: %+v, %v; want 7 images", r, err)
 	}
 	r, err = Transforms(e, req, 2, 0, 100*time.Millisecond)
-	if err != nil || r.Images == 0 || r.Wall != 100*time.Millisecond || r.CPU <= 0 || r.Busy <= 0 {
+	if err != nil || r.Images == 0 || r.Wall != 100*time.Millisecond || r.Used.CPU() <= 0 || r.Busy <= 0 {
 		t.Fatalf("time limit: %+v, %v", r, err)
 	}
 	if _, err := Transforms(e, transform.Request{Source: []byte("not an image"), Transformation: tr}, 2, 0, time.Second); err == nil {
