@@ -89,15 +89,17 @@ accounts:
     endpoints:
       - {id: default, urlPrefix: "", originIds: [o]}
 YAML
-PICTOR_EDGE_ADDR="127.0.0.1:$EDGE_PORT" PICTOR_ALLOW_PRIVATE_ORIGINS=true PICTOR_LOG_LEVEL=warn \
+PICTOR_EDGE_ADDR="127.0.0.1:$EDGE_PORT" PICTOR_ALLOW_PRIVATE_ORIGINS=true PICTOR_LOG_LEVEL=info \
   PICTOR_TRANSFORM_WORKERS="$WORKERS" "$WORK/edge" --config "$WORK/pictor.yaml" >"$WORK/edge.log" 2>&1 &
 EDGE_PID=$!
 PIDS+=("$EDGE_PID")
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null || { echo "bench-miss: the edge did not get ready:" >&2; tail -20 "$WORK/edge.log" >&2; exit 2; }
+# The budget's work share bounds the origin bodies and transforms in flight.
+grep -m1 'memory budget' "$WORK/edge.log" || true
 echo "== cold misses: machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $WORKERS transform workers, $ROUNDS × ${SECONDS_EACH}s per side and concurrency ($CONNS)"
 rc=0
-"$WORK/benchmiss" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" -origin-pid "$ORIGIN_PID" \
+TMPDIR="$WORK" "$WORK/benchmiss" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" -origin-pid "$ORIGIN_PID" \
   -src12 "$SRC/12mp.jpg" -src18 "$SRC/18mp.jpg" -workers "$WORKERS" -c "$CONNS" \
   -duration "${SECONDS_EACH}s" -rounds "$ROUNDS" | tee "$WORK/out" || rc=$?
 if ! pid_alive "$EDGE_PID" || grep -q 'level=ERROR' "$WORK/edge.log"; then
