@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test gen check-gen build fmt clean-dev bench bench-config bench-hostile
+.PHONY: help run test gen check-gen build fmt clean-dev bench bench-config bench-hostile bench-miss
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,12 +14,16 @@ run: ## install what is missing, start the whole stack locally, print URLs (Ctrl
 test: ## every check and test: generated code, gofmt, vet, unit, integration, end-to-end
 	@scripts/test.sh
 
-bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail, hostile load, config push
+bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail, hostile load, cold misses vs the engine, config push
 	@scripts/bench.sh
 
 bench-hostile: ## one edge (512 MiB budget) under heavy misses, slow clients and hits at once: peak RSS, answers, hit p99
 	@bash scripts/bootstrap.sh --bench
 	@scripts/bench-hostile.sh
+
+bench-miss: ## one edge's cold misses (every request a new 12/18 MP source) vs its own engine: req/s ÷ img/s >= 0.95, peak RSS
+	@bash scripts/bootstrap.sh --bench
+	@scripts/bench-miss.sh
 
 bench-config: ## config propagation to 50 edges, p50/p99 (target p99 < 200 ms)
 	@scripts/bench-config.sh

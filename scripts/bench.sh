@@ -19,6 +19,7 @@ run() {
 run bench-cache.sh "${PICTOR_BENCH_SECONDS:-10}"
 run bench-transform.sh
 run bench-hostile.sh
+run bench-miss.sh
 run bench-config.sh
 if ((${#failed[@]})); then
 	echo "make bench: missed targets or failed: ${failed[*]}" >&2

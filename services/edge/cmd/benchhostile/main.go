@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pictor/services/edge/internal/benchkit"
 	"pictor/services/edge/internal/membudget"
 )
 
@@ -319,19 +320,7 @@ func (m *memory) sample(ctx context.Context) {
 }
 
 // read returns a /proc/PID/status field in bytes.
-func (m *memory) read(field string) (int64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
-}
+func (m *memory) read(field string) (int64, bool) { return benchkit.ProcStatus(m.pid, field) }
 
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 

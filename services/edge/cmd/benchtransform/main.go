@@ -46,9 +46,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"pictor/services/edge/internal/benchkit"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/internal/imgurl"
 )
@@ -149,7 +149,7 @@ func run(n, rounds int, keep bool) error {
 			eng, thumb = append(eng, e), append(thumb, v)
 			engCPU, thumbCPU = append(engCPU, ec), append(thumbCPU, vc)
 		}
-		me, mv, mec, mvc := median(eng), median(thumb), median(engCPU), median(thumbCPU)
+		me, mv, mec, mvc := benchkit.Median(eng), benchkit.Median(thumb), benchkit.Median(engCPU), benchkit.Median(thumbCPU)
 		fmt.Printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", sc.name, me, mv, mec, mvc, mec/mvc)
 	}
 
@@ -253,42 +253,11 @@ func engineRate(e *transform.Engine, src []byte, sc scenario, count, workers int
 	if err != nil {
 		return 0, 0, err
 	}
-	jobs := make(chan struct{}, count)
-	for range count {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	cpu0 := selfCPU()
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				if _, err := e.Transform(context.Background(), transform.Request{Source: src, Transformation: tr, Format: sc.format}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed, cpu := time.Since(start), selfCPU()-cpu0
-	close(errs)
-	if err := <-errs; err != nil {
+	r, err := benchkit.Transforms(e, transform.Request{Source: src, Transformation: tr, Format: sc.format}, workers, count, 0)
+	if err != nil {
 		return 0, 0, err
 	}
-	return float64(count) / elapsed.Seconds(), float64(count) / cpu.Seconds(), nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return r.PerSecond(), 1 / r.CPUPerImage().Seconds(), nil
 }
 
 // thumbnailRate runs one vipsthumbnail per core over an equal share of the
@@ -399,26 +368,11 @@ func measureRSS(work string, workers int) error {
 }
 
 func procStatus(field string) string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
+	n, ok := benchkit.ProcStatus(0, field)
+	if !ok {
 		return "?"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			if err != nil {
-				return strings.TrimSpace(v)
-			}
-			return fmt.Sprintf("%.0f MB", float64(kb)/1024)
-		}
-	}
-	return "?"
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
+	return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
 }
 
 func vipsVersion() string {
