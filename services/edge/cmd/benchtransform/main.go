@@ -27,7 +27,13 @@
 // Peak RSS is measured in a fresh child process (VmHWM only grows), with
 // the production engine settings (2 × cores workers, a queue for the rest).
 //
+// With -bimg it instead compares the engine with github.com/h2non/bimg
+// doing the same operations (bimg.go says how, and what "the same" is
+// checked to mean).
+//
 // Usage: benchtransform [-n 120] [-rounds 3] [-keep]
+//
+//	benchtransform -bimg [-bimg-rounds 9] [-keep]
 package main
 
 import (
@@ -71,7 +77,27 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory")
 	rssChild := flag.String("rss-child", "", "internal: measure peak RSS for the sources in this directory")
 	rssWorkers := flag.Int("rss-workers", 0, "internal: engine workers for -rss-child")
+	withBimg := flag.Bool("bimg", false, "compare the engine with bimg instead")
+	bimgRounds := flag.Int("bimg-rounds", 9, "alternating rounds per operation and concurrency for -bimg; medians are reported")
+	bimgChild := flag.String("bimg-rss-child", "", "internal: measure peak RSS of one -bimg case on the sources in this directory")
+	bimgCase := flag.Int("bimg-case", 0, "internal: case index for -bimg-rss-child")
+	bimgSide := flag.String("bimg-side", "ours", "internal: ours or bimg, for -bimg-rss-child")
+	bimgWorkers := flag.Int("bimg-workers", 1, "internal: transforms at once for -bimg-rss-child")
 	flag.Parse()
+	var err error
+	switch {
+	case *bimgChild != "":
+		err = bimgRSSChild(*bimgChild, *bimgCase, *bimgSide, *bimgWorkers)
+	case *withBimg:
+		err = runBimg(*bimgRounds, *keep)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtransform:", err)
+		os.Exit(1)
+	}
+	if *bimgChild != "" || *withBimg {
+		return
+	}
 	if *rssChild != "" {
 		if err := measureRSS(*rssChild, *rssWorkers); err != nil {
 			fmt.Fprintln(os.Stderr, "benchtransform:", err)
@@ -93,8 +119,10 @@ func newEngine(workers, queue int) *transform.Engine {
 		QueueWait:       time.Minute,
 		Deadline:        time.Minute,
 		AVIFEffort:      2,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, discardLog())
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func run(n, rounds int, keep bool) error {
 	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
@@ -185,22 +213,7 @@ func run(n, rounds int, keep bool) error {
 // memory measurement. They are made with the engine itself, at q-90.
 func prepare(work string) error {
 	e := newEngine(runtime.NumCPU(), 64)
-	make4k := func(in, out string) error {
-		b, err := os.ReadFile(in)
-		if err != nil {
-			return err
-		}
-		tr, err := imgurl.Parse("w-4000,h-3000,q-90")
-		if err != nil {
-			return err
-		}
-		res, err := e.Transform(context.Background(), transform.Request{Source: b, Transformation: tr, Format: "jpeg"})
-		if err != nil {
-			return fmt.Errorf("%s: %w", in, err)
-		}
-		return os.WriteFile(out, res.Body, 0o644)
-	}
-	if err := make4k(filepath.Join(photos, "abstract/Elephants_5640x3172.jpg"), filepath.Join(work, "big.jpg")); err != nil {
+	if err := make4k(e, filepath.Join(photos, "abstract/Elephants_5640x3172.jpg"), filepath.Join(work, "big.jpg"), "w-4000,h-3000,q-90"); err != nil {
 		return err
 	}
 	png, err := os.ReadFile(filepath.Join(photos, "abstract/Arc-Colors-Transparent-Wallpaper.png"))
@@ -219,11 +232,29 @@ func prepare(work string) error {
 		return err
 	}
 	for i, in := range jpegs[:16] {
-		if err := make4k(in, filepath.Join(work, "twelve", fmt.Sprintf("%02d.jpg", i))); err != nil {
+		if err := make4k(e, in, filepath.Join(work, "twelve", fmt.Sprintf("%02d.jpg", i)), "w-4000,h-3000,q-90"); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// make4k writes in, cover-scaled to 4000×3000 by the engine with the
+// transformation tr, to out.
+func make4k(e *transform.Engine, in, out, tr string) error {
+	b, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	t, err := imgurl.Parse(tr)
+	if err != nil {
+		return err
+	}
+	res, err := e.Transform(context.Background(), transform.Request{Source: b, Transformation: t, Format: "jpeg"})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	return os.WriteFile(out, res.Body, 0o644)
 }
 
 // copies makes count names for one source (symbolic links: vipsthumbnail
@@ -306,7 +337,7 @@ func thumbnailRate(work string, files []string, sc scenario, procs int) (float64
 
 func avifTime(src []byte, effort int) (time.Duration, int, error) {
 	e := transform.New(transform.Config{MaxSourcePixels: 100_000_000, Workers: 1, QueueLength: 1,
-		QueueWait: time.Minute, Deadline: 5 * time.Minute, AVIFEffort: effort}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		QueueWait: time.Minute, Deadline: 5 * time.Minute, AVIFEffort: effort}, discardLog())
 	tr, err := imgurl.Parse("w-2000,q-80")
 	if err != nil {
 		return 0, 0, err
