@@ -133,7 +133,7 @@ func New(tables Tables, fetcher Fetcher, transformer Transformer, c Cache, log *
 	h.flight.OnPanic = func(p any) error { return panics.Recovered(log, panics.CoalescedWork, p) }
 	h.flight.Cleanup = func(v *variant) { v.lease.Release() }
 	h.originals.OnPanic = func(p any) error { return panics.Recovered(log, panics.OriginalFetch, p) }
-	h.originals.Cleanup = func(o *originalResult) { o.lease.Release() }
+	h.originals.Cleanup = (*originalResult).release
 	return h
 }
 

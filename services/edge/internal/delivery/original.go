@@ -3,8 +3,10 @@ package delivery
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
+	"pictor/services/edge/internal/bufpool"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/freshness"
 	"pictor/services/edge/internal/membudget"
@@ -29,6 +31,23 @@ type originalResult struct {
 	// lease holds the body's bytes in the memory budget until the last
 	// variant that reads it is done (coalesce.Share's Cleanup).
 	lease *membudget.Lease
+	// recycle: the body was read from the origin into a pooled buffer that
+	// nothing else keeps (the cache did not take it), so the Cleanup gives
+	// it back, unless a variant made of the untouched bytes (orig-true)
+	// outlives the original: kept says so.
+	recycle bool
+	kept    atomic.Bool
+}
+
+// release ends the original's life: its lease, and its pooled buffer.
+func (o *originalResult) release() {
+	if o == nil {
+		return
+	}
+	o.lease.Release()
+	if o.recycle && !o.kept.Load() {
+		bufpool.Put(o.entry.Body)
+	}
 }
 
 // sharedOriginal is original, shared by every variant being rendered from
@@ -133,8 +152,10 @@ func (h *Handler) fetchOriginal(ctx context.Context, req *request, img cache.Ima
 			OriginETag: res.ETag, OriginLastModified: res.LastModified, SourceID: res.SourceID}
 		freshness.Stamp(out.entry, now, req.version)
 		out.lease = res.Lease
+		out.recycle = true
 		if res.Shareable && h.admitOriginal(img.OriginalKey()) {
-			h.cache.Set(ctx, img.OriginalKey(), out.entry)
+			h.cache.Set(ctx, img.OriginalKey(), out.entry) // which may keep the bytes
+			out.recycle = false
 		}
 	}
 	if res.Shareable {

@@ -202,6 +202,7 @@ func (h *Handler) makeVariant(ctx context.Context, req *request, key string, ori
 		if err != nil {
 			return nil, err
 		}
+		orig.kept.Store(true) // the response and the cache keep these bytes
 		v.body, v.contentType, v.lease = src.Body, "image/"+src.Format, lease
 	} else {
 		start := time.Now()

@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"pictor/services/edge/internal/bufpool"
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/netguard"
@@ -93,8 +94,10 @@ type Request struct {
 
 // Result is a fetched original.
 type Result struct {
-	SourceID     string
-	Body         []byte // nil when NotModified
+	SourceID string
+	// Body is nil when NotModified. It comes from bufpool: whoever holds
+	// the last reference may give it back with bufpool.Put.
+	Body         []byte
 	Format       Format
 	ETag         string
 	LastModified string
@@ -340,13 +343,14 @@ func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) ([]byte, *m
 	}
 	var body []byte
 	if resp.ContentLength >= 0 {
-		body = make([]byte, resp.ContentLength)
+		body = bufpool.Get(int(resp.ContentLength))
 		_, err = io.ReadFull(resp.Body, body)
 	} else {
 		body, err = readChunked(ctx, resp.Body, f.cfg.MaxBodyBytes, lease)
 	}
 	if err != nil {
 		lease.Release()
+		bufpool.Put(body)
 		return nil, nil, err
 	}
 	return body, lease, nil
@@ -387,7 +391,7 @@ func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.L
 		if err := lease.Grow(ctx, chunkSize); err != nil {
 			return nil, err
 		}
-		chunk, err := fill(r, make([]byte, chunkSize))
+		chunk, err := fill(r, bufpool.Get(chunkSize))
 		chunks = append(chunks, chunk)
 		total += int64(len(chunk))
 		if total > max {
@@ -403,9 +407,10 @@ func readChunked(ctx context.Context, r io.Reader, max int64, lease *membudget.L
 	if err := lease.Grow(ctx, total); err != nil {
 		return nil, err
 	}
-	body := make([]byte, 0, total)
+	body := bufpool.Get(int(total))[:0]
 	for _, c := range chunks {
 		body = append(body, c...)
+		bufpool.Put(c)
 	}
 	lease.Shrink(int64(len(chunks)) * chunkSize)
 	return body, nil
