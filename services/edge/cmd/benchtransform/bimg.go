@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pictor/services/edge/internal/benchkit"
 	"runtime"
 	"sort"
 	"strconv"
@@ -368,7 +369,7 @@ func alternate(s sides, n, rounds int) (timing, timing, error) {
 			}
 		}
 	}
-	return timing{wall: median(ow), cpu: median(oc)}, timing{wall: median(bw), cpu: median(bc), failed: failed}, nil
+	return timing{wall: benchkit.Median(ow), cpu: benchkit.Median(oc)}, timing{wall: benchkit.Median(bw), cpu: benchkit.Median(bc), failed: failed}, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -378,7 +379,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 func batch(f func() ([]byte, error), n int) (time.Duration, time.Duration, int, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	cpu0 := selfCPU()
+	cpu0 := benchkit.SelfUsage().CPU()
 	start := time.Now()
 	for range n {
 		wg.Add(1)
@@ -390,7 +391,7 @@ func batch(f func() ([]byte, error), n int) (time.Duration, time.Duration, int, 
 		}()
 	}
 	wg.Wait()
-	wall, cpu := time.Since(start), selfCPU()-cpu0
+	wall, cpu := time.Since(start), benchkit.SelfUsage().CPU()-cpu0
 	close(errs)
 	bad := len(errs)
 	return wall, cpu, bad, <-errs

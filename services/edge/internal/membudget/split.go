@@ -21,12 +21,13 @@ type Split struct {
 	Total, Runtime, L1, Work int64
 }
 
-// Per-connection cost the runtime share allows for: fasthttp's read and
-// write buffers, a request context and a goroutine stack
-// (bench-hostile measures it with slow connections).
+// Per-connection cost the runtime share allows for: fasthttp's read
+// buffer, a request context and a goroutine stack (bench-hostile measures
+// them with slow connections: about 27 KiB), and the edge's 32 KiB write
+// buffer, held while a slow reader takes its response.
 const (
 	runtimeBase = 48 << 20
-	PerConn     = 40 << 10
+	PerConn     = 68 << 10
 	minWork     = 64 << 20
 )
 
