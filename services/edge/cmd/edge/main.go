@@ -27,6 +27,7 @@ import (
 
 	configv1 "pictor/proto/pictor/config/v1"
 	usagev1 "pictor/proto/pictor/usage/v1"
+	"pictor/services/edge/internal/bufpool"
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/delivery"
@@ -155,7 +156,12 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	budget := membudget.New(split.Work, time.Second)
+	// Bodies waiting for the background L2 writers and idle pooled origin
+	// buffers are held outside any lease: each gets a sixteenth of the work
+	// share (at most 32 MiB), set aside before the rest is leased.
+	setAside := min(32<<20, split.Work/16)
+	bufpool.SetIdleLimit(setAside)
+	budget := membudget.New(split.Work-2*setAside, time.Second)
 
 	fetchCfg := origin.DefaultConfig()
 	fetchCfg.Memory = budget
@@ -177,12 +183,11 @@ func run(cfg config, log *slog.Logger) error {
 		Memory:          budget,
 	}, log)
 	log.Info("memory budget", "from", cfg.MemoryLimitFrom, "split", split.String(),
+		"set_aside", fmt.Sprintf("%dMiB for the L2 write queue, %dMiB for idle origin buffers", setAside>>20, setAside>>20),
 		"max_connections", cfg.MaxConnections, "go_memory_limit", startMemoryLimiter(ctx, split, engine, log))
 	cacheCfg := cache.DefaultConfig()
 	cacheCfg.L1Bytes = uint64(split.L1)
-	// What waits for the background L2 writers counts against the work
-	// share: at most an eighth of it (and the 32 MiB default).
-	cacheCfg.WriteQueueBytes = min(cacheCfg.WriteQueueBytes, split.Work/8)
+	cacheCfg.WriteQueueBytes = setAside
 	cacheCfg.L1Originals = len(cfg.RedisAddrs) == 0
 	cacheCfg.RedisAddrs = cfg.RedisAddrs
 	cacheCfg.RedisPassword = cfg.RedisPassword

@@ -2,17 +2,45 @@
 //
 // A cold-miss flood reads a multi-megabyte original per request: fresh
 // buffers of that size are zeroed by the runtime, fault their pages in, and
-// make the collector run more often under the edge's memory limit, for
-// bytes that the next read overwrites anyway. Buffers are kept in
-// sync.Pools per size class, so idle ones are dropped by the garbage
-// collector (two cycles after their last use) and never pin memory the
-// budget does not know about for long.
+// make the collector run more often, for bytes that the next read
+// overwrites anyway. Idle buffers are memory the edge's budget does not
+// lease, so the pool keeps at most IdleLimit bytes of them (the edge sets
+// it aside from the budget's work share) and drops the rest.
 package bufpool
 
 import (
 	"math/bits"
 	"sync"
 )
+
+var (
+	mu    sync.Mutex
+	free  [4 * 64][][]byte // idle buffers per class, most recent last
+	idle  int64            // their bytes
+	limit int64            = 32 << 20
+)
+
+// SetIdleLimit sets how many bytes of idle buffers the pool keeps (32 MiB
+// until set); buffers over it are dropped at once.
+func SetIdleLimit(n int64) {
+	mu.Lock()
+	defer mu.Unlock()
+	limit = n
+	for c := range free {
+		for idle > limit && len(free[c]) > 0 {
+			idle -= int64(cap(free[c][len(free[c])-1]))
+			free[c][len(free[c])-1] = nil
+			free[c] = free[c][:len(free[c])-1]
+		}
+	}
+}
+
+// Idle reports the bytes of idle buffers held.
+func Idle() int64 {
+	mu.Lock()
+	defer mu.Unlock()
+	return idle
+}
 
 // Smallest and largest pooled capacities; smaller requests are plain
 // allocations (the runtime's own size classes serve them well), larger
@@ -24,7 +52,6 @@ const (
 
 // Classes step by a quarter of a power of two (4, 5, 6, 7, 8, 10, 12 …
 // MiB), so a buffer is at most a quarter larger than asked for.
-var pools [4 * 64]sync.Pool
 
 // classOf returns the class of a capacity of n bytes and that capacity.
 func classOf(n int) (class int, size int) {
@@ -44,15 +71,22 @@ func Get(n int) []byte {
 		return make([]byte, n)
 	}
 	class, size := classOf(n)
-	if p, ok := pools[class].Get().(*[]byte); ok {
-		return (*p)[:n]
+	mu.Lock()
+	if l := len(free[class]); l > 0 {
+		b := free[class][l-1]
+		free[class][l-1] = nil
+		free[class] = free[class][:l-1]
+		idle -= int64(size)
+		mu.Unlock()
+		return b[:n]
 	}
+	mu.Unlock()
 	return make([]byte, n, size)
 }
 
 // Put gives b back for reuse; the caller must not touch it afterwards. A
-// buffer that did not come from Get at a pooled size is left to the
-// collector.
+// buffer that did not come from Get at a pooled size, or that would take
+// the idle bytes over the limit, is left to the collector.
 func Put(b []byte) {
 	c := cap(b)
 	if c < minPooled || c > maxPooled {
@@ -62,6 +96,11 @@ func Put(b []byte) {
 	if size != c {
 		return
 	}
-	b = b[:c]
-	pools[class].Put(&b)
+	mu.Lock()
+	defer mu.Unlock()
+	if idle+int64(c) > limit {
+		return
+	}
+	free[class] = append(free[class], b[:c])
+	idle += int64(c)
 }

@@ -37,25 +37,44 @@ func TestClasses(t *testing.T) {
 }
 
 func TestReuse(t *testing.T) {
+	SetIdleLimit(32 << 20)
 	b := Get(5<<20 + 7)
 	if len(b) != 5<<20+7 || cap(b) != 6<<20 {
 		t.Fatalf("len %d cap %d", len(b), cap(b))
 	}
 	b[0] = 42
 	Put(b)
-	// sync.Pool may drop it (a GC in between), so reuse is checked over a
-	// few tries; a buffer of another class must never come back.
-	reused := false
-	for i := 0; i < 10 && !reused; i++ {
-		c := Get(6 << 20)
-		reused = cap(c) == 6<<20 && c[0] == 42
-		Put(c)
+	if Idle() != 6<<20 {
+		t.Fatalf("idle %d after one 6 MiB buffer came back", Idle())
 	}
-	if !reused {
-		t.Fatal("a buffer given back was never reused for its class")
+	if c := Get(6 << 20); cap(c) != 6<<20 || c[0] != 42 {
+		t.Fatal("the buffer given back was not reused for its class")
 	}
 	if d := Get(4 << 20); cap(d) != 4<<20 {
 		t.Fatalf("class 4 MiB returned cap %d", cap(d))
+	}
+	if Idle() != 0 {
+		t.Fatalf("idle %d with every buffer taken", Idle())
+	}
+}
+
+func TestIdleLimit(t *testing.T) {
+	SetIdleLimit(20 << 20)
+	defer SetIdleLimit(32 << 20)
+	bufs := [][]byte{Get(8 << 20), Get(8 << 20), Get(8 << 20)}
+	for _, b := range bufs {
+		Put(b)
+	}
+	if Idle() != 16<<20 {
+		t.Fatalf("idle %d, want 16 MiB: the third 8 MiB buffer is over the 20 MiB limit", Idle())
+	}
+	SetIdleLimit(10 << 20)
+	if Idle() != 8<<20 {
+		t.Fatalf("idle %d after lowering the limit to 10 MiB, want 8 MiB", Idle())
+	}
+	SetIdleLimit(0)
+	if Idle() != 0 {
+		t.Fatalf("idle %d with no room", Idle())
 	}
 }
 
