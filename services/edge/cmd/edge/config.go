@@ -33,9 +33,10 @@ type config struct {
 	Workers             int
 	QueueLength         int
 	TransformDeadline   time.Duration
-	MemoryLimit         int64  // the edge's memory budget (PICTOR_EDGE_MEMORY_LIMIT)
-	MemoryLimitFrom     string // where MemoryLimit came from, for the start-up log
-	L1Bytes             int64  // -1: the default share of the budget
+	OriginalAdmission   time.Duration // an original's bytes are cached on its second fetch within this
+	MemoryLimit         int64         // the edge's memory budget (PICTOR_EDGE_MEMORY_LIMIT)
+	MemoryLimitFrom     string        // where MemoryLimit came from, for the start-up log
+	L1Bytes             int64         // -1: the default share of the budget
 	MaxConnections      int
 	ReadHeaderTimeout   time.Duration
 	IdleTimeout         time.Duration
@@ -70,6 +71,13 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 			return def
 		}
 		return d
+	}
+	// durOrOff is dur where 0 turns the feature off.
+	durOrOff := func(name string, def time.Duration) time.Duration {
+		if v := getenv(name); v == "0" || v == "0s" {
+			return 0
+		}
+		return dur(name, def)
 	}
 	num := func(name string, def int64) int64 {
 		v := getenv(name)
@@ -125,6 +133,7 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		Workers:             int(num("PICTOR_TRANSFORM_WORKERS", int64(defaultWorkers()))),
 		QueueLength:         int(num("PICTOR_TRANSFORM_QUEUE", 64)),
 		TransformDeadline:   dur("PICTOR_TRANSFORM_DEADLINE", 10*time.Second),
+		OriginalAdmission:   durOrOff("PICTOR_ORIGINAL_ADMISSION", time.Hour),
 		L1Bytes:             size("PICTOR_L1_CACHE_BYTES", -1),
 		MaxConnections:      int(num("PICTOR_EDGE_MAX_CONNECTIONS", 0)),
 		ReadHeaderTimeout:   dur("PICTOR_EDGE_READ_HEADER_TIMEOUT", 10*time.Second),

@@ -24,6 +24,18 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("config file = %q", c.ConfigFile)
 			}
 		}},
+		{name: "original admission", env: map[string]string{"PICTOR_EDGE_TOKEN": "t"}, check: func(t *testing.T, c config) {
+			if c.OriginalAdmission != time.Hour {
+				t.Fatalf("default admission window %v, want 1h", c.OriginalAdmission)
+			}
+		}},
+		{name: "original admission off", env: map[string]string{"PICTOR_EDGE_TOKEN": "t", "PICTOR_ORIGINAL_ADMISSION": "0"}, check: func(t *testing.T, c config) {
+			if c.OriginalAdmission != 0 {
+				t.Fatalf("admission window %v, want 0 (every original cached)", c.OriginalAdmission)
+			}
+		}},
+		{name: "bad admission window", env: map[string]string{"PICTOR_EDGE_TOKEN": "t", "PICTOR_ORIGINAL_ADMISSION": "-1h"},
+			errHas: []string{"PICTOR_ORIGINAL_ADMISSION"}},
 		{name: "token required", env: map[string]string{}, errHas: []string{"PICTOR_EDGE_TOKEN"}},
 		{name: "every problem reported", env: map[string]string{
 			"PICTOR_EDGE_TOKEN": "t", "PICTOR_ORIGIN_FETCH_TIMEOUT": "soon", "PICTOR_MAX_SOURCE_PIXELS": "-1",

@@ -199,7 +199,7 @@ func run(cfg config, log *slog.Logger) error {
 	defer store.Close()
 	handler := delivery.New(&tables, origin.New(fetchCfg), engine, store, log)
 	handler.SetLimits(delivery.Limits{MaxMisses: 2 * cfg.Workers, MissQueue: cfg.QueueLength, MissWait: queueWait,
-		Memory: budget, ObjectCap: cfg.MaxCacheObject, OriginalAdmission: originalAdmission})
+		Memory: budget, ObjectCap: cfg.MaxCacheObject, OriginalAdmission: cfg.OriginalAdmission})
 	if meter != nil {
 		handler.Usage = meter
 	}
@@ -344,10 +344,6 @@ func newServer(h fasthttp.RequestHandler, cfg config, log *slog.Logger) *fasthtt
 		Logger:                slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
-
-// originalAdmission: an original's bytes are cached on its second fetch
-// within an hour (docs/benchmarks.md, "Cold misses").
-const originalAdmission = time.Hour
 
 // queueWait is the longest a miss waits for its turn before it is
 // answered 503.
