@@ -944,6 +944,18 @@ int pictor_live_objects(void) {
 	return n;
 }
 
+// vips/vector.h is not part of vips/vips.h in 8.14.
+void vips_vector_set_enabled(gboolean enabled);
+gboolean vips_vector_isenabled(void);
+
+int pictor_vector_enabled(void) {
+	return vips_vector_isenabled();
+}
+
+void pictor_vector_off(void) {
+	vips_vector_set_enabled(FALSE);
+}
+
 void pictor_unref(VipsImage *in) {
 	if (in != NULL)
 		g_object_unref(in);

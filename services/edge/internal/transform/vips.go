@@ -34,7 +34,12 @@ var initOnce sync.Once
 // loaders (SVG, PDF, ImageMagick, ...) are blocked, the operation cache that
 // would pin decoded images in memory is off, each operation uses one
 // thread because the worker pool already uses every core, and libvips'
-// warnings go to the Go logger rather than stderr.
+// warnings go to the Go logger rather than stderr. Orc, the run-time SIMD
+// compiler libvips uses for resampling and convolution, is off: with Debian
+// 12's orc 0.4.33 and libvips 8.14, transforms running at once crash the
+// process now and then (SIGSEGV in g_object_unref or in
+// orc_code_allocate_codemem; TestConcurrentTransformsDoNotCrash), as
+// imgproxy found too. Resampling without it costs little next to decoding.
 func initVips() {
 	initOnce.Do(func() {
 		bimg.Initialize()
@@ -43,8 +48,12 @@ func initVips() {
 		C.vips_cache_set_max(0)
 		C.vips_cache_set_max_mem(0)
 		C.vips_concurrency_set(1)
+		C.pictor_vector_off()
 	})
 }
+
+// vectorEnabled reports whether libvips runs orc-compiled SIMD code.
+func vectorEnabled() bool { return C.pictor_vector_enabled() != 0 }
 
 // callError is a failed call into vips.c. What the engine makes of it
 // depends only on which call failed (op) and how (layout: pictor's own

@@ -81,3 +81,5 @@ void pictor_unref(VipsImage *in);
 void pictor_kill(VipsImage *in);
 char *pictor_error(void);
 void pictor_route_logs(void);
+void pictor_vector_off(void);
+int pictor_vector_enabled(void);
