@@ -14,8 +14,8 @@
 # 4,16), PICTOR_TRANSFORM_WORKERS (both sides; default the edge's, 2 × cores).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/lib/proc.sh
-source scripts/lib/proc.sh
+# shellcheck source=scripts/lib/benchstack.sh
+source scripts/lib/benchstack.sh
 ROOT=$PWD
 ORIGIN_PORT=18380 EDGE_PORT=18381
 PHOTO=/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg
@@ -24,13 +24,8 @@ ROUNDS=${PICTOR_BENCH_MISS_ROUNDS:-3}
 CONNS=${PICTOR_BENCH_MISS_CONNS:-4,16}
 # Set explicitly on both sides: the edge's default is 2 × GOMAXPROCS.
 WORKERS=${PICTOR_TRANSFORM_WORKERS:-$((2 * $(nproc)))}
-for tool in nginx vips vipsheader wrk curl go; do
-  command -v "$tool" >/dev/null || { echo "bench-miss: $tool missing (scripts/bootstrap.sh --bench installs it)" >&2; exit 1; }
-done
-[ -f "$PHOTO" ] || { echo "bench-miss: $PHOTO missing (install mate-backgrounds)" >&2; exit 1; }
-for port in $ORIGIN_PORT $EDGE_PORT; do
-  ! port_in_use "$port" || { echo "bench-miss: 127.0.0.1:$port is taken (another bench-miss running?)" >&2; exit 1; }
-done
+bench_need nginx vips vipsheader wrk curl go
+[ -f "$PHOTO" ] || die "$PHOTO missing (install mate-backgrounds)"
 
 SRC="$ROOT/.dev/bench-miss"
 mkdir -p "$SRC"
@@ -43,58 +38,26 @@ for f in 12mp 18mp; do
   printf 'source %s: %s, %s bytes\n' "$f.jpg" "$(vipsheader "$SRC/$f.jpg" | cut -d' ' -f2)" "$(stat -c %s "$SRC/$f.jpg")"
 done
 
-WORK="$(mktemp -d /tmp/pictor-bench-miss.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do stop_pid "$p" 5 || true; done
-  if [ -n "${PICTOR_BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init pictor-bench-miss
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+WORK=$BENCH_WORK
 
 echo "== building"
-GOWORK=off go build -C services/edge -o "$WORK/edge" ./cmd/edge
-GOWORK=off go build -C services/edge -o "$WORK/benchmiss" ./cmd/benchmiss
+bench_build edge benchmiss
 
-# One nginx process (no master), so its pid is the one whose CPU time the
-# driver reports.
-cat >"$WORK/nginx.conf" <<NGINX
-master_process off;
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  types { image/jpeg jpg; }
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT;
-    root $SRC;
-    location /12/ { try_files /12mp.jpg =404; }
-    location /18/ { try_files /18mp.jpg =404; }
-  }
-}
-NGINX
-nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
-ORIGIN_PID=$!
-PIDS+=("$ORIGIN_PID")
+# One nginx worker; its pid is the one whose CPU time the driver reports.
+bench_nginx origin "$ORIGIN_PORT" 1 "$SRC" \
+  'location /12/ { try_files /12mp.jpg =404; } location /18/ { try_files /18mp.jpg =404; }'
+ORIGIN_PID=$(pgrep -P "$(bench_pid origin)" | head -1)
 
-cat >"$WORK/pictor.yaml" <<YAML
-accounts:
-  - id: bench
-    status: active
-    origins:
-      - {id: o, type: WEB_FOLDER, name: o, baseUrl: "http://127.0.0.1:$ORIGIN_PORT"}
-    endpoints:
-      - {id: default, urlPrefix: "", originIds: [o]}
-YAML
-PICTOR_EDGE_ADDR="127.0.0.1:$EDGE_PORT" PICTOR_ALLOW_PRIVATE_ORIGINS=true PICTOR_LOG_LEVEL=info \
-  PICTOR_TRANSFORM_WORKERS="$WORKERS" "$WORK/edge" --config "$WORK/pictor.yaml" >"$WORK/edge.log" 2>&1 &
-EDGE_PID=$!
-PIDS+=("$EDGE_PID")
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$EDGE_PORT/readyz" >/dev/null || { echo "bench-miss: the edge did not get ready:" >&2; tail -20 "$WORK/edge.log" >&2; exit 2; }
+bench_standalone_config "$WORK/pictor.yaml" "http://127.0.0.1:$ORIGIN_PORT"
+# The edge's own default budget on a machine without a cgroup limit (1 GiB),
+# not the dev stack's 768 MiB.
+bench_edge edge "$EDGE_PORT" "$WORK/pictor.yaml" PICTOR_EDGE_MEMORY_LIMIT=1GiB PICTOR_LOG_LEVEL=info \
+  PICTOR_TRANSFORM_WORKERS="$WORKERS"
+EDGE_PID=$(bench_pid edge)
 # The budget's work share bounds the origin bodies and transforms in flight.
 grep -m1 'memory budget' "$WORK/edge.log" || true
 echo "== cold misses: machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $WORKERS transform workers, $ROUNDS × ${SECONDS_EACH}s per side and concurrency ($CONNS)"

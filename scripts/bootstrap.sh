@@ -26,13 +26,14 @@ PACKAGES=(
 	redis-server                                       # L2 cache in the dev stack and tests
 	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
 	mate-backgrounds                                   # sample photos for the demo origin
+	wrk                                                # load generator (benchmarks; cmd/benchmiss tests its script)
 	chromium                                           # dashboard browser tests (driven by playwright-core)
 )
 
-# make bench also needs a load generator and a reference static server; they
-# are installed only then, since Debian's nginx starts a service on :80.
+# make bench also needs a reference static server; it is installed only
+# then, since Debian's nginx starts a service on :80.
 if [[ ${1:-} == --bench ]]; then
-	PACKAGES+=(wrk nginx-light)
+	PACKAGES+=(nginx-light)
 fi
 
 started=$SECONDS

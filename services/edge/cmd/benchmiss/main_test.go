@@ -116,7 +116,7 @@ func TestSummary(t *testing.T) {
 // requests may share a path.
 func TestMissScript(t *testing.T) {
 	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Skip("wrk not installed")
+		t.Fatal("wrk not installed (scripts/bootstrap.sh installs it)")
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}

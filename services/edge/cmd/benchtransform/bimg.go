@@ -161,6 +161,22 @@ type sides struct {
 	ours, bimg func() ([]byte, error)
 }
 
+// pngs runs both sides of a PNG case and decodes what they made: ours,
+// then bimg's.
+func (s sides) pngs() ([2]image.Image, error) {
+	var out [2]image.Image
+	for i, f := range []func() ([]byte, error){s.ours, s.bimg} {
+		b, err := f()
+		if err != nil {
+			return out, err
+		}
+		if out[i], err = png.Decode(bytes.NewReader(b)); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 func (c bimgCase) sides(e *transform.Engine, work string) (sides, error) {
 	src, err := os.ReadFile(filepath.Join(work, c.src))
 	if err != nil {
@@ -195,15 +211,11 @@ type timing struct {
 
 func runBimg(rounds int, keep bool) error {
 	began := time.Now()
-	work, err := os.MkdirTemp("", "pictor-bench-bimg-")
+	work, done, err := workDir("pictor-bench-bimg-", keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer done()
 	cores := runtime.NumCPU()
 	fmt.Printf("== own C vs bimg %s: %d cores (%s), %s, %d rounds per concurrency\n", bimg.Version, cores, cpuModel(), vipsVersion(), rounds)
 	if err := prepareBimg(work); err != nil {
@@ -656,18 +668,11 @@ func resamplingCheck(e *transform.Engine, work string) error {
 		if err != nil {
 			return err
 		}
-		var cells []string
-		for _, f := range []func() ([]byte, error){s.ours, s.bimg} {
-			b, err := f()
-			if err != nil {
-				return err
-			}
-			img, err := png.Decode(bytes.NewReader(b))
-			if err != nil {
-				return err
-			}
-			cells = append(cells, fmt.Sprintf("%.2f", meanDiff(exact, img)))
+		imgs, err := s.pngs()
+		if err != nil {
+			return err
 		}
+		cells := []string{fmt.Sprintf("%.2f", meanDiff(exact, imgs[0])), fmt.Sprintf("%.2f", meanDiff(exact, imgs[1]))}
 		fmt.Printf("| 4000×3000 → w-%d | %s |\n", w, strings.Join(cells, " | "))
 	}
 	return nil
@@ -697,18 +702,11 @@ func alphaEdgeCheck(e *transform.Engine) error {
 	if err != nil {
 		return err
 	}
-	var cells []string
-	for _, f := range []func() ([]byte, error){s.ours, s.bimg} {
-		b, err := f()
-		if err != nil {
-			return err
-		}
-		out, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			return err
-		}
-		cells = append(cells, edgePixels(out))
+	imgs, err := s.pngs()
+	if err != nil {
+		return err
 	}
+	cells := []string{edgePixels(imgs[0]), edgePixels(imgs[1])}
 	fmt.Printf("\nAlpha edge (1200×800 PNG, opaque blue | transparent red → w-300 PNG), the half-transparent pixels of the middle row (r,g,b,alpha):\nours %s; bimg %s\n", cells[0], cells[1])
 	return nil
 }

@@ -128,15 +128,11 @@ func run(n, rounds int, keep bool) error {
 	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
 		return errors.New("vipsthumbnail not found (apt-get install libvips-tools)")
 	}
-	work, err := os.MkdirTemp("", "pictor-bench-transform-")
+	work, done, err := workDir("pictor-bench-transform-", keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer done()
 	cores := runtime.NumCPU()
 	fmt.Printf("== transform: %d cores, %s\n", cores, vipsVersion())
 	fmt.Println("preparing sources from", photos)
@@ -412,4 +408,18 @@ func vipsVersion() string {
 		return "libvips (version unknown)"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// workDir makes a temporary work directory; done removes it, unless keep,
+// in which case its path is printed and it stays.
+func workDir(prefix string, keep bool) (dir string, done func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		fmt.Println("work directory:", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }
