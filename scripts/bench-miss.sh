@@ -7,7 +7,10 @@
 # tr:w-800,f-webp (18 MP). services/edge/cmd/benchmiss alternates engine and
 # edge runs, prints edge req/s ÷ engine img/s (medians) and the edge's peak
 # RSS, and exits non-zero when a ratio is under the target (0.95) or a
-# request failed; its last line is the summary. Sources are made once with
+# request failed; its last line is the summary. A third side, fetch+engine,
+# gets each source from the same nginx before transforming it in process:
+# edge ÷ fetch+engine (in brackets) is what the edge adds beyond the bytes'
+# delivery, which the engine alone never pays. Sources are made once with
 # libvips' CLI from Debian's sample photos and kept in .dev/bench-miss.
 # Knobs: PICTOR_BENCH_MISS_SECONDS (each run, default 8),
 # PICTOR_BENCH_MISS_ROUNDS (default 3), PICTOR_BENCH_MISS_CONNS (default
@@ -62,7 +65,8 @@ EDGE_PID=$(bench_pid edge)
 grep -m1 'memory budget' "$WORK/edge.log" || true
 echo "== cold misses: machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $WORKERS transform workers, $ROUNDS × ${SECONDS_EACH}s per side and concurrency ($CONNS)"
 rc=0
-TMPDIR="$WORK" "$WORK/benchmiss" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" -origin-pid "$ORIGIN_PID" \
+TMPDIR="$WORK" "$WORK/benchmiss" -edge "http://127.0.0.1:$EDGE_PORT" -pid "$EDGE_PID" \
+  -origin "http://127.0.0.1:$ORIGIN_PORT" -origin-pid "$ORIGIN_PID" \
   -src12 "$SRC/12mp.jpg" -src18 "$SRC/18mp.jpg" -workers "$WORKERS" -c "$CONNS" \
   -duration "${SECONDS_EACH}s" -rounds "$ROUNDS" | tee "$WORK/out" || rc=$?
 if ! pid_alive "$EDGE_PID" || grep -q 'level=ERROR' "$WORK/edge.log"; then

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"pictor/services/edge/internal/benchkit"
@@ -41,6 +43,7 @@ type measurement struct {
 	o      options
 	engine *transform.Engine
 	req    transform.Request
+	fetch  benchkit.Fetch // nil: no fetch+engine side
 	script string
 	prefix string
 	conns  int
@@ -60,40 +63,102 @@ type edgeRun struct {
 	after    metricsSample  // and once it had finished what wrk left in flight
 }
 
-// rounds alternates engine and edge runs, engine first, printing each
-// round and then the medians and where the time went.
+// rounds alternates engine, fetch+engine and edge runs, engine first,
+// printing each round and then the medians and where the time went.
 func (m measurement) rounds(run string) (result, error) {
-	var ratios, edgeRPS, engIPS, p99s []float64
+	var ratios, fetchRatios, edgeRPS, engIPS, fetchIPS, p99s []float64
 	var edges []edgeRun
-	var eng benchkit.Run
+	var eng, fet benchkit.Run
 	for r := 1; r <= m.o.rounds; r++ {
 		g, err := benchkit.Transforms(m.engine, m.req, m.o.workers, 0, m.o.duration)
 		if err != nil {
 			return result{}, fmt.Errorf("round %d: engine: %w", r, err)
+		}
+		var f benchkit.Run
+		if m.fetch != nil {
+			if f, err = benchkit.FetchTransforms(m.engine, m.req, m.fetch, m.o.workers, m.o.duration); err != nil {
+				return result{}, fmt.Errorf("round %d: fetch+engine: %w", r, err)
+			}
 		}
 		e, err := m.edgeRun(fmt.Sprintf("%s-r%d", run, r))
 		if err != nil {
 			return result{}, fmt.Errorf("round %d: edge: %w", r, err)
 		}
 		ratio := e.rps / g.PerSecond()
-		fmt.Printf("c%-2d round %d: engine %6.2f img/s (%d)   edge %6.2f req/s (%d, p99 %s, %d failed)   ratio %.2f   load %s\n",
-			m.conns, r, g.PerSecond(), g.Images, e.rps, e.served, e.p99.Round(time.Millisecond), e.errors, ratio, loadavg())
+		fmt.Printf("c%-2d round %d: engine %6.2f img/s (%d)%s   edge %6.2f req/s (%d, p99 %s, %d failed)   ratio %.2f%s   load %s\n",
+			m.conns, r, g.PerSecond(), g.Images, fetchColumn(f), e.rps, e.served, e.p99.Round(time.Millisecond), e.errors,
+			ratio, fetchRatio(e.rps, f), loadavg())
 		ratios, edgeRPS, engIPS = append(ratios, ratio), append(edgeRPS, e.rps), append(engIPS, g.PerSecond())
+		if m.fetch != nil {
+			fetchRatios, fetchIPS = append(fetchRatios, e.rps/f.PerSecond()), append(fetchIPS, f.PerSecond())
+		}
 		p99s = append(p99s, e.p99.Seconds())
 		edges = append(edges, e)
-		eng.Images, eng.Busy = eng.Images+g.Images, eng.Busy+g.Busy
-		eng.Used = eng.Used.Add(g.Used)
+		eng, fet = eng.Add(g), fet.Add(f)
 	}
-	res := result{conns: m.conns, ratio: benchkit.Median(ratios)}
+	res := result{conns: m.conns, ratio: benchkit.Median(ratios), fetchRatio: benchkit.Median(fetchRatios)}
 	for _, e := range edges {
 		res.errors += e.errors
 	}
 	hwm, _ := benchkit.ProcStatus(m.o.pid, "VmHWM")
-	fmt.Printf("c%-2d median: engine %.2f img/s, edge %.2f req/s, ratio %.2f (target %.2f), edge p99 %.0f ms, %d failed, edge peak RSS so far %.0f MiB\n",
-		m.conns, benchkit.Median(engIPS), benchkit.Median(edgeRPS), res.ratio, m.o.target,
+	fetchMedian := ""
+	if m.fetch != nil {
+		fetchMedian = fmt.Sprintf(", fetch+engine %.2f img/s", benchkit.Median(fetchIPS))
+	}
+	fmt.Printf("c%-2d median: engine %.2f img/s%s, edge %.2f req/s, ratio %.2f (target %.2f)%s, edge p99 %.0f ms, %d failed, edge peak RSS so far %.0f MiB\n",
+		m.conns, benchkit.Median(engIPS), fetchMedian, benchkit.Median(edgeRPS), res.ratio, m.o.target,
+		map[bool]string{true: fmt.Sprintf(", %.2f of fetch+engine", res.fetchRatio)}[m.fetch != nil],
 		benchkit.Median(p99s)*1000, res.errors, float64(hwm)/(1<<20))
-	fmt.Print(whereTimeGoes(edges, eng, m.o.originPid != 0))
+	fmt.Print(whereTimeGoes(edges, eng, fet, m.o.originPid != 0))
 	return res, nil
+}
+
+// fetchColumn is a round's fetch+engine rate, "" without that side.
+func fetchColumn(f benchkit.Run) string {
+	if f.Images == 0 {
+		return ""
+	}
+	return fmt.Sprintf("   fetch+engine %6.2f img/s (%d)", f.PerSecond(), f.Images)
+}
+
+func fetchRatio(rps float64, f benchkit.Run) string {
+	if f.Images == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f of fetch+engine)", rps/f.PerSecond())
+}
+
+// originFetch gets a new path of dir on the origin for every call, as the
+// edge does for every miss: one keep-alive connection per worker, the body
+// read into the worker's buffer when it fits (the edge reads a body with a
+// Content-Length into one pooled buffer of that size).
+func originFetch(origin, dir, run string, workers int) benchkit.Fetch {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: workers, DisableCompression: true}}
+	var n atomic.Int64
+	return func(ctx context.Context, buf []byte) ([]byte, error) {
+		url := fmt.Sprintf("%s/%s/%s-f%d.jpg", origin, dir, run, n.Add(1))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ContentLength < 0 {
+			return nil, fmt.Errorf("%s: %s, Content-Length %d", url, resp.Status, resp.ContentLength)
+		}
+		if int64(cap(buf)) < resp.ContentLength {
+			buf = make([]byte, resp.ContentLength)
+		}
+		buf = buf[:resp.ContentLength]
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, fmt.Errorf("%s: %w", url, err)
+		}
+		return buf, nil
+	}
 }
 
 // edgeRun runs wrk against the edge for one round, reads what the edge, the

@@ -97,6 +97,13 @@ func TestSummary(t *testing.T) {
 	if want := "bench-miss: PASS 12MP w-300 jpeg c4 0.97 c16 0.98 | 18MP w-800 webp c4 0.96 c16 0.95 | peak RSS 310 MiB"; !pass || line != want {
 		t.Errorf("summary = %q, %v; want %q", line, pass, want)
 	}
+	withFetch := append([]result(nil), rs...)
+	withFetch[0].fetchRatio, withFetch[1].fetchRatio = 1.01, 0.99
+	withFetch[2].fetchRatio, withFetch[3].fetchRatio = 0.98, 1
+	line, _ = summary(withFetch, 0.95, 310<<20, true)
+	if want := "bench-miss: PASS 12MP w-300 jpeg c4 0.97 [1.01] c16 0.98 [0.99] | 18MP w-800 webp c4 0.96 [0.98] c16 0.95 [1.00] | peak RSS 310 MiB | [edge ÷ fetch+engine]"; line != want {
+		t.Errorf("summary with fetch+engine = %q; want %q", line, want)
+	}
 	rs[1].errors = 2
 	if line, pass := summary(rs, 0.95, 310<<20, true); pass || !strings.Contains(line, "FAIL") || !strings.Contains(line, "2 failed requests") {
 		t.Errorf("with failed requests: %q, %v", line, pass)

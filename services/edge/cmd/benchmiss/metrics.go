@@ -75,10 +75,10 @@ func refusals(before, after metricsSample) string {
 }
 
 // whereTimeGoes says what each side spent per image over all rounds: CPU
-// time (the edge's next to the engine's, and the origin's and wrk's, which
-// only the edge shares the machine with), and the edge's stage means next
-// to the engine's mean transform.
-func whereTimeGoes(edges []edgeRun, eng benchkit.Run, withOrigin bool) string {
+// time (the edge's next to the engine's and fetch+engine's, and the
+// origin's and wrk's, which the engine alone does not share the machine
+// with), and the edge's stage means next to the engine's mean transform.
+func whereTimeGoes(edges []edgeRun, eng, fet benchkit.Run, withOrigin bool) string {
 	per := func(d time.Duration, n int) string {
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)/float64(max(n, 1)))
 	}
@@ -105,6 +105,9 @@ func whereTimeGoes(edges []edgeRun, eng benchkit.Run, withOrigin bool) string {
 		return fmt.Sprintf("%s (user %s, system %s, %d page faults)", per(u.CPU(), n), per(u.User, n), per(u.System, n), u.MinorFaults/int64(max(n, 1)))
 	}
 	fmt.Fprintf(&b, "    CPU per image: edge %s, engine %s", split(used, served), split(eng.Used, eng.Images))
+	if fet.Images > 0 {
+		fmt.Fprintf(&b, ", fetch+engine %s", split(fet.Used, fet.Images))
+	}
 	if withOrigin {
 		fmt.Fprintf(&b, ", origin %s", per(origin, served))
 	}

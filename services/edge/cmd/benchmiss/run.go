@@ -28,11 +28,14 @@ type missCase struct {
 
 // result is one case at one concurrency.
 type result struct {
-	label     string
-	conns     int
-	ratio     float64 // median of the rounds' ratios
-	errors    int     // failed requests
-	different bool    // the edge's bytes were not the engine's
+	label string
+	conns int
+	ratio float64 // median of the rounds' ratios
+	// fetchRatio is the median of edge req/s ÷ fetch+engine img/s, 0
+	// without that side: what the edge adds beyond getting the bytes.
+	fetchRatio float64
+	errors     int  // failed requests
+	different  bool // the edge's bytes were not the engine's
 }
 
 func run(o options) (bool, error) {
@@ -112,6 +115,9 @@ func runCase(o options, engine *transform.Engine, script string, c missCase) ([]
 	var out []result
 	for _, conns := range o.conns {
 		m := measurement{o: o, engine: engine, req: req, script: script, prefix: prefix, conns: conns}
+		if o.origin != "" {
+			m.fetch = originFetch(o.origin, c.dir, fmt.Sprintf("%s-c%d", o.run, conns), o.workers)
+		}
 		r, err := m.rounds(fmt.Sprintf("%s-%s-c%d", o.run, c.dir, conns))
 		if err != nil {
 			return nil, fmt.Errorf("%s c%d: %w", label, conns, err)
@@ -148,10 +154,16 @@ func summary(results []result, target float64, hwm int64, alive bool) (string, b
 			b.WriteString(" " + r.label)
 		}
 		fmt.Fprintf(&b, " c%d %.2f", r.conns, r.ratio)
+		if r.fetchRatio > 0 {
+			fmt.Fprintf(&b, " [%.2f]", r.fetchRatio)
+		}
 		errors += r.errors
 		pass = pass && r.ratio >= target && r.errors == 0 && !r.different
 	}
 	fmt.Fprintf(&b, " | peak RSS %.0f MiB", float64(hwm)/(1<<20))
+	if len(results) > 0 && results[0].fetchRatio > 0 {
+		b.WriteString(" | [edge ÷ fetch+engine]")
+	}
 	if errors > 0 {
 		fmt.Fprintf(&b, " | %d failed requests", errors)
 	}

@@ -34,6 +34,11 @@ func (r Run) PerSecond() float64 { return float64(r.Images) / r.Wall.Seconds() }
 // CPUPerImage is the process's CPU time per image.
 func (r Run) CPUPerImage() time.Duration { return r.Used.CPU() / time.Duration(max(r.Images, 1)) }
 
+// Add sums two runs, as rounds of one measurement.
+func (r Run) Add(s Run) Run {
+	return Run{Images: r.Images + s.Images, Wall: r.Wall + s.Wall, Used: r.Used.Add(s.Used), Busy: r.Busy + s.Busy}
+}
+
 // MeanTransform is the mean wall time of one transform.
 func (r Run) MeanTransform() time.Duration { return r.Busy / time.Duration(max(r.Images, 1)) }
 
@@ -45,6 +50,21 @@ func (r Run) MeanTransform() time.Duration { return r.Busy / time.Duration(max(r
 // responses that arrived within its run. The process should do nothing
 // else meanwhile: Used is the whole process's.
 func Transforms(e *transform.Engine, req transform.Request, workers, count int, limit time.Duration) (Run, error) {
+	return drive(e, req, nil, workers, count, limit)
+}
+
+// Fetch gets the next source, reading it into buf when it fits (buf is the
+// worker's last source, nil at first), and returns it.
+type Fetch func(ctx context.Context, buf []byte) ([]byte, error)
+
+// FetchTransforms is Transforms with every source got by fetch first, in the
+// same worker: the least any server does per miss, so an edge's rate next to
+// this one's prices what the edge adds beyond getting the bytes.
+func FetchTransforms(e *transform.Engine, req transform.Request, fetch Fetch, workers int, limit time.Duration) (Run, error) {
+	return drive(e, req, fetch, workers, 0, limit)
+}
+
+func drive(e *transform.Engine, req transform.Request, fetch Fetch, workers, count int, limit time.Duration) (Run, error) {
 	var started, done atomic.Int64
 	var busy atomic.Int64
 	var wg sync.WaitGroup
@@ -64,6 +84,7 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			w := worker{e: e, req: req, fetch: fetch}
 			for {
 				if count > 0 && started.Add(1) > int64(count) {
 					return
@@ -72,7 +93,7 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 				if count <= 0 && !t0.Before(deadline) {
 					return
 				}
-				if _, err := e.Transform(context.Background(), req); err != nil {
+				if err := w.one(); err != nil {
 					errs <- err
 					return
 				}
@@ -98,6 +119,28 @@ func Transforms(e *transform.Engine, req transform.Request, workers, count int, 
 		return r, fmt.Errorf("no transform finished within %s", limit)
 	}
 	return r, nil
+}
+
+// worker is one of drive's goroutines; buf is its last fetched source, kept
+// for the next, as an edge keeps its pooled buffers.
+type worker struct {
+	e     *transform.Engine
+	req   transform.Request
+	fetch Fetch
+	buf   []byte
+}
+
+func (w *worker) one() error {
+	req := w.req
+	if w.fetch != nil {
+		src, err := w.fetch(context.Background(), w.buf)
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		w.buf, req.Source = src, src
+	}
+	_, err := w.e.Transform(context.Background(), req)
+	return err
 }
 
 // Usage is what a process has used so far, or between two readings.

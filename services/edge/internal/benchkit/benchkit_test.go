@@ -2,11 +2,15 @@ package benchkit
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"image"
 	"image/jpeg"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,5 +76,40 @@ func TestTransforms(t *testing.T) {
 	}
 	if _, err := Transforms(e, transform.Request{Source: []byte("not an image"), Transformation: tr}, 2, 0, time.Second); err == nil {
 		t.Fatal("a failing transform was not reported")
+	}
+}
+
+func TestFetchTransforms(t *testing.T) {
+	var src bytes.Buffer
+	if err := jpeg.Encode(&src, image.NewRGBA(image.Rect(0, 0, 64, 48)), nil); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := imgurl.Parse("w-16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := transform.New(transform.Config{MaxSourcePixels: 1 << 20, Workers: 2, QueueLength: 2,
+		QueueWait: time.Second, Deadline: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// No source in the request: every transform must use what fetch got.
+	req := transform.Request{Transformation: tr, Format: "jpeg"}
+	var fetches, reused atomic.Int64
+	fetch := func(_ context.Context, buf []byte) ([]byte, error) {
+		fetches.Add(1)
+		if cap(buf) >= src.Len() {
+			reused.Add(1)
+			return append(buf[:0], src.Bytes()...), nil
+		}
+		return bytes.Clone(src.Bytes()), nil
+	}
+	r, err := FetchTransforms(e, req, fetch, 2, 100*time.Millisecond)
+	if err != nil || r.Images == 0 {
+		t.Fatalf("%+v, %v", r, err)
+	}
+	if f := fetches.Load(); f < int64(r.Images) || reused.Load() < f-2 {
+		t.Errorf("%d images, %d fetches, %d into the worker's last buffer; want a fetch per image, every one but each worker's first reusing", r.Images, f, reused.Load())
+	}
+	failing := func(context.Context, []byte) ([]byte, error) { return nil, errors.New("origin down") }
+	if _, err := FetchTransforms(e, req, failing, 2, time.Second); err == nil || !strings.Contains(err.Error(), "origin down") {
+		t.Fatalf("a failing fetch: %v", err)
 	}
 }
