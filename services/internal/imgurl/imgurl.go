@@ -135,7 +135,7 @@ var unsupportedKeys = map[string]string{
 	"al": "text layers", "lm": "layers", "z": "zoom", "pg": "page selection",
 	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
 	"abs": "video", "raw": "raw transformations", "if": "conditionals", "end": "conditionals",
-	"ie-else": "conditionals", "else": "conditionals", "dpr-auto": "client hints",
+	"ie-else": "conditionals", "else": "conditionals",
 }
 
 var unsupportedEffects = map[string]bool{

@@ -71,29 +71,33 @@ type USM struct{ Radius, Sigma, Amount, Threshold float64 }
 // Step is one step of a chain: every parameter that may appear in it.
 type Step struct {
 	Width, Height Size
-	AspectRatio   *Ratio
-	Crop          string // maintain_ratio, force, at_max, at_max_enlarge, at_least
-	CropMode      string // pad_resize, extract, pad_extract
-	Focus         string // center, top, ..., auto
-	X, Y, XC, YC  OptInt
-	Quality       int     // 0 = account default
-	Format        string  // auto, jpg, png, webp, avif, gif, orig
-	DPR           float64 // 0 = unset (1)
-	Background    *Color
-	Border        *Border
-	Radius        int // 0 = none
-	RadiusMax     bool
-	Rotate        Rotation
-	Flip          string // h, v, h_v
-	Blur          int
-	Opacity       OptInt
-	Trim          OptInt // Set with Value 0 means "true" (default threshold)
-	Named         string
-	DefaultImage  string // path; '/' already decoded from '@@'
-	Original      bool
-	Progressive   bool
-	Lossless      bool
-	KeepMetadata  bool
+	// WidthAuto (w-auto) and DPRAuto (dpr-auto) take the width and the
+	// pixel ratio from the request's client hints: ResolveHints replaces
+	// them before a transformation is planned or named in the cache.
+	WidthAuto, DPRAuto bool
+	AspectRatio        *Ratio
+	Crop               string // maintain_ratio, force, at_max, at_max_enlarge, at_least
+	CropMode           string // pad_resize, extract, pad_extract
+	Focus              string // center, top, ..., auto
+	X, Y, XC, YC       OptInt
+	Quality            int     // 0 = account default
+	Format             string  // auto, jpg, png, webp, avif, gif, orig
+	DPR                float64 // 0 = unset (1)
+	Background         *Color
+	Border             *Border
+	Radius             int // 0 = none
+	RadiusMax          bool
+	Rotate             Rotation
+	Flip               string // h, v, h_v
+	Blur               int
+	Opacity            OptInt
+	Trim               OptInt // Set with Value 0 means "true" (default threshold)
+	Named              string
+	DefaultImage       string // path; '/' already decoded from '@@'
+	Original           bool
+	Progressive        bool
+	Lossless           bool
+	KeepMetadata       bool
 	// KeepCopyright is cp-true. ImageKit documents cp as "color profile":
 	// keep the source's ICC profile (and its untransformed pixel values)
 	// while every other piece of metadata is still stripped. The field name
@@ -148,7 +152,19 @@ func init() {
 }
 
 var specs = []spec{
-	{"w", func(s *Step, v string) error { return parseSize("w", v, &s.Width) }, func(s *Step) (string, bool) { return fmtSize(s.Width) }},
+	{"w", func(s *Step, v string) error {
+		if v == "auto" {
+			s.Width, s.WidthAuto = Size{}, true
+			return nil
+		}
+		s.WidthAuto = false
+		return parseSize("w", v, &s.Width)
+	}, func(s *Step) (string, bool) {
+		if s.WidthAuto {
+			return "auto", true
+		}
+		return fmtSize(s.Width)
+	}},
 	{"h", func(s *Step, v string) error { return parseSize("h", v, &s.Height) }, func(s *Step) (string, bool) { return fmtSize(s.Height) }},
 	{"ar", parseAspectRatio, func(s *Step) (string, bool) {
 		if s.AspectRatio == nil {
@@ -187,13 +203,22 @@ var specs = []spec{
 		return nil
 	}, func(s *Step) (string, bool) { return s.Format, s.Format != "" }},
 	{"dpr", func(s *Step, v string) error {
+		if v == "auto" {
+			s.DPR, s.DPRAuto = 0, true
+			return nil
+		}
 		f, err := parseDecimal(v)
 		if err != nil || f < MinDPR || f > MaxDPR {
-			return invalidValue("dpr", fmt.Sprintf("want a number from %g to %g", MinDPR, MaxDPR))
+			return invalidValue("dpr", fmt.Sprintf("want auto or a number from %g to %g", MinDPR, MaxDPR))
 		}
-		s.DPR = f
+		s.DPR, s.DPRAuto = f, false
 		return nil
-	}, func(s *Step) (string, bool) { return fmtFloat(s.DPR), s.DPR != 0 }},
+	}, func(s *Step) (string, bool) {
+		if s.DPRAuto {
+			return "auto", true
+		}
+		return fmtFloat(s.DPR), s.DPR != 0
+	}},
 	{"bg", func(s *Step, v string) error {
 		c, err := parseColor("bg", v)
 		if err != nil {
@@ -404,7 +429,8 @@ func parseSize(key, v string, dst *Size) error {
 	f, err := parseDecimal(v)
 	switch {
 	case err != nil || f <= 0:
-		return invalidValue(key, fmt.Sprintf("want pixels from 1 to %d or a fraction between 0 and 1", MaxSide))
+		return invalidValue(key, fmt.Sprintf("want pixels from 1 to %d or a fraction between 0 and 1%s", MaxSide,
+			map[bool]string{true: " (or auto)"}[key == "w"]))
 	case f < 1:
 		*dst = Size{Set: true, Value: f}
 	case f != math.Trunc(f):

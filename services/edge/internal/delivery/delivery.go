@@ -343,4 +343,4 @@ func sanitizeHeader(s string) string {
 // The package's tests fail if any test input produced one.
 var internalErrors atomic.Int64
 
-const exposedHeaders = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link"
+const exposedHeaders = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link, Content-DPR"

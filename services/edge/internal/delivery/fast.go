@@ -12,6 +12,7 @@ import (
 
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/panics"
+	"pictor/services/internal/imgurl"
 )
 
 // The fast front serves image requests (GET and HEAD of an image path) on
@@ -129,7 +130,9 @@ func fastTarget(ctx *fasthttp.RequestCtx) (target, bool) {
 		return target{}, false // net/http's rules for a missing Host apply
 	}
 	t := target{method: http.MethodGet, host: string(host), uri: rawURI, rawPath: rawPath, rawQuery: rawQuery,
-		accept: string(ctx.Request.Header.Peek("Accept")), ifNoneMatch: string(ctx.Request.Header.Peek("If-None-Match"))}
+		accept: string(ctx.Request.Header.Peek("Accept")), ifNoneMatch: string(ctx.Request.Header.Peek("If-None-Match")),
+		hints: imgurl.Hints{Width: firstOf(string(ctx.Request.Header.Peek("Sec-CH-Width")), string(ctx.Request.Header.Peek("Width"))),
+			DPR: firstOf(string(ctx.Request.Header.Peek("Sec-CH-DPR")), string(ctx.Request.Header.Peek("DPR")))}}
 	if head {
 		t.method = http.MethodHead
 	}

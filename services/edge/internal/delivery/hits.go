@@ -72,7 +72,9 @@ func (m *hitMemos) sum(host, uri, accept []byte) uint64 {
 
 // remember keeps what serve worked out for t after it answered an L1 hit.
 func (m *hitMemos) remember(t target, req *request, key string) {
-	if t.uri == "" || t.method != "GET" || t.ifNoneMatch != "" || len(t.via) > 0 {
+	// A memo matches on Host, URI and Accept only: an answer that depends
+	// on client hints as well is not remembered.
+	if t.uri == "" || t.method != "GET" || t.ifNoneMatch != "" || len(t.via) > 0 || req.hints.Any() {
 		return
 	}
 	var expires int64

@@ -32,9 +32,10 @@ type request struct {
 	key          string // the variant's cache key (render)
 	format       string // negotiated; "" = the source's format
 	vary         bool
-	original     bool   // orig-true: the source bytes untouched
-	defaultImage string // di-: fetched when no origin has the image
-	version      uint64 // routing table version the request was resolved with
+	hints        imgurl.HintUse // the client hints w-auto and dpr-auto consulted
+	original     bool           // orig-true: the source bytes untouched
+	defaultImage string         // di-: fetched when no origin has the image
+	version      uint64         // routing table version the request was resolved with
 	purges       []routing.PurgeRule
 	coalesced    bool // the variant came from another request's work
 }
@@ -61,7 +62,9 @@ type variant struct {
 func (h *Handler) serveImage(w http.ResponseWriter, r *http.Request, reqID string) {
 	rawPath, rawQuery := requestTarget(r)
 	h.serve(r.Context(), reqID, target{method: r.Method, host: r.Host, rawPath: rawPath, rawQuery: rawQuery,
-		accept: r.Header.Get("Accept"), via: r.Header.Values("Via"), ifNoneMatch: r.Header.Get("If-None-Match")},
+		accept: r.Header.Get("Accept"), via: r.Header.Values("Via"), ifNoneMatch: r.Header.Get("If-None-Match"),
+		hints: imgurl.Hints{Width: firstOf(r.Header.Get("Sec-CH-Width"), r.Header.Get("Width")),
+			DPR: firstOf(r.Header.Get("Sec-CH-DPR"), r.Header.Get("DPR"))}},
 		netResponder{w})
 }
 
@@ -129,6 +132,16 @@ type target struct {
 	accept            string // the first Accept header
 	via               []string
 	ifNoneMatch       string
+	hints             imgurl.Hints // Sec-CH-Width (or Width) and Sec-CH-DPR (or DPR)
+}
+
+// firstOf is a if it is set, else b: the Sec-CH- spelling of a client hint
+// wins over the older one.
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (h *Handler) parseTarget(t target) (*request, error) {
@@ -169,6 +182,12 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	}
 	if req.tr, req.canonical, err = h.transformations.parse(steps, req.query.Transformation, route.Account); err != nil {
 		return req, err
+	}
+	if req.tr.UsesHints() {
+		// The variant is named by what the hints resolved to, so each hint
+		// value the rounding allows has its own cache entry.
+		req.tr, req.hints = req.tr.ResolveHints(t.hints)
+		req.canonical = req.tr.String()
 	}
 	for _, st := range req.tr.Steps {
 		if st.Original {
@@ -293,8 +312,11 @@ func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch str
 	hdr.setHeader("Etag", []string{etag})
 	hdr.setHeader("Cache-Control", cacheControlOf(freshness.Answer{Stale: v.cacheStatus == "STALE",
 		Private: v.private, NoStore: v.noStore, MaxAge: req.route.Account.CacheMaxAge}))
-	if req.vary {
-		hdr.setHeader("Vary", varyAcceptValue)
+	if vary := varyValues[varyIndex(req.vary, req.hints)]; vary != nil {
+		hdr.setHeader("Vary", vary)
+	}
+	if req.hints.ContentDPR > 0 {
+		hdr.setHeader("Content-Dpr", []string{imgurl.FormatDPR(req.hints.ContentDPR)})
 	}
 	hdr.setHeader("Access-Control-Allow-Origin", anyOriginValue)
 	hdr.setHeader("Access-Control-Expose-Headers", exposedHeadersValue)
@@ -328,13 +350,50 @@ func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch str
 // Constant header values, shared by every response; net/http never
 // modifies them.
 var (
-	varyAcceptValue     = []string{"Accept"}
 	anyOriginValue      = []string{"*"}
 	exposedHeadersValue = []string{exposedHeaders}
 	nosniffValue        = []string{"nosniff"}
 	cachedTimingValue   = []string{"origin;dur=0, transform;dur=0"}
 	textPlainValue      = []string{"text/plain; charset=utf-8"}
 )
+
+// varyValues are the Vary values by varyIndex: what the answer depends on
+// beyond the URL — Accept when the format was negotiated, and both
+// spellings of each client hint the transformation consulted (either may
+// be the one read).
+var varyValues = func() [8][]string {
+	var v [8][]string
+	for i := range v {
+		var names []string
+		if i&1 != 0 {
+			names = append(names, "Accept")
+		}
+		if i&2 != 0 {
+			names = append(names, "Sec-CH-Width", "Width")
+		}
+		if i&4 != 0 {
+			names = append(names, "Sec-CH-DPR", "DPR")
+		}
+		if names != nil {
+			v[i] = []string{strings.Join(names, ", ")}
+		}
+	}
+	return v
+}()
+
+func varyIndex(accept bool, hints imgurl.HintUse) int {
+	i := 0
+	if accept {
+		i |= 1
+	}
+	if hints.Width {
+		i |= 2
+	}
+	if hints.DPR {
+		i |= 4
+	}
+	return i
+}
 
 // cacheControls memoises Cache-Control values: a handful of answers (per
 // account max-age) serve every response, so none allocates one.

@@ -66,6 +66,12 @@ func (g geometry) outputSize() (int, int) {
 // size, never coordinates. When only one of w/h is given to an extract
 // mode, the other side is the input's.
 func planResize(w, h int, st imgurl.Step) (geometry, error) {
+	if st.WidthAuto || st.DPRAuto {
+		// The caller resolves client hints (imgurl.ResolveHints) before a
+		// transformation gets here: planning one unresolved would silently
+		// drop a width.
+		return geometry{}, errkind.New(errkind.Internal, "unresolved_client_hints", "w-auto or dpr-auto reached the transform engine unresolved")
+	}
 	tw, th := float64(st.Width.Resolve(w)), float64(st.Height.Resolve(h))
 	if st.AspectRatio != nil {
 		ar := st.AspectRatio.W / st.AspectRatio.H

@@ -109,6 +109,8 @@ func TestPlanResizeRefusals(t *testing.T) {
 		{1200, 800, "w-300,h-200,cm-extract,x-10,xc-100", errkind.Invalid},
 		{1200, 800, "w-300,h-200,x-10", errkind.Unsupported},
 		{1200, 800, "w-300,h-200,cm-pad_resize,fo-auto", errkind.Unsupported},
+		{1200, 800, "w-auto", errkind.Internal},
+		{1200, 800, "w-300,dpr-auto", errkind.Internal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tr, func(t *testing.T) {
