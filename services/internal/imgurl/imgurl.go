@@ -97,27 +97,104 @@ func parseStep(s string) (Step, error) {
 	if s == "" {
 		return st, nil
 	}
+	// block is the conditional being read and branch the side of it that
+	// parameters go to; nil outside a block.
+	var block *Conditional
+	var branch *Step
 	for _, p := range strings.Split(s, ",") {
 		if p == "" {
 			continue
 		}
 		key, value, hasValue := strings.Cut(p, "-")
-		if err := checkUnsupported(key, value); err != nil {
-			return Step{}, err
+		if key == "if" {
+			var err error
+			if block, branch, err = conditional(&st, block, branch, value); err != nil {
+				return Step{}, err
+			}
+			continue
 		}
-		spec, ok := specsByKey[key]
-		if !ok {
-			return Step{}, errkind.New(errkind.Invalid, "unknown_parameter",
-				fmt.Sprintf("unknown transformation parameter %q", key))
+		dst := &st
+		if branch != nil {
+			if what, ok := condForbidden[key]; ok {
+				return Step{}, errkind.New(errkind.Unsupported, "unsupported_parameter",
+					fmt.Sprintf("transformation parameter %q cannot be set inside a conditional (%s is decided before the image is read)", key, what))
+			}
+			if (key == "w" || key == "dpr") && value == "auto" {
+				return Step{}, unsupported(key+"-auto", "client hints inside conditionals")
+			}
+			dst = branch
 		}
-		if !hasValue || value == "" {
-			return Step{}, invalidValue(key, "missing value")
-		}
-		if err := spec.parse(&st, value); err != nil {
+		if err := parseParam(dst, key, value, hasValue); err != nil {
 			return Step{}, err
 		}
 	}
+	if block != nil {
+		return Step{}, invalidValue("if", "an if- block has no if-end")
+	}
+	if len(st.Conds) > MaxConditionals {
+		return Step{}, invalidValue("if", fmt.Sprintf("at most %d conditional blocks in a step", MaxConditionals))
+	}
 	return st, nil
+}
+
+// MaxConditionals bounds the if- blocks of one step.
+const MaxConditionals = 4
+
+// conditional reads "if-COND", "if-else" and "if-end": it opens a block,
+// switches it to its else branch, or closes it onto st.
+func conditional(st *Step, block *Conditional, branch *Step, value string) (*Conditional, *Step, error) {
+	switch value {
+	case "else":
+		if block == nil || branch != &block.Then {
+			return nil, nil, invalidValue("if", "if-else outside an if- block, or twice in one")
+		}
+		return block, &block.Else, nil
+	case "end":
+		if block == nil {
+			return nil, nil, invalidValue("if", "if-end without an if- block")
+		}
+		st.Conds = append(st.Conds, *block)
+		return nil, nil, nil
+	}
+	if block != nil {
+		return nil, nil, invalidValue("if", "conditionals do not nest: close the block with if-end first")
+	}
+	c, err := parseCond(value)
+	if err != nil {
+		return nil, nil, err
+	}
+	block = &Conditional{If: c}
+	return block, &block.Then, nil
+}
+
+// parseParam sets one key-value parameter on st.
+func parseParam(st *Step, key, value string, hasValue bool) error {
+	if _, ok := exprKeys[key]; ok && hasValue && isExpression(value) {
+		e, err := parseExpr(key, value)
+		if err != nil {
+			return err
+		}
+		st.setExpr(key, e)
+		return nil
+	}
+	if err := checkUnsupported(key, value); err != nil {
+		return err
+	}
+	spec, ok := specsByKey[key]
+	if !ok {
+		return errkind.New(errkind.Invalid, "unknown_parameter",
+			fmt.Sprintf("unknown transformation parameter %q", key))
+	}
+	if !hasValue || value == "" {
+		return invalidValue(key, "missing value")
+	}
+	if err := spec.parse(st, value); err != nil {
+		return err
+	}
+	if len(st.Exprs) > 0 {
+		st.dropExpr(key)
+	}
+	return nil
 }
 
 func invalidValue(key, why string) error {
@@ -134,8 +211,7 @@ var unsupportedKeys = map[string]string{
 	"ff": "text layers", "co": "text layers", "tg": "text layers", "pa": "text layers",
 	"al": "text layers", "lm": "layers", "z": "zoom", "pg": "page selection",
 	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
-	"abs": "video", "raw": "raw transformations", "if": "conditionals", "end": "conditionals",
-	"ie-else": "conditionals", "else": "conditionals",
+	"abs": "video", "raw": "raw transformations",
 }
 
 var unsupportedEffects = map[string]bool{
@@ -157,8 +233,9 @@ func checkUnsupported(key, value string) error {
 	if key == "fo" && (value == "face" || strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
 		return unsupported("fo-"+value, "face and object focus")
 	}
-	if isExpression(value) {
-		return unsupported(key, "arithmetic expressions")
+	if key != "di" && key != "n" && isExpression(value) { // a path or a name may contain "_ch_"
+		return errkind.New(errkind.Unsupported, "unsupported_parameter",
+			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc and r do)", key))
 	}
 	return nil
 }
@@ -172,21 +249,6 @@ func unsupported(param, what string) error {
 func isObjectFocus(v string) bool {
 	switch v {
 	case "person", "car", "dog", "cat", "bottle", "chair", "laptop", "bicycle":
-		return true
-	}
-	return false
-}
-
-// isExpression recognises ImageKit arithmetic expressions such as
-// "iw_div_2" or "ih_mul_0.5": they reference image properties by name.
-func isExpression(v string) bool {
-	for _, op := range []string{"_add_", "_sub_", "_mul_", "_div_", "_mod_", "_pow_"} {
-		if strings.Contains(v, op) {
-			return true
-		}
-	}
-	switch v {
-	case "iw", "ih", "iar", "cw", "ch", "car", "bw", "bh", "bar":
 		return true
 	}
 	return false

@@ -107,6 +107,11 @@ type Step struct {
 	Sharpen       OptInt // Set with Value 0 means default strength
 	UnsharpMask   *USM
 	Contrast      bool
+	// Exprs are parameters given as arithmetic expressions, and Conds the
+	// step's if-…-if-end blocks, in the order written; Bind turns both into
+	// plain values once the image's sizes are known.
+	Exprs []KeyExpr
+	Conds []Conditional
 }
 
 // IsZero reports whether the step sets no parameter.
@@ -117,6 +122,9 @@ func (s Step) String() string {
 	var b strings.Builder
 	for _, sp := range specs {
 		v, ok := sp.format(&s)
+		if e := s.exprOf(sp.key); e != nil && sp.parse != nil {
+			v, ok = e.String(), true
+		}
 		if !ok {
 			continue
 		}
@@ -126,6 +134,19 @@ func (s Step) String() string {
 		b.WriteString(sp.key)
 		b.WriteByte('-')
 		b.WriteString(v)
+	}
+	for _, c := range s.Conds {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("if-" + c.If.String())
+		if t := c.Then.String(); t != "" {
+			b.WriteString("," + t)
+		}
+		if e := c.Else.String(); e != "" {
+			b.WriteString(",if-else," + e)
+		}
+		b.WriteString(",if-end")
 	}
 	return b.String()
 }

@@ -189,6 +189,9 @@ func TestServeImage(t *testing.T) {
 		{name: "original bytes", target: "/demo/tr:orig-true/photo.jpg", status: 200, width: 600, contentType: "image/jpeg"},
 		{name: "default image", target: "/demo/tr:w-30,di-default.jpg/missing.jpg", status: 200, width: 30},
 		{name: "head", method: "HEAD", target: "/demo/tr:w-300/photo.jpg", status: 200},
+		{name: "expression", target: "/demo/tr:w-iw_div_3/photo.jpg", status: 200, width: 200},
+		{name: "conditional", target: "/demo/tr:if-iar_gt_1,w-120,if-else,w-60,if-end/photo.jpg", status: 200, width: 120},
+		{name: "expression impossible for this image", target: "/demo/tr:w-iw_sub_ih_mul_2/photo.jpg", status: 400, errHas: `"w"`},
 
 		{name: "missing", target: "/demo/tr:w-300/nope.jpg", status: 404, errHas: "not found"},
 		{name: "bad width", target: "/demo/tr:w-abc/photo.jpg", status: 400, errHas: `"w"`},

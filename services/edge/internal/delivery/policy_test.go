@@ -567,7 +567,7 @@ func TestResponseHeadersFollowConfig(t *testing.T) {
 	src.IncludeCanonicalHeader, src.BaseUrlForCanonicalHeader = true, "https://www.example.com"
 	snap := oneAccount(3600, 3600, src)
 	e := newPolicyEdge(t, snap)
-	const expose = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link"
+	const expose = "Content-Length, Content-Type, ETag, X-Cache, X-Request-Id, X-Pictor-Error, Server-Timing, Link, Content-DPR"
 	miss := e.get("/demo/tr:w-50/p.jpg")
 	hit := e.get("/demo/tr:w-50/p.jpg")
 	for name, r := range map[string]*httptest.ResponseRecorder{"miss": miss, "hit": hit} {

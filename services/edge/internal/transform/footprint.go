@@ -26,6 +26,9 @@ type footprint struct {
 	steps        []imgurl.Step
 	firstPlanned *geometry // the first step's geometry, applied at load
 	out          string    // output format
+	// vars are the source's sizes, for the expressions and conditionals of
+	// the steps after the first (which the caller has bound already).
+	vars imgurl.Vars
 }
 
 const (
@@ -93,6 +96,14 @@ func (f footprint) sizes() (peak int64, w, h int, random bool) {
 	w, h = f.loadW, f.loadH
 	peak = int64(w) * int64(h)
 	for i, st := range f.steps {
+		if i > 0 {
+			v := f.vars
+			v.CW, v.CH = w, h
+			var err error
+			if st, err = st.Bind(v); err != nil {
+				continue // the transform will refuse it; nothing to reserve for
+			}
+		}
 		if st.Trim.Set {
 			random = true
 		}

@@ -9,6 +9,7 @@ import (
 
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/imgurl"
 )
 
 // footprintOf is the engine's estimate for src under tr, planned the way
@@ -20,6 +21,10 @@ func footprintOf(t *testing.T, src []byte, tr, out string) int64 {
 		t.Fatal(err)
 	}
 	steps := mustParse(t, tr).Steps
+	vars := imgurl.Vars{IW: hd.width, IH: hd.height, CW: hd.width, CH: hd.height}
+	if steps[0], err = steps[0].Bind(vars); err != nil {
+		t.Fatal(err)
+	}
 	first, err := planResize(hd.width, hd.height, steps[0])
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +33,7 @@ func footprintOf(t *testing.T, src []byte, tr, out string) int64 {
 	if first.region != nil || steps[0].Trim.Set {
 		loadW, loadH, planned = hd.width, hd.height, nil
 	}
-	return footprint{hd: hd, src: src, loadW: loadW, loadH: loadH, steps: steps, firstPlanned: planned, out: out}.bytes()
+	return footprint{hd: hd, src: src, loadW: loadW, loadH: loadH, steps: steps, firstPlanned: planned, out: out, vars: vars}.bytes()
 }
 
 // The estimate grows with what a pipeline really holds: bigger outputs,
@@ -48,6 +53,9 @@ func TestFootprintOrdering(t *testing.T) {
 		{"rotation grows the canvas", func() int64 { return footprintOf(t, jpg, "w-1800,rt-90", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800,rt-30", "jpeg") }},
 		{"trim decodes at full size", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, jpg, "t-true,w-100", "jpeg") }},
 		{"a chained upscale", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-100:w-1900", "png") }},
+		{"an upscale by expression", func() int64 { return footprintOf(t, jpg, "w-100:w-200", "png") }, func() int64 { return footprintOf(t, jpg, "w-100:w-cw_mul_19", "png") }},
+		{"an upscale in a conditional", func() int64 { return footprintOf(t, jpg, "w-100:w-200", "png") }, func() int64 { return footprintOf(t, jpg, "w-100:if-cw_lt_200,w-1900,if-end", "png") }},
+		{"a rotation in a conditional", func() int64 { return footprintOf(t, jpg, "w-1800,rt-90", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800:if-iw_gt_1,rt-30,if-end", "jpeg") }},
 		// libjpeg keeps every coefficient of a progressive JPEG at full
 		// size (2 bytes each, 4:2:0 here: 1.5 samples a pixel).
 		{"progressive JPEG", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, progressive, "w-100", "jpeg") }},

@@ -127,6 +127,14 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if len(steps) == 0 {
 		steps = []imgurl.Step{{}}
 	}
+	// Expressions and conditionals are bound as each step is reached, on
+	// the image as it is then; the first is bound now, on the source, as
+	// it is planned before decoding.
+	src := imgurl.Vars{IW: srcW, IH: srcH, CW: srcW, CH: srcH}
+	steps = append([]imgurl.Step(nil), steps...)
+	if steps[0], err = steps[0].Bind(src); err != nil {
+		return nil, err
+	}
 	meta := metadataPolicy(steps)
 	q, progressive, lossless := outputParams(steps)
 	out, err := outputFormat(req.Format, RequestedFormat(req.Transformation), hd, lossless)
@@ -167,7 +175,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// The transform's peak memory is leased before anything is decoded; a
 	// busy edge waits a moment for it, then answers 503.
 	lease, err := e.reserve(ctx, footprint{hd: hd, src: req.Source, loadW: loadW, loadH: loadH,
-		steps: steps, firstPlanned: planned, out: out})
+		steps: steps, firstPlanned: planned, out: out, vars: src})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +199,11 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 		g := planned
 		if i > 0 {
 			g = nil
+			cur := src
+			cur.CW, cur.CH = img.width(), img.height()
+			if st, err = st.Bind(cur); err != nil {
+				return nil, err
+			}
 		}
 		if err := runStep(img, st, g, env); err != nil {
 			return nil, runError(ctx, img, err)

@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"context"
+	"image"
 	"image/color"
 	"io"
 	"log/slog"
@@ -149,6 +150,9 @@ func TestTransformRefusals(t *testing.T) {
 		{name: "coordinates without extract", src: jpg, tr: "x-10", kind: errkind.Unsupported},
 		{name: "lossless jpeg", src: jpg, tr: "lo-true,f-jpg", format: "jpeg", kind: errkind.Unsupported},
 		{name: "unexpanded named", src: jpg, tr: "n-thumb", kind: errkind.Unsupported},
+		{name: "expression dividing by zero", src: jpg, tr: "w-iw_div_0", kind: errkind.Invalid, reason: "invalid_parameter"},
+		{name: "expression under one pixel", src: jpg, tr: "w-iw_sub_cw", kind: errkind.Invalid, reason: "invalid_parameter"},
+		{name: "expression in a later step over the limit", src: jpg, tr: "w-10:w-cw_mul_10000", kind: errkind.Invalid, reason: "invalid_parameter"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -491,5 +495,43 @@ func TestDropMetadataRefusesMalformed(t *testing.T) {
 		if _, err := dropMetadata(tc.format, []byte(tc.body), false); err == nil {
 			t.Errorf("%s %q: no error", tc.format, tc.body)
 		}
+	}
+}
+
+// TestExpressionsAndConditionals renders on a real 1200×800 photo and a
+// 600×900 portrait: expressions bind to the input's and the current
+// image's sizes, conditionals pick their branch per image.
+func TestExpressionsAndConditionals(t *testing.T) {
+	e := testEngine()
+	landscape, portrait := photoJPEG(t, 1200, 800), photoJPEG(t, 600, 900)
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		tr   string
+		w, h int
+	}{
+		{name: "half the input", src: landscape, tr: "w-iw_div_2", w: 600, h: 400},
+		{name: "current size in a later step", src: landscape, tr: "w-600:w-cw_div_2", w: 300, h: 200},
+		{name: "input size in a later step", src: landscape, tr: "w-600:w-iw_div_4", w: 300, h: 200},
+		{name: "square from the shorter side", src: landscape, tr: "w-ih,h-ih,c-force", w: 800, h: 800},
+		{name: "landscape branch", src: landscape, tr: "if-iar_gt_1,w-300,if-else,h-300,if-end", w: 300, h: 200},
+		{name: "portrait branch", src: portrait, tr: "if-iar_gt_1,w-300,if-else,h-300,if-end", w: 200, h: 300},
+		{name: "no else: untouched", src: portrait, tr: "if-iw_gt_1000,w-100,if-end", w: 600, h: 900},
+		{name: "conditional in a later step", src: landscape, tr: "w-500:if-cw_lt_600,w-cw_div_5,if-end", w: 100, h: 67},
+		{name: "extract centred by expression", src: landscape, tr: "w-200,h-100,cm-extract,xc-iw_div_2,yc-ih_div_2", w: 200, h: 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := e.Transform(context.Background(), Request{Source: tc.src, Transformation: mustParse(t, tc.tr), Format: "jpeg"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, _, err := image.DecodeConfig(bytes.NewReader(res.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Width != tc.w || cfg.Height != tc.h {
+				t.Fatalf("%s: %d×%d, want %d×%d", tc.tr, cfg.Width, cfg.Height, tc.w, tc.h)
+			}
+		})
 	}
 }

@@ -1,0 +1,119 @@
+package imgurl
+
+import (
+	"strings"
+	"testing"
+
+	"pictor/services/internal/errkind"
+)
+
+func TestBind(t *testing.T) {
+	photo := Vars{IW: 1200, IH: 800, CW: 600, CH: 400}
+	portrait := Vars{IW: 800, IH: 1200, CW: 800, CH: 1200}
+	for _, tc := range []struct {
+		name string
+		in   string
+		vars Vars
+		want string // the bound step's canonical form
+		kind errkind.Kind
+		has  string // in the error
+	}{
+		{name: "nothing to bind", in: "w-300,rt-90", vars: photo, want: "w-300,rt-90"},
+		{name: "input width halved", in: "w-iw_div_2", vars: photo, want: "w-600"},
+		{name: "current width", in: "w-cw_sub_100", vars: photo, want: "w-500"},
+		{name: "rounded to whole pixels", in: "w-iw_div_7", vars: photo, want: "w-171"},
+		{name: "precedence: mul before add", in: "w-10_add_cw_mul_2", vars: photo, want: "w-1210"},
+		{name: "left to right at one level", in: "w-cw_div_2_mul_3", vars: photo, want: "w-900"},
+		{name: "pow first, right to left", in: "w-2_pow_3_pow_2", vars: photo, want: "w-512"},
+		{name: "mod", in: "w-iw_mod_7_add_1", vars: photo, want: "w-4"},
+		{name: "aspect ratios", in: "w-ih_mul_iar,h-ch_mul_car", vars: photo, want: "w-1200,h-600"},
+		{name: "negative numbers", in: "h-ch_add_N100", vars: photo, want: "h-300"},
+		{name: "coordinates and radius", in: "cm-extract,w-100,h-100,xc-iw_div_2,y-0_add_10,r-cw_div_6", vars: photo,
+			want: "w-100,h-100,cm-extract,y-10,xc-600,r-100"},
+		{name: "radius zero is none", in: "w-10,r-cw_mul_0", vars: photo, want: "w-10"},
+		{name: "then branch", in: "if-iw_gt_1000,w-1000,if-else,w-iw,if-end", vars: photo, want: "w-1000"},
+		{name: "else branch", in: "if-iw_gt_1000,w-1000,if-else,w-iw,if-end", vars: portrait, want: "w-800"},
+		{name: "no else: the step as it is", in: "w-50,if-iw_gt_5000,w-1000,if-end", vars: photo, want: "w-50"},
+		{name: "branch overrides the step", in: "w-50,h-50,if-car_gt_1,w-100,if-end", vars: photo, want: "w-100,h-50"},
+		{name: "blocks apply in order", in: "if-iw_gt_1,w-10,if-end,if-ih_gt_1,w-20,if-end", vars: photo, want: "w-20"},
+		{name: "conditions on expressions", in: "if-iw_div_2_eq_cw,e-grayscale,if-end", vars: photo, want: "e-grayscale"},
+		{name: "ne lte lt gte", in: "if-iw_ne_ih,w-1,if-end,if-ih_lte_800,h-2,if-end,if-cw_lt_600,w-3,if-end,if-ch_gte_400,rt-90,if-end",
+			vars: photo, want: "w-1,h-2,rt-90"},
+
+		{name: "division by zero", in: "w-iw_div_0", vars: photo, kind: errkind.Invalid, has: "div by zero"},
+		{name: "modulo by zero", in: "w-iw_mod_0", vars: photo, kind: errkind.Invalid, has: "mod by zero"},
+		{name: "zero width", in: "w-iw_sub_iw", vars: photo, kind: errkind.Invalid, has: `"w"`},
+		{name: "negative width", in: "w-cw_sub_1000", vars: photo, kind: errkind.Invalid, has: "-400"},
+		{name: "over the largest side", in: "w-iw_mul_iw", vars: photo, kind: errkind.Invalid, has: "1440000"},
+		{name: "astronomical", in: "w-iw_pow_iw", vars: photo, kind: errkind.Invalid, has: `"w"`},
+		{name: "condition dividing by zero", in: "if-iw_div_0_gt_1,w-1,if-end", vars: photo, kind: errkind.Invalid, has: `"if"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tr.Steps[0].Bind(tc.vars)
+			if tc.has != "" {
+				if errkind.KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.has) {
+					t.Fatalf("Bind(%q) = %q, %v; want a %v error with %q", tc.in, got, err, tc.kind, tc.has)
+				}
+				return
+			}
+			if err != nil || got.String() != tc.want {
+				t.Fatalf("Bind(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			if len(got.Exprs) > 0 || len(got.Conds) > 0 {
+				t.Fatalf("Bind(%q) left expressions or conditionals: %q", tc.in, got)
+			}
+		})
+	}
+}
+
+// Bind must not change the step it was called on: parsed transformations
+// are shared by requests through the edge's parse memo.
+func TestBindLeavesItsStepAlone(t *testing.T) {
+	tr, err := Parse("w-iw_div_2,h-10,if-iw_gt_1,h-ch,r-cw,if-end,x-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tr.String()
+	for range 3 {
+		if _, err := tr.Steps[0].Bind(Vars{IW: 100, IH: 100, CW: 50, CH: 50}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tr.String() != before {
+		t.Fatalf("Bind changed its step from %q to %q", before, tr)
+	}
+}
+
+func FuzzBind(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.in, 1200, 800, 600, 400)
+	}
+	f.Add("if-iw_gt_1000,w-1000,if-else,w-iw_div_3,if-end", 5000, 10, 1, 1)
+	f.Add("w-2_pow_3_pow_2,r-cw_mod_7", 0, 0, 0, 0)
+	f.Fuzz(func(t *testing.T, s string, iw, ih, cw, ch int) {
+		tr, err := Parse(s)
+		if err != nil {
+			return
+		}
+		for _, st := range tr.Steps {
+			b, err := st.Bind(Vars{IW: iw, IH: ih, CW: cw, CH: ch})
+			if err != nil {
+				if k := errkind.KindOf(err); k != errkind.Invalid && k != errkind.Unsupported {
+					t.Fatalf("Bind(%q): error of kind %v: %v", st, k, err)
+				}
+				continue
+			}
+			if len(b.Exprs) > 0 || len(b.Conds) > 0 {
+				t.Fatalf("Bind(%q) left expressions or conditionals: %q", st, b)
+			}
+			again, err := Parse(b.String())
+			if err != nil || again.String() != b.String() {
+				t.Fatalf("bound %q does not parse back: %v", b, err)
+			}
+		}
+	})
+}
