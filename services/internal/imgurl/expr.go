@@ -18,8 +18,8 @@ import (
 //
 // Variables: iw, ih, iar (the input image: width, height, width ÷ height)
 // and cw, ch, car (the image as the step receives it, after the steps
-// before it). bw, bh and bar name a layer's base image and are refused as
-// unsupported until layers are built. Operators add, sub, mul, div, mod and
+// before it); inside a layer, bw, bh and bar name the base it is drawn on
+// (elsewhere they are refused). Operators add, sub, mul, div, mod and
 // pow, with the usual precedence (pow first, right to left; then mul, div,
 // mod; then add, sub; each level left to right). Numbers are plain
 // decimals, N for negative.
@@ -44,6 +44,7 @@ var exprKeys = map[string]func(*Step){
 type Vars struct {
 	IW, IH int // the input image
 	CW, CH int // the image as the step receives it
+	BW, BH int // inside a layer: the base it is drawn on
 }
 
 // Expr is a parsed expression: operands and the operators between them.
@@ -81,9 +82,12 @@ func isExpression(v string) bool {
 }
 
 var variableNames = map[string]bool{"iw": true, "ih": true, "iar": true, "cw": true, "ch": true, "car": true,
-	"bw": false, "bh": false, "bar": false} // false: known, not supported yet
+	"bw": false, "bh": false, "bar": false} // false: only inside a layer
 
-func parseExpr(key, v string) (*Expr, error) {
+func parseExpr(key, v string) (*Expr, error) { return parseExprWith(key, v, false) }
+
+// parseExprWith parses an expression; inLayer admits the base variables.
+func parseExprWith(key, v string, inLayer bool) (*Expr, error) {
 	toks := strings.Split(v, "_")
 	if len(toks)%2 == 0 || len(toks) > 2*MaxExprOperands-1 {
 		return nil, invalidValue(key, fmt.Sprintf("want an expression like iw_div_2: operands and operators (add, sub, mul, div, mod, pow) joined by '_', at most %d operands", MaxExprOperands))
@@ -98,8 +102,9 @@ func parseExpr(key, v string) (*Expr, error) {
 			continue
 		}
 		if supported, ok := variableNames[tok]; ok {
-			if !supported {
-				return nil, unsupported(key+"-"+v, "layer variables (bw, bh, bar)")
+			if !supported && !inLayer {
+				return nil, errkind.New(errkind.Invalid, "invalid_parameter",
+					fmt.Sprintf("transformation parameter %q: %s names a layer's base (bw, bh, bar), which only a layer has", key, v))
 			}
 			e.operands = append(e.operands, operand{name: tok})
 			continue
@@ -148,6 +153,12 @@ func (e *Expr) Eval(v Vars) (float64, error) {
 			vals[i] = float64(v.CH)
 		case "car":
 			vals[i] = float64(v.CW) / float64(max(v.CH, 1))
+		case "bw":
+			vals[i] = float64(v.BW)
+		case "bh":
+			vals[i] = float64(v.BH)
+		case "bar":
+			vals[i] = float64(v.BW) / float64(max(v.BH, 1))
 		}
 	}
 	ops := append([]string(nil), e.ops...)
@@ -299,7 +310,7 @@ func (s Step) Bind(v Vars) (Step, error) {
 		if branch.IsZero() {
 			continue
 		}
-		if cur, err = parseStep(joinNonEmpty(cur.String(), branch.String())); err != nil {
+		if cur, err = parseStepIn(joinNonEmpty(cur.String(), branch.String()), s.inLayer); err != nil {
 			return Step{}, err
 		}
 	}

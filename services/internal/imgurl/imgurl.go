@@ -76,7 +76,7 @@ func Parse(s string) (Transformation, error) {
 		return Transformation{}, errkind.New(errkind.Invalid, "transformation_too_long",
 			fmt.Sprintf("transformation is longer than %d characters", MaxLength))
 	}
-	raw := strings.Split(s, ":")
+	raw := splitTop(s, ':')
 	if len(raw) > MaxSteps {
 		return Transformation{}, errkind.New(errkind.Invalid, "too_many_steps",
 			fmt.Sprintf("transformation has more than %d chained steps", MaxSteps))
@@ -89,11 +89,18 @@ func Parse(s string) (Transformation, error) {
 		}
 		t.Steps = append(t.Steps, st)
 	}
+	if n := t.CountLayers(); n > MaxLayers {
+		return Transformation{}, errkind.New(errkind.Invalid, "too_many_layers",
+			fmt.Sprintf("transformation has %d layers, over the limit of %d", n, MaxLayers))
+	}
 	return t, nil
 }
 
-func parseStep(s string) (Step, error) {
-	var st Step
+func parseStep(s string) (Step, error) { return parseStepIn(s, false) }
+
+// parseStepIn parses one step; inLayer says it is a layer's own.
+func parseStepIn(s string, inLayer bool) (Step, error) {
+	st := Step{inLayer: inLayer}
 	if s == "" {
 		return st, nil
 	}
@@ -101,11 +108,22 @@ func parseStep(s string) (Step, error) {
 	// parameters go to; nil outside a block.
 	var block *Conditional
 	var branch *Step
-	for _, p := range strings.Split(s, ",") {
+	for _, p := range splitTop(s, ',') {
 		if p == "" {
 			continue
 		}
 		key, value, hasValue := strings.Cut(p, "-")
+		if key == "l" {
+			if block != nil {
+				return Step{}, unsupported("l", "layers inside conditionals")
+			}
+			l, err := parseLayerParam(p, 1+layerDepth(inLayer))
+			if err != nil {
+				return Step{}, err
+			}
+			st.Layers = append(st.Layers, l)
+			continue
+		}
 		if key == "if" {
 			var err error
 			if block, branch, err = conditional(&st, block, branch, value); err != nil {
@@ -124,7 +142,7 @@ func parseStep(s string) (Step, error) {
 			}
 			dst = branch
 		}
-		if err := parseParam(dst, key, value, hasValue); err != nil {
+		if err := parseParam(dst, key, value, hasValue, inLayer); err != nil {
 			return Step{}, err
 		}
 	}
@@ -168,9 +186,9 @@ func conditional(st *Step, block *Conditional, branch *Step, value string) (*Con
 }
 
 // parseParam sets one key-value parameter on st.
-func parseParam(st *Step, key, value string, hasValue bool) error {
+func parseParam(st *Step, key, value string, hasValue, inLayer bool) error {
 	if _, ok := exprKeys[key]; ok && hasValue && isExpression(value) {
-		e, err := parseExpr(key, value)
+		e, err := parseExprWith(key, value, inLayer)
 		if err != nil {
 			return err
 		}
@@ -179,6 +197,12 @@ func parseParam(st *Step, key, value string, hasValue bool) error {
 	}
 	if err := checkUnsupported(key, value); err != nil {
 		return err
+	}
+	if _, ok := layerKeys[key]; ok {
+		return errLayerKey(key)
+	}
+	if _, ok := unsupportedInLayer[key]; ok {
+		return errLayerKey(key)
 	}
 	spec, ok := specsByKey[key]
 	if !ok {
@@ -206,10 +230,7 @@ func invalidValue(key, why string) error {
 // implement. Answering "unsupported" keeps a URL written for ImageKit from
 // silently rendering something different.
 var unsupportedKeys = map[string]string{
-	"l": "layers", "lx": "layers", "ly": "layers", "lfo": "layers", "lap": "layers",
-	"lso": "layers", "ldu": "layers", "i": "layers", "ie": "layers", "fs": "text layers",
-	"ff": "text layers", "co": "text layers", "tg": "text layers", "pa": "text layers",
-	"al": "text layers", "lm": "layers", "z": "zoom", "pg": "page selection",
+	"z": "zoom", "pg": "page selection",
 	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
 	"abs": "video", "raw": "raw transformations",
 }

@@ -112,6 +112,10 @@ type Step struct {
 	// plain values once the image's sizes are known.
 	Exprs []KeyExpr
 	Conds []Conditional
+	// Layers are drawn over the step's result, in order.
+	Layers []Layer
+	// inLayer: the step is a layer's own, where bw, bh and bar exist.
+	inLayer bool
 }
 
 // IsZero reports whether the step sets no parameter.
@@ -147,6 +151,12 @@ func (s Step) String() string {
 			b.WriteString(",if-else," + e)
 		}
 		b.WriteString(",if-end")
+	}
+	for _, l := range s.Layers {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.String())
 	}
 	return b.String()
 }
