@@ -39,7 +39,8 @@ LABEL org.opencontainers.image.title="pictor-edge" \
 # plane is unreachable). It is created here, owned by the runtime user, so
 # that a fresh named volume mounted on it inherits that owner.
 RUN apt-get update && \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvips42 ca-certificates && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvips42 ca-certificates \
+        fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --gid 65532 pictor && \
     useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pictor && \

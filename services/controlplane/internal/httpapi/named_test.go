@@ -65,7 +65,7 @@ func TestNamedTransformations(t *testing.T) {
 	}{
 		{"bad value", "POST", "", body(map[string]any{"name": "x", "transformation": "w-abc"}), 400, "transformation"},
 		{"unknown parameter", "POST", "", body(map[string]any{"name": "x", "transformation": "zz-1"}), 400, "transformation"},
-		{"unsupported layer", "POST", "", body(map[string]any{"name": "x", "transformation": "l-text,i-hi,l-end"}), 400, "transformation"},
+		{"unsupported layer", "POST", "", body(map[string]any{"name": "x", "transformation": "l-video,i-clip.mp4,l-end"}), 400, "transformation"},
 		{"nested named", "POST", "", body(map[string]any{"name": "x", "transformation": "n-small"}), 400, "transformation"},
 		{"empty transformation", "POST", "", body(map[string]any{"name": "x", "transformation": ""}), 400, "transformation"},
 		{"missing transformation", "POST", "", body(map[string]any{"name": "x"}), 400, "transformation"},

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -99,6 +100,7 @@ func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 		"/img/vector.svg":      []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`),
 		"/img/signed/pic.jpg":  jpg,
 		"/img/query/photo.jpg": jpg,
+		"/img/brand/logo.png":  bluePNG(t, 40, 20),
 	})
 	snap := &configv1.Snapshot{
 		Version: 3,
@@ -190,13 +192,18 @@ func TestServeImage(t *testing.T) {
 		{name: "default image", target: "/demo/tr:w-30,di-default.jpg/missing.jpg", status: 200, width: 30},
 		{name: "head", method: "HEAD", target: "/demo/tr:w-300/photo.jpg", status: 200},
 		{name: "expression", target: "/demo/tr:w-iw_div_3/photo.jpg", status: 200, width: 200},
+		{name: "image layer", target: "/demo/tr:w-300,l-image,i-brand@@logo.png,w-20,l-end/photo.jpg", status: 200, width: 300},
+		{name: "text layer", target: "/demo/tr:w-300,l-text,i-Hello%20World,fs-20,l-end/photo.jpg", status: 200, width: 300},
+		{name: "original with a layer", target: "/demo/tr:orig-true,l-text,i-x,l-end/photo.jpg", status: 400, errHas: "orig-true"},
+		{name: "layer image missing", target: "/demo/tr:l-image,i-nope.png,l-end/photo.jpg", status: 404, errHas: "layer image nope.png"},
+		{name: "layer image not an image", target: "/demo/tr:l-image,i-page.html,l-end/photo.jpg", status: 502, errHas: "layer image page.html"},
 		{name: "conditional", target: "/demo/tr:if-iar_gt_1,w-120,if-else,w-60,if-end/photo.jpg", status: 200, width: 120},
 		{name: "expression impossible for this image", target: "/demo/tr:w-iw_sub_ih_mul_2/photo.jpg", status: 400, errHas: `"w"`},
 
 		{name: "missing", target: "/demo/tr:w-300/nope.jpg", status: 404, errHas: "not found"},
 		{name: "bad width", target: "/demo/tr:w-abc/photo.jpg", status: 400, errHas: `"w"`},
 		{name: "unknown parameter", target: "/demo/photo.jpg?tr=zz-1", status: 400, errHas: `"zz"`},
-		{name: "unsupported layer", target: "/demo/tr:l-text,i-hi,l-end/photo.jpg", status: 400, errHas: "unsupported"},
+		{name: "unsupported layer", target: "/demo/tr:l-video,i-clip.mp4,l-end/photo.jpg", status: 400, errHas: "unsupported"},
 		{name: "unknown named", target: "/demo/tr:n-nope/photo.jpg", status: 400, errHas: "nope"},
 		{name: "unknown account", target: "/nobody/photo.jpg", status: 404},
 		{name: "reserved account", target: "/admin/photo.jpg", status: 404},
@@ -344,3 +351,15 @@ func TestPanicIsContained(t *testing.T) {
 type panicTables struct{}
 
 func (panicTables) Load() *routing.Table { panic("boom") }
+
+func bluePNG(t testing.TB, w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i+2], img.Pix[i+3] = 255, 255
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -197,6 +197,9 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 			req.defaultImage = st.DefaultImage
 		}
 	}
+	if req.original && req.tr.CountLayers() > 0 {
+		return req, errkind.New(errkind.Invalid, "invalid_parameter", "orig-true serves the original untouched: it cannot be combined with layers")
+	}
 	req.format, req.vary = transform.NegotiateFormat(transform.RequestedFormat(req.tr), t.accept, route.Account.AVIFEnabled)
 	return req, nil
 }

@@ -302,7 +302,14 @@ func forwardQuery(img cache.Image, path string) string {
 // defaultImageRef is the default image (di-) of req as an image of the
 // same endpoint, without the request's forwarded query.
 func (req *request) defaultImageRef() (cache.Image, string) {
-	path := imgurl.NormalizeEscapes(escapePath(req.defaultImage))
+	return req.endpointImage(req.defaultImage)
+}
+
+// endpointImage is the image at path p ('/' unescaped) of req's
+// URL-endpoint, without the request's forwarded query: a default image or
+// a layer's.
+func (req *request) endpointImage(p string) (cache.Image, string) {
+	path := imgurl.NormalizeEscapes(escapePath(p))
 	img := req.image
 	img.PathQuery = path
 	return img, path

@@ -205,6 +205,11 @@ func (h *Handler) makeVariant(ctx context.Context, req *request, key string, ori
 		orig.kept.Store(true) // the response and the cache keep these bytes
 		v.body, v.contentType, v.lease = src.Body, "image/"+src.Format, lease
 	} else {
+		layers, done, err := h.layerSources(ctx, req, v)
+		defer done()
+		if err != nil {
+			return nil, err
+		}
 		start := time.Now()
 		tctx, span := startSpan(ctx, "transform")
 		res, err := h.transform.Transform(tctx, transform.Request{
@@ -212,6 +217,7 @@ func (h *Handler) makeVariant(ctx context.Context, req *request, key string, ori
 			Transformation: req.tr,
 			Format:         req.format,
 			DefaultQuality: req.route.Account.DefaultQuality,
+			Layers:         layers,
 		})
 		span.End()
 		if err != nil {
@@ -221,7 +227,7 @@ func (h *Handler) makeVariant(ctx context.Context, req *request, key string, ori
 		v.body, v.contentType, v.lease = res.Body, res.ContentType(), res.Lease
 	}
 	v.etag = etagOf(v.body)
-	if orig.shareable && !orig.stale {
+	if orig.shareable && !orig.stale && !v.private && !v.noStore && v.cacheStatus != "STALE" {
 		e := &cache.Entry{Status: 200, Body: v.body, ContentType: v.contentType, ETag: v.etag,
 			FreshUntil: src.FreshUntil, StaleUntil: src.StaleUntil,
 			OriginETag: src.OriginETag, OriginLastModified: src.OriginLastModified, SourceID: src.SourceID}
@@ -263,4 +269,39 @@ func variantFromEntry(e *cache.Entry, status string) *variant {
 func etagOf(body []byte) string {
 	sum := sha256.Sum256(body)
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// layerSources gets the originals of req's image layers the way any
+// original is got — from the cache, or from the endpoint's origins with
+// coalescing — and returns their bytes by path. done lets go of them once
+// the transform is over. A layer made from a private, no-store or stale
+// original makes v so too, so the composite is not stored.
+func (h *Handler) layerSources(ctx context.Context, req *request, v *variant) (map[string][]byte, func(), error) {
+	paths := req.tr.LayerImages()
+	if len(paths) == 0 {
+		return nil, func() {}, nil
+	}
+	var dones []func()
+	done := func() {
+		for _, d := range dones {
+			d()
+		}
+	}
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		img, path := req.endpointImage(p)
+		orig, d, err := h.sharedOriginal(ctx, req, img, path)
+		dones = append(dones, d)
+		if err != nil {
+			return nil, done, errkind.Wrap(errkind.KindOf(err), "layer_"+errkind.Reason(err),
+				"layer image "+p+": "+errkind.SafeMessage(err), err)
+		}
+		out[p] = orig.entry.Body
+		v.private = v.private || orig.private
+		v.noStore = v.noStore || orig.noStore
+		if orig.stale {
+			v.cacheStatus = "STALE"
+		}
+	}
+	return out, done, nil
 }

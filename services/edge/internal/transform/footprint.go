@@ -29,6 +29,8 @@ type footprint struct {
 	// vars are the source's sizes, for the expressions and conditionals of
 	// the steps after the first (which the caller has bound already).
 	vars imgurl.Vars
+	// layers is what the transformation's layers hold (layerFootprint).
+	layers int64
 }
 
 const (
@@ -46,7 +48,7 @@ func (f footprint) bytes() int64 {
 	if random {
 		n += peak * bytesPerPixel // the whole image, copied to memory once
 	}
-	return n + f.encoder(int64(outW)*int64(outH))
+	return n + f.encoder(int64(outW)*int64(outH)) + f.layers
 }
 
 // decoder is what the loader holds beyond streaming: formats that decode a

@@ -32,14 +32,20 @@ func TestNoObjectsLeak(t *testing.T) {
 	trs := []string{
 		"w-50,t-true:rt-45:r-max,b-3_FF0000:e-contrast,e-sharpen,e-usm-2-1-0.8-0.02,bl-3",
 		"w-60,h-60,cm-pad_resize,bg-FF000080:o-50:e-grayscale,fl-h_v,rt-90,w-30,h-30,fo-auto",
+		// Every kind of layer and blend, nested, and one that fails.
+		"w-80,l-image,i-logo.png,w-20,rt-30,r-5,l-text,i-Hi,fs-8,l-end,l-end,l-text,i-Pictor,fs-12,tg-b_i,pa-2,bg-00000080,rt-10,l-end," +
+			"l-image,i-ik_canvas,bg-FF000080,w-10,h-10,lm-multiply,l-end,l-image,i-ik_canvas,bg-red,w-5,h-5,lm-cutter,l-end:" +
+			"l-image,i-ik_canvas,bg-blue,w-20,h-20,lm-cutout,l-end",
+		"w-40,l-image,i-broken.png,l-end",
 	}
+	layers := map[string][]byte{"logo.png": photoJPEG(t, 64, 48), "broken.png": []byte("not an image")}
 	formats := []string{"png", "webp", "avif", "jpeg", "gif"}
 	run := func() {
 		i := 0
 		for _, src := range srcs {
 			for _, tr := range trs {
 				i++
-				e.Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, tr), Format: formats[i%len(formats)]})
+				e.Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, tr), Format: formats[i%len(formats)], Layers: layers})
 			}
 		}
 		// Killed in every saver, by the deadline and by the caller.

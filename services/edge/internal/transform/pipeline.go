@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/imgurl"
@@ -88,6 +89,12 @@ type stepEnv struct {
 	outAlpha  bool  // the output format keeps alpha
 	maxPixels int64 // largest image area any step may produce
 	maxSide   int   // largest side any step may produce
+	// layers are the sources of image layers by path, inspect checks one
+	// as a source is checked, and pin keeps them pinned for the pipeline
+	// that draws them (the transform's own image's).
+	layers  map[string][]byte
+	inspect func([]byte) (header, error)
+	pin     *runtime.Pinner
 }
 
 // fill is what padding and rotation corners are painted with. With a bg
@@ -160,6 +167,13 @@ func runStep(img *vimage, st imgurl.Step, g *geometry, env stepEnv) error {
 	}
 	if st.Background != nil {
 		if err := img.background(*st.Background); err != nil {
+			return err
+		}
+	}
+	// Layers go on the step's finished picture; its opacity then covers
+	// them too (an image layer's o- fades the layer with what it holds).
+	for _, l := range st.Layers {
+		if err := drawLayer(img, l, env); err != nil {
 			return err
 		}
 	}

@@ -255,9 +255,6 @@ func focusOffset(focus string, slackX, slackY int) (int, int) {
 // core parameter of DESIGN §3 is rendered now; n- must have been expanded
 // by the caller, since only it knows the account's named transformations.
 func checkImplemented(t imgurl.Transformation) error {
-	if t.CountLayers() > 0 {
-		return errkind.New(errkind.Unsupported, "unsupported_parameter", "transformation parameter \"l\" is unsupported (layers are not rendered yet)")
-	}
 	for _, st := range t.Steps {
 		if st.Named != "" {
 			return errkind.New(errkind.Unsupported, "unsupported_parameter",

@@ -77,6 +77,9 @@ type Request struct {
 	// or "" for the source's own format.
 	Format         string
 	DefaultQuality int
+	// Layers are the sources of the transformation's image layers by path
+	// (imgurl.Transformation.LayerImages), fetched by the caller.
+	Layers map[string][]byte
 }
 
 // Result is an encoded variant.
@@ -141,7 +144,12 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := stepEnv{outAlpha: formatHasAlpha(out), maxPixels: e.cfg.MaxSourcePixels, maxSide: imgurl.MaxSide}
+	env := stepEnv{outAlpha: formatHasAlpha(out), maxPixels: e.cfg.MaxSourcePixels, maxSide: imgurl.MaxSide,
+		layers: req.Layers, inspect: e.inspect}
+	layerBytes, err := e.layerFootprint(req)
+	if err != nil {
+		return nil, err
+	}
 
 	// The watchdog kills the evaluation once the deadline passes or the
 	// caller gives up; libvips then fails the running operation. It is
@@ -154,6 +162,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	defer cancel()
 	img := &vimage{}
 	defer img.close()
+	env.pin = &img.pin
 	stop := context.AfterFunc(tctx, img.kill)
 	defer stop()
 
@@ -175,7 +184,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// The transform's peak memory is leased before anything is decoded; a
 	// busy edge waits a moment for it, then answers 503.
 	lease, err := e.reserve(ctx, footprint{hd: hd, src: req.Source, loadW: loadW, loadH: loadH,
-		steps: steps, firstPlanned: planned, out: out, vars: src})
+		steps: steps, firstPlanned: planned, out: out, vars: src, layers: layerBytes})
 	if err != nil {
 		return nil, err
 	}

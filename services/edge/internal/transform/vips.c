@@ -863,6 +863,117 @@ int pictor_opacity(VipsImage *in, VipsImage **out, double factor) {
 	return finish(ctx, t[5], out);
 }
 
+// srgba brings an image in the pipeline layout to 8-bit sRGB with alpha,
+// the layout compositing works in.
+static int srgba(VipsObject *ctx, VipsImage *in, VipsImage **out) {
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 2);
+	VipsImage *x = in;
+	if (colour_bands(x) < 3) {
+		if (vips_colourspace(x, &t[0], VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		x = t[0];
+	}
+	if (!vips_image_hasalpha(x)) {
+		if (vips_bandjoin_const1(x, &t[1], 255, NULL))
+			return -1;
+		x = t[1];
+	}
+	*out = x;
+	return 0;
+}
+
+int pictor_solid(int width, int height, PictorColour colour, VipsImage **out) {
+	VipsObject *ctx = new_context();
+	double ink[MAX_INK] = {colour.r, colour.g, colour.b, colour.a};
+	VipsImage *x;
+	if (solid(ctx, width, height, ink, 4, &x))
+		return fail(ctx);
+	return finish(ctx, x, out);
+}
+
+int pictor_text(const char *markup, const char *font, int width, int align, int spacing,
+                PictorColour fg, PictorColour bg, const int *padding, VipsImage **out) {
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 8);
+	VipsAlign a = align == 1 ? VIPS_ALIGN_CENTRE : align == 2 ? VIPS_ALIGN_HIGH : VIPS_ALIGN_LOW;
+	int rc;
+	// Options are passed only when set: libvips treats 0 as a value.
+	if (width > 0 && spacing > 0)
+		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "width", width,
+		    "spacing", spacing, NULL);
+	else if (width > 0)
+		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "width", width, NULL);
+	else if (spacing > 0)
+		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "spacing", spacing, NULL);
+	else
+		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, NULL);
+	if (rc)
+		return fail(ctx);
+	// t[0] is the glyphs' coverage, one 8-bit band; the text colour's alpha
+	// scales it.
+	int top = padding[0], right = padding[1], bottom = padding[2], left = padding[3];
+	int w = t[0]->Xsize + left + right, h = t[0]->Ysize + top + bottom;
+	double ink[MAX_INK] = {fg.r, fg.g, fg.b, 255};
+	double none[MAX_INK] = {0, 0, 0, 0};
+	VipsImage *colour, *glyphs, *text;
+	if (vips_embed(t[0], &t[1], left, top, w, h, NULL) ||
+	    vips_linear1(t[1], &t[2], fg.a / 255.0, 0, NULL) ||
+	    vips_cast(t[2], &t[3], VIPS_FORMAT_UCHAR, NULL) ||
+	    solid(ctx, w, h, ink, 3, &colour) ||
+	    vips_bandjoin2(colour, t[3], &t[4], NULL) ||
+	    vips_copy(t[4], &t[5], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
+		return fail(ctx);
+	glyphs = t[5];
+	text = glyphs;
+	if (bg.a > 0) {
+		double back[MAX_INK] = {bg.r, bg.g, bg.b, bg.a};
+		VipsImage *box;
+		if (solid(ctx, w, h, back, 4, &box) ||
+		    vips_composite2(box, glyphs, &t[6], VIPS_BLEND_MODE_OVER, NULL) ||
+		    rejoin(ctx, t[6], NULL, &text))
+			return fail(ctx);
+	}
+	(void) none;
+	return finish(ctx, text, out);
+}
+
+int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mode, int x, int y) {
+	if (!pipeline_layout(base) || !pipeline_layout(layer))
+		return PICTOR_ELAYOUT;
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 2);
+	VipsImage *b, *l, *x2;
+	VipsBlendMode m = VIPS_BLEND_MODE_OVER;
+	switch (mode) {
+	case 1:
+		m = VIPS_BLEND_MODE_MULTIPLY;
+		break;
+	case 2:
+		m = VIPS_BLEND_MODE_DEST_OUT;
+		break;
+	case 3:
+		m = VIPS_BLEND_MODE_DEST_IN;
+		break;
+	}
+	if (srgba(ctx, base, &b) || srgba(ctx, layer, &l))
+		return fail(ctx);
+	if (m == VIPS_BLEND_MODE_DEST_IN) {
+		// Outside the layer nothing of the base stays: the layer is first
+		// laid on a transparent canvas of the base's size.
+		double none[MAX_INK] = {0, 0, 0, 0};
+		VipsImage *clear;
+		if (solid(ctx, b->Xsize, b->Ysize, none, 4, &clear) ||
+		    vips_composite2(clear, l, &t[0], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL) ||
+		    rejoin(ctx, t[0], NULL, &l))
+			return fail(ctx);
+		x = y = 0;
+	}
+	if (vips_composite2(b, l, &t[1], m, "x", x, "y", y, NULL) ||
+	    rejoin(ctx, t[1], NULL, &x2))
+		return fail(ctx);
+	return finish(ctx, x2, out);
+}
+
 int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc) {
 	// libvips 8.14 savers either strip everything or keep everything, so
 	// the fields not wanted are removed from a copy and the copy is saved

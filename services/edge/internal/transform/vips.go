@@ -228,7 +228,13 @@ func (im *vimage) hasAlpha() bool { return C.pictor_has_alpha(im.ptr) != 0 }
 // band, in one C call; toSRGB converts through the source's embedded ICC
 // profile.
 func (im *vimage) load(buf []byte, width, height int, toSRGB bool) error {
-	im.pin.Pin(&buf[0])
+	return im.loadPinned(&im.pin, buf, width, height, toSRGB)
+}
+
+// loadPinned is load with buf pinned by pin: a layer's source is pinned by
+// the image it is drawn on, whose pipeline reads it until the end.
+func (im *vimage) loadPinned(pin *runtime.Pinner, buf []byte, width, height int, toSRGB bool) error {
+	pin.Pin(&buf[0])
 	var out *C.VipsImage
 	if rc := C.pictor_load(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out, C.int(width), C.int(height), cbool(toSRGB)); rc != C.PICTOR_OK {
 		return callErr("load", rc, nil)
@@ -258,6 +264,51 @@ func (im *vimage) apply(op string, f func(in *C.VipsImage, out **C.VipsImage) C.
 	}
 	im.replace(out)
 	return nil
+}
+
+// newSolid is a width×height image of colour c.
+func newSolid(width, height int, c imgurl.Color) (*vimage, error) {
+	im := &vimage{}
+	var out *C.VipsImage
+	if rc := C.pictor_solid(C.int(width), C.int(height), colour(c), &out); rc != C.PICTOR_OK {
+		return nil, callErr("solid", rc, nil)
+	}
+	im.replace(out)
+	return im, nil
+}
+
+// textOptions are pictor_text's arguments.
+type textOptions struct {
+	markup, font             string
+	width, align, spacing    int
+	fg, bg                   imgurl.Color
+	top, right, bottom, left int
+}
+
+// newText renders o.markup (see pictor_text).
+func newText(o textOptions) (*vimage, error) {
+	markup, font := C.CString(o.markup), C.CString(o.font)
+	defer C.free(unsafe.Pointer(markup))
+	defer C.free(unsafe.Pointer(font))
+	pad := (*C.int)(C.malloc(C.size_t(4 * C.sizeof_int)))
+	defer C.free(unsafe.Pointer(pad))
+	p := unsafe.Slice(pad, 4)
+	p[0], p[1], p[2], p[3] = C.int(o.top), C.int(o.right), C.int(o.bottom), C.int(o.left)
+	im := &vimage{}
+	var out *C.VipsImage
+	if rc := C.pictor_text(markup, font, C.int(o.width), C.int(o.align), C.int(o.spacing), colour(o.fg), colour(o.bg), pad, &out); rc != C.PICTOR_OK {
+		return nil, callErr("text", rc, nil)
+	}
+	im.replace(out)
+	return im, nil
+}
+
+// composite draws layer over im at (x, y) blended by mode (see
+// pictor_composite).
+func (im *vimage) composite(layer *vimage, mode, x, y int) error {
+	return im.apply("composite", func(in *C.VipsImage, out **C.VipsImage) C.int {
+		return C.pictor_composite(in, layer.ptr, out, C.int(mode), C.int(x), C.int(y))
+	})
 }
 
 func colour(c imgurl.Color) C.PictorColour {

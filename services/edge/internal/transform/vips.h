@@ -73,6 +73,23 @@ int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc);
 int pictor_save(VipsImage *in, int format, int quality, int strip, int interlace,
                 int lossless, int effort, void **buf, size_t *len);
 int pictor_has_alpha(VipsImage *in);
+// pictor_text renders Pango markup in font ("Family Style Size") at 72 dpi,
+// wrapped at width pixels when width > 0, lines aligned by align (0 left,
+// 1 centre, 2 right) and spacing pixels apart when spacing > 0, as an 8-bit
+// sRGB image with alpha: fg where the glyphs are (their coverage scaling
+// its alpha) over bg (alpha 0 for none), with padding (top, right, bottom,
+// left) around the ink.
+int pictor_text(const char *markup, const char *font, int width, int align, int spacing,
+                PictorColour fg, PictorColour bg, const int *padding, VipsImage **out);
+// pictor_solid makes a width×height image of one colour, 8-bit sRGB with
+// alpha.
+int pictor_solid(int width, int height, PictorColour colour, VipsImage **out);
+// pictor_composite draws layer over base with its top-left corner at
+// (x, y), blended by mode (0 over, 1 multiply, 2 cutter: the layer's shape
+// is cut out of the base, 3 cutout: only the base under the layer stays).
+// Both are in the pipeline layout; the result is 8-bit sRGB with alpha, the
+// base's size.
+int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mode, int x, int y);
 // pictor_live_objects counts the libvips objects (images, operations,
 // sources) alive in the process; tests compare it before and after a run
 // to catch a reference the code above forgets to drop.

@@ -1,0 +1,247 @@
+package transform
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"pictor/services/internal/errkind"
+	"pictor/services/internal/imgurl"
+)
+
+// flat is a w×h PNG of one colour.
+func flat(t testing.TB, w, h int, c color.Color) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, c)
+		}
+	}
+	return encodePNGImage(t, img)
+}
+
+var grey = color.NRGBA{128, 128, 128, 255}
+
+func nrgba(c color.Color) color.NRGBA { return color.NRGBAModel.Convert(c).(color.NRGBA) }
+
+// render transforms a 200×100 white PNG (or src) with tr and its layers,
+// to PNG, and decodes the result.
+func render(t *testing.T, src []byte, tr string, layers map[string][]byte) image.Image {
+	t.Helper()
+	if src == nil {
+		src = flat(t, 200, 100, white)
+	}
+	res, err := testEngine().Transform(context.Background(), Request{Source: src, Transformation: mustParse(t, tr), Format: "png", Layers: layers})
+	if err != nil {
+		t.Fatalf("%s: %v", tr, err)
+	}
+	return decode(t, res.Body)
+}
+
+// probe is a pixel and the colour it must have.
+type probe struct {
+	x, y int
+	want color.NRGBA
+}
+
+// TestLayerPlacement draws a 20×10 block (solid, or a blue PNG from the
+// endpoint) on a white 200×100 base and checks pixels inside and just
+// outside where each position rule puts it.
+func TestLayerPlacement(t *testing.T) {
+	logo := map[string][]byte{"brand/logo.png": flat(t, 40, 20, blue)}
+	for _, tc := range []struct {
+		name   string
+		tr     string
+		probes []probe
+	}{
+		{"solid, centred by default", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,l-end",
+			[]probe{{100, 50, red}, {91, 46, red}, {89, 50, white}, {111, 50, white}, {100, 44, white}}},
+		{"lx ly from the top-left", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-5,ly-7,l-end",
+			[]probe{{5, 7, red}, {24, 16, red}, {4, 7, white}, {25, 7, white}, {5, 17, white}}},
+		{"lx alone: top edge", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-30,l-end",
+			[]probe{{30, 0, red}, {49, 9, red}, {30, 10, white}}},
+		{"negative lx leaves the base", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-N10,ly-0,l-end",
+			[]probe{{0, 0, red}, {9, 9, red}, {10, 0, white}}},
+		{"bottom-right anchor", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lap-bottom_right,lx-3,ly-4,l-end",
+			[]probe{{177, 86, red}, {196, 95, red}, {197, 95, white}, {176, 86, white}, {177, 85, white}}},
+		{"centre coordinates", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lxc-50,lyc-20,l-end",
+			[]probe{{40, 15, red}, {59, 24, red}, {39, 15, white}, {60, 24, white}}},
+		{"focus bottom-left", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lfo-bottom_left,l-end",
+			[]probe{{0, 99, red}, {19, 90, red}, {20, 95, white}, {0, 89, white}}},
+		{"position by expression", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-bw_sub_cw,ly-bh_sub_ch_sub_1,l-end",
+			[]probe{{199, 98, red}, {180, 89, red}, {179, 89, white}, {199, 99, white}}},
+		{"size as a fraction of the base", "l-image,i-ik_canvas,bg-FF0000,w-0.5,h-0.5,lx-0,ly-0,l-end",
+			[]probe{{99, 49, red}, {100, 49, white}, {99, 50, white}}},
+		{"image layer from the endpoint", "l-image,i-brand@@logo.png,l-end",
+			[]probe{{100, 50, blue}, {81, 41, blue}, {79, 50, white}}},
+		{"image layer's own transformations", "l-image,i-brand@@logo.png,w-20,lx-0,ly-0,l-end",
+			[]probe{{19, 9, blue}, {20, 5, white}, {5, 10, white}}},
+		{"image layer sized from the base", "l-image,i-brand@@logo.png,w-bw_div_2,lx-0,ly-0,l-end",
+			[]probe{{99, 49, blue}, {100, 20, white}}},
+		{"layers in order", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-0,ly-0,l-end,l-image,i-brand@@logo.png,w-10,lx-0,ly-0,l-end",
+			[]probe{{5, 2, blue}, {15, 2, red}}},
+		{"nested: a block on the layer", "l-image,i-brand@@logo.png,lx-0,ly-0,l-image,i-ik_canvas,bg-FF0000,w-10,h-10,lx-0,ly-0,l-end,l-end",
+			[]probe{{5, 5, red}, {15, 5, blue}, {45, 5, white}}},
+		{"layer after a resize", "w-100,l-image,i-ik_canvas,bg-FF0000,w-10,h-10,lap-bottom_right,lx-0,ly-0,l-end",
+			[]probe{{95, 45, red}, {85, 45, white}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := render(t, nil, tc.tr, logo)
+			for _, p := range tc.probes {
+				if got := nrgba(img.At(p.x, p.y)); !near(got, p.want, 8) {
+					t.Errorf("pixel (%d,%d) = %v, want %v", p.x, p.y, got, p.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLayerBlending: translucency and the three layer modes.
+func TestLayerBlending(t *testing.T) {
+	base := flat(t, 100, 100, grey)
+	for _, tc := range []struct {
+		name   string
+		tr     string
+		probes []probe
+	}{
+		{"alpha on a solid block", "l-image,i-ik_canvas,bg-FFFFFF,al-5,l-end",
+			[]probe{{50, 50, color.NRGBA{191, 191, 191, 255}}}},
+		{"translucent colour", "l-image,i-ik_canvas,bg-00000050,l-end",
+			[]probe{{50, 50, color.NRGBA{64, 64, 64, 255}}}},
+		{"multiply", "l-image,i-ik_canvas,bg-FF0000,w-10,h-10,lx-0,ly-0,lm-multiply,l-end",
+			[]probe{{5, 5, color.NRGBA{128, 0, 0, 255}}, {50, 50, grey}}},
+		{"cutter cuts the shape out", "l-image,i-ik_canvas,bg-FF0000,w-10,h-10,lx-0,ly-0,lm-cutter,l-end",
+			[]probe{{5, 5, color.NRGBA{0, 0, 0, 0}}, {50, 50, grey}}},
+		{"cutout keeps only the shape", "l-image,i-ik_canvas,bg-FF0000,w-10,h-10,lx-0,ly-0,lm-cutout,l-end",
+			[]probe{{5, 5, grey}, {50, 50, color.NRGBA{0, 0, 0, 0}}}},
+		{"o- fades an image layer", "l-image,i-ik_canvas,bg-FFFFFF,o-50,l-end",
+			[]probe{{50, 50, color.NRGBA{191, 191, 191, 255}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := render(t, base, tc.tr, nil)
+			for _, p := range tc.probes {
+				got := nrgba(img.At(p.x, p.y))
+				if got.A == 0 {
+					got = color.NRGBA{} // fully transparent: its colour does not matter
+				}
+				if !near(got, p.want, 3) {
+					t.Errorf("pixel (%d,%d) = %v, want %v", p.x, p.y, got, p.want)
+				}
+			}
+		})
+	}
+}
+
+// ink is the bounding box of the pixels at least half dark on a light
+// image, and how many there are.
+func ink(img image.Image) (image.Rectangle, int) {
+	box, n := image.Rectangle{}, 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bb, _ := img.At(x, y).RGBA()
+			if (r+g+bb)/3 < 0x8000 {
+				box = box.Union(image.Rect(x, y, x+1, y+1))
+				n++
+			}
+		}
+	}
+	return box, n
+}
+
+// TestTextLayers sets real text with the installed fonts and checks where
+// the ink lands and how each parameter changes it.
+func TestTextLayers(t *testing.T) {
+	base := flat(t, 400, 200, white)
+	inkOf := func(tr string) (image.Rectangle, int) {
+		t.Helper()
+		return ink(render(t, base, tr, nil))
+	}
+	plain, n := inkOf("l-text,i-Pictor,fs-40,l-end")
+	if n == 0 || plain.Dx() < 60 || plain.Dy() < 20 {
+		t.Fatalf("40 px text: ink %v (%d px), want a word of about 40 px", plain, n)
+	}
+	if c := plain.Min.Add(plain.Max).Div(2); c.X < 190 || c.X > 210 || c.Y < 90 || c.Y > 115 {
+		t.Errorf("text centred by default: ink centre %v, want about (200,100)", c)
+	}
+	if small, _ := inkOf("l-text,i-Pictor,fs-20,l-end"); small.Dx()*2 > plain.Dx()+10 || small.Dx()*2 < plain.Dx()-10 {
+		t.Errorf("fs-20 is %d px wide, fs-40 %d: want half", small.Dx(), plain.Dx())
+	}
+	if _, bold := inkOf("l-text,i-Pictor,fs-40,tg-b,l-end"); bold <= n*11/10 {
+		t.Errorf("bold: %d dark pixels, regular %d: want more", bold, n)
+	}
+	if at, _ := inkOf("l-text,i-Pictor,fs-40,lx-10,ly-10,l-end"); at.Min.X < 10 || at.Min.X > 16 || at.Min.Y < 10 || at.Min.Y > 22 {
+		t.Errorf("lx-10,ly-10: ink starts at %v", at.Min)
+	}
+	if wrapped, _ := inkOf("l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,l-end"); wrapped.Dy() < 2*plain.Dy() || wrapped.Dx() > 160 {
+		t.Errorf("w-150 wraps: ink %v, one line is %v", wrapped, plain)
+	}
+	if _, light := inkOf("l-text,i-Pictor,fs-40,co-FFFFFF,l-end"); light != 0 {
+		t.Errorf("white text on white: %d dark pixels", light)
+	}
+	if box, _ := inkOf("l-text,i-Pictor,fs-40,co-FFFFFF,pa-10,bg-000000,l-end"); box.Dx() < plain.Dx()+20 || box.Dy() < plain.Dy()+20 {
+		t.Errorf("bg with pa-10: box %v, want the text's %v grown by 10 px a side", box, plain)
+	}
+	if turned, _ := inkOf("l-text,i-Pictor,fs-40,rt-90,l-end"); turned.Dy() < plain.Dx()-4 {
+		t.Errorf("rt-90: ink %v, want the word standing up (%d px tall)", turned, plain.Dx())
+	}
+	for _, script := range []string{"नमस्ते", "你好世界"} {
+		tr := "l-text,i-" + escape(script) + ",fs-40,l-end"
+		if box, n := inkOf(tr); n == 0 || box.Dy() < 20 {
+			t.Errorf("%s: ink %v (%d px)", script, box, n)
+		}
+	}
+	if _, markup := inkOf("l-text,i-" + escape("<b>&amp;</b>") + ",fs-40,l-end"); markup == 0 {
+		t.Error("markup characters in the text: nothing set")
+	}
+}
+
+func escape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		b.WriteString("%" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15])))
+	}
+	return b.String()
+}
+
+// TestFontsInstalled: every family ff- may name is installed (the bootstrap
+// installs them), or text would silently fall back to another face.
+func TestFontsInstalled(t *testing.T) {
+	out, err := exec.Command("fc-list", ":", "family").Output()
+	if err != nil {
+		t.Fatalf("fc-list: %v", err)
+	}
+	for _, family := range imgurl.Fonts {
+		if !strings.Contains(string(out), family) {
+			t.Errorf("font %q is not installed (scripts/bootstrap.sh installs it)", family)
+		}
+	}
+}
+
+func TestLayerRefusals(t *testing.T) {
+	e := testEngine()
+	base := flat(t, 50, 50, white)
+	for _, tc := range []struct {
+		name   string
+		tr     string
+		layers map[string][]byte
+		kind   errkind.Kind
+	}{
+		{"image not fetched", "l-image,i-a.png,l-end", nil, errkind.Internal},
+		{"layer image corrupt", "l-image,i-a.png,l-end", map[string][]byte{"a.png": []byte("not an image")}, errkind.Unprocessable},
+		{"layer image over the pixel limit", "l-image,i-a.png,l-end", map[string][]byte{"a.png": pngWithSize(t, 20000, 20000)}, errkind.Unprocessable},
+		{"layer block over the size limit", "l-image,i-ik_canvas,bg-red,w-65535,h-65535,l-end", nil, errkind.Invalid},
+		{"blank text", "l-text,i-%20%20,l-end", nil, errkind.Invalid},
+		{"position impossible", "l-image,i-ik_canvas,bg-red,lx-bw_div_0,l-end", nil, errkind.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Transform(context.Background(), Request{Source: base, Transformation: mustParse(t, tc.tr), Format: "png", Layers: tc.layers})
+			if errkind.KindOf(err) != tc.kind {
+				t.Fatalf("err = %v (kind %v), want %v", err, errkind.KindOf(err), tc.kind)
+			}
+		})
+	}
+}
