@@ -546,7 +546,22 @@ func TestImageThroughEdge(t *testing.T) {
 				if want == 0 {
 					want = 1200
 				}
-				checkJPEG(t, get(t, u.URL), want, 1200, 800)
+				r := get(t, u.URL)
+				checkJPEG(t, r, want, 1200, 800)
+				if p := u.Probe; p != nil && r.status == http.StatusOK {
+					img, err := jpeg.Decode(bytes.NewReader(r.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := color.RGBAModel.Convert(img.At(p.X, p.Y)).(color.RGBA)
+					got := [3]int{int(c.R), int(c.G), int(c.B)}
+					for i := range got {
+						if d := got[i] - p.RGB[i]; d > 24 || d < -24 {
+							t.Errorf("%s: pixel (%d,%d) is %v, want %v: the overlay is not where the SDK put it", u.URL, p.X, p.Y, got, p.RGB)
+							break
+						}
+					}
+				}
 			})
 		}
 	})
@@ -607,6 +622,11 @@ type sdkURL struct {
 	Name  string `json:"name"`
 	URL   string `json:"url"`
 	Width int    `json:"width"`
+	// Probe is a pixel an overlay must have painted.
+	Probe *struct {
+		X, Y int
+		RGB  [3]int
+	} `json:"probe"`
 }
 
 // sdkURLs asks ImageKit's own SDKs (scripts/e2e/sdk) for image URLs on the

@@ -150,6 +150,8 @@ var parseCases = []struct {
 	{name: "solid block", in: "l-image,i-ik_canvas,bg-FF0000,w-10,h-20,al-5,l-end", canonical: "l-image,i-ik_canvas,al-5,w-10,h-20,bg-FF0000,l-end"},
 	{name: "text layer", in: "l-text,i-Hello%20World,fs-40,co-white,ff-DejaVu_Serif,tg-i_b,pa-5_10,ia-center,lh-50,w-200,l-end",
 		canonical: "l-text,i-Hello%20World,fs-40,ff-dejavu_serif,co-FFFFFF,ia-center,pa-5_10,tg-b_i,lh-50,w-200,l-end"},
+	{name: "base64 plus read as a space", in: "l-text,ie-Pz8+,l-end", canonical: "l-text,i-%3F%3F%3E,l-end"},
+	{name: "base64 plus unescaped to a space", in: "l-text,ie-Pz8 ,l-end", canonical: "l-text,i-%3F%3F%3E,l-end"},
 	{name: "text with grammar characters", in: "l-text,ie-YSxiOmMvZCUgZQ%3D%3D,l-end", canonical: "l-text,i-a%2Cb%3Ac%2Fd%25%20e,l-end"},
 	{name: "nested layers", in: "l-image,i-a.png,l-text,i-x,l-end,l-end", canonical: "l-image,i-a.png,l-text,i-x,l-end,l-end"},
 	{name: "two blocks", in: "if-iw_gt_10,w-10,if-end,if-ih_gt_10,h-10,if-end", canonical: "if-iw_gt_10,w-10,if-end,if-ih_gt_10,h-10,if-end"},

@@ -233,6 +233,9 @@ func (l *Layer) setInput(v string, encoded bool) error {
 }
 
 func decodeBase64(s string) ([]byte, error) {
+	// A '+' that reached us through a query string unescaped reads as a
+	// space there; base64 has no spaces.
+	s = strings.ReplaceAll(s, " ", "+")
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
 			return b, nil
