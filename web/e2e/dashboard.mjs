@@ -231,6 +231,33 @@ await step('URL builder: query form, a raw tr string and a 400 explained', async
   assert.equal(await page.getByLabel('Width (w)').inputValue(), '150');
 });
 
+await step('URL builder: an image and a text overlay, previewed', async () => {
+  const plainBytes = await page.getByTestId('preview-bytes').textContent();
+  await page.getByLabel('Image overlay (l-image, i)').fill('photos/generated.jpg');
+  await page.getByLabel('Image overlay size (w)').fill('40');
+  await page.getByLabel('Text overlay (l-text, i)').fill('Pictor, 2026');
+  await page.getByLabel('Font size (fs)').fill('20');
+  await page.getByLabel('Text colour (co)').fill('FF0000');
+  await page.getByLabel('Overlay position (lfo)').selectOption('bottom_right');
+  const want = `${EDGE}/${account}/photos/generated.jpg?tr=w-150,l-image,i-photos@@generated.jpg,lfo-bottom_right,w-40,l-end,` +
+    `l-text,ie-${encodeURIComponent(Buffer.from('Pictor, 2026').toString('base64'))},lfo-bottom_right,fs-20,co-FF0000,l-end`;
+  await page.getByTestId('built-url').getByText(want, { exact: true }).waitFor();
+  // The preview is the composite: another size than the plain w-150 it
+  // replaced (the layers add detail), still 150 × 100.
+  await page.waitForFunction((before) => {
+    const el = document.querySelector('[data-testid="preview-image"]');
+    const bytes = document.querySelector('[data-testid="preview-bytes"]')?.textContent;
+    return el && el.complete && el.naturalWidth === 150 && bytes !== before;
+  }, plainBytes);
+  await page.getByTestId('preview-dimensions').getByText('150 × 100 px').waitFor();
+  await screenshot('builder-overlays');
+  // Cleared again, for the steps after this one.
+  for (const label of ['Image overlay (l-image, i)', 'Image overlay size (w)', 'Text overlay (l-text, i)', 'Font size (fs)', 'Text colour (co)']) {
+    await page.getByLabel(label).fill('');
+  }
+  await page.getByLabel('Overlay position (lfo)').selectOption('');
+});
+
 let websiteId;
 let backupId;
 await step('a second origin', async () => {

@@ -4,6 +4,7 @@ import {
   flipValues,
   focusValues,
   formatValues,
+  overlayPositionValues,
   type ControlErrors,
   type ControlName,
   type Controls,
@@ -56,6 +57,17 @@ export function TransformControls(props: { value: Controls; onChange: (c: Contro
           <Checkbox label="Sharpen (e-sharpen)" checked={bool('sharpen')} onChange={flag('sharpen')} />
           <Checkbox label="Contrast stretch (e-contrast)" checked={bool('contrast')} onChange={flag('contrast')} />
           <Checkbox label="Trim borders (t-true)" checked={bool('trim')} onChange={flag('trim')} />
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>Overlays (layers)</legend>
+        <div className="grid">
+          <Field label="Image overlay (l-image, i)" value={str('imageOverlay')} onChange={text('imageOverlay')} error={errors.imageOverlay} placeholder="a path on this endpoint, e.g. logo.png" />
+          <Field label="Image overlay size (w)" inputMode="decimal" value={str('imageOverlayWidth')} onChange={text('imageOverlayWidth')} error={errors.imageOverlayWidth} placeholder="e.g. 100 or 0.2" />
+          <Field label="Text overlay (l-text, i)" value={str('textOverlay')} onChange={text('textOverlay')} error={errors.textOverlay} placeholder="e.g. © Pictor" />
+          <Field label="Font size (fs)" inputMode="numeric" value={str('textSize')} onChange={text('textSize')} error={errors.textSize} placeholder="default 14" />
+          <Field label="Text colour (co)" value={str('textColor')} onChange={text('textColor')} error={errors.textColor} placeholder="RRGGBB or a colour name" />
+          <Select label="Overlay position (lfo)" value={str('overlayPosition')} onChange={text('overlayPosition')} options={opts(overlayPositionValues, 'default (center)')} error={errors.overlayPosition} />
         </div>
       </fieldset>
     </div>

@@ -51,6 +51,45 @@ describe('buildTransformation', () => {
   });
 });
 
+describe('overlays', () => {
+  it('builds an image and a text layer as ImageKit writes them, after the step', () => {
+    const r = buildTransformation(
+      c({ width: '400', imageOverlay: '/brand/logo.png', imageOverlayWidth: '80', textOverlay: 'Hello World', textSize: '30', textColor: '#ffffff', overlayPosition: 'bottom_right' }),
+    );
+    expect(r.errors).toEqual({});
+    expect(r.tr).toBe('w-400,l-image,i-brand@@logo.png,lfo-bottom_right,w-80,l-end,l-text,i-Hello%20World,lfo-bottom_right,fs-30,co-FFFFFF,l-end');
+  });
+
+  it('writes text and paths the grammar would misread in base64 (ie-)', () => {
+    expect(buildTransformation(c({ textOverlay: 'a,b:c' })).tr).toBe(`l-text,ie-${encodeURIComponent(btoa('a,b:c'))},l-end`);
+    const hindi = buildTransformation(c({ textOverlay: 'नमस्ते' })).tr;
+    expect(hindi).toMatch(/^l-text,ie-[A-Za-z0-9%]+,l-end$/);
+    expect(buildTransformation(c({ imageOverlay: 'a,b.png' })).tr).toMatch(/^l-image,ie-/);
+  });
+
+  it('names the overlay controls the edge would refuse', () => {
+    const r = buildTransformation(c({ textOverlay: 'x'.repeat(1001), imageOverlay: 'a.png', imageOverlayWidth: '0', overlayPosition: 'auto' }));
+    expect(Object.keys(r.errors).sort()).toEqual(['imageOverlayWidth', 'overlayPosition', 'textOverlay']);
+    expect(buildTransformation(c({ textOverlay: 'x', textSize: '0', textColor: 'zz9' })).errors).toEqual({ textSize: expect.any(String), textColor: expect.any(String) });
+  });
+
+  it('reads the layers it builds back into controls', () => {
+    for (const over of [
+      { width: '400', imageOverlay: 'brand/logo.png', imageOverlayWidth: '80', textOverlay: 'Hello World', textSize: '30', textColor: 'FFFFFF', overlayPosition: 'top_left' },
+      { textOverlay: 'नमस्ते, world: 1' },
+      { imageOverlay: 'a,b.png' },
+    ]) {
+      const tr = buildTransformation(c(over)).tr;
+      const parsed = parseTransformation(tr);
+      expect(parsed).not.toBeNull();
+      expect(buildTransformation(parsed!).tr).toBe(tr);
+    }
+    expect(parseTransformation('l-text,i-x,lx-5,l-end')).toBeNull(); // a position the controls do not hold
+    expect(parseTransformation('l-image,i-a.png,fs-5,l-end')).toBeNull();
+    expect(parseTransformation('l-text,i-x')).toBeNull();
+  });
+});
+
 describe('parseTransformation', () => {
   it('reads a single step of known parameters back into controls', () => {
     const parsed = parseTransformation('w-300,h-200,rt-N90,f-jpeg,e-grayscale');

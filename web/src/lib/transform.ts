@@ -26,6 +26,13 @@ export interface Controls {
   grayscale: boolean; // e-grayscale
   sharpen: boolean; // e-sharpen
   contrast: boolean; // e-contrast
+  // Layers (drawn in this order, after the step's other parameters).
+  imageOverlay: string; // l-image,i-: a path on the same URL-endpoint
+  imageOverlayWidth: string; // the image layer's w-
+  textOverlay: string; // l-text: the text
+  textSize: string; // fs-
+  textColor: string; // co-
+  overlayPosition: string; // lfo- of both layers
 }
 
 export type ControlName = keyof Controls;
@@ -53,6 +60,12 @@ export const emptyControls: Controls = {
   grayscale: false,
   sharpen: false,
   contrast: false,
+  imageOverlay: '',
+  imageOverlayWidth: '',
+  textOverlay: '',
+  textSize: '',
+  textColor: '',
+  overlayPosition: '',
 };
 
 export const cropValues = ['maintain_ratio', 'force', 'at_max', 'at_max_enlarge', 'at_least'] as const;
@@ -71,6 +84,7 @@ export const focusValues = [
 ] as const;
 export const formatValues = ['auto', 'jpg', 'png', 'webp', 'avif', 'gif', 'orig'] as const;
 export const flipValues = ['h', 'v', 'h_v'] as const;
+export const overlayPositionValues = focusValues.filter((v) => v !== 'auto');
 
 const MAX_SIDE = 65535;
 const MAX_RADIUS = 10000;
@@ -175,6 +189,74 @@ function part(c: Controls, name: ControlName): Part {
   return null;
 }
 
+// Layer inputs as ImageKit's SDKs write them: plain when simple, else
+// base64 (ie-), so neither ',' nor ':' ever reads as grammar.
+const simplePathRe = /^[A-Za-z0-9._\-/ ]+$/;
+const simpleTextRe = /^[A-Za-z0-9._\- ]+$/;
+const MAX_TEXT = 1000;
+
+function base64(s: string): string {
+  const bytes = new TextEncoder().encode(s);
+  return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
+}
+
+function unbase64(s: string): string | null {
+  try {
+    const bin = atob(decodeURIComponent(s));
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+}
+
+function colour(v: string): string | undefined {
+  const c = v.replace(/^#/, '');
+  if (hexColorRe.test(c)) return c.toUpperCase();
+  if (colorNameRe.test(c.toLowerCase())) return c.toLowerCase();
+  return undefined;
+}
+
+/** The layers the controls describe, and the errors of their controls. */
+function layers(c: Controls, errors: ControlErrors): string[] {
+  const out: string[] = [];
+  const pos = c.overlayPosition.trim();
+  if (pos !== '' && !(overlayPositionValues as readonly string[]).includes(pos)) errors.overlayPosition = 'unknown position';
+  const lfo = pos !== '' && !errors.overlayPosition ? [`lfo-${pos}`] : [];
+  const img = c.imageOverlay.trim().replace(/^\/+/, '');
+  if (img !== '') {
+    const parts = ['l-image', simplePathRe.test(img) ? `i-${img.replace(/\//g, '@@')}` : `ie-${encodeURIComponent(base64(img))}`, ...lfo];
+    const w = c.imageOverlayWidth.trim();
+    if (w !== '') {
+      const err = checkSize(w);
+      if (err) errors.imageOverlayWidth = err;
+      else parts.push(`w-${Number(w)}`);
+    }
+    out.push([...parts, 'l-end'].join(','));
+  }
+  const text = c.textOverlay;
+  if (text.trim() !== '') {
+    if ([...text].length > MAX_TEXT) {
+      errors.textOverlay = `at most ${MAX_TEXT} characters`;
+      return out;
+    }
+    const parts = ['l-text', simpleTextRe.test(text) ? `i-${encodeURIComponent(text)}` : `ie-${encodeURIComponent(base64(text))}`, ...lfo];
+    const fs = c.textSize.trim();
+    if (fs !== '') {
+      const err = checkIntRange(fs, 1, 1000, 'a whole number');
+      if (err) errors.textSize = err;
+      else parts.push(`fs-${Number(fs)}`);
+    }
+    const co = c.textColor.trim();
+    if (co !== '') {
+      const v = colour(co);
+      if (v === undefined) errors.textColor = 'RRGGBB, RRGGBBAA or a colour name';
+      else parts.push(`co-${v}`);
+    }
+    out.push([...parts, 'l-end'].join(','));
+  }
+  return out;
+}
+
 /** The controls in the edge's canonical parameter order. */
 const canonicalOrder: ControlName[] = [
   'width',
@@ -220,7 +302,44 @@ export function buildTransformation(c: Controls): BuildResult {
     }
     params.push(`${p.key}-${p.value}`);
   }
+  params.push(...layers(c, errors));
   return { tr: params.join(','), errors };
+}
+
+/** Reads one layer the controls build ("l-…" to "l-end") into c; false when they could not have built it. */
+function parseLayer(params: string[], c: Controls): boolean {
+  const kind = params[0];
+  for (const param of params.slice(1, -1)) {
+    const dash = param.indexOf('-');
+    const key = param.slice(0, dash);
+    const value = param.slice(dash + 1);
+    switch (key) {
+      case 'i':
+      case 'ie': {
+        const v = key === 'ie' ? unbase64(value) : kind === 'l-text' ? decodeURIComponent(value) : value.replace(/@@/g, '/');
+        if (v === null) return false;
+        if (kind === 'l-text') c.textOverlay = v;
+        else c.imageOverlay = v;
+        break;
+      }
+      case 'lfo':
+        c.overlayPosition = value;
+        break;
+      case 'w':
+        if (kind !== 'l-image') return false;
+        c.imageOverlayWidth = value;
+        break;
+      case 'fs':
+      case 'co':
+        if (kind !== 'l-text') return false;
+        if (key === 'fs') c.textSize = value;
+        else c.textColor = value;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 /**
@@ -233,7 +352,16 @@ export function parseTransformation(tr: string): Controls | null {
   const c: Controls = { ...emptyControls };
   if (s === '') return c;
   if (s.includes(':')) return null;
-  for (const param of s.split(',')) {
+  const all = s.split(',');
+  for (let i = 0; i < all.length; i++) {
+    const param = all[i];
+    if (param === 'l-image' || param === 'l-text') {
+      const end = all.indexOf('l-end', i);
+      const done = param === 'l-image' ? c.imageOverlay : c.textOverlay;
+      if (end < 0 || done !== '' || !parseLayer(all.slice(i, end + 1), c)) return null;
+      i = end;
+      continue;
+    }
     const dash = param.indexOf('-');
     if (dash <= 0) return null;
     const key = param.slice(0, dash);
