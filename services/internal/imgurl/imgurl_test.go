@@ -40,6 +40,8 @@ var parseCases = []struct {
 	{name: "flip v_h normalised", in: "fl-v_h", canonical: "fl-h_v"},
 	{name: "trim true", in: "t-true", canonical: "t-true"},
 	{name: "trim threshold", in: "t-20", canonical: "t-20"},
+	{name: "trim false", in: "t-true,t-false", canonical: "t-false"},
+	{name: "trim after false", in: "t-false,t-5", canonical: "t-5"},
 	{name: "default image slashes", in: "di-folder@@default.jpg", canonical: "di-folder@@default.jpg"},
 	{name: "effects fixed order", in: "e-contrast,e-grayscale", canonical: "e-grayscale,e-contrast"},
 	{name: "sharpen default", in: "e-sharpen", canonical: "e-sharpen"},

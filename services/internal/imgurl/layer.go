@@ -21,12 +21,15 @@ import (
 // own, up to MaxLayerDepth deep. Layers are drawn after everything else
 // in their step, in the order written.
 //
-// Position (on the base the layer is drawn on): lx/ly put the layer's
-// top-left corner, lxc/lyc its centre, at that offset from the anchor lap
-// (default top_left; offsets point into the base from a right or bottom
-// anchor); without any of them lfo places it (default centre). Values may
-// be negative (N) and expressions, where bw, bh and bar name the base and
-// cw, ch and car the layer. lm picks the blend: multiply, cutter (the
+// Position (on the base the layer is drawn on), as ImageKit documents it:
+// lx/ly put the layer's top-left corner, lxc/lyc its centre, at that offset
+// from the anchor lap (default top_left; offsets point into the base from a
+// right or bottom anchor); a negative offset (N) is measured from the
+// opposite edge instead, and an offset that would put the layer past the
+// base is pulled back inside it. Without any of them lfo places it
+// (default centre). Offsets may be expressions, where bw, bh and bar name
+// the base and cw, ch and car the layer. An image layer is trimmed first
+// (t-true) unless it says t-false. lm picks the blend: multiply, cutter (the
 // layer cuts its shape out of the base) or cutout (only the base under the
 // layer stays).
 

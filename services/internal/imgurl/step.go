@@ -92,12 +92,15 @@ type Step struct {
 	Blur               int
 	Opacity            OptInt
 	Trim               OptInt // Set with Value 0 means "true" (default threshold)
-	Named              string
-	DefaultImage       string // path; '/' already decoded from '@@'
-	Original           bool
-	Progressive        bool
-	Lossless           bool
-	KeepMetadata       bool
+	// NoTrim is t-false: an image layer, trimmed by default as ImageKit
+	// trims it, is not; elsewhere it changes nothing.
+	NoTrim       bool
+	Named        string
+	DefaultImage string // path; '/' already decoded from '@@'
+	Original     bool
+	Progressive  bool
+	Lossless     bool
+	KeepMetadata bool
 	// KeepCopyright is cp-true. ImageKit documents cp as "color profile":
 	// keep the source's ICC profile (and its untransformed pixel values)
 	// while every other piece of metadata is still stripped. The field name
@@ -323,12 +326,20 @@ var specs = []spec{
 	}, func(s *Step) (string, bool) { return strconv.Itoa(s.Blur), s.Blur != 0 }},
 	{"o", intParser("o", 0, 100, func(s *Step) *OptInt { return &s.Opacity }), func(s *Step) (string, bool) { return fmtOpt(s.Opacity) }},
 	{"t", func(s *Step, v string) error {
-		if v == "true" {
+		s.NoTrim = false
+		switch v {
+		case "true":
 			s.Trim = OptInt{Set: true}
+			return nil
+		case "false":
+			s.Trim, s.NoTrim = OptInt{}, true
 			return nil
 		}
 		return intParser("t", 1, 99, func(s *Step) *OptInt { return &s.Trim })(s, v)
 	}, func(s *Step) (string, bool) {
+		if s.NoTrim {
+			return "false", true
+		}
 		if !s.Trim.Set {
 			return "", false
 		}

@@ -14,10 +14,10 @@ import (
 // endpoint put through the layer's transformations, a solid block, or
 // text — then placed on the picture of the step that holds it and blended.
 
-// Text defaults, as ImageKit documents them: black 14 px sans, centred
-// lines.
+// Text defaults, as ImageKit documents them: black 45 px text in the
+// default face, lines centred.
 const (
-	defaultFontSize = 14
+	defaultFontSize = 45
 	defaultFont     = "sans"
 )
 
@@ -97,6 +97,9 @@ func renderImage(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 	steps := append([]imgurl.Step(nil), layerSteps(l)...)
 	if steps[0], err = steps[0].Bind(vars); err != nil {
 		return nil, err
+	}
+	if !steps[0].Trim.Set && !steps[0].NoTrim {
+		steps[0].Trim = imgurl.OptInt{Set: true} // ImageKit trims an image layer unless told t-false
 	}
 	first, err := planResize(w, h, steps[0])
 	if err != nil {
@@ -259,15 +262,29 @@ func place(p imgurl.LayerPos, bw, bh, ow, oh int) (x, y int) {
 	if a == "" {
 		a = "top_left"
 	}
-	x = along(horizontal(a), bw, ow, p.X.Value, false)
-	if p.XC.Set {
-		x = along(horizontal(a), bw, ow, p.XC.Value, true)
-	}
-	y = along(vertical(a), bh, oh, p.Y.Value, false)
-	if p.YC.Set {
-		y = along(vertical(a), bh, oh, p.YC.Value, true)
-	}
+	x = offset(horizontal(a), bw, ow, p.X, p.XC)
+	y = offset(vertical(a), bh, oh, p.Y, p.YC)
 	return x, y
+}
+
+// offset places a layer of size o on one axis of a base of size b from the
+// anchor's side (-1 left/top, 0 centre, 1 right/bottom): corner is lx/ly,
+// centre lxc/lyc (it wins when both are set). A negative value measures
+// from the opposite side; the result is held inside the base when the
+// layer fits in it.
+func offset(side, b, o int, corner, centre imgurl.OptInt) int {
+	v, centred := corner.Value, false
+	if centre.Set {
+		v, centred = centre.Value, true
+	}
+	if v < 0 && side != 0 {
+		side, v = -side, -v
+	}
+	at := along(side, b, o, v, centred)
+	if o <= b {
+		at = min(max(at, 0), b-o)
+	}
+	return at
 }
 
 // along places a layer of size o on one axis of a base of size b: side is

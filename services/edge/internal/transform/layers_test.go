@@ -13,6 +13,20 @@ import (
 )
 
 // flat is a w×h PNG of one colour.
+// framed is a w×h block of c inside a margin of m pixels of edge.
+func framed(t testing.TB, w, h, m int, c, edge color.Color) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w+2*m, h+2*m))
+	for y := 0; y < h+2*m; y++ {
+		for x := 0; x < w+2*m; x++ {
+			img.Set(x, y, edge)
+			if x >= m && x < w+m && y >= m && y < h+m {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	return encodePNGImage(t, img)
+}
+
 func flat(t testing.TB, w, h int, c color.Color) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
@@ -51,7 +65,8 @@ type probe struct {
 // endpoint) on a white 200×100 base and checks pixels inside and just
 // outside where each position rule puts it.
 func TestLayerPlacement(t *testing.T) {
-	logo := map[string][]byte{"brand/logo.png": flat(t, 40, 20, blue)}
+	// A blue logo with a 5 px white margin: trimmed away by default.
+	logo := map[string][]byte{"brand/logo.png": framed(t, 40, 20, 5, blue, white)}
 	for _, tc := range []struct {
 		name   string
 		tr     string
@@ -63,8 +78,10 @@ func TestLayerPlacement(t *testing.T) {
 			[]probe{{5, 7, red}, {24, 16, red}, {4, 7, white}, {25, 7, white}, {5, 17, white}}},
 		{"lx alone: top edge", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-30,l-end",
 			[]probe{{30, 0, red}, {49, 9, red}, {30, 10, white}}},
-		{"negative lx leaves the base", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-N10,ly-0,l-end",
-			[]probe{{0, 0, red}, {9, 9, red}, {10, 0, white}}},
+		{"negative lx measures from the right", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-N10,ly-0,l-end",
+			[]probe{{189, 0, red}, {170, 9, red}, {169, 0, white}, {190, 0, white}}},
+		{"an offset past the base is pulled inside", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lx-500,ly-N500,l-end",
+			[]probe{{199, 0, red}, {180, 9, red}, {179, 5, white}, {199, 10, white}}},
 		{"bottom-right anchor", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lap-bottom_right,lx-3,ly-4,l-end",
 			[]probe{{177, 86, red}, {196, 95, red}, {197, 95, white}, {176, 86, white}, {177, 85, white}}},
 		{"centre coordinates", "l-image,i-ik_canvas,bg-FF0000,w-20,h-10,lxc-50,lyc-20,l-end",
@@ -75,8 +92,12 @@ func TestLayerPlacement(t *testing.T) {
 			[]probe{{199, 98, red}, {180, 89, red}, {179, 89, white}, {199, 99, white}}},
 		{"size as a fraction of the base", "l-image,i-ik_canvas,bg-FF0000,w-0.5,h-0.5,lx-0,ly-0,l-end",
 			[]probe{{99, 49, red}, {100, 49, white}, {99, 50, white}}},
-		{"image layer from the endpoint", "l-image,i-brand@@logo.png,l-end",
-			[]probe{{100, 50, blue}, {81, 41, blue}, {79, 50, white}}},
+		{"image layer from the endpoint, centred", "l-image,i-brand@@logo.png,l-end",
+			[]probe{{100, 50, blue}, {81, 41, blue}, {118, 58, blue}, {79, 50, white}, {100, 39, white}}},
+		{"image layer trimmed by default", "l-image,i-brand@@logo.png,lx-0,ly-0,l-end",
+			[]probe{{1, 1, blue}, {39, 19, blue}, {41, 5, white}, {5, 21, white}}},
+		{"t-false keeps the margin", "l-image,i-brand@@logo.png,t-false,lx-0,ly-0,l-end",
+			[]probe{{2, 2, white}, {6, 6, blue}, {44, 24, blue}, {48, 28, white}}},
 		{"image layer's own transformations", "l-image,i-brand@@logo.png,w-20,lx-0,ly-0,l-end",
 			[]probe{{19, 9, blue}, {20, 5, white}, {5, 10, white}}},
 		{"image layer sized from the base", "l-image,i-brand@@logo.png,w-bw_div_2,lx-0,ly-0,l-end",
@@ -159,6 +180,9 @@ func TestTextLayers(t *testing.T) {
 	inkOf := func(tr string) (image.Rectangle, int) {
 		t.Helper()
 		return ink(render(t, base, tr, nil))
+	}
+	if def, _ := inkOf("l-text,i-Pictor,l-end"); def.Dy() < 30 || def.Dy() > 45 {
+		t.Errorf("default size: ink %v, want ImageKit's 45 px text (caps about 33 px tall)", def)
 	}
 	plain, n := inkOf("l-text,i-Pictor,fs-40,l-end")
 	if n == 0 || plain.Dx() < 60 || plain.Dy() < 20 {
