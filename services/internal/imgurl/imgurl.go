@@ -236,7 +236,7 @@ var unsupportedKeys = map[string]string{
 }
 
 var unsupportedEffects = map[string]bool{
-	"shadow": true, "gradient": true, "upscale": true, "retouch": true, "genvar": true,
+	"upscale": true, "retouch": true, "genvar": true,
 	"dropshadow": true, "changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
 	"distort": true, "colorize": true,
 }

@@ -489,8 +489,8 @@ func parseLayer(kind, body string, depth int) (Layer, error) {
 	}
 	if l.Canvas() {
 		for _, st := range l.Steps {
-			if st.Background == nil && len(l.Steps) == 1 {
-				return Layer{}, invalidValue("bg", "a solid block (i-ik_canvas) needs its colour: bg-")
+			if st.Background == nil && st.Gradient == nil && len(l.Steps) == 1 {
+				return Layer{}, invalidValue("bg", "a solid block (i-ik_canvas) needs its colour: bg- (or e-gradient)")
 			}
 		}
 	}

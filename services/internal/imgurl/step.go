@@ -110,6 +110,8 @@ type Step struct {
 	Sharpen       OptInt // Set with Value 0 means default strength
 	UnsharpMask   *USM
 	Contrast      bool
+	Shadow        *Shadow   // e-shadow
+	Gradient      *Gradient // e-gradient
 	// Exprs are parameters given as arithmetic expressions, and Conds the
 	// step's if-…-if-end blocks, in the order written; Bind turns both into
 	// plain values once the image's sizes are known.
@@ -396,6 +398,18 @@ var specs = []spec{
 		return "usm-" + fmtFloat(u.Radius) + "-" + fmtFloat(u.Sigma) + "-" + fmtFloat(u.Amount) + "-" + fmtFloat(u.Threshold), true
 	}},
 	{"e", nil, func(s *Step) (string, bool) { return "contrast", s.Contrast }},
+	{"e", nil, func(s *Step) (string, bool) {
+		if s.Shadow == nil {
+			return "", false
+		}
+		return "shadow-" + s.Shadow.String(), true
+	}},
+	{"e", nil, func(s *Step) (string, bool) {
+		if s.Gradient == nil {
+			return "", false
+		}
+		return "gradient-" + s.Gradient.String(), true
+	}},
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
@@ -594,6 +608,18 @@ func parseEffect(s *Step, v string) error {
 			return invalidValue("e-sharpen", "want a whole number from 1 to 100")
 		}
 		s.Sharpen = OptInt{Set: true, Value: n}
+	case "shadow":
+		sh, err := parseShadow(arg, hasArg)
+		if err != nil {
+			return err
+		}
+		s.Shadow = sh
+	case "gradient":
+		g, err := parseGradient(arg, hasArg)
+		if err != nil {
+			return err
+		}
+		s.Gradient = g
 	case "usm":
 		parts := strings.Split(arg, "-")
 		if !hasArg || len(parts) != 4 {

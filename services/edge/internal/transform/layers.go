@@ -147,7 +147,14 @@ func renderCanvas(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 	if err := env.checkSize(w, h); err != nil {
 		return nil, err
 	}
-	fill := imgurl.Color{A: 255}
+	// Black unless bg says otherwise; clear under a gradient block.
+	fill, gradientOnly := imgurl.Color{A: 255}, false
+	for _, st := range steps {
+		gradientOnly = gradientOnly || st.Gradient != nil
+	}
+	if gradientOnly {
+		fill = imgurl.Color{}
+	}
 	for _, st := range steps {
 		if st.Background != nil {
 			fill = *st.Background

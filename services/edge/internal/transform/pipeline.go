@@ -281,7 +281,47 @@ func effects(img *vimage, st imgurl.Step) error {
 			return err
 		}
 	}
+	if st.Shadow != nil {
+		if err := shadow(img, *st.Shadow); err != nil {
+			return err
+		}
+	}
+	if st.Gradient != nil {
+		if err := gradient(img, *st.Gradient); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// maxShadowPixels is ImageKit's limit for e-shadow: 2 megapixels, larger
+// images are resized first (w-500,e-shadow).
+const maxShadowPixels = 2_000_000
+
+// shadow is e-shadow: bl is the blur's sigma in pixels, st the shadow's
+// opacity in percent, x and y its offset in percent of the image's sides.
+func shadow(img *vimage, s imgurl.Shadow) error {
+	w, h := img.width(), img.height()
+	if int64(w)*int64(h) > maxShadowPixels {
+		return errkind.New(errkind.Invalid, "shadow_too_large",
+			fmt.Sprintf("e-shadow works on images of at most 2 megapixels; this one is %d×%d: resize it first (w-500,e-shadow)", w, h))
+	}
+	dx := int(math.Round(float64(s.X) * float64(w) / 100))
+	dy := int(math.Round(float64(s.Y) * float64(h) / 100))
+	return img.shadow(float64(s.Blur), float64(s.Saturation)/100, dx, dy)
+}
+
+// gradient is e-gradient: ld is clockwise from top, as CSS angles are; a
+// stop point over 1 is pixels along the gradient's line.
+func gradient(img *vimage, g imgurl.Gradient) error {
+	rad := float64(g.Angle) * math.Pi / 180
+	dx, dy := math.Sin(rad), -math.Cos(rad)
+	stop := g.Stop
+	if stop > 1 {
+		length := math.Abs(float64(img.width())*dx) + math.Abs(float64(img.height())*dy)
+		stop = math.Min(stop/math.Max(length, 1), 1)
+	}
+	return img.gradient(dx, dy, stop, g.From, g.To)
 }
 
 // rotate turns the image clockwise (rt-N90 is anticlockwise).

@@ -974,6 +974,84 @@ int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mod
 	return finish(ctx, x2, out);
 }
 
+int pictor_shadow(VipsImage *in, VipsImage **out, double sigma, double opacity, int dx, int dy) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 8);
+	VipsImage *x, *colour, *alpha, *black, *shadow;
+	double ink[MAX_INK] = {0, 0, 0};
+	if (srgba(ctx, in, &x) || split(ctx, x, &colour, &alpha))
+		return fail(ctx);
+	VipsImage *a = alpha;
+	if (sigma > 0) {
+		if (vips_gaussblur(a, &t[0], sigma, NULL))
+			return fail(ctx);
+		a = t[0];
+	}
+	int w = x->Xsize, h = x->Ysize;
+	// The shadow's alpha, moved by (dx, dy) on a canvas of the image's size.
+	if (vips_linear1(a, &t[1], opacity, 0, NULL) ||
+	    vips_cast(t[1], &t[2], VIPS_FORMAT_UCHAR, NULL) ||
+	    vips_embed(t[2], &t[3], dx, dy, w, h, "extend", VIPS_EXTEND_BLACK, NULL) ||
+	    solid(ctx, w, h, ink, 3, &black) ||
+	    vips_bandjoin2(black, t[3], &t[4], NULL) ||
+	    vips_copy(t[4], &t[5], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
+		return fail(ctx);
+	shadow = t[5];
+	if (vips_composite2(shadow, x, &t[6], VIPS_BLEND_MODE_OVER, NULL) ||
+	    rejoin(ctx, t[6], NULL, &x))
+		return fail(ctx);
+	return finish(ctx, x, out);
+}
+
+int pictor_gradient(VipsImage *in, VipsImage **out, double dx, double dy, double stop,
+                    PictorColour from, PictorColour to) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 11);
+	VipsImage *x, *ramp, *grad;
+	if (srgba(ctx, in, &x))
+		return fail(ctx);
+	int w = x->Xsize, h = x->Ysize;
+	// As CSS lays a linear gradient: the line through the centre in the
+	// direction, long enough that its ends' perpendiculars touch the
+	// corners; t is a pixel's position along it, 0 to 1.
+	double len = fabs(w * dx) + fabs(h * dy);
+	if (len <= 0)
+		len = 1;
+	double a[2] = {dx / len, dy / len};
+	double b[2] = {0.5 - (w / 2.0 * dx + h / 2.0 * dy) / len, 0};
+	if (stop <= 0)
+		stop = 1;
+	// ramp = clip(t / stop) × 255: from where t is 0, to from t = stop on.
+	if (vips_xyz(&t[0], w, h, NULL) ||
+	    vips_cast(t[0], &t[1], VIPS_FORMAT_FLOAT, NULL) ||
+	    vips_linear(t[1], &t[2], a, b, 2, NULL) ||
+	    vips_bandmean(t[2], &t[3], NULL) ||
+	    vips_linear1(t[3], &t[4], 2 * 255.0 / stop, 0, NULL) ||
+	    vips_cast(t[4], &t[5], VIPS_FORMAT_UCHAR, NULL))
+		return fail(ctx);
+	ramp = t[5];
+	// Colours are interpolated premultiplied, as CSS does, so fading to a
+	// transparent colour fades out rather than darkening.
+	double fa = from.a / 255.0, ta = to.a / 255.0;
+	double k[MAX_INK] = {(to.r * ta - from.r * fa) / 255.0, (to.g * ta - from.g * fa) / 255.0,
+	                     (to.b * ta - from.b * fa) / 255.0, (to.a - from.a) / 255.0};
+	double c[MAX_INK] = {from.r * fa, from.g * fa, from.b * fa, from.a};
+	if (vips_linear(ramp, &t[6], k, c, 4, NULL) ||
+	    vips_unpremultiply(t[6], &t[10], NULL) ||
+	    vips_cast(t[10], &t[7], VIPS_FORMAT_UCHAR, NULL) ||
+	    vips_copy(t[7], &t[8], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
+		return fail(ctx);
+	grad = t[8];
+	if (vips_composite2(x, grad, &t[9], VIPS_BLEND_MODE_OVER, NULL) ||
+	    rejoin(ctx, t[9], NULL, &x))
+		return fail(ctx);
+	return finish(ctx, x, out);
+}
+
 int pictor_strip(VipsImage *in, VipsImage **out, int keep_icc) {
 	// libvips 8.14 savers either strip everything or keep everything, so
 	// the fields not wanted are removed from a copy and the copy is saved

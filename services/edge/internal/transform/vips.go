@@ -311,6 +311,18 @@ func (im *vimage) composite(layer *vimage, mode, x, y int) error {
 	})
 }
 
+func (im *vimage) shadow(sigma, opacity float64, dx, dy int) error {
+	return im.apply("shadow", func(in *C.VipsImage, out **C.VipsImage) C.int {
+		return C.pictor_shadow(in, out, C.double(sigma), C.double(opacity), C.int(dx), C.int(dy))
+	})
+}
+
+func (im *vimage) gradient(dx, dy, stop float64, from, to imgurl.Color) error {
+	return im.apply("gradient", func(in *C.VipsImage, out **C.VipsImage) C.int {
+		return C.pictor_gradient(in, out, C.double(dx), C.double(dy), C.double(stop), colour(from), colour(to))
+	})
+}
+
 func colour(c imgurl.Color) C.PictorColour {
 	return C.PictorColour{r: C.double(c.R), g: C.double(c.G), b: C.double(c.B), a: C.double(c.A)}
 }

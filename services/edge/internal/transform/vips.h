@@ -90,6 +90,15 @@ int pictor_solid(int width, int height, PictorColour colour, VipsImage **out);
 // Both are in the pipeline layout; the result is 8-bit sRGB with alpha, the
 // base's size.
 int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mode, int x, int y);
+// pictor_shadow puts a black shadow of in's alpha (Gaussian blur sigma,
+// opacity 0–1, moved by dx, dy) under in; the result is 8-bit sRGB with
+// alpha, in's size.
+int pictor_shadow(VipsImage *in, VipsImage **out, double sigma, double opacity, int dx, int dy);
+// pictor_gradient lays a linear gradient over in: from at the start of
+// the direction (dx, dy, a unit vector in image coordinates), to from stop
+// (0–1 of the gradient's length) on; 8-bit sRGB with alpha out.
+int pictor_gradient(VipsImage *in, VipsImage **out, double dx, double dy, double stop,
+                    PictorColour from, PictorColour to);
 // pictor_live_objects counts the libvips objects (images, operations,
 // sources) alive in the process; tests compare it before and after a run
 // to catch a reference the code above forgets to drop.

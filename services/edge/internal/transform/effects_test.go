@@ -1,0 +1,74 @@
+package transform
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"testing"
+
+	"pictor/services/internal/errkind"
+)
+
+// square is a w×h transparent PNG with an opaque c square of side n in the
+// middle.
+func square(t testing.TB, w, h, n int, c color.NRGBA) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	x0, y0 := (w-n)/2, (h-n)/2
+	for y := y0; y < y0+n; y++ {
+		for x := x0; x < x0+n; x++ {
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return encodePNGImage(t, img)
+}
+
+func TestShadowAndGradient(t *testing.T) {
+	red := color.NRGBA{255, 0, 0, 255}
+	cut := square(t, 100, 100, 40, red) // the square spans 30..69
+	greyBase := flat(t, 100, 100, grey)
+	for _, tc := range []struct {
+		name   string
+		src    []byte
+		tr     string
+		probes []probe
+		tol    int
+	}{
+		{"hard shadow moved by x and y percent", cut, "e-shadow-bl-0_st-100_x-10_y-10",
+			[]probe{{75, 75, black}, {50, 50, red}, {25, 25, clear}, {75, 35, clear}}, 2},
+		{"shadow strength", cut, "e-shadow-bl-0_st-50_x-10_y-10",
+			[]probe{{75, 75, color.NRGBA{0, 0, 0, 128}}}, 3},
+		{"negative offsets", cut, "e-shadow-bl-0_st-100_x-N10_y-N10",
+			[]probe{{25, 25, black}, {75, 75, clear}}, 2},
+		{"default gradient: white to clear, downwards", greyBase, "e-gradient",
+			[]probe{{50, 0, white}, {50, 99, grey}, {50, 50, color.NRGBA{191, 191, 191, 255}}}, 4},
+		{"gradient to the right", greyBase, "e-gradient-ld-right_from-FF0000_to-0000FF",
+			[]probe{{0, 50, red}, {99, 10, blue}}, 6},
+		{"stop point as a fraction", greyBase, "e-gradient-ld-90_from-FF0000_to-0000FF_sp-0.5",
+			[]probe{{55, 50, blue}, {0, 50, red}}, 6},
+		{"stop point in pixels", greyBase, "e-gradient-ld-90_from-FF0000_to-0000FF_sp-10",
+			[]probe{{15, 50, blue}, {0, 50, red}}, 6},
+		{"gradient block on a layer", greyBase, "l-image,i-ik_canvas,e-gradient-ld-top_from-FF0000_to-0000FF,w-10,h-100,lx-0,ly-0,l-end",
+			[]probe{{5, 99, red}, {5, 0, blue}, {50, 50, grey}}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := render(t, tc.src, tc.tr, nil)
+			for _, p := range tc.probes {
+				got := nrgba(img.At(p.x, p.y))
+				if got.A == 0 {
+					got = clear
+				}
+				if !near(got, p.want, tc.tol) {
+					t.Errorf("pixel (%d,%d) = %v, want %v", p.x, p.y, got, p.want)
+				}
+			}
+		})
+	}
+	// ImageKit's limit: e-shadow on at most 2 megapixels.
+	_, err := testEngine().Transform(context.Background(), Request{Source: flat(t, 2000, 1001, white), Transformation: mustParse(t, "e-shadow"), Format: "png"})
+	if errkind.Reason(err) != "shadow_too_large" {
+		t.Fatalf("e-shadow on 2.002 MP: %v", err)
+	}
+	if res, err := testEngine().Transform(context.Background(), Request{Source: flat(t, 2000, 1001, white), Transformation: mustParse(t, "w-500,e-shadow"), Format: "png"}); err != nil || res.Width != 500 {
+		t.Fatalf("w-500,e-shadow on 2.002 MP: %v", err)
+	}
+}

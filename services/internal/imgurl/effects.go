@@ -1,0 +1,142 @@
+package imgurl
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// e-shadow and e-gradient, with ImageKit's parameters and defaults. Both
+// take "key-value" pairs joined by '_' in any order: e-shadow-bl-15_st-40,
+// e-gradient-ld-top_from-green_to-00FF0010_sp-1.
+
+// Shadow is e-shadow: a shadow under the non-transparent pixels of an
+// image with a transparent background.
+type Shadow struct {
+	Blur       int // bl, 0–15, default 10
+	Saturation int // st, 0–100 (the shadow's strength), default 30
+	X, Y       int // percent of the width and height, -100–100, default 2
+}
+
+// DefaultShadow is e-shadow without parameters.
+var DefaultShadow = Shadow{Blur: 10, Saturation: 30, X: 2, Y: 2}
+
+func (s Shadow) String() string {
+	return "bl-" + strconv.Itoa(s.Blur) + "_st-" + strconv.Itoa(s.Saturation) + "_x-" + fmtInt(s.X) + "_y-" + fmtInt(s.Y)
+}
+
+// Gradient is e-gradient: a linear gradient laid over the image.
+type Gradient struct {
+	Angle    int     // ld in degrees clockwise from top (0–359); default 180, towards the bottom
+	From, To Color   // default FFFFFF and 00000000
+	Stop     float64 // sp: ≤ 1 a fraction of the gradient's length, > 1 pixels; default 1
+}
+
+// DefaultGradient is e-gradient without parameters.
+var DefaultGradient = Gradient{Angle: 180, From: Color{255, 255, 255, 255}, To: Color{}, Stop: 1}
+
+func (g Gradient) String() string {
+	return "ld-" + strconv.Itoa(g.Angle) + "_from-" + fmtColor(g.From) + "_to-" + fmtColor(g.To) + "_sp-" + fmtFloat(g.Stop)
+}
+
+var gradientDirections = map[string]int{"top": 0, "top_right": 45, "right": 90, "bottom_right": 135,
+	"bottom": 180, "bottom_left": 225, "left": 270, "top_left": 315, "topleft": 315}
+
+// effectPairs splits "k-v_k-v" into pairs. Direction names contain '_'
+// themselves (ld-top_right), so a piece without '-' joins the value before
+// it.
+func effectPairs(name, arg string) ([][2]string, error) {
+	var out [][2]string
+	for _, piece := range strings.Split(arg, "_") {
+		k, v, ok := strings.Cut(piece, "-")
+		if !ok {
+			if len(out) == 0 {
+				return nil, invalidValue("e-"+name, fmt.Sprintf("want key-value pairs joined by '_', got %q", piece))
+			}
+			out[len(out)-1][1] += "_" + piece
+			continue
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+func parseShadow(arg string, hasArg bool) (*Shadow, error) {
+	sh := DefaultShadow
+	if !hasArg {
+		return &sh, nil
+	}
+	pairs, err := effectPairs("shadow", arg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		var lo, hi int
+		var dst *int
+		switch p[0] {
+		case "bl":
+			lo, hi, dst = 0, 15, &sh.Blur
+		case "st":
+			lo, hi, dst = 0, 100, &sh.Saturation
+		case "x":
+			lo, hi, dst = -100, 100, &sh.X
+		case "y":
+			lo, hi, dst = -100, 100, &sh.Y
+		default:
+			return nil, invalidValue("e-shadow", fmt.Sprintf("unknown parameter %q (want bl, st, x, y)", p[0]))
+		}
+		n, err := parseInt(p[1])
+		if err != nil || n < lo || n > hi {
+			return nil, invalidValue("e-shadow", fmt.Sprintf("%s wants a whole number from %s to %d", p[0], fmtInt(lo), hi))
+		}
+		*dst = n
+	}
+	return &sh, nil
+}
+
+func parseGradient(arg string, hasArg bool) (*Gradient, error) {
+	g := DefaultGradient
+	if !hasArg {
+		return &g, nil
+	}
+	pairs, err := effectPairs("gradient", arg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		switch p[0] {
+		case "ld":
+			if a, ok := gradientDirections[p[1]]; ok {
+				g.Angle = a
+				continue
+			}
+			n, err := parseInt(p[1])
+			if err != nil || n < 0 || n > 359 {
+				return nil, invalidValue("e-gradient", "ld wants top, top_right, right, bottom_right, bottom, bottom_left, left, top_left or degrees from 0 to 359")
+			}
+			g.Angle = n
+		case "from", "to":
+			c, err := parseColor("e-gradient", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if p[0] == "from" {
+				g.From = c
+			} else {
+				g.To = c
+			}
+		case "sp":
+			if isExpression(p[1]) {
+				return nil, unsupported("e-gradient sp", "arithmetic expressions in a gradient's stop point")
+			}
+			f, err := parseDecimal(p[1])
+			if err != nil || f < 0.01 || (f > 1 && f != float64(int(f))) || f > MaxSide {
+				return nil, invalidValue("e-gradient", "sp wants a fraction from 0.01 to 1 or whole pixels")
+			}
+			g.Stop = f
+		default:
+			return nil, invalidValue("e-gradient", fmt.Sprintf("unknown parameter %q (want ld, from, to, sp)", p[0]))
+		}
+	}
+	return &g, nil
+}
