@@ -2,6 +2,7 @@ package transform
 
 import (
 	"html"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -188,7 +189,7 @@ func renderText(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 	}
 	t := l.Text
 	o := textOptions{markup: textMarkup(l.Input, t), font: fontDescription(t), align: textAlign(t.Align),
-		spacing: t.LineHeight, fg: imgurl.Color{A: 255}}
+		spacing: lineSpacing(t), fg: imgurl.Color{A: 255}}
 	if t.Color != nil {
 		o.fg = *t.Color
 	}
@@ -230,6 +231,20 @@ func textMarkup(text string, t imgurl.TextStyle) string {
 		m = "<b>" + m + "</b>"
 	}
 	return m
+}
+
+// lineSpacing is the space Pango adds between lines for lh, the distance
+// from one line to the next: lh less the font's own line height (about
+// 1.17 × its size for the installed faces), never negative.
+func lineSpacing(t imgurl.TextStyle) int {
+	if t.LineHeight == 0 {
+		return 0
+	}
+	size := t.Size
+	if size == 0 {
+		size = defaultFontSize
+	}
+	return max(0, t.LineHeight-int(math.Round(float64(size)*1.17)))
 }
 
 func fontDescription(t imgurl.TextStyle) string {

@@ -218,6 +218,38 @@ func TestTextLayers(t *testing.T) {
 			t.Errorf("%s: ink %v (%d px)", script, box, n)
 		}
 	}
+	if _, struck := inkOf("l-text,i-Pictor,fs-40,tg-strikethrough,l-end"); struck <= n {
+		t.Errorf("strikethrough: %d dark pixels, plain %d: want the line too", struck, n)
+	}
+	if _, italic := inkOf("l-text,i-Pictor,fs-40,tg-i,l-end"); italic == n {
+		t.Errorf("italic set exactly as many dark pixels as regular (%d): not slanted", n)
+	}
+	if _, serif := inkOf("l-text,i-Pictor,fs-40,ff-serif,l-end"); serif == n {
+		t.Errorf("ff-serif set exactly as many dark pixels as sans (%d): the family was not used", n)
+	}
+	if _, mono := inkOf("l-text,i-Pictor,fs-40,ff-DejaVu_Sans_Mono,l-end"); mono == n {
+		t.Errorf("ff-DejaVu_Sans_Mono set exactly as many dark pixels as sans (%d)", n)
+	}
+	// Two lines of different length, wrapped at 200 px: ia moves the short
+	// one.
+	lines := func(ia string) image.Rectangle {
+		// The second line, "Pic", sits in the lower half of the ink.
+		img := render(t, base, "l-text,i-Pictor%20Pictor%20Pic,fs-40,w-300,lx-0,ly-0,ia-"+ia+",l-end", nil)
+		all, _ := ink(img)
+		lower, _ := ink(cropTo(img, image.Rect(0, all.Min.Y+all.Dy()/2+2, 400, all.Max.Y)))
+		return lower
+	}
+	if l, r := lines("left"), lines("right"); l.Min.X >= r.Min.X-20 {
+		t.Errorf("ia-left puts the short line at x=%d, ia-right at x=%d: want it further right", l.Min.X, r.Min.X)
+	}
+	square := flat(t, 400, 400, white)
+	tall, _ := ink(render(t, square, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,lh-80,l-end", nil))
+	if normal, _ := ink(render(t, square, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,l-end", nil)); tall.Dy() < normal.Dy()+50 {
+		t.Errorf("lh-80: ink %d px tall, default line height %d: want the lines further apart", tall.Dy(), normal.Dy())
+	}
+	if _, faint := inkOf("l-text,i-Pictor,fs-40,al-3,l-end"); faint != 0 {
+		t.Errorf("al-3 (30 %% opaque) black text on white: %d pixels darker than half", faint)
+	}
 	if _, markup := inkOf("l-text,i-" + escape("<b>&amp;</b>") + ",fs-40,l-end"); markup == 0 {
 		t.Error("markup characters in the text: nothing set")
 	}
@@ -268,4 +300,19 @@ func TestLayerRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cropTo is img seen through r (pixels outside it read as white).
+func cropTo(img image.Image, r image.Rectangle) image.Image {
+	out := image.NewNRGBA(img.Bounds())
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			if image.Pt(x, y).In(r) {
+				out.Set(x, y, img.At(x, y))
+			} else {
+				out.Set(x, y, white)
+			}
+		}
+	}
+	return out
 }
