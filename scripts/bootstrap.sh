@@ -27,6 +27,7 @@ PACKAGES=(
 	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
 	mate-backgrounds                                   # sample photos for the demo origin
 	fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei # text layers: DejaVu sans/serif/mono; Devanagari, CJK by fallback
+	opencv-data                                        # fo-face: OpenCV's frontal face cascade (data only, no library)
 	wrk                                                # load generator (benchmarks; cmd/benchmiss tests its script)
 	chromium                                           # dashboard browser tests (driven by playwright-core)
 )

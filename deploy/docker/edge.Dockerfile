@@ -40,7 +40,7 @@ LABEL org.opencontainers.image.title="pictor-edge" \
 # that a fresh named volume mounted on it inherits that owner.
 RUN apt-get update && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvips42 ca-certificates \
-        fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei && \
+        fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei opencv-data && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --gid 65532 pictor && \
     useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pictor && \

@@ -251,8 +251,8 @@ func checkUnsupported(key, value string) error {
 			return unsupported("e-"+name, "this effect")
 		}
 	}
-	if key == "fo" && (value == "face" || strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
-		return unsupported("fo-"+value, "face and object focus")
+	if key == "fo" && (strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
+		return unsupported("fo-"+value, "custom and object focus")
 	}
 	if key != "di" && key != "n" && isExpression(value) { // a path or a name may contain "_ch_"
 		return errkind.New(errkind.Unsupported, "unsupported_parameter",

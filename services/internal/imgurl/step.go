@@ -213,7 +213,7 @@ var specs = []spec{
 	{"cm", enumParser("cm", func(s *Step) *string { return &s.CropMode }, "pad_resize", "extract", "pad_extract"),
 		func(s *Step) (string, bool) { return s.CropMode, s.CropMode != "" }},
 	{"fo", enumParser("fo", func(s *Step) *string { return &s.Focus }, "center", "top", "left", "bottom", "right",
-		"top_left", "top_right", "bottom_left", "bottom_right", "auto"),
+		"top_left", "top_right", "bottom_left", "bottom_right", "auto", "face"),
 		func(s *Step) (string, bool) { return s.Focus, s.Focus != "" }},
 	{"x", intParser("x", 0, MaxCoordinate, func(s *Step) *OptInt { return &s.X }), func(s *Step) (string, bool) { return fmtOpt(s.X) }},
 	{"y", intParser("y", 0, MaxCoordinate, func(s *Step) *OptInt { return &s.Y }), func(s *Step) (string, bool) { return fmtOpt(s.Y) }},

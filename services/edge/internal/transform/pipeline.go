@@ -230,6 +230,8 @@ func shape(img *vimage, g geometry) error {
 		}
 	}
 	switch {
+	case g.attention && g.face:
+		return faceCrop(img, g.crop.width, g.crop.height)
 	case g.attention:
 		return img.smartcrop(g.crop.width, g.crop.height)
 	case g.crop != nil:

@@ -24,6 +24,7 @@ type geometry struct {
 	resizeW, resizeH int
 	crop             *rect
 	attention        bool // crop by attention to crop.width×crop.height
+	face             bool // with attention: around the largest face, attention without one (fo-face)
 	canvas           *canvas
 }
 
@@ -117,9 +118,9 @@ func planResize(w, h int, st imgurl.Step) (geometry, error) {
 		}
 		g.resizeW, g.resizeH = round(fw*s), round(fh*s)
 	case st.CropMode == "pad_resize":
-		if st.Focus == "auto" {
+		if st.Focus == "auto" || st.Focus == "face" {
 			return geometry{}, errkind.New(errkind.Unsupported, "unsupported_parameter",
-				"fo-auto cannot be combined with cm-pad_resize: padding keeps the whole image")
+				"fo-auto and fo-face cannot be combined with cm-pad_resize: padding keeps the whole image")
 		}
 		s := math.Min(tw/fw, th/fh)
 		cw, ch := round(tw), round(th)
@@ -144,8 +145,8 @@ func planResize(w, h int, st imgurl.Step) (geometry, error) {
 		g.resizeW, g.resizeH = max(round(fw*s), round(tw)), max(round(fh*s), round(th))
 		cw, ch := round(tw), round(th)
 		switch {
-		case st.Focus == "auto" && (cw != g.resizeW || ch != g.resizeH):
-			g.attention = true
+		case (st.Focus == "auto" || st.Focus == "face") && (cw != g.resizeW || ch != g.resizeH):
+			g.attention, g.face = true, st.Focus == "face"
 			g.crop = &rect{0, 0, cw, ch}
 		case cw != g.resizeW || ch != g.resizeH:
 			left, top := focusOffset(st.Focus, g.resizeW-cw, g.resizeH-ch)
@@ -170,10 +171,10 @@ func planExtract(w, h int, st imgurl.Step, tw, th float64) (geometry, error) {
 			"x and xc (or y and yc) both place the same edge: give one of them")
 	}
 	g := geometry{resizeW: w, resizeH: h}
-	if st.Focus == "auto" && !(st.X.Set || st.Y.Set || st.XC.Set || st.YC.Set) {
+	if (st.Focus == "auto" || st.Focus == "face") && !(st.X.Set || st.Y.Set || st.XC.Set || st.YC.Set) {
 		// The attention strategy picks the most interesting area that
 		// fits; pad_extract centres it on a larger canvas.
-		g.attention = true
+		g.attention, g.face = true, st.Focus == "face"
 		g.crop = &rect{0, 0, min(cw, w), min(ch, h)}
 		if pad && (cw > w || ch > h) {
 			g.canvas = &canvas{width: cw, height: ch, left: (cw - g.crop.width) / 2, top: (ch - g.crop.height) / 2}

@@ -974,6 +974,27 @@ int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mod
 	return finish(ctx, x2, out);
 }
 
+int pictor_grey_thumb(VipsImage *in, int max_side, void **buf, int *w, int *h) {
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 4);
+	double scale = (double) max_side / (in->Xsize > in->Ysize ? in->Xsize : in->Ysize);
+	if (scale > 1)
+		scale = 1;
+	size_t len;
+	if (vips_resize(in, &t[0], scale, NULL) ||
+	    vips_colourspace(t[0], &t[1], VIPS_INTERPRETATION_B_W, NULL) ||
+	    vips_extract_band(t[1], &t[2], 0, NULL) ||
+	    vips_cast(t[2], &t[3], VIPS_FORMAT_UCHAR, NULL))
+		return fail(ctx);
+	*buf = vips_image_write_to_memory(t[3], &len);
+	if (*buf == NULL)
+		return fail(ctx);
+	*w = t[3]->Xsize;
+	*h = t[3]->Ysize;
+	g_object_unref(ctx);
+	return 0;
+}
+
 int pictor_shadow(VipsImage *in, VipsImage **out, double sigma, double opacity, int dx, int dy) {
 	if (!pipeline_layout(in))
 		return PICTOR_ELAYOUT;

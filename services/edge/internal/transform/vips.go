@@ -311,6 +311,18 @@ func (im *vimage) composite(layer *vimage, mode, x, y int) error {
 	})
 }
 
+// greyThumb is the image scaled to at most maxSide pixels a side, as 8-bit
+// grey pixels, for face detection.
+func (im *vimage) greyThumb(maxSide int) ([]byte, int, int, error) {
+	var buf unsafe.Pointer
+	var w, h C.int
+	if rc := C.pictor_grey_thumb(im.ptr, C.int(maxSide), &buf, &w, &h); rc != C.PICTOR_OK {
+		return nil, 0, 0, callErr("grey thumbnail", rc, im.ptr)
+	}
+	defer C.g_free(C.gpointer(buf))
+	return C.GoBytes(buf, w*h), int(w), int(h), nil
+}
+
 func (im *vimage) shadow(sigma, opacity float64, dx, dy int) error {
 	return im.apply("shadow", func(in *C.VipsImage, out **C.VipsImage) C.int {
 		return C.pictor_shadow(in, out, C.double(sigma), C.double(opacity), C.int(dx), C.int(dy))

@@ -93,6 +93,9 @@ int pictor_composite(VipsImage *base, VipsImage *layer, VipsImage **out, int mod
 // pictor_shadow puts a black shadow of in's alpha (Gaussian blur sigma,
 // opacity 0–1, moved by dx, dy) under in; the result is 8-bit sRGB with
 // alpha, in's size.
+// pictor_grey_thumb writes in, scaled to at most max_side pixels a side,
+// as 8-bit grey pixels into a new buffer (*buf, *w × *h; g_free it).
+int pictor_grey_thumb(VipsImage *in, int max_side, void **buf, int *w, int *h);
 int pictor_shadow(VipsImage *in, VipsImage **out, double sigma, double opacity, int dx, int dy);
 // pictor_gradient lays a linear gradient over in: from at the start of
 // the direction (dx, dy, a unit vector in image coordinates), to from stop
