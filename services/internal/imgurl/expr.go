@@ -56,6 +56,7 @@ type Expr struct {
 type operand struct {
 	name  string // a variable, or "" for a number
 	value float64
+	ratio string // a condition's W-H ratio as written ("4-3"); value is W÷H
 }
 
 // KeyExpr is a parameter given as an expression.
@@ -84,10 +85,20 @@ func isExpression(v string) bool {
 var variableNames = map[string]bool{"iw": true, "ih": true, "iar": true, "cw": true, "ch": true, "car": true,
 	"bw": false, "bh": false, "bar": false} // false: only inside a layer
 
-func parseExpr(key, v string) (*Expr, error) { return parseExprWith(key, v, false) }
+func parseExpr(key, v string) (*Expr, error) { return parseExprIn(key, v, false, false) }
 
 // parseExprWith parses an expression; inLayer admits the base variables.
 func parseExprWith(key, v string, inLayer bool) (*Expr, error) {
+	return parseExprIn(key, v, inLayer, false)
+}
+
+// condNames are the properties ImageKit's conditions name besides the
+// expression variables: the image at this step.
+var condNames = map[string]string{"w": "cw", "h": "ch", "ar": "car"}
+
+// parseExprIn parses an expression; inCond admits a condition's w, h and
+// ar and its W-H ratios.
+func parseExprIn(key, v string, inLayer, inCond bool) (*Expr, error) {
 	toks := strings.Split(v, "_")
 	if len(toks)%2 == 0 || len(toks) > 2*MaxExprOperands-1 {
 		return nil, invalidValue(key, fmt.Sprintf("want an expression like iw_div_2: operands and operators (add, sub, mul, div, mod, pow) joined by '_', at most %d operands", MaxExprOperands))
@@ -109,6 +120,19 @@ func parseExprWith(key, v string, inLayer bool) (*Expr, error) {
 			e.operands = append(e.operands, operand{name: tok})
 			continue
 		}
+		if name, ok := condNames[tok]; ok && inCond {
+			e.operands = append(e.operands, operand{name: name})
+			continue
+		}
+		if a, b, ok := strings.Cut(tok, "-"); ok && inCond {
+			x, err1 := parseDecimal(a)
+			y, err2 := parseDecimal(b)
+			if err1 != nil || err2 != nil || x <= 0 || y <= 0 {
+				return nil, invalidValue(key, fmt.Sprintf("%q is not a ratio W-H", tok))
+			}
+			e.operands = append(e.operands, operand{value: x / y, ratio: fmtFloat(x) + "-" + fmtFloat(y)})
+			continue
+		}
 		f, err := parseDecimal(tok)
 		if err != nil {
 			return nil, invalidValue(key, fmt.Sprintf("%q is neither a variable (iw, ih, iar, cw, ch, car) nor a number", tok))
@@ -125,9 +149,12 @@ func (e *Expr) String() string {
 		if i > 0 {
 			b.WriteString("_" + e.ops[i-1] + "_")
 		}
-		if o.name != "" {
+		switch {
+		case o.name != "":
 			b.WriteString(o.name)
-		} else {
+		case o.ratio != "":
+			b.WriteString(o.ratio)
+		default:
 			b.WriteString(fmtFloat(o.value))
 		}
 	}
@@ -211,16 +238,62 @@ func apply(op string, a, b float64) (float64, error) {
 
 func remove[T any](s []T, i int) []T { return append(s[:i], s[i+1:]...) }
 
-// Cond is a comparison of two expressions: "iw_gt_1000", "car_lt_1".
+// Cond is an if- condition, as ImageKit writes it: comparisons of two
+// expressions ("iw_gt_1000", "ar_lt_4-3"; w, h and ar are the image at
+// this step, iw, ih and iar the original) joined by and and or, and
+// binding tighter than or.
 type Cond struct {
+	Any [][]Comparison // or of ands
+}
+
+// Comparison is one term of a condition.
+type Comparison struct {
 	Left, Right *Expr
 	Op          string // eq, ne, gt, gte, lt, lte
 }
 
 var condOps = map[string]bool{"eq": true, "ne": true, "gt": true, "gte": true, "lt": true, "lte": true}
 
+// MaxComparisons bounds a condition.
+const MaxComparisons = 8
+
 func parseCond(v string) (Cond, error) {
-	toks := strings.Split(v, "_")
+	var c Cond
+	var and []Comparison
+	var term []string
+	n := 0
+	flush := func() error {
+		cmp, err := parseComparison(term)
+		if err != nil {
+			return err
+		}
+		n++
+		and, term = append(and, cmp), nil
+		return nil
+	}
+	for _, tok := range strings.Split(v, "_") {
+		if tok != "and" && tok != "or" {
+			term = append(term, tok)
+			continue
+		}
+		if err := flush(); err != nil {
+			return Cond{}, err
+		}
+		if tok == "or" {
+			c.Any, and = append(c.Any, and), nil
+		}
+	}
+	if err := flush(); err != nil {
+		return Cond{}, err
+	}
+	c.Any = append(c.Any, and)
+	if n > MaxComparisons {
+		return Cond{}, invalidValue("if", fmt.Sprintf("at most %d comparisons in a condition", MaxComparisons))
+	}
+	return c, nil
+}
+
+func parseComparison(toks []string) (Comparison, error) {
 	at := -1
 	for i, tok := range toks {
 		if condOps[tok] {
@@ -232,32 +305,59 @@ func parseCond(v string) (Cond, error) {
 		}
 	}
 	if at <= 0 || at == len(toks)-1 {
-		return Cond{}, invalidValue("if", "want a condition like iw_gt_1000: two expressions and one of eq, ne, gt, gte, lt, lte")
+		return Comparison{}, invalidValue("if", "want a condition like ar_gt_1 or iw_gte_1000_and_h_lt_500: expressions compared with eq, ne, gt, gte, lt or lte, joined by and, or")
 	}
-	left, err := parseExpr("if", strings.Join(toks[:at], "_"))
+	left, err := parseExprIn("if", strings.Join(toks[:at], "_"), false, true)
 	if err != nil {
-		return Cond{}, err
+		return Comparison{}, err
 	}
-	right, err := parseExpr("if", strings.Join(toks[at+1:], "_"))
+	right, err := parseExprIn("if", strings.Join(toks[at+1:], "_"), false, true)
 	if err != nil {
-		return Cond{}, err
+		return Comparison{}, err
 	}
-	return Cond{Left: left, Right: right, Op: toks[at]}, nil
+	return Comparison{Left: left, Right: right, Op: toks[at]}, nil
 }
 
-func (c Cond) String() string { return c.Left.String() + "_" + c.Op + "_" + c.Right.String() }
+func (c Cond) String() string {
+	ors := make([]string, len(c.Any))
+	for i, and := range c.Any {
+		terms := make([]string, len(and))
+		for j, t := range and {
+			terms[j] = t.Left.String() + "_" + t.Op + "_" + t.Right.String()
+		}
+		ors[i] = strings.Join(terms, "_and_")
+	}
+	return strings.Join(ors, "_or_")
+}
 
 // Holds evaluates c.
 func (c Cond) Holds(v Vars) (bool, error) {
-	a, err := c.Left.Eval(v)
+	for _, and := range c.Any {
+		all := true
+		for _, t := range and {
+			ok, err := t.holds(v)
+			if err != nil {
+				return false, err
+			}
+			all = all && ok
+		}
+		if all {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (t Comparison) holds(v Vars) (bool, error) {
+	a, err := t.Left.Eval(v)
 	if err != nil {
 		return false, err
 	}
-	b, err := c.Right.Eval(v)
+	b, err := t.Right.Eval(v)
 	if err != nil {
 		return false, err
 	}
-	switch c.Op {
+	switch t.Op {
 	case "eq":
 		return a == b, nil
 	case "ne":

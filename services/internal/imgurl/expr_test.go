@@ -40,6 +40,9 @@ func TestBind(t *testing.T) {
 		{name: "ne lte lt gte", in: "if-iw_ne_ih,w-1,if-end,if-ih_lte_800,h-2,if-end,if-cw_lt_600,w-3,if-end,if-ch_gte_400,rt-90,if-end",
 			vars: photo, want: "w-1,h-2,rt-90"},
 
+		{name: "w h ar are the image at the step", in: "if-w_eq_600_and_h_eq_400_and_ar_eq_3-2,w-1,if-end", vars: photo, want: "w-1"},
+		{name: "and before or", in: "if-w_lt_10_and_h_lt_10_or_iw_eq_1200,w-2,if-end", vars: photo, want: "w-2"},
+		{name: "and fails whole", in: "if-w_lt_10_or_iw_eq_1200_and_ih_eq_1,w-2,if-else,w-3,if-end", vars: photo, want: "w-3"},
 		{name: "division by zero", in: "w-iw_div_0", vars: photo, kind: errkind.Invalid, has: "div by zero"},
 		{name: "modulo by zero", in: "w-iw_mod_0", vars: photo, kind: errkind.Invalid, has: "mod by zero"},
 		{name: "zero width", in: "w-iw_sub_iw", vars: photo, kind: errkind.Invalid, has: `"w"`},

@@ -76,6 +76,9 @@ func Parse(s string) (Transformation, error) {
 		return Transformation{}, errkind.New(errkind.Invalid, "transformation_too_long",
 			fmt.Sprintf("transformation is longer than %d characters", MaxLength))
 	}
+	if err := checkChainsInConditionals(s); err != nil {
+		return Transformation{}, err
+	}
 	raw := splitTop(s, ':')
 	if len(raw) > MaxSteps {
 		return Transformation{}, errkind.New(errkind.Invalid, "too_many_steps",
@@ -273,4 +276,26 @@ func isObjectFocus(v string) bool {
 		return true
 	}
 	return false
+}
+
+// checkChainsInConditionals refuses a ':' inside an if- block: ImageKit
+// allows a chain there, Pictor's conditionals hold one step's parameters.
+func checkChainsInConditionals(s string) error {
+	depth, param := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != ',' && s[i] != ':' {
+			continue
+		}
+		switch p := s[param:i]; {
+		case p == "if-end":
+			depth = max(depth-1, 0)
+		case strings.HasPrefix(p, "if-") && p != "if-else":
+			depth++
+		}
+		if i < len(s) && s[i] == ':' && depth > 0 {
+			return unsupported("if", "chained transformations inside an if- block")
+		}
+		param = i + 1
+	}
+	return nil
 }
