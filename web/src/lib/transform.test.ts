@@ -67,6 +67,12 @@ describe('overlays', () => {
     expect(buildTransformation(c({ imageOverlay: 'a,b.png' })).tr).toMatch(/^l-image,ie-/);
   });
 
+  it('offers face focus, and not as an overlay position', () => {
+    expect(buildTransformation(c({ width: '200', height: '200', focus: 'face' })).tr).toBe('w-200,h-200,fo-face');
+    expect(parseTransformation('w-200,h-200,fo-face')!.focus).toBe('face');
+    expect(buildTransformation(c({ textOverlay: 'x', overlayPosition: 'face' })).errors.overlayPosition).toBeTruthy();
+  });
+
   it('names the overlay controls the edge would refuse', () => {
     const r = buildTransformation(c({ textOverlay: 'x'.repeat(1001), imageOverlay: 'a.png', imageOverlayWidth: '0', overlayPosition: 'auto' }));
     expect(Object.keys(r.errors).sort()).toEqual(['imageOverlayWidth', 'overlayPosition', 'textOverlay']);

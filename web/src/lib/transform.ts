@@ -81,10 +81,11 @@ export const focusValues = [
   'bottom_left',
   'bottom_right',
   'auto',
+  'face',
 ] as const;
 export const formatValues = ['auto', 'jpg', 'png', 'webp', 'avif', 'gif', 'orig'] as const;
 export const flipValues = ['h', 'v', 'h_v'] as const;
-export const overlayPositionValues = focusValues.filter((v) => v !== 'auto');
+export const overlayPositionValues = focusValues.filter((v) => v !== 'auto' && v !== 'face');
 
 const MAX_SIDE = 65535;
 const MAX_RADIUS = 10000;
