@@ -233,7 +233,7 @@ func invalidValue(key, why string) error {
 // implement. Answering "unsupported" keeps a URL written for ImageKit from
 // silently rendering something different.
 var unsupportedKeys = map[string]string{
-	"z": "zoom", "pg": "page selection",
+	"pg": "page selection",
 	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
 	"abs": "video", "raw": "raw transformations",
 }

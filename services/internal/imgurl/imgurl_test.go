@@ -179,7 +179,8 @@ var parseCases = []struct {
 	{name: "original's properties", in: "if-iw_gt_200_and_iar_eq_16-9,w-10,if-end", canonical: "if-iw_gt_200_and_iar_eq_16-9,w-10,if-end"},
 	{name: "two blocks", in: "if-iw_gt_10,w-10,if-end,if-ih_gt_10,h-10,if-end", canonical: "if-iw_gt_10,w-10,if-end,if-ih_gt_10,h-10,if-end"},
 	{name: "ai effect unsupported", in: "e-bgremove", kind: errkind.Unsupported, errHas: "e-bgremove"},
-	{name: "zoom unsupported", in: "z-0.5", kind: errkind.Unsupported, errHas: `"z"`},
+	{name: "zoom", in: "fo-face,z-0.50,w-100,h-100", canonical: "w-100,h-100,fo-face,z-0.5"},
+	{name: "zoom zero", in: "fo-face,z-0", kind: errkind.Invalid, errHas: `"z"`},
 	{name: "video unsupported", in: "so-5", kind: errkind.Unsupported, errHas: `"so"`},
 
 	{name: "too long", in: "w-1" + strings.Repeat(",w-1", MaxLength/4), kind: errkind.Invalid, errHas: "longer"},

@@ -76,9 +76,10 @@ type Step struct {
 	// them before a transformation is planned or named in the cache.
 	WidthAuto, DPRAuto bool
 	AspectRatio        *Ratio
-	Crop               string // maintain_ratio, force, at_max, at_max_enlarge, at_least
-	CropMode           string // pad_resize, extract, pad_extract
-	Focus              string // center, top, ..., auto
+	Crop               string  // maintain_ratio, force, at_max, at_max_enlarge, at_least
+	CropMode           string  // pad_resize, extract, pad_extract
+	Focus              string  // center, top, ..., auto, face
+	Zoom               float64 // z, with fo-face: > 1 closer to the face, < 1 more around it; 0 = 1
 	X, Y, XC, YC       OptInt
 	Quality            int     // 0 = account default
 	Format             string  // auto, jpg, png, webp, avif, gif, orig
@@ -215,6 +216,14 @@ var specs = []spec{
 	{"fo", enumParser("fo", func(s *Step) *string { return &s.Focus }, "center", "top", "left", "bottom", "right",
 		"top_left", "top_right", "bottom_left", "bottom_right", "auto", "face"),
 		func(s *Step) (string, bool) { return s.Focus, s.Focus != "" }},
+	{"z", func(s *Step, v string) error {
+		f, err := parseDecimal(v)
+		if err != nil || f <= 0 || f > 100 {
+			return invalidValue("z", "want a number above 0 (under 1 zooms out from the face, over 1 in), at most 100")
+		}
+		s.Zoom = f
+		return nil
+	}, func(s *Step) (string, bool) { return fmtFloat(s.Zoom), s.Zoom != 0 }},
 	{"x", intParser("x", 0, MaxCoordinate, func(s *Step) *OptInt { return &s.X }), func(s *Step) (string, bool) { return fmtOpt(s.X) }},
 	{"y", intParser("y", 0, MaxCoordinate, func(s *Step) *OptInt { return &s.Y }), func(s *Step) (string, bool) { return fmtOpt(s.Y) }},
 	{"xc", intParser("xc", 0, MaxCoordinate, func(s *Step) *OptInt { return &s.XC }), func(s *Step) (string, bool) { return fmtOpt(s.XC) }},

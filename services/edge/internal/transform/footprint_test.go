@@ -30,7 +30,7 @@ func footprintOf(t *testing.T, src []byte, tr, out string) int64 {
 		t.Fatal(err)
 	}
 	loadW, loadH, planned := first.resizeW, first.resizeH, &first
-	if first.region != nil || steps[0].Trim.Set {
+	if first.region != nil || steps[0].Trim.Set || first.faceFit {
 		loadW, loadH, planned = hd.width, hd.height, nil
 	}
 	return footprint{hd: hd, src: src, loadW: loadW, loadH: loadH, steps: steps, firstPlanned: planned, out: out, vars: vars}.bytes()

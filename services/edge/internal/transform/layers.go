@@ -107,7 +107,7 @@ func renderImage(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 		return nil, err
 	}
 	loadW, loadH, planned := first.resizeW, first.resizeH, &first
-	if first.region != nil || steps[0].Trim.Set {
+	if first.region != nil || steps[0].Trim.Set || first.faceFit {
 		loadW, loadH, planned = w, h, nil
 	}
 	if err := env.checkSize(loadW, loadH); err != nil {

@@ -37,6 +37,7 @@ func TestNoObjectsLeak(t *testing.T) {
 			"l-image,i-ik_canvas,bg-FF000080,w-10,h-10,lm-multiply,l-end,l-image,i-ik_canvas,bg-red,w-5,h-5,lm-cutter,l-end:" +
 			"l-image,i-ik_canvas,bg-blue,w-20,h-20,lm-cutout,l-end",
 		"w-40,l-image,i-broken.png,l-end",
+		"w-40,h-60,fo-face,z-0.8:w-30,h-30,cm-extract,fo-face",
 		"w-60,e-shadow,e-gradient-ld-45_from-red_to-0000FF50_sp-0.5:l-image,i-ik_canvas,e-gradient,w-10,h-10,l-end",
 	}
 	layers := map[string][]byte{"logo.png": photoJPEG(t, 64, 48), "broken.png": []byte("not an image")}

@@ -221,6 +221,9 @@ func shape(img *vimage, g geometry) error {
 			return err
 		}
 	}
+	if g.faceFit {
+		return faceFit(img, g)
+	}
 	if g.resizeW != img.width() || g.resizeH != img.height() {
 		if err := img.resize(float64(g.resizeW)/float64(img.width()), float64(g.resizeH)/float64(img.height())); err != nil {
 			return err

@@ -25,7 +25,12 @@ type geometry struct {
 	crop             *rect
 	attention        bool // crop by attention to crop.width×crop.height
 	face             bool // with attention: around the largest face, attention without one (fo-face)
-	canvas           *canvas
+	// faceFit (c-maintain_ratio): the crop is the face and some of what is
+	// around it (zoom: z-), scaled to crop.width×crop.height; otherwise
+	// (cm-extract) a window of that size centred on the face.
+	faceFit bool
+	zoom    float64
+	canvas  *canvas
 }
 
 type rect struct{ left, top, width, height int }
@@ -93,6 +98,9 @@ func planResize(w, h int, st imgurl.Step) (geometry, error) {
 	if st.DPR > 0 && (tw > 0 || th > 0) {
 		tw, th = tw*st.DPR, th*st.DPR
 	}
+	if st.Zoom != 0 && st.Focus != "face" {
+		return geometry{}, errkind.New(errkind.Invalid, "invalid_parameter", "z- zooms around a face: it works with fo-face only")
+	}
 	coords := st.X.Set || st.Y.Set || st.XC.Set || st.YC.Set
 	if coords && st.CropMode != "extract" && st.CropMode != "pad_extract" {
 		return geometry{}, errkind.New(errkind.Unsupported, "unsupported_parameter",
@@ -145,8 +153,11 @@ func planResize(w, h int, st imgurl.Step) (geometry, error) {
 		g.resizeW, g.resizeH = max(round(fw*s), round(tw)), max(round(fh*s), round(th))
 		cw, ch := round(tw), round(th)
 		switch {
-		case (st.Focus == "auto" || st.Focus == "face") && (cw != g.resizeW || ch != g.resizeH):
-			g.attention, g.face = true, st.Focus == "face"
+		case st.Focus == "face":
+			g.attention, g.face, g.faceFit, g.zoom = true, true, true, st.Zoom
+			g.crop = &rect{0, 0, cw, ch}
+		case st.Focus == "auto" && (cw != g.resizeW || ch != g.resizeH):
+			g.attention = true
 			g.crop = &rect{0, 0, cw, ch}
 		case cw != g.resizeW || ch != g.resizeH:
 			left, top := focusOffset(st.Focus, g.resizeW-cw, g.resizeH-ch)

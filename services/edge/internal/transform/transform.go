@@ -175,7 +175,8 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	}
 	loadW, loadH := first.resizeW, first.resizeH
 	planned := &first
-	if first.region != nil || steps[0].Trim.Set {
+	if first.region != nil || steps[0].Trim.Set || first.faceFit {
+		// Trimming and fo-face look at the source's own pixels first.
 		loadW, loadH, planned = srcW, srcH, nil
 	}
 	if err := env.checkSize(loadW, loadH); err != nil {
