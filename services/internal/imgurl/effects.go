@@ -140,3 +140,50 @@ func parseGradient(arg string, hasArg bool) (*Gradient, error) {
 	}
 	return &g, nil
 }
+
+// DropShadow is e-dropshadow: ImageKit's parameters and defaults (light
+// azimuth az 0–360, default 215; elevation el 0–90, default 45; strength
+// st 0–100, default 60). ImageKit renders it with a model; Pictor casts
+// the shadow geometrically from the object's outline: away from the light,
+// longer the lower the light, softer the longer.
+type DropShadow struct {
+	Azimuth, Elevation, Saturation int
+}
+
+// DefaultDropShadow is e-dropshadow without parameters.
+var DefaultDropShadow = DropShadow{Azimuth: 215, Elevation: 45, Saturation: 60}
+
+func (d DropShadow) String() string {
+	return "az-" + strconv.Itoa(d.Azimuth) + "_el-" + strconv.Itoa(d.Elevation) + "_st-" + strconv.Itoa(d.Saturation)
+}
+
+func parseDropShadow(arg string, hasArg bool) (*DropShadow, error) {
+	d := DefaultDropShadow
+	if !hasArg {
+		return &d, nil
+	}
+	pairs, err := effectPairs("dropshadow", arg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		var hi int
+		var dst *int
+		switch p[0] {
+		case "az":
+			hi, dst = 360, &d.Azimuth
+		case "el":
+			hi, dst = 90, &d.Elevation
+		case "st":
+			hi, dst = 100, &d.Saturation
+		default:
+			return nil, invalidValue("e-dropshadow", fmt.Sprintf("unknown parameter %q (want az, el, st)", p[0]))
+		}
+		n, err := parseInt(p[1])
+		if err != nil || n < 0 || n > hi {
+			return nil, invalidValue("e-dropshadow", fmt.Sprintf("%s wants a whole number from 0 to %d", p[0], hi))
+		}
+		*dst = n
+	}
+	return &d, nil
+}

@@ -240,7 +240,7 @@ var unsupportedKeys = map[string]string{
 
 var unsupportedEffects = map[string]bool{
 	"upscale": true, "retouch": true, "genvar": true,
-	"dropshadow": true, "changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
+	"changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
 	"distort": true, "colorize": true,
 }
 

@@ -111,8 +111,9 @@ type Step struct {
 	Sharpen       OptInt // Set with Value 0 means default strength
 	UnsharpMask   *USM
 	Contrast      bool
-	Shadow        *Shadow   // e-shadow
-	Gradient      *Gradient // e-gradient
+	Shadow        *Shadow     // e-shadow
+	Gradient      *Gradient   // e-gradient
+	DropShadow    *DropShadow // e-dropshadow
 	// Exprs are parameters given as arithmetic expressions, and Conds the
 	// step's if-…-if-end blocks, in the order written; Bind turns both into
 	// plain values once the image's sizes are known.
@@ -414,6 +415,12 @@ var specs = []spec{
 		return "shadow-" + s.Shadow.String(), true
 	}},
 	{"e", nil, func(s *Step) (string, bool) {
+		if s.DropShadow == nil {
+			return "", false
+		}
+		return "dropshadow-" + s.DropShadow.String(), true
+	}},
+	{"e", nil, func(s *Step) (string, bool) {
 		if s.Gradient == nil {
 			return "", false
 		}
@@ -623,6 +630,12 @@ func parseEffect(s *Step, v string) error {
 			return err
 		}
 		s.Shadow = sh
+	case "dropshadow":
+		d, err := parseDropShadow(arg, hasArg)
+		if err != nil {
+			return err
+		}
+		s.DropShadow = d
 	case "gradient":
 		g, err := parseGradient(arg, hasArg)
 		if err != nil {

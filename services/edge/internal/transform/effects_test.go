@@ -63,6 +63,24 @@ func TestShadowAndGradient(t *testing.T) {
 			}
 		})
 	}
+	// e-dropshadow: the shadow falls away from the light — light from the
+	// top-left (az 315) darkens below-right of the square, not above-left;
+	// from the right (az 90) it falls to the left; from straight above
+	// (el 90) it is even all round.
+	alphaAt := func(tr string, x, y int) int { return int(nrgba(render(t, cut, tr, nil).At(x, y)).A) }
+	if br, tl := alphaAt("e-dropshadow-az-315_st-100", 71, 71), alphaAt("e-dropshadow-az-315_st-100", 28, 28); br < tl+50 {
+		t.Errorf("az-315: alpha %d below-right, %d above-left; want the shadow below-right", br, tl)
+	}
+	if l, r := alphaAt("e-dropshadow-az-90_st-100", 27, 50), alphaAt("e-dropshadow-az-90_st-100", 72, 50); l < r+50 {
+		t.Errorf("az-90: alpha %d left, %d right; want the shadow on the left", l, r)
+	}
+	if a, b := alphaAt("e-dropshadow-el-90_st-100", 28, 28), alphaAt("e-dropshadow-el-90_st-100", 71, 71); a-b > 10 || b-a > 10 {
+		t.Errorf("el-90: alpha %d and %d at opposite corners; want the same", a, b)
+	}
+	if weak, strong := alphaAt("e-dropshadow-az-315_st-20", 71, 71), alphaAt("e-dropshadow-az-315_st-100", 71, 71); weak*3 > strong {
+		t.Errorf("st-20 alpha %d vs st-100 %d: want about a fifth", weak, strong)
+	}
+
 	// ImageKit's limit: e-shadow on at most 2 megapixels.
 	_, err := testEngine().Transform(context.Background(), Request{Source: flat(t, 2000, 1001, white), Transformation: mustParse(t, "e-shadow"), Format: "png"})
 	if errkind.Reason(err) != "shadow_too_large" {

@@ -38,7 +38,7 @@ func TestNoObjectsLeak(t *testing.T) {
 			"l-image,i-ik_canvas,bg-blue,w-20,h-20,lm-cutout,l-end",
 		"w-40,l-image,i-broken.png,l-end",
 		"w-40,h-60,fo-face,z-0.8:w-30,h-30,cm-extract,fo-face",
-		"w-60,e-shadow,e-gradient-ld-45_from-red_to-0000FF50_sp-0.5:l-image,i-ik_canvas,e-gradient,w-10,h-10,l-end",
+		"w-60,e-dropshadow-az-45,e-shadow,e-gradient-ld-45_from-red_to-0000FF50_sp-0.5:l-image,i-ik_canvas,e-gradient,w-10,h-10,l-end",
 	}
 	layers := map[string][]byte{"logo.png": photoJPEG(t, 64, 48), "broken.png": []byte("not an image")}
 	formats := []string{"png", "webp", "avif", "jpeg", "gif"}

@@ -291,12 +291,34 @@ func effects(img *vimage, st imgurl.Step) error {
 			return err
 		}
 	}
+	if st.DropShadow != nil {
+		if err := dropShadow(img, *st.DropShadow); err != nil {
+			return err
+		}
+	}
 	if st.Gradient != nil {
 		if err := gradient(img, *st.Gradient); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dropShadow is e-dropshadow cast geometrically: the shadow falls away
+// from the light (azimuth clockwise from top), a twentieth of the image's
+// longer side long with the light at 45° (longer the lower it is, none
+// from straight above, at most five times that), softer the longer it is,
+// as dark as st.
+func dropShadow(img *vimage, d imgurl.DropShadow) error {
+	side := float64(max(img.width(), img.height()))
+	el := float64(d.Elevation) * math.Pi / 180
+	length := 0.0
+	if d.Elevation < 90 {
+		length = math.Min(side/20/math.Tan(math.Max(el, 0.01)), side/4)
+	}
+	away := (float64(d.Azimuth) + 180) * math.Pi / 180
+	dx, dy := int(math.Round(length*math.Sin(away))), int(math.Round(-length*math.Cos(away)))
+	return img.shadow(2+length/2, float64(d.Saturation)/100, dx, dy)
 }
 
 // maxShadowPixels is ImageKit's limit for e-shadow: 2 megapixels, larger
