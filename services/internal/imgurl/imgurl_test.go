@@ -123,6 +123,7 @@ var parseCases = []struct {
 	{name: "bad layer mode", in: "l-image,i-a.png,lm-screen,l-end", kind: errkind.Invalid, errHas: `"lm"`},
 	{name: "font file from the origin", in: "l-text,i-hi,ff-fonts@@Brand.ttf,l-end", kind: errkind.Unsupported, errHas: "font files"},
 	{name: "unknown font", in: "l-text,i-hi,ff-Comic_Sans,l-end", kind: errkind.Invalid, errHas: `"ff"`},
+	{name: "font size expression", in: "l-text,i-hi,fs-bh_div_10,l-end", kind: errkind.Unsupported, errHas: "expressions"},
 	{name: "font outline", in: "l-text,i-hi,fol-red_2,l-end", kind: errkind.Unsupported, errHas: "outline"},
 	{name: "text too long", in: "l-text,i-" + strings.Repeat("a", MaxTextRunes+1) + ",l-end", kind: errkind.Invalid, errHas: "over the limit"},
 	{name: "too many layers", in: strings.Repeat("l-image,i-a.png,l-end,", MaxLayers+1), kind: errkind.Invalid, errHas: "layers"},

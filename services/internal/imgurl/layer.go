@@ -118,6 +118,9 @@ func textOnly(key string, f func(*Layer, string) error) func(*Layer, string) err
 		if l.Kind != "text" {
 			return invalidValue(key, "is for text layers")
 		}
+		if (key == "fs" || key == "lh" || key == "pa") && isExpression(v) {
+			return unsupported(key, "arithmetic expressions in a text layer's fs, lh and pa")
+		}
 		return f(l, v)
 	}
 }

@@ -275,7 +275,10 @@ func etagOf(body []byte) string {
 // original is got — from the cache, or from the endpoint's origins with
 // coalescing — and returns their bytes by path. done lets go of them once
 // the transform is over. A layer made from a private, no-store or stale
-// original makes v so too, so the composite is not stored.
+// original makes v so too, so the composite is not stored. A composite is
+// cached under its base image's path: purging the base removes it,
+// purging only the layer's image does not (it lives until its lifetime,
+// the base original's, runs out).
 func (h *Handler) layerSources(ctx context.Context, req *request, v *variant) (map[string][]byte, func(), error) {
 	paths := req.tr.LayerImages()
 	if len(paths) == 0 {
