@@ -522,21 +522,35 @@ func parseLayerParam(p string, depth int) (Layer, error) {
 	return parseLayer(kind, strings.TrimSuffix(strings.TrimSuffix(body, "l-end"), ","), depth)
 }
 
+// EachLayer calls f for every layer of t, nested ones included, parents
+// before the layers they hold.
+func (t Transformation) EachLayer(f func(Layer) error) error {
+	var walk func([]Layer) error
+	walk = func(ls []Layer) error {
+		for _, l := range ls {
+			if err := f(l); err != nil {
+				return err
+			}
+			for _, st := range l.Steps {
+				if err := walk(st.Layers); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, st := range t.Steps {
+		if err := walk(st.Layers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CountLayers is every layer of t, nested ones included.
 func (t Transformation) CountLayers() int {
 	n := 0
-	var walk func([]Layer)
-	walk = func(ls []Layer) {
-		for _, l := range ls {
-			n++
-			for _, st := range l.Steps {
-				walk(st.Layers)
-			}
-		}
-	}
-	for _, st := range t.Steps {
-		walk(st.Layers)
-	}
+	t.EachLayer(func(Layer) error { n++; return nil })
 	return n
 }
 
@@ -545,21 +559,13 @@ func (t Transformation) CountLayers() int {
 func (t Transformation) LayerImages() []string {
 	var out []string
 	seen := map[string]bool{}
-	var walk func([]Layer)
-	walk = func(ls []Layer) {
-		for _, l := range ls {
-			if l.Kind == "image" && !l.Canvas() && !seen[l.Input] {
-				seen[l.Input] = true
-				out = append(out, l.Input)
-			}
-			for _, st := range l.Steps {
-				walk(st.Layers)
-			}
+	t.EachLayer(func(l Layer) error {
+		if l.Kind == "image" && !l.Canvas() && !seen[l.Input] {
+			seen[l.Input] = true
+			out = append(out, l.Input)
 		}
-	}
-	for _, st := range t.Steps {
-		walk(st.Layers)
-	}
+		return nil
+	})
 	return out
 }
 

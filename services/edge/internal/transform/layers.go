@@ -359,38 +359,25 @@ func vertical(pos string) int {
 // (libvips may decode it at full size), a text layer its set glyphs.
 func (e *Engine) layerFootprint(req Request) (int64, error) {
 	var n int64
-	var walk func([]imgurl.Layer) error
-	walk = func(ls []imgurl.Layer) error {
-		for _, l := range ls {
-			switch {
-			case l.Kind == "text":
-				size := int64(max(l.Text.Size, defaultFontSize))
-				n += min(int64(utf8.RuneCountInString(l.Input))*size*size*2, e.cfg.MaxSourcePixels) * bytesPerPixel
-			case !l.Canvas():
-				src, ok := req.Layers[l.Input]
-				if !ok || len(src) == 0 {
-					return errkind.New(errkind.Internal, "layer_source_missing", "a layer's image was not fetched: "+l.Input)
-				}
-				hd, err := e.inspect(src)
-				if err != nil {
-					return layerError(l, err)
-				}
-				n += int64(hd.width) * int64(hd.height) * bytesPerPixel
+	err := req.Transformation.EachLayer(func(l imgurl.Layer) error {
+		switch {
+		case l.Kind == "text":
+			size := int64(max(l.Text.Size, defaultFontSize))
+			n += min(int64(utf8.RuneCountInString(l.Input))*size*size*2, e.cfg.MaxSourcePixels) * bytesPerPixel
+		case !l.Canvas():
+			src, ok := req.Layers[l.Input]
+			if !ok || len(src) == 0 {
+				return errkind.New(errkind.Internal, "layer_source_missing", "a layer's image was not fetched: "+l.Input)
 			}
-			for _, st := range l.Steps {
-				if err := walk(st.Layers); err != nil {
-					return err
-				}
+			hd, err := e.inspect(src)
+			if err != nil {
+				return layerError(l, err)
 			}
+			n += int64(hd.width) * int64(hd.height) * bytesPerPixel
 		}
 		return nil
-	}
-	for _, st := range req.Transformation.Steps {
-		if err := walk(st.Layers); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
+	})
+	return n, err
 }
 
 // layerError names the layer in a refusal of its image, and gives it a

@@ -242,9 +242,9 @@ func TestTextLayers(t *testing.T) {
 	if l, r := lines("left"), lines("right"); l.Min.X >= r.Min.X-20 {
 		t.Errorf("ia-left puts the short line at x=%d, ia-right at x=%d: want it further right", l.Min.X, r.Min.X)
 	}
-	square := flat(t, 400, 400, white)
-	tall, _ := ink(render(t, square, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,lh-80,l-end", nil))
-	if normal, _ := ink(render(t, square, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,l-end", nil)); tall.Dy() < normal.Dy()+50 {
+	tallBase := flat(t, 400, 400, white)
+	tall, _ := ink(render(t, tallBase, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,lh-80,l-end", nil))
+	if normal, _ := ink(render(t, tallBase, "l-text,i-Pictor%20Pictor%20Pictor,fs-40,w-150,l-end", nil)); tall.Dy() < normal.Dy()+50 {
 		t.Errorf("lh-80: ink %d px tall, default line height %d: want the lines further apart", tall.Dy(), normal.Dy())
 	}
 	if _, faint := inkOf("l-text,i-Pictor,fs-40,al-3,l-end"); faint != 0 {

@@ -914,7 +914,6 @@ int pictor_text(const char *markup, const char *font, int width, int align, int 
 	int top = padding[0], right = padding[1], bottom = padding[2], left = padding[3];
 	int w = t[0]->Xsize + left + right, h = t[0]->Ysize + top + bottom;
 	double ink[MAX_INK] = {fg.r, fg.g, fg.b, 255};
-	double none[MAX_INK] = {0, 0, 0, 0};
 	VipsImage *colour, *glyphs, *text;
 	if (vips_embed(t[0], &t[1], left, top, w, h, NULL) ||
 	    vips_linear1(t[1], &t[2], fg.a / 255.0, 0, NULL) ||
@@ -933,7 +932,6 @@ int pictor_text(const char *markup, const char *font, int width, int align, int 
 		    rejoin(ctx, t[6], NULL, &text))
 			return fail(ctx);
 	}
-	(void) none;
 	return finish(ctx, text, out);
 }
 
