@@ -26,7 +26,7 @@ PACKAGES=(
 	redis-server                                       # L2 cache in the dev stack and tests
 	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
 	mate-backgrounds                                   # sample photos for the demo origin
-	fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei # text layers: DejaVu sans/serif/mono; Devanagari, CJK by fallback
+	fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei fontconfig # text layers: DejaVu sans/serif/mono; Devanagari, CJK by fallback; fc-scan checks tenant fonts
 	opencv-data                                        # fo-face: OpenCV's frontal face cascade (data only, no library)
 	wrk                                                # load generator (benchmarks; cmd/benchmiss tests its script)
 	chromium                                           # dashboard browser tests (driven by playwright-core)

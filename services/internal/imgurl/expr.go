@@ -3,6 +3,7 @@ package imgurl
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"pictor/services/internal/errkind"
@@ -38,6 +39,8 @@ var exprKeys = map[string]func(*Step){
 	"xc": func(s *Step) { s.XC = OptInt{} },
 	"yc": func(s *Step) { s.YC = OptInt{} },
 	"r":  func(s *Step) { s.Radius, s.RadiusMax = 0, false },
+	// dpr keeps two decimals where the others round to whole pixels.
+	"dpr": func(s *Step) { s.DPR, s.DPRAuto = 0, false },
 }
 
 // Vars are the values an expression can name.
@@ -424,13 +427,17 @@ func (s Step) Bind(v Vars) (Step, error) {
 		if math.Abs(f) > 1e9 {
 			return Step{}, invalidValue(ke.Key, fmt.Sprintf("%s is %g, out of range", ke.Expr, f))
 		}
-		n := int(math.Round(f))
-		if ke.Key == "r" && n == 0 {
+		val := math.Round(f)
+		if ke.Key == "dpr" {
+			val = math.Round(f*100) / 100
+		}
+		lit := fmtFloat(val)
+		if ke.Key == "r" && lit == "0" {
 			continue // no radius
 		}
-		if err := specsByKey[ke.Key].parse(&cur, fmtInt(n)); err != nil {
+		if err := specsByKey[ke.Key].parse(&cur, lit); err != nil {
 			return Step{}, errkind.Wrap(errkind.Invalid, "invalid_parameter",
-				fmt.Sprintf("transformation parameter %q: %s is %d for this image", ke.Key, ke.Expr, n), err)
+				fmt.Sprintf("transformation parameter %q: %s is %s for this image", ke.Key, ke.Expr, strconv.FormatFloat(val, 'f', -1, 64)), err)
 		}
 	}
 	return cur, nil

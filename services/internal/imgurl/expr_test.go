@@ -43,6 +43,8 @@ func TestBind(t *testing.T) {
 		{name: "w h ar are the image at the step", in: "if-w_eq_600_and_h_eq_400_and_ar_eq_3-2,w-1,if-end", vars: photo, want: "w-1"},
 		{name: "and before or", in: "if-w_lt_10_and_h_lt_10_or_iw_eq_1200,w-2,if-end", vars: photo, want: "w-2"},
 		{name: "and fails whole", in: "if-w_lt_10_or_iw_eq_1200_and_ih_eq_1,w-2,if-else,w-3,if-end", vars: photo, want: "w-3"},
+		{name: "dpr keeps two decimals", in: "w-100,dpr-iw_div_700", vars: photo, want: "w-100,dpr-1.71"},
+		{name: "dpr out of range", in: "w-100,dpr-iw", vars: photo, kind: errkind.Invalid, has: `"dpr"`},
 		{name: "division by zero", in: "w-iw_div_0", vars: photo, kind: errkind.Invalid, has: "div by zero"},
 		{name: "modulo by zero", in: "w-iw_mod_0", vars: photo, kind: errkind.Invalid, has: "mod by zero"},
 		{name: "zero width", in: "w-iw_sub_iw", vars: photo, kind: errkind.Invalid, has: `"w"`},
@@ -68,6 +70,51 @@ func TestBind(t *testing.T) {
 			}
 			if len(got.Exprs) > 0 || len(got.Conds) > 0 {
 				t.Fatalf("Bind(%q) left expressions or conditionals: %q", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestBindText(t *testing.T) {
+	base := Vars{IW: 1000, IH: 500, CW: 1000, CH: 500, BW: 1000, BH: 500}
+	for _, tc := range []struct {
+		name string
+		in   string // a text layer's parameters
+		want string // the bound layer's canonical parameters
+		has  string // in the error
+	}{
+		{name: "literals stay", in: "fs-20,lh-30,pa-5", want: "fs-20,pa-5,lh-30"},
+		{name: "font size from the base", in: "fs-bh_div_10", want: "fs-50"},
+		{name: "line height and padding", in: "lh-bh_div_4,pa-bh_mul_0.02_10_bw_div_50", want: "pa-10_10_20,lh-125"},
+		{name: "rounded", in: "fs-bw_div_3", want: "fs-333"},
+		{name: "font size under one", in: "fs-bh_div_10000", has: `"fs"`},
+		{name: "font size over the limit", in: "fs-bw_mul_2", has: "want 1 to 1000"},
+		{name: "negative padding", in: "pa-N1_mul_bh", has: `"pa"`},
+		{name: "line height dividing by zero", in: "lh-bh_div_0", has: "div by zero"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse("l-text,i-x," + tc.in + ",l-end")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := tr.Steps[0].Layers[0]
+			before := l.String()
+			got, err := l.Text.BindText(base)
+			if tc.has != "" {
+				if errkind.KindOf(err) != errkind.Invalid || !strings.Contains(err.Error(), tc.has) {
+					t.Fatalf("BindText(%s) = %v; want an invalid error with %q", tc.in, err, tc.has)
+				}
+				return
+			}
+			l.Text = got
+			if err != nil || l.String() != "l-text,i-x,"+tc.want+",l-end" {
+				t.Fatalf("BindText(%s) = %q, %v; want %q", tc.in, l.String(), err, tc.want)
+			}
+			if got.SizeExpr != nil || got.LineHeightExpr != nil || got.PaddingExprs != nil {
+				t.Fatalf("BindText(%s) left expressions", tc.in)
+			}
+			if after := tr.Steps[0].Layers[0].String(); after != before {
+				t.Fatalf("BindText changed the parsed layer: %q, was %q", after, before)
 			}
 		})
 	}

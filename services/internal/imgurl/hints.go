@@ -74,6 +74,7 @@ func (t Transformation) ResolveHints(h Hints) (Transformation, HintUse) {
 			if hasWidth {
 				s.Width = Size{Set: true, Value: float64(roundUp(width, HintWidthStep))}
 				s.DPR, s.DPRAuto = 0, false
+				s.dropExpr("dpr")
 				css := float64(width)
 				if hasDPR {
 					css /= dpr

@@ -259,7 +259,7 @@ func checkUnsupported(key, value string) error {
 	}
 	if key != "di" && key != "n" && isExpression(value) { // a path or a name may contain "_ch_"
 		return errkind.New(errkind.Unsupported, "unsupported_parameter",
-			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc and r do)", key))
+			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc, r and dpr do, and in a layer lx, ly, lxc, lyc, and a text's fs, lh and pa)", key))
 	}
 	return nil
 }

@@ -121,9 +121,14 @@ var parseCases = []struct {
 	{name: "layer path with transformations", in: "l-image,ie-dHI6dy0xMDAvYS5wbmc=,l-end", kind: errkind.Invalid, errHas: "inside the layer"},
 	{name: "solid without colour", in: "l-image,i-ik_canvas,w-10,l-end", kind: errkind.Invalid, errHas: "bg"},
 	{name: "bad layer mode", in: "l-image,i-a.png,lm-screen,l-end", kind: errkind.Invalid, errHas: `"lm"`},
-	{name: "font file from the origin", in: "l-text,i-hi,ff-fonts@@Brand.ttf,l-end", kind: errkind.Unsupported, errHas: "font files"},
+	{name: "WOFF font file", in: "l-text,i-hi,ff-fonts@@Brand.woff2,l-end", kind: errkind.Unsupported, errHas: ".woff2"},
+	{name: "font file not a font", in: "l-text,i-hi,ff-fonts@@Brand.exe,l-end", kind: errkind.Invalid, errHas: ".ttf or .otf"},
+	{name: "font file escaping", in: "l-text,i-hi,ff-fonts@@..@@Brand.ttf,l-end", kind: errkind.Invalid, errHas: "'..'"},
 	{name: "unknown font", in: "l-text,i-hi,ff-Comic_Sans,l-end", kind: errkind.Invalid, errHas: `"ff"`},
-	{name: "font size expression", in: "l-text,i-hi,fs-bh_div_10,l-end", kind: errkind.Unsupported, errHas: "expressions"},
+	{name: "padding expression dangling operator", in: "l-text,i-hi,pa-bh_mul,l-end", kind: errkind.Invalid, errHas: `"pa"`},
+	{name: "five paddings", in: "l-text,i-hi,pa-bh_1_2_3_4,l-end", kind: errkind.Invalid, errHas: "1 to 4"},
+	{name: "font size names the layer's base outside a layer", in: "w-bw", kind: errkind.Invalid, errHas: "base"},
+	{name: "dpr expression out of a layer names the base", in: "w-100,dpr-bw_div_100", kind: errkind.Invalid, errHas: "base"},
 	{name: "font outline", in: "l-text,i-hi,fol-red_2,l-end", kind: errkind.Unsupported, errHas: "outline"},
 	{name: "text too long", in: "l-text,i-" + strings.Repeat("a", MaxTextRunes+1) + ",l-end", kind: errkind.Invalid, errHas: "over the limit"},
 	{name: "too many layers", in: strings.Repeat("l-image,i-a.png,l-end,", MaxLayers+1), kind: errkind.Invalid, errHas: "layers"},
@@ -172,6 +177,13 @@ var parseCases = []struct {
 	{name: "layer chain", in: "l-image,i-a.png,w-100:rt-90,l-end", canonical: "l-image,i-a.png,w-100:rt-90,l-end"},
 	{name: "chain after a layer", in: "w-300,l-image,i-a.png,w-100:rt-90,l-end:bl-5", canonical: "w-300,l-image,i-a.png,w-100:rt-90,l-end:bl-5"},
 	{name: "solid block", in: "l-image,i-ik_canvas,bg-FF0000,w-10,h-20,al-5,l-end", canonical: "l-image,i-ik_canvas,al-5,w-10,h-20,bg-FF0000,l-end"},
+	{name: "font file from the origin", in: "l-text,i-hi,ff-fonts@@Brand.TTF,l-end", canonical: "l-text,i-hi,ff-fonts@@Brand.TTF,l-end"},
+	{name: "font file at the root", in: "l-text,i-hi,ff-Brand.otf,l-end", canonical: "l-text,i-hi,ff-Brand.otf,l-end"},
+	{name: "text sizes as expressions", in: "l-text,i-hi,fs-bh_div_10,lh-bh_div_8,pa-bh_mul_0.02_10_bw_div_50,l-end",
+		canonical: "l-text,i-hi,fs-bh_div_10,pa-bh_mul_0.02_10_bw_div_50,lh-bh_div_8,l-end"},
+	{name: "one padding expression", in: "l-text,i-hi,pa-bh_div_20,l-end", canonical: "l-text,i-hi,pa-bh_div_20,l-end"},
+	{name: "a number after an expression wins", in: "l-text,i-hi,fs-bh_div_10,fs-30,l-end", canonical: "l-text,i-hi,fs-30,l-end"},
+	{name: "dpr expression", in: "w-100,dpr-iw_div_1000", canonical: "w-100,dpr-iw_div_1000"},
 	{name: "text layer", in: "l-text,i-Hello%20World,fs-40,co-white,ff-DejaVu_Serif,tg-i_b,pa-5_10,ia-center,lh-50,w-200,l-end",
 		canonical: "l-text,i-Hello%20World,fs-40,ff-dejavu_serif,co-FFFFFF,ia-center,pa-5_10,tg-b_i,lh-50,w-200,l-end"},
 	{name: "base64 plus read as a space", in: "l-text,ie-Pz8+,l-end", canonical: "l-text,i-%3F%3F%3E,l-end"},
@@ -421,4 +433,17 @@ func FuzzNormalizeEscapes(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLayerSources(t *testing.T) {
+	tr, err := Parse("l-image,i-logo.png,l-text,i-a,ff-f@@A.ttf,l-end,l-end,l-text,i-b,ff-f@@A.ttf,l-end:l-text,i-c,ff-B.otf,l-end,l-image,i-logo.png,l-end")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tr.LayerImages(), " "); got != "logo.png" {
+		t.Errorf("LayerImages = %q, want logo.png once", got)
+	}
+	if got := strings.Join(tr.LayerFonts(), " "); got != "f/A.ttf B.otf" {
+		t.Errorf("LayerFonts = %q, want f/A.ttf B.otf, each once", got)
+	}
 }

@@ -69,7 +69,8 @@ type LayerPos struct {
 // TextStyle is a text layer's look; Alpha applies to solid blocks too.
 type TextStyle struct {
 	Size       int    // fs, 0 = default
-	Font       string // ff
+	Font       string // ff: an installed family (lower case, spaces)
+	FontFile   string // ff: or a font file's path on the URL-endpoint
 	Color      *Color // co
 	Align      string // ia: left, right, center
 	Padding    []int  // pa: 1 to 4 values, CSS order
@@ -78,6 +79,11 @@ type TextStyle struct {
 	Italic     bool
 	Strike     bool
 	LineHeight int // lh, pixels between lines' baselines; 0 = the font's
+
+	// fs, lh and pa given as expressions (over bw, bh, bar and iw, ih, iar,
+	// which in a text layer are the base too): BindText evaluates them.
+	SizeExpr, LineHeightExpr *Expr
+	PaddingExprs             []*Expr // parallel to Padding, nil where a number
 }
 
 var positions = []string{"center", "top", "left", "bottom", "right", "top_left", "top_right", "bottom_left", "bottom_right"}
@@ -94,8 +100,10 @@ var layerKeys = map[string]func(l *Layer, v string) error{
 	"lap": func(l *Layer, v string) error { return enumInto("lap", v, &l.Pos.Anchor, positions...) },
 	"lfo": func(l *Layer, v string) error { return enumInto("lfo", v, &l.Pos.Focus, positions...) },
 	"lm":  func(l *Layer, v string) error { return enumInto("lm", v, &l.Mode, "multiply", "cutter", "cutout") },
-	"fs":  textOnly("fs", func(l *Layer, v string) error { return intInto("fs", v, 1, MaxFontSize, &l.Text.Size) }),
-	"ff":  textOnly("ff", func(l *Layer, v string) error { return l.Text.setFont(v) }),
+	"fs": textOnly("fs", func(l *Layer, v string) error {
+		return exprOrIntInto("fs", v, 1, MaxFontSize, &l.Text.Size, &l.Text.SizeExpr)
+	}),
+	"ff": textOnly("ff", func(l *Layer, v string) error { return l.Text.setFont(v) }),
 	"co": textOnly("co", func(l *Layer, v string) error {
 		c, err := parseColor("co", v)
 		l.Text.Color = &c
@@ -110,16 +118,15 @@ var layerKeys = map[string]func(l *Layer, v string) error{
 		return intInto("al", v, 1, 9, &l.Text.Alpha)
 	},
 	"tg": textOnly("tg", func(l *Layer, v string) error { return l.Text.setTypography(v) }),
-	"lh": textOnly("lh", func(l *Layer, v string) error { return intInto("lh", v, 1, MaxLineHeight, &l.Text.LineHeight) }),
+	"lh": textOnly("lh", func(l *Layer, v string) error {
+		return exprOrIntInto("lh", v, 1, MaxLineHeight, &l.Text.LineHeight, &l.Text.LineHeightExpr)
+	}),
 }
 
 func textOnly(key string, f func(*Layer, string) error) func(*Layer, string) error {
 	return func(l *Layer, v string) error {
 		if l.Kind != "text" {
 			return invalidValue(key, "is for text layers")
-		}
-		if (key == "fs" || key == "lh" || key == "pa") && isExpression(v) {
-			return unsupported(key, "arithmetic expressions in a text layer's fs, lh and pa")
 		}
 		return f(l, v)
 	}
@@ -139,6 +146,21 @@ func enumInto(key, v string, dst *string, allowed ...string) error {
 		}
 	}
 	return invalidValue(key, "want one of "+strings.Join(allowed, ", "))
+}
+
+// exprOrIntInto reads a whole number or an expression over the layer's
+// variables; the last value given wins, whichever kind it is.
+func exprOrIntInto(key, v string, lo, hi int, dst *int, dstExpr **Expr) error {
+	if isExpression(v) {
+		e, err := parseLayerExpr(key, v)
+		if err != nil {
+			return err
+		}
+		*dst, *dstExpr = 0, e
+		return nil
+	}
+	*dstExpr = nil
+	return intInto(key, v, lo, hi, dst)
 }
 
 func intInto(key, v string, lo, hi int, dst *int) error {
@@ -219,23 +241,33 @@ func (l *Layer) setInput(v string, encoded bool) error {
 	if !encoded {
 		s = strings.ReplaceAll(s, "@@", "/")
 	}
-	p := strings.TrimPrefix(s, "/")
-	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
-		return unsupported(key, "layers from absolute URLs")
-	}
-	if p == "" || len(p) > maxInputLength || strings.ContainsAny(p, "\\?#") || !utf8.ValidString(p) {
-		return invalidValue(key, "want an image path on the URL-endpoint ('@@' stands for '/')")
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return invalidValue(key, "path must not contain empty, '.' or '..' segments")
-		}
-		if strings.HasPrefix(seg, "tr:") {
-			return invalidValue(key, "a layer's image is an original: its transformations go inside the layer, not in its path")
-		}
+	p, err := endpointPath(key, s)
+	if err != nil {
+		return err
 	}
 	l.Input = p
 	return nil
+}
+
+// endpointPath checks a path on the URL-endpoint named in a layer ('/'
+// already decoded): an original's path, relative, without tricks.
+func endpointPath(key, s string) (string, error) {
+	p := strings.TrimPrefix(s, "/")
+	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
+		return "", unsupported(key, "layers from absolute URLs")
+	}
+	if p == "" || len(p) > maxInputLength || strings.ContainsAny(p, "\\?#") || !utf8.ValidString(p) {
+		return "", invalidValue(key, "want a path on the URL-endpoint ('@@' stands for '/')")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", invalidValue(key, "path must not contain empty, '.' or '..' segments")
+		}
+		if strings.HasPrefix(seg, "tr:") {
+			return "", invalidValue(key, "a layer's image is an original: its transformations go inside the layer, not in its path")
+		}
+	}
+	return p, nil
 }
 
 func decodeBase64(s string) ([]byte, error) {
@@ -260,30 +292,102 @@ var Fonts = map[string]string{
 }
 
 func (t *TextStyle) setFont(v string) error {
-	name := strings.ReplaceAll(v, "_", " ")
 	if strings.Contains(v, "@@") || strings.Contains(v, ".") {
-		return unsupported("ff-"+v, "font files from an origin")
+		return t.setFontFile(v)
 	}
+	name := strings.ReplaceAll(v, "_", " ")
 	if _, ok := Fonts[strings.ToLower(name)]; !ok {
-		return invalidValue("ff", "want one of the installed fonts: sans, serif, mono, DejaVu_Sans, DejaVu_Serif, DejaVu_Sans_Mono, Lohit_Devanagari, WenQuanYi_Micro_Hei")
+		return invalidValue("ff", "want one of the installed fonts: sans, serif, mono, DejaVu_Sans, DejaVu_Serif, DejaVu_Sans_Mono, Lohit_Devanagari, WenQuanYi_Micro_Hei, or a .ttf or .otf file on the URL-endpoint (ff-fonts@@Brand.ttf)")
 	}
-	t.Font = strings.ToLower(name)
+	t.Font, t.FontFile = strings.ToLower(name), ""
 	return nil
 }
 
+// setFontFile reads ImageKit's custom font: a .ttf or .otf file among the
+// URL-endpoint's originals, '@@' for '/'.
+func (t *TextStyle) setFontFile(v string) error {
+	p, err := endpointPath("ff", strings.ReplaceAll(v, "@@", "/"))
+	if err != nil {
+		return err
+	}
+	switch ext := strings.ToLower(p[strings.LastIndexByte(p, '.')+1:]); ext {
+	case "ttf", "otf":
+	case "woff", "woff2", "ttc":
+		return unsupported("ff-"+v, "."+ext+" fonts (use the .ttf or .otf)")
+	default:
+		return invalidValue("ff", "a font file is a .ttf or .otf on the URL-endpoint ('@@' stands for '/')")
+	}
+	t.Font, t.FontFile = "", p
+	return nil
+}
+
+// setPadding reads 1 to 4 values joined by '_', each a number or an
+// expression; as expressions join with '_' too, a value ends where an
+// operand is followed by another operand (pa-bh_mul_0.1_20 is two values).
 func (t *TextStyle) setPadding(v string) error {
-	parts := strings.Split(v, "_")
-	if len(parts) > 4 {
+	var groups [][]string
+	toks := strings.Split(v, "_")
+	for i, tok := range toks {
+		_, isOp := exprOps[tok]
+		_, prevOp := exprOps[toks[max(i-1, 0)]]
+		if i == 0 || (!isOp && !prevOp) {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], tok)
+	}
+	if len(groups) > 4 {
 		return invalidValue("pa", "want 1 to 4 values joined by '_', in CSS order")
 	}
-	pad := make([]int, len(parts))
-	for i, p := range parts {
-		if err := intInto("pa", p, 0, MaxPadding, &pad[i]); err != nil {
+	pad, exprs := make([]int, len(groups)), make([]*Expr, len(groups))
+	anyExpr := false
+	for i, g := range groups {
+		if err := exprOrIntInto("pa", strings.Join(g, "_"), 0, MaxPadding, &pad[i], &exprs[i]); err != nil {
 			return err
 		}
+		anyExpr = anyExpr || exprs[i] != nil
 	}
-	t.Padding = pad
+	t.Padding, t.PaddingExprs = pad, nil
+	if anyExpr {
+		t.PaddingExprs = exprs
+	}
 	return nil
+}
+
+// BindText returns the style with its expressions evaluated on v, each
+// checked as the literal would be.
+func (t TextStyle) BindText(v Vars) (TextStyle, error) {
+	out := t
+	out.SizeExpr, out.LineHeightExpr, out.PaddingExprs = nil, nil, nil
+	bind := func(key string, e *Expr, lo, hi int, dst *int) error {
+		if e == nil {
+			return nil
+		}
+		f, err := e.Eval(v)
+		if err != nil {
+			return invalidValue(key, err.Error())
+		}
+		n := int(math.Round(f))
+		if f < float64(lo)-0.5 || f > float64(hi)+0.5 {
+			return invalidValue(key, fmt.Sprintf("%s is %g for this image; want %d to %d", e, f, lo, hi))
+		}
+		*dst = n
+		return nil
+	}
+	if err := bind("fs", t.SizeExpr, 1, MaxFontSize, &out.Size); err != nil {
+		return TextStyle{}, err
+	}
+	if err := bind("lh", t.LineHeightExpr, 1, MaxLineHeight, &out.LineHeight); err != nil {
+		return TextStyle{}, err
+	}
+	if t.PaddingExprs != nil {
+		out.Padding = append([]int(nil), t.Padding...)
+		for i, e := range t.PaddingExprs {
+			if err := bind("pa", e, 0, MaxPadding, &out.Padding[i]); err != nil {
+				return TextStyle{}, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // Edges returns the padding as top, right, bottom, left (CSS shorthand).
@@ -344,11 +448,16 @@ func (l Layer) String() string {
 		add("lm", l.Mode)
 	}
 	t := l.Text
-	if t.Size != 0 {
+	if t.SizeExpr != nil {
+		add("fs", t.SizeExpr.String())
+	} else if t.Size != 0 {
 		add("fs", strconv.Itoa(t.Size))
 	}
 	if t.Font != "" {
 		add("ff", strings.ReplaceAll(t.Font, " ", "_"))
+	}
+	if t.FontFile != "" {
+		add("ff", strings.ReplaceAll(t.FontFile, "/", "@@"))
 	}
 	if t.Color != nil {
 		add("co", fmtColor(*t.Color))
@@ -360,6 +469,9 @@ func (l Layer) String() string {
 		ps := make([]string, len(t.Padding))
 		for i, p := range t.Padding {
 			ps[i] = strconv.Itoa(p)
+			if t.PaddingExprs != nil && t.PaddingExprs[i] != nil {
+				ps[i] = t.PaddingExprs[i].String()
+			}
 		}
 		add("pa", strings.Join(ps, "_"))
 	}
@@ -378,7 +490,9 @@ func (l Layer) String() string {
 		}
 		add("tg", strings.Join(tg, "_"))
 	}
-	if t.LineHeight != 0 {
+	if t.LineHeightExpr != nil {
+		add("lh", t.LineHeightExpr.String())
+	} else if t.LineHeight != 0 {
 		add("lh", strconv.Itoa(t.LineHeight))
 	}
 	var steps []string
@@ -557,12 +671,26 @@ func (t Transformation) CountLayers() int {
 // LayerImages lists the distinct image paths t's layers draw, nested ones
 // included: the originals to fetch before rendering.
 func (t Transformation) LayerImages() []string {
+	return t.layerPaths(func(l Layer) string {
+		if l.Kind == "image" && !l.Canvas() {
+			return l.Input
+		}
+		return ""
+	})
+}
+
+// LayerFonts lists the font files text layers name, each once.
+func (t Transformation) LayerFonts() []string {
+	return t.layerPaths(func(l Layer) string { return l.Text.FontFile })
+}
+
+func (t Transformation) layerPaths(pathOf func(Layer) string) []string {
 	var out []string
 	seen := map[string]bool{}
 	t.EachLayer(func(l Layer) error {
-		if l.Kind == "image" && !l.Canvas() && !seen[l.Input] {
-			seen[l.Input] = true
-			out = append(out, l.Input)
+		if p := pathOf(l); p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
 		}
 		return nil
 	})

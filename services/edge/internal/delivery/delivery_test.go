@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +90,14 @@ func newFixture(t *testing.T) *fixture {
 	return newFixtureWithCache(t, cfg)
 }
 
+func dejavuSerif(t *testing.T) []byte {
+	b, err := os.ReadFile("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+	if err != nil {
+		t.Fatalf("%v (the bootstrap installs fonts-dejavu-core)", err)
+	}
+	return b
+}
+
 func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 	t.Helper()
 	jpg := photo(t, 600, 400)
@@ -101,6 +110,8 @@ func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 		"/img/signed/pic.jpg":  jpg,
 		"/img/query/photo.jpg": jpg,
 		"/img/brand/logo.png":  bluePNG(t, 40, 20),
+		"/img/fonts/Brand.ttf": dejavuSerif(t),
+		"/img/fonts/Fake.ttf":  bluePNG(t, 4, 4),
 	})
 	snap := &configv1.Snapshot{
 		Version: 3,
@@ -197,6 +208,10 @@ func TestServeImage(t *testing.T) {
 		{name: "original with a layer", target: "/demo/tr:orig-true,l-text,i-x,l-end/photo.jpg", status: 400, errHas: "orig-true"},
 		{name: "layer image missing", target: "/demo/tr:l-image,i-nope.png,l-end/photo.jpg", status: 404, errHas: "layer image nope.png"},
 		{name: "layer image not an image", target: "/demo/tr:l-image,i-page.html,l-end/photo.jpg", status: 502, errHas: "layer image page.html"},
+		{name: "text in the account's font", target: "/demo/tr:w-300,l-text,i-Hello,fs-20,ff-fonts@@Brand.ttf,l-end/photo.jpg", status: 200, width: 300},
+		{name: "layer font missing", target: "/demo/tr:l-text,i-Hello,ff-fonts@@Gone.ttf,l-end/photo.jpg", status: 404, errHas: "layer font fonts/Gone.ttf"},
+		{name: "layer font not a font", target: "/demo/tr:l-text,i-Hello,ff-fonts@@Fake.ttf,l-end/photo.jpg", status: 400, errHas: "layer font fonts/Fake.ttf: font file: not a TrueType"},
+		{name: "a font as the image", target: "/demo/tr:w-100/fonts/Brand.ttf", status: 422},
 		{name: "conditional", target: "/demo/tr:if-iar_gt_1,w-120,if-else,w-60,if-end/photo.jpg", status: 200, width: 120},
 		{name: "expression impossible for this image", target: "/demo/tr:w-iw_sub_ih_mul_2/photo.jpg", status: 400, errHas: `"w"`},
 

@@ -271,7 +271,8 @@ func etagOf(body []byte) string {
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
-// layerSources gets the originals of req's image layers the way any
+// layerSources gets the originals of req's image layers, and the font
+// files of its text layers, the way any
 // original is got — from the cache, or from the endpoint's origins with
 // coalescing — and returns their bytes by path. done lets go of them once
 // the transform is over. A layer made from a private, no-store or stale
@@ -280,7 +281,8 @@ func etagOf(body []byte) string {
 // purging only the layer's image does not (it lives until its lifetime,
 // the base original's, runs out).
 func (h *Handler) layerSources(ctx context.Context, req *request, v *variant) (map[string][]byte, func(), error) {
-	paths := req.tr.LayerImages()
+	images := req.tr.LayerImages()
+	paths := append(images, req.tr.LayerFonts()...)
 	if len(paths) == 0 {
 		return nil, func() {}, nil
 	}
@@ -291,13 +293,17 @@ func (h *Handler) layerSources(ctx context.Context, req *request, v *variant) (m
 		}
 	}
 	out := make(map[string][]byte, len(paths))
-	for _, p := range paths {
+	for i, p := range paths {
 		img, path := req.endpointImage(p)
 		orig, d, err := h.sharedOriginal(ctx, req, img, path)
 		dones = append(dones, d)
 		if err != nil {
+			what := "layer image "
+			if i >= len(images) {
+				what = "layer font "
+			}
 			return nil, done, errkind.Wrap(errkind.KindOf(err), "layer_"+errkind.Reason(err),
-				"layer image "+p+": "+errkind.SafeMessage(err), err)
+				what+p+": "+errkind.SafeMessage(err), err)
 		}
 		out[p] = orig.entry.Body
 		v.private = v.private || orig.private

@@ -242,6 +242,8 @@ func TestSniff(t *testing.T) {
 		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00"), AVIF},
 		{"svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), SVG},
 		{"pdf", []byte("%PDF-1.7"), PDF},
+		{"truetype font", []byte("\x00\x01\x00\x00\x00\x10\x01\x00"), TrueType},
+		{"opentype font", []byte("OTTO\x00\x0b\x00\x80"), OpenType},
 		{"html", []byte("<!doctype html><html>"), Unknown},
 		{"empty", nil, Unknown},
 		{"text", []byte("hello world"), Unknown},

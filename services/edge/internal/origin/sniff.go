@@ -40,6 +40,10 @@ const (
 	XPM      Format = "xpm"
 	MIFF     Format = "miff"
 	DPX      Format = "dpx"
+	// Fonts are no images, but text layers fetch them from the same
+	// origins (ff-fonts@@Brand.ttf); as a base image they are refused.
+	TrueType Format = "ttf"
+	OpenType Format = "otf"
 )
 
 // Deliverable reports whether the format may be answered as it is (orig-true):
@@ -93,6 +97,9 @@ var signatures = []signature{
 	{0, "id=ImageMagick", MIFF},
 	{0, "SDPX", DPX},
 	{0, "XPDS", DPX},
+	{0, "\x00\x01\x00\x00", TrueType},
+	{0, "true", TrueType},
+	{0, "OTTO", OpenType},
 }
 
 // Sniff recognises an image by its magic bytes; Content-Type from the

@@ -1,12 +1,16 @@
 package transform
 
 import (
+	"fmt"
 	"html"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"pictor/services/edge/internal/fonts"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/imgurl"
 )
@@ -21,6 +25,11 @@ const (
 	defaultFontSize = 45
 	defaultFont     = "sans"
 )
+
+// tenantFonts are the font files text layers have named (ff-Brand.ttf),
+// kept for the life of the process as fontconfig, which learns them, is
+// one per process. A thousand distinct files is far beyond real use.
+var tenantFonts = fonts.NewStore(filepath.Join(os.TempDir(), fmt.Sprintf("pictor-fonts-%d", os.Getpid())), 1000)
 
 func drawLayer(base *vimage, l imgurl.Layer, env stepEnv) error {
 	bw, bh := base.width(), base.height()
@@ -187,9 +196,20 @@ func renderText(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := l.Text
-	o := textOptions{markup: textMarkup(l.Input, t), font: fontDescription(t), align: textAlign(t.Align),
+	t, err := l.Text.BindText(vars)
+	if err != nil {
+		return nil, err
+	}
+	o := textOptions{markup: textMarkup(l.Input, t), font: fontDescription(imgurl.Fonts[t.Font], t), align: textAlign(t.Align),
 		spacing: lineSpacing(t), fg: imgurl.Color{A: 255}}
+	if t.FontFile != "" {
+		f, err := tenantFonts.Load(env.layers[t.FontFile])
+		if err != nil {
+			return nil, errkind.Wrap(errkind.KindOf(err), "layer_"+errkind.Reason(err),
+				"layer font "+t.FontFile+": "+errkind.SafeMessage(err), err)
+		}
+		o.font, o.fontfile = fontDescription(f.Family, t), f.Path
+	}
 	if t.Color != nil {
 		o.fg = *t.Color
 	}
@@ -247,17 +267,18 @@ func lineSpacing(t imgurl.TextStyle) int {
 	return max(0, t.LineHeight-int(math.Round(float64(size)*1.17)))
 }
 
-func fontDescription(t imgurl.TextStyle) string {
-	name := t.Font
-	if name == "" {
-		name = defaultFont
+// fontDescription is Pango's name for the font: the family (with a comma,
+// so no word of it reads as a style) and the size.
+func fontDescription(family string, t imgurl.TextStyle) string {
+	if family == "" {
+		family = imgurl.Fonts[defaultFont]
 	}
 	size := t.Size
 	if size == 0 {
 		size = defaultFontSize
 	}
 	// At 72 dpi a point is a pixel.
-	return imgurl.Fonts[name] + " " + strconv.Itoa(size)
+	return family + ", " + strconv.Itoa(size)
 }
 
 func textAlign(a string) int {
@@ -357,12 +378,22 @@ func vertical(pos string) int {
 // budget, and checks each layer image against the source limits before
 // anything is leased or decoded: an image layer its whole decoded source
 // (libvips may decode it at full size), a text layer its set glyphs.
-func (e *Engine) layerFootprint(req Request) (int64, error) {
+func (e *Engine) layerFootprint(req Request, src imgurl.Vars) (int64, error) {
 	var n int64
 	err := req.Transformation.EachLayer(func(l imgurl.Layer) error {
 		switch {
 		case l.Kind == "text":
-			size := int64(max(l.Text.Size, defaultFontSize))
+			if f := l.Text.FontFile; f != "" && len(req.Layers[f]) == 0 {
+				return errkind.New(errkind.Internal, "layer_source_missing", "a layer's font was not fetched: "+f)
+			}
+			// An fs expression is estimated on the source, the base it is
+			// drawn on not being known yet.
+			src.BW, src.BH = src.IW, src.IH
+			t, err := l.Text.BindText(src)
+			if err != nil {
+				t = imgurl.TextStyle{Size: imgurl.MaxFontSize}
+			}
+			size := int64(max(t.Size, defaultFontSize))
 			n += min(int64(utf8.RuneCountInString(l.Input))*size*size*2, e.cfg.MaxSourcePixels) * bytesPerPixel
 		case !l.Canvas():
 			src, ok := req.Layers[l.Input]

@@ -2,8 +2,10 @@ package transform
 
 import (
 	"context"
+	"encoding/binary"
 	"image"
 	"image/color"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -253,6 +255,123 @@ func TestTextLayers(t *testing.T) {
 	if _, markup := inkOf("l-text,i-" + escape("<b>&amp;</b>") + ",fs-40,l-end"); markup == 0 {
 		t.Error("markup characters in the text: nothing set")
 	}
+}
+
+// TestTextExpressions: fs, lh and pa given as expressions over the base
+// set the same text as the numbers they come to.
+func TestTextExpressions(t *testing.T) {
+	base := flat(t, 400, 200, white)
+	for _, tc := range []struct{ name, expr, literal string }{
+		{"font size", "fs-bh_div_5", "fs-40"},
+		{"padding", "fs-40,co-FFFFFF,bg-000000,pa-bh_div_20_bw_div_40", "fs-40,co-FFFFFF,bg-000000,pa-10"},
+		{"line height", "fs-40,w-150,lh-bh_div_2_sub_20", "fs-40,w-150,lh-80"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "l-text,i-Pictor%20Pictor,"
+			got, gotN := ink(render(t, base, text+tc.expr+",l-end", nil))
+			want, wantN := ink(render(t, base, text+tc.literal+",l-end", nil))
+			if got != want || gotN != wantN {
+				t.Fatalf("%s: ink %v (%d px); %s: %v (%d px)", tc.expr, got, gotN, tc.literal, want, wantN)
+			}
+		})
+	}
+}
+
+// TestTenantFonts: ff- naming a font file from the endpoint sets the text
+// in that font, and a file calling itself by an installed family's name
+// changes no one else's text.
+func TestTenantFonts(t *testing.T) {
+	base := flat(t, 400, 200, white)
+	serif, err := os.ReadFile("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "l-text,i-Pictor,fs-40,"
+	_, sansN := ink(render(t, base, text+"l-end", nil))
+	_, serifN := ink(render(t, base, text+"ff-serif,l-end", nil))
+	if sansN == serifN {
+		t.Fatalf("sans and serif set the same ink (%d px): the test cannot tell fonts apart", sansN)
+	}
+	// The serif face, its naming table saying it is "DejaVu Sans".
+	impostor := withFamily(t, serif, "DejaVu Sans")
+	for _, f := range []string{"fonts/Brand.ttf", "fonts/Impostor.ttf"} {
+		src := map[string][]byte{"fonts/Brand.ttf": serif, "fonts/Impostor.ttf": impostor}
+		_, n := ink(render(t, base, text+"ff-"+strings.ReplaceAll(f, "/", "@@")+",l-end", src))
+		if n != serifN {
+			t.Errorf("%s (DejaVu Serif inside): %d px of ink, ff-serif sets %d", f, n, serifN)
+		}
+	}
+	if _, n := ink(render(t, base, text+"l-end", nil)); n != sansN {
+		t.Errorf("after a tenant's font called DejaVu Sans, default text sets %d px of ink, before %d", n, sansN)
+	}
+	e := testEngine()
+	for _, tc := range []struct {
+		name string
+		file []byte
+		kind errkind.Kind
+	}{
+		{"not a font", []byte("<html>not a font</html>"), errkind.Invalid},
+		{"a font collection", append([]byte("ttcf"), serif[4:]...), errkind.Unsupported},
+		{"damaged", serif[:2048], errkind.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Transform(context.Background(), Request{Source: base, Format: "png",
+				Transformation: mustParse(t, text+"ff-f.ttf,l-end"), Layers: map[string][]byte{"f.ttf": tc.file}})
+			if errkind.KindOf(err) != tc.kind || !strings.Contains(errkind.SafeMessage(err), "layer font f.ttf") {
+				t.Fatalf("err = %v (kind %v), want %v naming the layer font", err, errkind.KindOf(err), tc.kind)
+			}
+		})
+	}
+	_, err = e.Transform(context.Background(), Request{Source: base, Format: "png", Transformation: mustParse(t, text+"ff-f.ttf,l-end")})
+	if errkind.Reason(err) != "layer_source_missing" {
+		t.Fatalf("font not fetched: %v", err)
+	}
+}
+
+// withFamily returns the font with a naming table that gives family as its
+// name, as a hostile file would.
+func withFamily(t *testing.T, font []byte, family string) []byte {
+	t.Helper()
+	n := int(binary.BigEndian.Uint16(font[4:]))
+	nameAt := -1
+	for i := range n {
+		if rec := font[12+16*i:]; string(rec[:4]) == "name" {
+			nameAt = int(binary.BigEndian.Uint32(rec[8:]))
+		}
+	}
+	if nameAt < 0 {
+		t.Fatal("no naming table")
+	}
+	name := font[nameAt:]
+	// Rewrite every family and full-name record in place, padded with
+	// spaces to its length (UTF-16 for Windows records).
+	out := append([]byte(nil), font...)
+	count, strs := int(binary.BigEndian.Uint16(name[2:])), int(binary.BigEndian.Uint16(name[4:]))
+	for i := range count {
+		r := name[6+12*i:]
+		platform, id := binary.BigEndian.Uint16(r), binary.BigEndian.Uint16(r[6:])
+		length, off := int(binary.BigEndian.Uint16(r[8:])), int(binary.BigEndian.Uint16(r[10:]))
+		if id != 1 && id != 4 && id != 16 {
+			continue
+		}
+		text := []byte(family)
+		if platform == 3 || platform == 0 {
+			text = nil
+			for _, c := range family {
+				text = binary.BigEndian.AppendUint16(text, uint16(c))
+			}
+		}
+		if len(text) > length {
+			t.Fatalf("record %d too short for %q", i, family)
+		}
+		dst := out[nameAt+strs+off:][:length]
+		for j := range dst {
+			dst[j] = 0
+		}
+		copy(dst, text)
+		binary.BigEndian.PutUint16(out[nameAt+6+12*i+8:], uint16(len(text)))
+	}
+	return out
 }
 
 func escape(s string) string {

@@ -146,7 +146,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	}
 	env := stepEnv{outAlpha: formatHasAlpha(out), maxPixels: e.cfg.MaxSourcePixels, maxSide: imgurl.MaxSide,
 		layers: req.Layers, inspect: e.inspect}
-	layerBytes, err := e.layerFootprint(req)
+	layerBytes, err := e.layerFootprint(req, src)
 	if err != nil {
 		return nil, err
 	}

@@ -891,22 +891,37 @@ int pictor_solid(int width, int height, PictorColour colour, VipsImage **out) {
 	return finish(ctx, x, out);
 }
 
-int pictor_text(const char *markup, const char *font, int width, int align, int spacing,
-                PictorColour fg, PictorColour bg, const int *padding, VipsImage **out) {
+// text_op runs libvips' text operation with the options that are set:
+// libvips treats 0 as a value, so unset ones are never passed.
+static int text_op(const char *markup, const char *font, const char *fontfile, int width,
+                   VipsAlign align, int spacing, VipsImage **out) {
+	VipsOperation *op = vips_operation_new("text");
+	if (!op)
+		return -1;
+	g_object_set(op, "text", markup, "font", font, "dpi", 72, "align", align, NULL);
+	if (width > 0)
+		g_object_set(op, "width", width, NULL);
+	if (spacing > 0)
+		g_object_set(op, "spacing", spacing, NULL);
+	if (fontfile)
+		g_object_set(op, "fontfile", fontfile, NULL);
+	if (vips_cache_operation_buildp(&op)) {
+		vips_object_unref_outputs(VIPS_OBJECT(op));
+		g_object_unref(op);
+		return -1;
+	}
+	g_object_get(op, "out", out, NULL);
+	vips_object_unref_outputs(VIPS_OBJECT(op));
+	g_object_unref(op);
+	return 0;
+}
+
+int pictor_text(const char *markup, const char *font, const char *fontfile, int width, int align,
+                int spacing, PictorColour fg, PictorColour bg, const int *padding, VipsImage **out) {
 	VipsObject *ctx = new_context();
 	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 8);
 	VipsAlign a = align == 1 ? VIPS_ALIGN_CENTRE : align == 2 ? VIPS_ALIGN_HIGH : VIPS_ALIGN_LOW;
-	int rc;
-	// Options are passed only when set: libvips treats 0 as a value.
-	if (width > 0 && spacing > 0)
-		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "width", width,
-		    "spacing", spacing, NULL);
-	else if (width > 0)
-		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "width", width, NULL);
-	else if (spacing > 0)
-		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, "spacing", spacing, NULL);
-	else
-		rc = vips_text(&t[0], markup, "font", font, "dpi", 72, "align", a, NULL);
+	int rc = text_op(markup, font, fontfile, width, a, spacing, &t[0]);
 	if (rc)
 		return fail(ctx);
 	// t[0] is the glyphs' coverage, one 8-bit band; the text colour's alpha

@@ -283,6 +283,7 @@ type textOptions struct {
 	width, align, spacing    int
 	fg, bg                   imgurl.Color
 	top, right, bottom, left int
+	fontfile                 string // a tenant's font file, or ""
 }
 
 // newText renders o.markup (see pictor_text).
@@ -290,13 +291,18 @@ func newText(o textOptions) (*vimage, error) {
 	markup, font := C.CString(o.markup), C.CString(o.font)
 	defer C.free(unsafe.Pointer(markup))
 	defer C.free(unsafe.Pointer(font))
+	var fontfile *C.char
+	if o.fontfile != "" {
+		fontfile = C.CString(o.fontfile)
+		defer C.free(unsafe.Pointer(fontfile))
+	}
 	pad := (*C.int)(C.malloc(C.size_t(4 * C.sizeof_int)))
 	defer C.free(unsafe.Pointer(pad))
 	p := unsafe.Slice(pad, 4)
 	p[0], p[1], p[2], p[3] = C.int(o.top), C.int(o.right), C.int(o.bottom), C.int(o.left)
 	im := &vimage{}
 	var out *C.VipsImage
-	if rc := C.pictor_text(markup, font, C.int(o.width), C.int(o.align), C.int(o.spacing), colour(o.fg), colour(o.bg), pad, &out); rc != C.PICTOR_OK {
+	if rc := C.pictor_text(markup, font, fontfile, C.int(o.width), C.int(o.align), C.int(o.spacing), colour(o.fg), colour(o.bg), pad, &out); rc != C.PICTOR_OK {
 		return nil, callErr("text", rc, nil)
 	}
 	im.replace(out)

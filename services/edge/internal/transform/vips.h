@@ -78,8 +78,9 @@ int pictor_has_alpha(VipsImage *in);
 // 1 centre, 2 right) and spacing pixels apart when spacing > 0, as an 8-bit
 // sRGB image with alpha: fg where the glyphs are (their coverage scaling
 // its alpha) over bg (alpha 0 for none), with padding (top, right, bottom,
-// left) around the ink.
-int pictor_text(const char *markup, const char *font, int width, int align, int spacing,
+// left) around the ink. fontfile, unless NULL, is a font file fontconfig
+// learns before the font is looked up (a tenant's, named by package fonts).
+int pictor_text(const char *markup, const char *font, const char *fontfile, int width, int align, int spacing,
                 PictorColour fg, PictorColour bg, const int *padding, VipsImage **out);
 // pictor_solid makes a width×height image of one colour, 8-bit sRGB with
 // alpha.
