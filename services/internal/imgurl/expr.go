@@ -396,6 +396,9 @@ var condForbidden = map[string]string{
 // each expression by its value, checked as that literal would be. A step
 // with neither is returned as it is.
 func (s Step) Bind(v Vars) (Step, error) {
+	if s.Chain != nil {
+		return Step{}, errkind.New(errkind.Internal, "chain_not_unfolded", "a chained if- block reached Bind (Unfold it first)")
+	}
 	if len(s.Conds) == 0 && len(s.Exprs) == 0 {
 		return s, nil
 	}

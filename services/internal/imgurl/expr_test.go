@@ -149,8 +149,20 @@ func FuzzBind(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, st := range tr.Steps {
-			b, err := st.Bind(Vars{IW: iw, IH: ih, CW: cw, CH: ch})
+		steps := tr.Steps
+		for i := 0; i < len(steps); i++ {
+			v := Vars{IW: iw, IH: ih, CW: cw, CH: ch}
+			if steps, err = Unfold(steps, i, v); err != nil {
+				if errkind.KindOf(err) != errkind.Invalid {
+					t.Fatalf("Unfold(%q): %v", steps[i], err)
+				}
+				break
+			}
+			st := steps[i]
+			if st.Chain != nil {
+				t.Fatalf("Unfold left a chained block: %q", st)
+			}
+			b, err := st.Bind(v)
 			if err != nil {
 				if k := errkind.KindOf(err); k != errkind.Invalid && k != errkind.Unsupported {
 					t.Fatalf("Bind(%q): error of kind %v: %v", st, k, err)
@@ -166,4 +178,46 @@ func FuzzBind(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestUnfold(t *testing.T) {
+	landscape := Vars{IW: 1200, IH: 800, CW: 1200, CH: 800}
+	portrait := Vars{IW: 800, IH: 1200, CW: 800, CH: 1200}
+	for _, tc := range []struct {
+		name string
+		in   string
+		vars Vars
+		want string // the steps once every chained block is unfolded
+	}{
+		{name: "then chain", in: "if-ar_gt_1,w-200:rt-90,if-end", vars: landscape, want: "w-200:rt-90"},
+		{name: "no else: nothing", in: "if-ar_gt_1,w-200:rt-90,if-end", vars: portrait, want: ""},
+		{name: "else chain", in: "if-ar_gt_1,w-200,if-else,h-100:e-grayscale,if-end", vars: portrait, want: "h-100:e-grayscale"},
+		{name: "neighbours join the branch", in: "w-100,if-ar_gt_1,w-200:rt-90,if-end,bl-5:e-grayscale", vars: landscape,
+			want: "w-200:rt-90,bl-5:e-grayscale"},
+		{name: "neighbours without the branch", in: "w-100,if-ar_gt_1,w-200:rt-90,if-end,bl-5:e-grayscale", vars: portrait,
+			want: "w-100,bl-5:e-grayscale"},
+		{name: "decided on the image the block receives", in: "w-100,h-300:if-ar_gt_1,w-200:rt-90,if-end", vars: Vars{IW: 1200, IH: 800, CW: 100, CH: 300},
+			want: "w-100,h-300"},
+		{name: "two chained blocks", in: "if-iw_gt_1000,w-500:rt-90,if-end:if-ih_gt_1000,w-50:rt-180,if-else,h-60:bl-1,if-end", vars: landscape,
+			want: "w-500:rt-90:h-60:bl-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := tr.Steps
+			for i := 0; i < len(steps); i++ {
+				if steps, err = Unfold(steps, i, tc.vars); err != nil {
+					t.Fatal(err)
+				}
+				if steps[i].Chain != nil {
+					t.Fatalf("step %d still a chained block", i)
+				}
+			}
+			if got := (Transformation{Steps: steps}).String(); got != tc.want {
+				t.Fatalf("unfolded %q = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
 }

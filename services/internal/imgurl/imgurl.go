@@ -76,22 +76,15 @@ func Parse(s string) (Transformation, error) {
 		return Transformation{}, errkind.New(errkind.Invalid, "transformation_too_long",
 			fmt.Sprintf("transformation is longer than %d characters", MaxLength))
 	}
-	if err := checkChainsInConditionals(s); err != nil {
-		return Transformation{}, err
-	}
-	raw := splitTop(s, ':')
-	if len(raw) > MaxSteps {
+	if n := len(splitTop(s, ':')); n > MaxSteps {
 		return Transformation{}, errkind.New(errkind.Invalid, "too_many_steps",
 			fmt.Sprintf("transformation has more than %d chained steps", MaxSteps))
 	}
-	t := Transformation{Steps: make([]Step, 0, len(raw))}
-	for _, rs := range raw {
-		st, err := parseStep(rs)
-		if err != nil {
-			return Transformation{}, err
-		}
-		t.Steps = append(t.Steps, st)
+	steps, err := parseSteps(s)
+	if err != nil {
+		return Transformation{}, err
 	}
+	t := Transformation{Steps: steps}
 	if n := t.CountLayers(); n > MaxLayers {
 		return Transformation{}, errkind.New(errkind.Invalid, "too_many_layers",
 			fmt.Sprintf("transformation has %d layers, over the limit of %d", n, MaxLayers))
@@ -278,8 +271,8 @@ func isObjectFocus(v string) bool {
 	return false
 }
 
-// checkChainsInConditionals refuses a ':' inside an if- block: ImageKit
-// allows a chain there, Pictor's conditionals hold one step's parameters.
+// checkChainsInConditionals refuses a ':' inside an if- block in a layer's
+// own steps (chained blocks are read in the transformation's steps only).
 func checkChainsInConditionals(s string) error {
 	depth, param := 0, 0
 	for i := 0; i <= len(s); i++ {
@@ -293,7 +286,7 @@ func checkChainsInConditionals(s string) error {
 			depth++
 		}
 		if i < len(s) && s[i] == ':' && depth > 0 {
-			return unsupported("if", "chained transformations inside an if- block")
+			return unsupported("if", "chained transformations inside an if- block in a layer")
 		}
 		param = i + 1
 	}

@@ -566,6 +566,9 @@ func parseLayer(kind, body string, depth int) (Layer, error) {
 	if depth > MaxLayerDepth {
 		return Layer{}, invalidValue("l", fmt.Sprintf("layers nest at most %d deep", MaxLayerDepth))
 	}
+	if err := checkChainsInConditionals(body); err != nil {
+		return Layer{}, err
+	}
 	l := Layer{Kind: kind}
 	for _, seg := range splitTop(body, ':') {
 		var own []string
@@ -653,12 +656,21 @@ func (t Transformation) EachLayer(f func(Layer) error) error {
 		}
 		return nil
 	}
-	for _, st := range t.Steps {
-		if err := walk(st.Layers); err != nil {
-			return err
+	var steps func([]Step) error
+	steps = func(ss []Step) error {
+		for _, st := range ss {
+			if c := st.Chain; c != nil {
+				if err := steps(append(append([]Step(nil), c.Then...), c.Else...)); err != nil {
+					return err
+				}
+			}
+			if err := walk(st.Layers); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	return steps(t.Steps)
 }
 
 // CountLayers is every layer of t, nested ones included.

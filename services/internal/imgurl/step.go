@@ -119,6 +119,9 @@ type Step struct {
 	// plain values once the image's sizes are known.
 	Exprs []KeyExpr
 	Conds []Conditional
+	// Chain, when set, is all the step is: an if- block over chained
+	// steps, replaced by its branch as the step is reached (Unfold).
+	Chain *ChainBlock
 	// Layers are drawn over the step's result, in order.
 	Layers []Layer
 	// inLayer: the step is a layer's own, where bw, bh and bar exist.
@@ -130,6 +133,9 @@ func (s Step) IsZero() bool { return s.String() == "" }
 
 // String returns the step's canonical form.
 func (s Step) String() string {
+	if s.Chain != nil {
+		return s.Chain.String()
+	}
 	var b strings.Builder
 	for _, sp := range specs {
 		v, ok := sp.format(&s)

@@ -97,13 +97,19 @@ func (f footprint) encoder(out int64) int64 {
 func (f footprint) sizes() (peak int64, w, h int, random bool) {
 	w, h = f.loadW, f.loadH
 	peak = int64(w) * int64(h)
-	for i, st := range f.steps {
+	steps := f.steps
+	for i := 0; i < len(steps); i++ {
+		st := steps[i]
 		if i > 0 {
 			v := f.vars
 			v.CW, v.CH = w, h
-			var err error
-			if st, err = st.Bind(v); err != nil {
-				continue // the transform will refuse it; nothing to reserve for
+			unfolded, err := imgurl.Unfold(steps, i, v)
+			if err != nil {
+				break // the transform will refuse it; nothing more to reserve for
+			}
+			steps = unfolded
+			if st, err = steps[i].Bind(v); err != nil {
+				continue // likewise
 			}
 		}
 		if st.Trim.Set {

@@ -135,6 +135,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// it is planned before decoding.
 	src := imgurl.Vars{IW: srcW, IH: srcH, CW: srcW, CH: srcH}
 	steps = append([]imgurl.Step(nil), steps...)
+	if steps, err = imgurl.Unfold(steps, 0, src); err != nil {
+		return nil, err
+	}
 	if steps[0], err = steps[0].Bind(src); err != nil {
 		return nil, err
 	}
@@ -205,13 +208,18 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
 		return nil, runError(ctx, img, err)
 	}
-	for i, st := range steps {
-		g := planned
+	// A chained if- block unfolds into its branch's steps as it is
+	// reached, so the loop reads steps afresh each time round.
+	for i := 0; i < len(steps); i++ {
+		g, st := planned, steps[i]
 		if i > 0 {
 			g = nil
 			cur := src
 			cur.CW, cur.CH = img.width(), img.height()
-			if st, err = st.Bind(cur); err != nil {
+			if steps, err = imgurl.Unfold(steps, i, cur); err != nil {
+				return nil, err
+			}
+			if st, err = steps[i].Bind(cur); err != nil {
 				return nil, err
 			}
 		}

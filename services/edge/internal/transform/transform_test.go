@@ -521,6 +521,10 @@ func TestExpressionsAndConditionals(t *testing.T) {
 		{name: "portrait branch", src: portrait, tr: "if-iar_gt_1,w-300,if-else,h-300,if-end", w: 200, h: 300},
 		{name: "no else: untouched", src: portrait, tr: "if-iw_gt_1000,w-100,if-end", w: 600, h: 900},
 		{name: "conditional in a later step", src: landscape, tr: "w-500:if-cw_lt_600,w-cw_div_5,if-end", w: 100, h: 67},
+		{name: "chained branch, first step", src: landscape, tr: "if-ar_gt_1,w-300:rt-90,if-else,w-100,if-end", w: 200, h: 300},
+		{name: "chained branch, else", src: portrait, tr: "if-ar_gt_1,w-300:rt-90,if-else,w-100,if-end", w: 100, h: 150},
+		{name: "chained block in a later step", src: landscape, tr: "w-300,h-600,c-force:if-ar_gt_1,w-50:rt-90,if-else,w-150:w-cw_div_3,if-end", w: 50, h: 100},
+		{name: "chained block with neighbours", src: landscape, tr: "w-600,if-iw_gt_1000,w-400:rt-90,if-end,h-200:w-cw_mul_2", w: 400, h: 600},
 		{name: "extract centred by expression", src: landscape, tr: "w-200,h-100,cm-extract,xc-iw_div_2,yc-ih_div_2", w: 200, h: 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
