@@ -187,3 +187,72 @@ func parseDropShadow(arg string, hasArg bool) (*DropShadow, error) {
 	}
 	return &d, nil
 }
+
+// Distort is e-distort, ImageKit's two modes: a perspective that moves the
+// image's four corners (p-x1_y1_x2_y2_x3_y3_x4_y4, clockwise from the
+// top-left, in pixels of the image as the step has it, N for negative) or
+// an arc (a-DEGREES) that bends it round a circle, upwards for positive
+// degrees, downwards for negative.
+type Distort struct {
+	Corners *[8]int // perspective
+	Arc     int     // degrees, -359–359 but not 0, when Corners is nil
+}
+
+func (d Distort) String() string {
+	if d.Corners == nil {
+		return "a-" + fmtInt(d.Arc)
+	}
+	parts := make([]string, 8)
+	for i, c := range d.Corners {
+		parts[i] = fmtInt(c)
+	}
+	return "p-" + strings.Join(parts, "_")
+}
+
+func parseDistort(arg string, hasArg bool) (*Distort, error) {
+	mode, vals, _ := strings.Cut(arg, "-")
+	switch {
+	case !hasArg:
+		return nil, invalidValue("e-distort", "want p-x1_y1_x2_y2_x3_y3_x4_y4 (the corners, clockwise from the top-left) or a-DEGREES")
+	case mode == "a":
+		n, err := parseInt(vals)
+		if err != nil || n == 0 || n < -359 || n > 359 {
+			return nil, invalidValue("e-distort", "a- wants degrees from -359 to 359 (N for negative), not 0")
+		}
+		return &Distort{Arc: n}, nil
+	case mode == "p":
+		parts := strings.Split(vals, "_")
+		if len(parts) != 8 {
+			return nil, invalidValue("e-distort", "p- wants 8 numbers joined by '_': x1_y1_x2_y2_x3_y3_x4_y4")
+		}
+		var c [8]int
+		for i, p := range parts {
+			n, err := parseInt(p)
+			if err != nil || n < -MaxCoordinate || n > MaxCoordinate {
+				return nil, invalidValue("e-distort", fmt.Sprintf("p- wants whole pixels from -%d to %d (N for negative)", MaxCoordinate, MaxCoordinate))
+			}
+			c[i] = n
+		}
+		if !convexQuad(c) {
+			return nil, invalidValue("e-distort", "the four corners must make a convex shape, clockwise from the top-left, with some area")
+		}
+		return &Distort{Corners: &c}, nil
+	}
+	return nil, invalidValue("e-distort", "want p- (perspective) or a- (arc)")
+}
+
+// convexQuad reports whether the corners, in order, turn the same way at
+// every corner (clockwise on the screen) and enclose a pixel or more.
+func convexQuad(c [8]int) bool {
+	area := 0
+	for i := range 4 {
+		ax, ay := c[2*i], c[2*i+1]
+		bx, by := c[2*((i+1)%4)], c[2*((i+1)%4)+1]
+		cx, cy := c[2*((i+2)%4)], c[2*((i+2)%4)+1]
+		if (bx-ax)*(cy-by)-(by-ay)*(cx-bx) <= 0 {
+			return false
+		}
+		area += ax*by - bx*ay
+	}
+	return area >= 2
+}

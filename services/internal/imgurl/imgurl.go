@@ -234,7 +234,7 @@ var unsupportedKeys = map[string]string{
 var unsupportedEffects = map[string]bool{
 	"upscale": true, "retouch": true, "genvar": true,
 	"changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
-	"distort": true, "colorize": true,
+	"colorize": true,
 }
 
 func checkUnsupported(key, value string) error {

@@ -114,6 +114,7 @@ type Step struct {
 	Shadow        *Shadow     // e-shadow
 	Gradient      *Gradient   // e-gradient
 	DropShadow    *DropShadow // e-dropshadow
+	Distort       *Distort    // e-distort
 	// Exprs are parameters given as arithmetic expressions, and Conds the
 	// step's if-…-if-end blocks, in the order written; Bind turns both into
 	// plain values once the image's sizes are known.
@@ -432,6 +433,12 @@ var specs = []spec{
 		}
 		return "gradient-" + s.Gradient.String(), true
 	}},
+	{"e", nil, func(s *Step) (string, bool) {
+		if s.Distort == nil {
+			return "", false
+		}
+		return "distort-" + s.Distort.String(), true
+	}},
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
@@ -642,6 +649,12 @@ func parseEffect(s *Step, v string) error {
 			return err
 		}
 		s.DropShadow = d
+	case "distort":
+		d, err := parseDistort(arg, hasArg)
+		if err != nil {
+			return err
+		}
+		s.Distort = d
 	case "gradient":
 		g, err := parseGradient(arg, hasArg)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"math"
+	"strconv"
 	"testing"
 
 	"pictor/services/internal/errkind"
@@ -89,4 +91,100 @@ func TestShadowAndGradient(t *testing.T) {
 	if res, err := testEngine().Transform(context.Background(), Request{Source: flat(t, 2000, 1001, white), Transformation: mustParse(t, "w-500,e-shadow"), Format: "png"}); err != nil || res.Width != 500 {
 		t.Fatalf("w-500,e-shadow on 2.002 MP: %v", err)
 	}
+}
+
+// TestDistort: e-distort's perspective moves the image's corners to the
+// given points, and its arc bends the width round a circle, the top row
+// outermost when it bends up.
+func TestDistort(t *testing.T) {
+	quads := encodePNGImage(t, quadrants(100, 100))
+	q := func(i int) color.NRGBA { return quadColours[i] }
+	for _, tc := range []struct {
+		name   string
+		tr     string
+		probes []probe
+	}{
+		{"corners in place", "e-distort-p-0_0_100_0_100_100_0_100",
+			[]probe{{25, 25, q(0)}, {75, 25, q(1)}, {25, 75, q(2)}, {75, 75, q(3)}}},
+		{"into the right half", "e-distort-p-50_0_100_0_100_100_50_100",
+			[]probe{{25, 50, clear}, {62, 25, q(0)}, {88, 25, q(1)}, {62, 75, q(2)}, {88, 75, q(3)}}},
+		{"top edge narrowed", "e-distort-p-30_0_70_0_100_100_0_100",
+			[]probe{{5, 5, clear}, {95, 5, clear}, {10, 95, q(2)}, {90, 95, q(3)}, {40, 5, q(0)}, {60, 5, q(1)}}},
+		{"corners past the image", "e-distort-p-N100_N100_200_N100_200_200_N100_200",
+			[]probe{{5, 5, q(0)}, {95, 95, q(3)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := render(t, quads, tc.tr, nil)
+			if b := img.Bounds(); b.Dx() != 100 || b.Dy() != 100 {
+				t.Fatalf("size %v, want the image's own 100×100", b)
+			}
+			for _, p := range tc.probes {
+				if got := opaqueOrClear(img.At(p.x, p.y)); !near(got, p.want, 8) {
+					t.Errorf("pixel (%d,%d) = %v, want %v", p.x, p.y, got, p.want)
+				}
+			}
+		})
+	}
+
+	wide := encodePNGImage(t, quadrants(200, 50))
+	for _, tc := range []struct {
+		name string
+		arc  int
+		// probes in polar terms: angle from the arc's middle, and depth
+		// into the band from its top row (0) to its bottom (1)
+		probes []struct {
+			deg, depth float64
+			want       color.NRGBA
+		}
+	}{
+		{"half a circle, up", 180, []struct {
+			deg, depth float64
+			want       color.NRGBA
+		}{{-45, 0.2, q(0)}, {45, 0.2, q(1)}, {-45, 0.8, q(2)}, {45, 0.8, q(3)}}},
+		{"a quarter, down", -90, []struct {
+			deg, depth float64
+			want       color.NRGBA
+		}{{-20, 0.2, q(0)}, {20, 0.2, q(1)}, {-20, 0.8, q(2)}, {20, 0.8, q(3)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := render(t, wide, "e-distort-a-"+fmtDeg(tc.arc), nil)
+			g := arcFor(200, 50, tc.arc)
+			if b := img.Bounds(); b.Dx() != g.width || b.Dy() != g.height {
+				t.Fatalf("size %v, want the arc's box %d×%d", b, g.width, g.height)
+			}
+			if g.up && (g.height > 120 || g.width < 220) {
+				t.Fatalf("half circle of a 200×50 band: %d×%d", g.width, g.height)
+			}
+			for _, p := range tc.probes {
+				r := g.rOut - p.depth*(g.rOut-g.rIn) // top row outermost
+				s := 1.0
+				if !g.up {
+					r, s = g.rIn+p.depth*(g.rOut-g.rIn), -1 // top row innermost
+				}
+				phi := p.deg * math.Pi / 180
+				x, y := g.cx+r*math.Sin(phi), g.cy-s*r*math.Cos(phi)
+				if got := opaqueOrClear(img.At(int(x), int(y))); !near(got, p.want, 8) {
+					t.Errorf("%g° at depth %g, pixel (%.0f,%.0f) = %v, want %v", p.deg, p.depth, x, y, got, p.want)
+				}
+			}
+			if got := opaqueOrClear(img.At(int(g.cx), int(math.Min(g.cy, float64(g.height-1))))); got != clear {
+				t.Errorf("at the circle's centre %v, want nothing", got)
+			}
+		})
+	}
+}
+
+func opaqueOrClear(c color.Color) color.NRGBA {
+	got := nrgba(c)
+	if got.A == 0 {
+		return clear
+	}
+	return got
+}
+
+func fmtDeg(d int) string {
+	if d < 0 {
+		return "N" + strconv.Itoa(-d)
+	}
+	return strconv.Itoa(d)
 }

@@ -140,6 +140,13 @@ func (f footprint) sizes() (peak int64, w, h int, random bool) {
 		if st.Flip == "v" || st.Flip == "h_v" || st.Flip == "v_h" {
 			random = true
 		}
+		if d := st.Distort; d != nil {
+			random = true // any output pixel may read any source pixel
+			if d.Corners == nil {
+				g := arcFor(w, h, d.Arc)
+				w, h = g.width, g.height
+			}
+		}
 		peak = max(peak, int64(w)*int64(h))
 	}
 	return peak, w, h, random

@@ -22,6 +22,9 @@ func footprintOf(t *testing.T, src []byte, tr, out string) int64 {
 	}
 	steps := mustParse(t, tr).Steps
 	vars := imgurl.Vars{IW: hd.width, IH: hd.height, CW: hd.width, CH: hd.height}
+	if steps, err = imgurl.Unfold(steps, 0, vars); err != nil {
+		t.Fatal(err)
+	}
 	if steps[0], err = steps[0].Bind(vars); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +58,10 @@ func TestFootprintOrdering(t *testing.T) {
 		{"a chained upscale", func() int64 { return footprintOf(t, jpg, "w-100", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-100:w-1900", "png") }},
 		{"an upscale by expression", func() int64 { return footprintOf(t, jpg, "w-100:w-200", "png") }, func() int64 { return footprintOf(t, jpg, "w-100:w-cw_mul_19", "png") }},
 		{"an upscale in a conditional", func() int64 { return footprintOf(t, jpg, "w-100:w-200", "png") }, func() int64 { return footprintOf(t, jpg, "w-100:if-cw_lt_200,w-1900,if-end", "png") }},
+		{"an upscale in a chained conditional", func() int64 { return footprintOf(t, jpg, "w-100:w-200", "png") }, func() int64 { return footprintOf(t, jpg, "w-100:if-cw_lt_200,rt-90:w-1900,if-end", "png") }},
+		{"a chained conditional at the start", func() int64 { return footprintOf(t, jpg, "w-100", "png") }, func() int64 { return footprintOf(t, jpg, "if-iw_gt_1,w-100:w-1900,if-end", "png") }},
+		{"an arc grows the canvas", func() int64 { return footprintOf(t, jpg, "w-1000", "png") }, func() int64 { return footprintOf(t, jpg, "w-1000,e-distort-a-300", "png") }},
+		{"a perspective holds the whole image", func() int64 { return footprintOf(t, jpg, "w-1800", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800,e-distort-p-10_0_1800_0_1800_1350_0_1350", "jpeg") }},
 		{"a rotation in a conditional", func() int64 { return footprintOf(t, jpg, "w-1800,rt-90", "jpeg") }, func() int64 { return footprintOf(t, jpg, "w-1800:if-iw_gt_1,rt-30,if-end", "jpeg") }},
 		// libjpeg keeps every coefficient of a progressive JPEG at full
 		// size (2 bytes each, 4:2:0 here: 1.5 samples a pixel).

@@ -143,7 +143,7 @@ func runStep(img *vimage, st imgurl.Step, g *geometry, env stepEnv) error {
 	if err := shape(img, *g); err != nil {
 		return err
 	}
-	if err := effects(img, st); err != nil {
+	if err := effects(img, st, env); err != nil {
 		return err
 	}
 	fill := env.fill(st)
@@ -260,7 +260,7 @@ func fitExactly(img *vimage, w, h int) error {
 	return nil
 }
 
-func effects(img *vimage, st imgurl.Step) error {
+func effects(img *vimage, st imgurl.Step, env stepEnv) error {
 	if st.Contrast {
 		if err := img.contrast(contrastLow, contrastHigh); err != nil {
 			return err
@@ -298,6 +298,11 @@ func effects(img *vimage, st imgurl.Step) error {
 	}
 	if st.Gradient != nil {
 		if err := gradient(img, *st.Gradient); err != nil {
+			return err
+		}
+	}
+	if st.Distort != nil {
+		if err := distort(img, *st.Distort, env); err != nil {
 			return err
 		}
 	}

@@ -1205,3 +1205,97 @@ void pictor_route_logs(void) {
 	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
 		G_LOG_LEVEL_DEBUG, log_handler, NULL);
 }
+
+// remap samples x (8-bit sRGB with alpha) at the coordinates index holds
+// for each output pixel, bilinearly; coordinates outside x give
+// transparent pixels. Where valid (0/255) is given and 0, the output is
+// transparent too.
+static int remap(VipsObject *ctx, VipsImage *x, VipsImage *index, VipsImage *valid, VipsImage **out) {
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 4);
+	VipsImage *colour, *alpha;
+	double none[MAX_INK] = {0, 0, 0, 0};
+	VipsArrayDouble *bg = vips_array_double_new(none, x->Bands);
+	vips_object_local(ctx, bg);
+	if (vips_mapim(x, &t[0], index, "interpolate", vips_interpolate_bilinear_static(),
+	        "background", bg, NULL) ||
+	    vips_cast(t[0], &t[1], VIPS_FORMAT_UCHAR, NULL) ||
+	    split(ctx, t[1], &colour, &alpha))
+		return -1;
+	if (valid != NULL) {
+		if (vips_andimage(alpha, valid, &t[2], NULL))
+			return -1;
+		alpha = t[2];
+	}
+	return rejoin(ctx, colour, alpha, out);
+}
+
+int pictor_perspective(VipsImage *in, VipsImage **out, const double *m) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 9);
+	VipsImage *x, *result;
+	if (srgba(ctx, in, &x))
+		return fail(ctx);
+	VipsImage *matrix = vips_image_new_matrix_from_array(3, 3, m, 9);
+	if (!matrix)
+		return fail(ctx);
+	vips_object_local(ctx, matrix);
+	// Each output pixel (u, v, 1) through the matrix gives the source point
+	// in homogeneous coordinates; w <= 0 is behind the picture's horizon.
+	if (vips_xyz(&t[0], x->Xsize, x->Ysize, NULL) ||
+	    vips_cast(t[0], &t[1], VIPS_FORMAT_FLOAT, NULL) ||
+	    vips_bandjoin_const1(t[1], &t[2], 1.0, NULL) ||
+	    vips_recomb(t[2], &t[3], matrix, NULL) ||
+	    vips_extract_band(t[3], &t[4], 0, "n", 2, NULL) ||
+	    vips_extract_band(t[3], &t[5], 2, NULL) ||
+	    vips_divide(t[4], t[5], &t[6], NULL) ||
+	    vips_relational_const1(t[5], &t[7], VIPS_OPERATION_RELATIONAL_MORE, 0, NULL) ||
+	    remap(ctx, x, t[6], t[7], &result))
+		return fail(ctx);
+	return finish(ctx, result, out);
+}
+
+int pictor_arc(VipsImage *in, VipsImage **out, int width, int height, double cx, double cy,
+               int up, double r_in, double r_out, double degrees) {
+	if (!pipeline_layout(in))
+		return PICTOR_ELAYOUT;
+	VipsObject *ctx = new_context();
+	VipsImage **t = (VipsImage **) vips_object_local_array(ctx, 16);
+	VipsImage *x, *result;
+	if (srgba(ctx, in, &x))
+		return fail(ctx);
+	double s = up ? 1 : -1, w = x->Xsize;
+	// (dx, dy): the output pixel's centre from the circle's centre, dy
+	// pointing away from the centre through the arc's middle.
+	double a[2] = {1, -s}, b[2] = {0.5 - cx, s * (cy - 0.5)};
+	double sum[2] = {1, 1};
+	VipsImage *adder = vips_image_new_matrix_from_array(2, 1, sum, 2);
+	if (!adder)
+		return fail(ctx);
+	vips_object_local(ctx, adder);
+	if (vips_xyz(&t[0], width, height, NULL) ||
+	    vips_cast(t[0], &t[1], VIPS_FORMAT_FLOAT, NULL) ||
+	    vips_linear(t[1], &t[2], a, b, 2, NULL) ||
+	    vips_multiply(t[2], t[2], &t[3], NULL) ||
+	    vips_recomb(t[3], &t[4], adder, NULL) ||
+	    vips_pow_const1(t[4], &t[5], 0.5, NULL) ||
+	    vips_extract_band(t[2], &t[6], 0, NULL) ||
+	    vips_extract_band(t[2], &t[7], 1, NULL) ||
+	    vips_math2(t[6], t[7], &t[8], VIPS_OPERATION_MATH2_ATAN2, NULL))
+		return fail(ctx);
+	// libvips gives atan2 in degrees from 0 to 360: angles left of the
+	// middle come back as 360 - a.
+	if (vips_relational_const1(t[8], &t[9], VIPS_OPERATION_RELATIONAL_MORE, 180, NULL) ||
+	    vips_linear1(t[8], &t[10], 1, -360, NULL) ||
+	    vips_ifthenelse(t[9], t[10], t[8], &t[11], NULL) ||
+	    // The angle runs along the image's width, the radius down its height:
+	    // the top row on the outer circle when it bends up, the inner when
+	    // it bends down.
+	    vips_linear1(t[11], &t[12], w / degrees, 0.5 * w - 0.5, NULL) ||
+	    vips_linear1(t[5], &t[13], -s, (up ? r_out : -r_in) - 0.5, NULL) ||
+	    vips_bandjoin2(t[12], t[13], &t[14], NULL) ||
+	    remap(ctx, x, t[14], NULL, &result))
+		return fail(ctx);
+	return finish(ctx, result, out);
+}

@@ -502,3 +502,22 @@ func (im *vimage) save(o saveOptions) ([]byte, error) {
 	defer C.g_free(C.gpointer(buf))
 	return C.GoBytes(buf, C.int(n)), nil
 }
+
+// perspective maps the image through m (see pictor_perspective).
+func (im *vimage) perspective(m [9]float64) error {
+	return im.apply("perspective", func(in *C.VipsImage, out **C.VipsImage) C.int {
+		return C.pictor_perspective(in, out, (*C.double)(unsafe.Pointer(&m[0])))
+	})
+}
+
+// arc bends the image (see pictor_arc and arcGeometry).
+func (im *vimage) arc(g arcGeometry) error {
+	up := C.int(0)
+	if g.up {
+		up = 1
+	}
+	return im.apply("arc", func(in *C.VipsImage, out **C.VipsImage) C.int {
+		return C.pictor_arc(in, out, C.int(g.width), C.int(g.height), C.double(g.cx), C.double(g.cy),
+			up, C.double(g.rIn), C.double(g.rOut), C.double(g.degrees))
+	})
+}

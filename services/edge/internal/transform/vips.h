@@ -82,6 +82,16 @@ int pictor_has_alpha(VipsImage *in);
 // learns before the font is looked up (a tenant's, named by package fonts).
 int pictor_text(const char *markup, const char *font, const char *fontfile, int width, int align, int spacing,
                 PictorColour fg, PictorColour bg, const int *padding, VipsImage **out);
+// pictor_perspective maps in through the 3×3 matrix m (row-major), which
+// takes an output pixel (u, v, 1) to its source point in homogeneous
+// coordinates; the output has in's size, transparent where no source
+// pixel lands.
+int pictor_perspective(VipsImage *in, VipsImage **out, const double *m);
+// pictor_arc bends in round a circle centred at (cx, cy) of a width×height
+// output: its width along degrees of arc, its height from r_in to r_out,
+// the middle at the top (up) or at the bottom; transparent elsewhere.
+int pictor_arc(VipsImage *in, VipsImage **out, int width, int height, double cx, double cy,
+               int up, double r_in, double r_out, double degrees);
 // pictor_solid makes a width×height image of one colour, 8-bit sRGB with
 // alpha.
 int pictor_solid(int width, int height, PictorColour colour, VipsImage **out);
