@@ -2,6 +2,7 @@ package imgurl
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -30,13 +31,27 @@ type Gradient struct {
 	Angle    int     // ld in degrees clockwise from top (0–359); default 180, towards the bottom
 	From, To Color   // default FFFFFF and 00000000
 	Stop     float64 // sp: ≤ 1 a fraction of the gradient's length, > 1 pixels; default 1
+	StopExpr *Expr   // sp as an expression, until Bind evaluates it
 }
 
 // DefaultGradient is e-gradient without parameters.
 var DefaultGradient = Gradient{Angle: 180, From: Color{255, 255, 255, 255}, To: Color{}, Stop: 1}
 
 func (g Gradient) String() string {
-	return "ld-" + strconv.Itoa(g.Angle) + "_from-" + fmtColor(g.From) + "_to-" + fmtColor(g.To) + "_sp-" + fmtFloat(g.Stop)
+	sp := fmtFloat(g.Stop)
+	if g.StopExpr != nil {
+		sp = g.StopExpr.String()
+	}
+	return "ld-" + strconv.Itoa(g.Angle) + "_from-" + fmtColor(g.From) + "_to-" + fmtColor(g.To) + "_sp-" + sp
+}
+
+// setStop checks a stop point: a fraction from 0.01 to 1, or whole pixels.
+func (g *Gradient) setStop(f float64) error {
+	if f < 0.01 || (f > 1 && f != math.Trunc(f)) || f > MaxSide {
+		return invalidValue("e-gradient", "sp wants a fraction from 0.01 to 1 or whole pixels")
+	}
+	g.Stop, g.StopExpr = f, nil
+	return nil
 }
 
 var gradientDirections = map[string]int{"top": 0, "top_right": 45, "right": 90, "bottom_right": 135,
@@ -94,7 +109,7 @@ func parseShadow(arg string, hasArg bool) (*Shadow, error) {
 	return &sh, nil
 }
 
-func parseGradient(arg string, hasArg bool) (*Gradient, error) {
+func parseGradient(arg string, hasArg, inLayer bool) (*Gradient, error) {
 	g := DefaultGradient
 	if !hasArg {
 		return &g, nil
@@ -127,13 +142,20 @@ func parseGradient(arg string, hasArg bool) (*Gradient, error) {
 			}
 		case "sp":
 			if isExpression(p[1]) {
-				return nil, unsupported("e-gradient sp", "arithmetic expressions in a gradient's stop point")
+				e, err := parseExprWith("e-gradient", p[1], inLayer)
+				if err != nil {
+					return nil, err
+				}
+				g.StopExpr = e
+				continue
 			}
 			f, err := parseDecimal(p[1])
-			if err != nil || f < 0.01 || (f > 1 && f != float64(int(f))) || f > MaxSide {
+			if err != nil {
 				return nil, invalidValue("e-gradient", "sp wants a fraction from 0.01 to 1 or whole pixels")
 			}
-			g.Stop = f
+			if err := g.setStop(f); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, invalidValue("e-gradient", fmt.Sprintf("unknown parameter %q (want ld, from, to, sp)", p[0]))
 		}

@@ -399,7 +399,7 @@ func (s Step) Bind(v Vars) (Step, error) {
 	if s.Chain != nil {
 		return Step{}, errkind.New(errkind.Internal, "chain_not_unfolded", "a chained if- block reached Bind (Unfold it first)")
 	}
-	if len(s.Conds) == 0 && len(s.Exprs) == 0 {
+	if len(s.Conds) == 0 && len(s.Exprs) == 0 && (s.Gradient == nil || s.Gradient.StopExpr == nil) {
 		return s, nil
 	}
 	cur := s
@@ -442,6 +442,21 @@ func (s Step) Bind(v Vars) (Step, error) {
 			return Step{}, errkind.Wrap(errkind.Invalid, "invalid_parameter",
 				fmt.Sprintf("transformation parameter %q: %s is %s for this image", ke.Key, ke.Expr, strconv.FormatFloat(val, 'f', -1, 64)), err)
 		}
+	}
+	if g := cur.Gradient; g != nil && g.StopExpr != nil {
+		bound := *g
+		f, err := g.StopExpr.Eval(v)
+		if err != nil {
+			return Step{}, invalidValue("e-gradient", err.Error())
+		}
+		if f > 1 {
+			f = math.Round(f) // pixels, as a literal would be
+		}
+		if err := bound.setStop(f); err != nil {
+			return Step{}, errkind.Wrap(errkind.Invalid, "invalid_parameter",
+				fmt.Sprintf("transformation parameter \"e-gradient\": sp %s is %g for this image", g.StopExpr, f), err)
+		}
+		cur.Gradient = &bound
 	}
 	return cur, nil
 }

@@ -43,6 +43,9 @@ func TestBind(t *testing.T) {
 		{name: "w h ar are the image at the step", in: "if-w_eq_600_and_h_eq_400_and_ar_eq_3-2,w-1,if-end", vars: photo, want: "w-1"},
 		{name: "and before or", in: "if-w_lt_10_and_h_lt_10_or_iw_eq_1200,w-2,if-end", vars: photo, want: "w-2"},
 		{name: "and fails whole", in: "if-w_lt_10_or_iw_eq_1200_and_ih_eq_1,w-2,if-else,w-3,if-end", vars: photo, want: "w-3"},
+		{name: "gradient stop in pixels", in: "e-gradient-sp-ch_div_4", vars: photo, want: "e-gradient-ld-180_from-FFFFFF_to-00000000_sp-100"},
+		{name: "gradient stop as a fraction", in: "e-gradient-ld-top_sp-cw_div_cw_div_2", vars: photo, want: "e-gradient-ld-0_from-FFFFFF_to-00000000_sp-0.5"},
+		{name: "gradient stop of nothing", in: "e-gradient-sp-cw_mul_0", vars: photo, kind: errkind.Invalid, has: "sp cw_mul_0 is 0"},
 		{name: "dpr keeps two decimals", in: "w-100,dpr-iw_div_700", vars: photo, want: "w-100,dpr-1.71"},
 		{name: "dpr out of range", in: "w-100,dpr-iw", vars: photo, kind: errkind.Invalid, has: `"dpr"`},
 		{name: "division by zero", in: "w-iw_div_0", vars: photo, kind: errkind.Invalid, has: "div by zero"},
@@ -68,7 +71,7 @@ func TestBind(t *testing.T) {
 			if err != nil || got.String() != tc.want {
 				t.Fatalf("Bind(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 			}
-			if len(got.Exprs) > 0 || len(got.Conds) > 0 {
+			if len(got.Exprs) > 0 || len(got.Conds) > 0 || (got.Gradient != nil && got.Gradient.StopExpr != nil) {
 				t.Fatalf("Bind(%q) left expressions or conditionals: %q", tc.in, got)
 			}
 		})

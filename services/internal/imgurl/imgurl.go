@@ -234,7 +234,6 @@ var unsupportedKeys = map[string]string{
 var unsupportedEffects = map[string]bool{
 	"upscale": true, "retouch": true, "genvar": true,
 	"changebg": true, "bgremove": true, "removedotbg": true, "edit": true,
-	"colorize": true,
 }
 
 func checkUnsupported(key, value string) error {
@@ -250,9 +249,10 @@ func checkUnsupported(key, value string) error {
 	if key == "fo" && (strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
 		return unsupported("fo-"+value, "custom and object focus")
 	}
-	if key != "di" && key != "n" && isExpression(value) { // a path or a name may contain "_ch_"
+	gradient := key == "e" && strings.HasPrefix(value, "gradient-") // its sp parses its own expression
+	if key != "di" && key != "n" && !gradient && isExpression(value) { // a path or a name may contain "_ch_"
 		return errkind.New(errkind.Unsupported, "unsupported_parameter",
-			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc, r and dpr do, and in a layer lx, ly, lxc, lyc, and a text's fs, lh and pa)", key))
+			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc, r, dpr and e-gradient's sp do, and in a layer lx, ly, lxc, lyc, and a text's fs, lh and pa)", key))
 	}
 	return nil
 }

@@ -656,7 +656,7 @@ func parseEffect(s *Step, v string) error {
 		}
 		s.Distort = d
 	case "gradient":
-		g, err := parseGradient(arg, hasArg)
+		g, err := parseGradient(arg, hasArg, s.inLayer)
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,8 @@ func TestShadowAndGradient(t *testing.T) {
 			[]probe{{55, 50, blue}, {0, 50, red}}, 6},
 		{"stop point in pixels", greyBase, "e-gradient-ld-90_from-FF0000_to-0000FF_sp-10",
 			[]probe{{15, 50, blue}, {0, 50, red}}, 6},
+		{"stop point by expression", greyBase, "e-gradient-ld-90_from-FF0000_to-0000FF_sp-cw_div_10",
+			[]probe{{15, 50, blue}, {0, 50, red}}, 6},
 		{"gradient block on a layer", greyBase, "l-image,i-ik_canvas,e-gradient-ld-top_from-FF0000_to-0000FF,w-10,h-100,lx-0,ly-0,l-end",
 			[]probe{{5, 99, red}, {5, 0, blue}, {50, 50, grey}}, 6},
 	} {
