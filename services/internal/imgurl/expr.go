@@ -387,7 +387,7 @@ type Conditional struct {
 var condForbidden = map[string]string{
 	"f": "the output format", "q": "quality", "pr": "progressive output", "lo": "lossless output",
 	"md": "metadata", "cp": "the colour profile", "orig": "the original", "di": "the default image",
-	"n": "named transformations",
+	"n": "named transformations", "pg": "the page of the source",
 }
 
 // Bind returns the step as it applies to an image of these sizes: each

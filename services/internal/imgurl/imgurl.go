@@ -65,6 +65,18 @@ func Chain(a, b Transformation) Transformation {
 	return Transformation{Steps: steps}
 }
 
+// PageOf is the page t asks to render (pg-, 1-based): the last step's that
+// sets one, 0 when none does.
+func PageOf(t Transformation) int {
+	page := 0
+	for _, s := range t.Steps {
+		if s.Page != 0 {
+			page = s.Page
+		}
+	}
+	return page
+}
+
 // Parse parses a transformation string as found after "tr:" in a path or in
 // the tr query parameter. An empty string is the empty transformation.
 // Errors are errkind Invalid or Unsupported and name the parameter at fault.
@@ -226,7 +238,6 @@ func invalidValue(key, why string) error {
 // implement. Answering "unsupported" keeps a URL written for ImageKit from
 // silently rendering something different.
 var unsupportedKeys = map[string]string{
-	"pg": "page selection",
 	"so": "video", "eo": "video", "du": "video", "vc": "video", "ac": "video", "sr": "video",
 	"abs": "video", "raw": "raw transformations",
 }

@@ -17,6 +17,7 @@ const (
 	MaxBorder     = 1000
 	MaxRadius     = 10000
 	MaxCoordinate = 65535
+	MaxPage       = 100000
 )
 
 // Size is a width or height: pixels (>= 1) or a fraction of the source in (0,1).
@@ -115,6 +116,7 @@ type Step struct {
 	Gradient      *Gradient   // e-gradient
 	DropShadow    *DropShadow // e-dropshadow
 	Distort       *Distort    // e-distort
+	Page          int         // pg: the source's page (frame) to render, 1-based; 0 = the first
 	// Exprs are parameters given as arithmetic expressions, and Conds the
 	// step's if-…-if-end blocks, in the order written; Bind turns both into
 	// plain values once the image's sizes are known.
@@ -392,6 +394,17 @@ var specs = []spec{
 	}, func(s *Step) (string, bool) {
 		return strings.ReplaceAll(s.DefaultImage, "/", "@@"), s.DefaultImage != ""
 	}},
+	{"pg", func(s *Step, v string) error {
+		if s.inLayer {
+			return invalidValue("pg", "selects the page of the transformation's own image; a layer's image is its first page")
+		}
+		n, err := parseInt(v)
+		if err != nil || n < 1 || n > MaxPage {
+			return invalidValue("pg", fmt.Sprintf("want a page number from 1 to %d", MaxPage))
+		}
+		s.Page = n
+		return nil
+	}, func(s *Step) (string, bool) { return strconv.Itoa(s.Page), s.Page != 0 }},
 	{"orig", boolParser("orig", func(s *Step) *bool { return &s.Original }), fmtBool(func(s *Step) bool { return s.Original })},
 	{"pr", boolParser("pr", func(s *Step) *bool { return &s.Progressive }), fmtBool(func(s *Step) bool { return s.Progressive })},
 	{"lo", boolParser("lo", func(s *Step) *bool { return &s.Lossless }), fmtBool(func(s *Step) bool { return s.Lossless })},

@@ -97,7 +97,7 @@ func TestHeaderAgreesWithLoad(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				im := &vimage{}
 				defer im.close()
-				if err := im.load(src, size[0], size[1], false); err != nil {
+				if err := im.load(src, size[0], size[1], false, 0); err != nil {
 					t.Fatal(err)
 				}
 				if im.hasAlpha() != hd.hasAlpha {

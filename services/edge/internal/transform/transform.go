@@ -121,6 +121,9 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hd, err = e.selectPage(req.Source, hd, imgurl.PageOf(req.Transformation)); err != nil {
+		return nil, err
+	}
 	srcW, srcH := hd.width, hd.height
 	if hd.orientation >= 5 && hd.orientation <= 8 {
 		srcW, srcH = srcH, srcW // EXIF says the stored image lies on its side
@@ -205,7 +208,7 @@ func (e *Engine) Transform(ctx context.Context, req Request) (*Result, error) {
 	// Colour-managed sources are converted to sRGB when their profile is
 	// about to be stripped; with cp/md the profile travels with the
 	// untouched pixels instead.
-	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll); err != nil {
+	if err := img.load(req.Source, loadW, loadH, hd.hasICC && meta == stripAll, hd.page); err != nil {
 		return nil, runError(ctx, img, err)
 	}
 	// A chained if- block unfolds into its branch's steps as it is
@@ -318,6 +321,33 @@ func (e *Engine) inspect(src []byte) (header, error) {
 			fmt.Sprintf("source pixel format is not supported (%s)", hd.layout))
 	}
 	return hd, nil
+}
+
+// selectPage reads the header of page (pg-, 1-based; 0 when not asked) of a
+// multi-page source: a frame of an animation, a page of a TIFF, an image
+// of a HEIF. Without pg the first is rendered.
+func (e *Engine) selectPage(src []byte, hd header, page int) (header, error) {
+	if page <= 1 {
+		return hd, nil
+	}
+	if page > max(hd.pages, 1) {
+		return header{}, errkind.New(errkind.Invalid, "invalid_parameter",
+			fmt.Sprintf("invalid value for transformation parameter \"pg\": the image has %d page(s), not %d", max(hd.pages, 1), page))
+	}
+	p, err := readPageHeader(src, page-1)
+	if err != nil {
+		return header{}, errkind.Wrap(errkind.Unprocessable, "source_corrupt", "source image is corrupt or cannot be processed", err)
+	}
+	// Pages of a TIFF may differ in size; the frames' sum was checked.
+	if int64(p.width)*int64(p.height) > e.cfg.MaxSourcePixels {
+		return header{}, errkind.New(errkind.Unprocessable, "source_too_many_pixels",
+			fmt.Sprintf("page %d is %d×%d, over the limit of %s megapixels", page, p.width, p.height, megapixels(e.cfg.MaxSourcePixels)))
+	}
+	if !p.supported {
+		return header{}, errkind.New(errkind.Unprocessable, "source_pixel_format",
+			fmt.Sprintf("source pixel format is not supported (%s)", p.layout))
+	}
+	return p, nil
 }
 
 // outputParams reads the parameters that describe the encoded file rather

@@ -542,3 +542,44 @@ func TestExpressionsAndConditionals(t *testing.T) {
 		})
 	}
 }
+
+// TestPageSelection: pg- renders one frame of an animation (one page of a
+// multi-page source); past the last, or on a single-page image, it is 400.
+func TestPageSelection(t *testing.T) {
+	e := testEngine()
+	anim := animatedGIF(t, 40, 30, 3) // red, green, blue frames
+	for _, tc := range []struct {
+		tr   string
+		want color.NRGBA
+	}{
+		{"w-20", color.NRGBA{200, 30, 30, 255}},
+		{"pg-1,w-20", color.NRGBA{200, 30, 30, 255}},
+		{"pg-2,w-20", color.NRGBA{30, 200, 30, 255}},
+		{"w-20:pg-3", color.NRGBA{30, 30, 200, 255}},
+	} {
+		res, err := e.Transform(context.Background(), Request{Source: anim, Transformation: mustParse(t, tc.tr), Format: "png"})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.tr, err)
+		}
+		img := decode(t, res.Body)
+		if got := nrgba(img.At(10, 7)); !near(got, tc.want, 40) || img.Bounds().Dx() != 20 {
+			t.Errorf("%s: %v (%v), want %v at 20 px wide", tc.tr, got, img.Bounds(), tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		tr   string
+	}{
+		{"past the last frame", anim, "pg-4"},
+		{"a single-page image", photoJPEG(t, 40, 30), "pg-2"},
+	} {
+		_, err := e.Transform(context.Background(), Request{Source: tc.src, Transformation: mustParse(t, tc.tr), Format: "png"})
+		if errkind.KindOf(err) != errkind.Invalid || !strings.Contains(err.Error(), `"pg"`) {
+			t.Errorf("%s: %v, want 400 naming pg", tc.name, err)
+		}
+	}
+	if _, err := e.Transform(context.Background(), Request{Source: photoJPEG(t, 40, 30), Transformation: mustParse(t, "pg-1"), Format: "png"}); err != nil {
+		t.Errorf("pg-1 on a JPEG: %v", err)
+	}
+}

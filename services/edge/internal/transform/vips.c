@@ -177,9 +177,20 @@ static int source_layout(VipsImage *in, int *colour, int *alpha) {
 	return 0;
 }
 
-int pictor_header(const void *buf, size_t len, PictorHeader *h) {
+// page_options is the loader option string for page (0 = the first, which
+// needs no option: single-page loaders have none).
+static void page_options(char *dst, size_t n, const char *base, int page) {
+	if (page > 0)
+		g_snprintf(dst, n, "%s%spage=%d", base, *base ? "," : "", page);
+	else
+		g_snprintf(dst, n, "%s", base);
+}
+
+int pictor_header(const void *buf, size_t len, int page, PictorHeader *h) {
 	// Header only: libvips loads lazily, so nothing is decoded here.
-	VipsImage *img = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+	char options[64];
+	page_options(options, sizeof options, "", page);
+	VipsImage *img = vips_image_new_from_buffer(buf, len, options, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
 	if (img == NULL)
 		return PICTOR_EVIPS;
 	h->width = vips_image_get_width(img);
@@ -201,7 +212,7 @@ int pictor_header(const void *buf, size_t len, PictorHeader *h) {
 }
 
 int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
-                int to_srgb) {
+                int to_srgb, int page) {
 	// size=force with dimensions the caller computed keeps the geometry in
 	// Go; thumbnail still picks shrink-on-load, applies EXIF orientation
 	// and premultiplies alpha while it shrinks. fail_on=truncated turns a
@@ -214,12 +225,14 @@ int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int hei
 	// load path can hand the operations an image they were not written for.
 	VipsImage *img;
 	int rc;
+	char options[64];
+	page_options(options, sizeof options, "fail_on=truncated", page);
 	if (!to_srgb)
 		rc = vips_thumbnail_buffer((void *) buf, len, &img, width, "height", height,
-			"size", VIPS_SIZE_FORCE, "option_string", "fail_on=truncated", NULL);
+			"size", VIPS_SIZE_FORCE, "option_string", options, NULL);
 	else
 		rc = vips_thumbnail_buffer((void *) buf, len, &img, width, "height", height,
-			"size", VIPS_SIZE_FORCE, "option_string", "fail_on=truncated",
+			"size", VIPS_SIZE_FORCE, "option_string", options,
 			"export_profile", "srgb", NULL);
 	if (rc)
 		return PICTOR_EVIPS;

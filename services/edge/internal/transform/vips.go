@@ -126,6 +126,7 @@ type header struct {
 	supported bool
 	layout    string
 	loader    string
+	page      int // the page read (0-based), which load decodes too
 }
 
 // findLoader names the libvips loader that would open buf ("jpegload_buffer")
@@ -144,13 +145,17 @@ func findLoader(buf []byte) (string, error) {
 // readHeader reads dimensions and layout without decoding pixels, so a
 // pixel bomb or an unsupported layout is refused before it costs memory.
 // It runs buf's loader: check the loader first (findLoader).
-func readHeader(buf []byte) (header, error) {
+func readHeader(buf []byte) (header, error) { return readPageHeader(buf, 0) }
+
+// readPageHeader is readHeader for one page (0-based) of a multi-page
+// source.
+func readPageHeader(buf []byte, page int) (header, error) {
 	loader, err := findLoader(buf)
 	if err != nil {
 		return header{}, err
 	}
 	var h C.PictorHeader
-	rc := C.pictor_header(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &h)
+	rc := C.pictor_header(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), C.int(page), &h)
 	runtime.KeepAlive(buf)
 	if rc != C.PICTOR_OK {
 		return header{}, callErr("header", rc, nil)
@@ -159,7 +164,7 @@ func readHeader(buf []byte) (header, error) {
 		width: int(h.width), height: int(h.height), pages: int(h.pages), orientation: int(h.orientation),
 		hasICC: h.has_icc != 0, hasAlpha: h.has_alpha != 0, supported: h.supported != 0,
 		layout: layoutText(int(h.bands), C.GoString(h.format), C.GoString(h.interpretation), C.GoString(h.coding)),
-		loader: loader,
+		loader: loader, page: page,
 	}, nil
 }
 
@@ -227,16 +232,21 @@ func (im *vimage) hasAlpha() bool { return C.pictor_has_alpha(im.ptr) != 0 }
 // applied) and normalises it to 8-bit sRGB or grey with at most one alpha
 // band, in one C call; toSRGB converts through the source's embedded ICC
 // profile.
-func (im *vimage) load(buf []byte, width, height int, toSRGB bool) error {
-	return im.loadPinned(&im.pin, buf, width, height, toSRGB)
+func (im *vimage) load(buf []byte, width, height int, toSRGB bool, page int) error {
+	return im.loadPage(&im.pin, buf, width, height, toSRGB, page)
 }
 
 // loadPinned is load with buf pinned by pin: a layer's source is pinned by
 // the image it is drawn on, whose pipeline reads it until the end.
 func (im *vimage) loadPinned(pin *runtime.Pinner, buf []byte, width, height int, toSRGB bool) error {
+	return im.loadPage(pin, buf, width, height, toSRGB, 0)
+}
+
+// loadPage is loadPinned for one page (0-based) of a multi-page source.
+func (im *vimage) loadPage(pin *runtime.Pinner, buf []byte, width, height int, toSRGB bool, page int) error {
 	pin.Pin(&buf[0])
 	var out *C.VipsImage
-	if rc := C.pictor_load(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out, C.int(width), C.int(height), cbool(toSRGB)); rc != C.PICTOR_OK {
+	if rc := C.pictor_load(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out, C.int(width), C.int(height), cbool(toSRGB), C.int(page)); rc != C.PICTOR_OK {
 		return callErr("load", rc, nil)
 	}
 	im.replace(out)

@@ -37,11 +37,13 @@ typedef struct {
 // pictor_find_loader names the loader libvips would open buf with (its
 // nickname, such as "jpegload_buffer") without running it.
 int pictor_find_loader(const void *buf, size_t len, const char **loader);
-int pictor_header(const void *buf, size_t len, PictorHeader *h);
-// pictor_load decodes buf at width×height and normalises it: on success
-// *out is 8-bit sRGB or grey with at most one alpha band.
+// pictor_header reads page (0-based; 0 for single-page formats) of buf's
+// header without decoding pixels.
+int pictor_header(const void *buf, size_t len, int page, PictorHeader *h);
+// pictor_load decodes page of buf at width×height and normalises it: on
+// success *out is 8-bit sRGB or grey with at most one alpha band.
 int pictor_load(const void *buf, size_t len, VipsImage **out, int width, int height,
-                int to_srgb);
+                int to_srgb, int page);
 // pictor_load_as_is decodes buf at its own size exactly as the loader
 // delivers it: bands, sample format and interpretation untouched. The
 // engine never serves such an image (pictor_load normalises); tests use it
