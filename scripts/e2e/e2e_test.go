@@ -382,7 +382,8 @@ func samplePhoto() string {
 }
 
 // originServer is the customer's web server: /photos/generated.jpg,
-// /photos/real.jpg (when a sample photo exists), 404 for everything else.
+// /photos/real.jpg (when a sample photo exists), a font for text overlays
+// (/fonts/Brand.ttf, Debian's DejaVu Serif), 404 for everything else.
 func originServer(t *testing.T, generated []byte, realPath string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -396,6 +397,8 @@ func originServer(t *testing.T, generated []byte, realPath string) *httptest.Ser
 				return
 			}
 			http.ServeFile(w, r, realPath)
+		case "/fonts/Brand.ttf":
+			http.ServeFile(w, r, "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 		default:
 			http.NotFound(w, r)
 		}

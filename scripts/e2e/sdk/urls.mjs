@@ -48,3 +48,13 @@ out('nodejs overlay text, signed', client.helper.buildSrc({
     },
   }],
 }), 320, { x: 4, y: 4, rgb: [0, 0, 0] });
+out('javascript overlay text in the account\'s font', buildSrc({
+  urlEndpoint, src, transformation: [{
+    width: 330,
+    overlay: {
+      type: 'text', text: 'Brand type',
+      transformation: [{ fontSize: 28, fontFamily: 'fonts@@Brand.ttf', fontColor: 'FFFFFF', background: '0000FF', padding: 10 }],
+      position: { x: 1, y: 1 },
+    },
+  }],
+}), 330, { x: 4, y: 4, rgb: [0, 0, 255] });
