@@ -21,11 +21,15 @@ import (
 // that stand beside the block are lifted into steps of their own around it,
 // where they act as they would anywhere in the chain. Within a branch the
 // rules of any conditional hold: none of those parameters, no layers, no
-// client hints, no block inside a block; and a step where a chained block
-// starts or ends holds no other if- block.
+// client hints, no block inside a block. Beside a chained block any other
+// parameter may stand, a step's own if- blocks too, but not a second
+// chained block beginning in the step where one ends.
 type ChainBlock struct {
 	If         Cond
-	Then, Else []Step
+	Then, Else []Step // the branches' steps, empty ones kept where written
+	// Before and After are the parameters beside the block in the step it
+	// starts in and the step it ends in.
+	Before, After Step
 }
 
 // Unfold returns steps with steps[i], when it is a chained block, replaced
@@ -44,8 +48,16 @@ func Unfold(steps []Step, i int, v Vars) ([]Step, error) {
 	if ok {
 		branch = c.Then
 	}
+	branch = append([]Step(nil), branch...)
 	if len(branch) == 0 {
 		branch = []Step{{}}
+	}
+	last := len(branch) - 1
+	if branch[0], err = joinSteps(c.Before, branch[0]); err != nil {
+		return nil, err
+	}
+	if branch[last], err = joinSteps(branch[last], c.After); err != nil {
+		return nil, err
 	}
 	out := make([]Step, 0, len(steps)-1+len(branch))
 	out = append(out, steps[:i]...)
@@ -53,24 +65,64 @@ func Unfold(steps []Step, i int, v Vars) ([]Step, error) {
 	return append(out, steps[i+1:]...), nil
 }
 
+// steps lists every step the block holds, beside ones first: withSteps
+// takes them back in the same order.
+func (c *ChainBlock) steps() Transformation {
+	return Transformation{Steps: append(append([]Step{c.Before, c.After}, c.Then...), c.Else...)}
+}
+
+func (c *ChainBlock) withSteps(all []Step) *ChainBlock {
+	n := len(c.Then)
+	return &ChainBlock{If: c.If, Before: all[0], After: all[1], Then: all[2 : 2+n], Else: all[2+n:]}
+}
+
+// joinSteps is one step with a's parameters, then b's (which win).
+func joinSteps(a, b Step) (Step, error) {
+	if a.IsZero() {
+		return b, nil
+	}
+	if b.IsZero() {
+		return a, nil
+	}
+	return parseStepIn(joinNonEmpty(a.String(), b.String()), a.inLayer || b.inLayer)
+}
+
 // String is the block's canonical form, its branches' steps joined by ':'.
 func (c ChainBlock) String() string {
+	// Empty steps are kept: "w-100,if-c,:rt-90,if-end" is w-100 then a
+	// rotation, not both in one step.
 	join := func(steps []Step) string {
-		return Transformation{Steps: steps}.String()
+		parts := make([]string, len(steps))
+		for i, st := range steps {
+			parts[i] = st.String()
+		}
+		return strings.Join(parts, ":")
 	}
-	s := "if-" + c.If.String()
+	var parts []string
+	if b := c.Before.String(); b != "" {
+		parts = append(parts, b)
+	}
+	parts = append(parts, "if-"+c.If.String())
 	if t := join(c.Then); t != "" {
-		s += "," + t
+		parts = append(parts, t)
 	}
 	if e := join(c.Else); e != "" {
-		s += ",if-else," + e
+		parts = append(parts, "if-else", e)
 	}
-	return s + ",if-end"
+	parts = append(parts, "if-end")
+	if a := c.After.String(); a != "" {
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, ",")
 }
 
 // parseSteps parses a chain of steps (s split at top-level ':'), reading an
 // if- block that runs over a ':' into a ChainBlock step.
-func parseSteps(s string) ([]Step, error) {
+func parseSteps(s string) ([]Step, error) { return parseStepsIn(s, false) }
+
+// parseStepsIn is parseSteps for a transformation's steps or, inLayer, a
+// layer's own.
+func parseStepsIn(s string, inLayer bool) ([]Step, error) {
 	raw := splitTop(s, ':')
 	out := make([]Step, 0, len(raw))
 	for i := 0; i < len(raw); i++ {
@@ -80,7 +132,7 @@ func parseSteps(s string) ([]Step, error) {
 			return nil, err
 		}
 		if open < 0 {
-			st, err := parseStep(raw[i])
+			st, err := parseStepIn(raw[i], inLayer)
 			if err != nil {
 				return nil, err
 			}
@@ -91,7 +143,7 @@ func parseSteps(s string) ([]Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		steps, err := chainSteps(params, open, raw[i+1:j], splitTop(raw[j], ','), end)
+		steps, err := chainSteps(params, open, raw[i+1:j], splitTop(raw[j], ','), end, inLayer)
 		if err != nil {
 			return nil, err
 		}
@@ -140,10 +192,13 @@ func blockEnd(raw []string, from int) (int, int, error) {
 // chainSteps reads one chained block: first are the parameters of the step
 // where it opens (at first[open]), middle the steps it spans whole, last
 // the parameters of the step where it ends (at last[end]).
-func chainSteps(first []string, open int, middle []string, last []string, end int) ([]Step, error) {
+func chainSteps(first []string, open int, middle []string, last []string, end int, inLayer bool) ([]Step, error) {
 	cond, err := parseCond(strings.TrimPrefix(first[open], "if-"))
 	if err != nil {
 		return nil, err
+	}
+	if k, err := openBlock(last[end+1:]); err != nil || k >= 0 {
+		return nil, unsupported("if", "a chained if- block beginning in the step where another ends")
 	}
 	groups := [][]string{first[open+1:]}
 	for _, m := range middle {
@@ -154,29 +209,29 @@ func chainSteps(first []string, open int, middle []string, last []string, end in
 	if err != nil {
 		return nil, err
 	}
-	before, liftedBefore, err := besideBlock(first[:open])
-	if err != nil {
-		return nil, err
-	}
-	after, liftedAfter, err := besideBlock(last[end+1:])
-	if err != nil {
-		return nil, err
-	}
 	block := &ChainBlock{If: cond}
-	if block.Then, err = branchSteps(then, before, after); err != nil {
+	if block.Then, err = branchSteps(then, inLayer); err != nil {
 		return nil, err
 	}
-	if block.Else, err = branchSteps(els, before, after); err != nil {
+	if block.Else, err = branchSteps(els, inLayer); err != nil {
+		return nil, err
+	}
+	before, liftedBefore := besideBlock(first[:open])
+	after, liftedAfter := besideBlock(last[end+1:])
+	if block.Before, err = parseStepIn(strings.Join(before, ","), inLayer); err != nil {
+		return nil, err
+	}
+	if block.After, err = parseStepIn(strings.Join(after, ","), inLayer); err != nil {
 		return nil, err
 	}
 	var out []Step
 	for _, lifted := range [][]string{liftedBefore, nil, liftedAfter} {
 		if lifted == nil {
-			out = append(out, Step{Chain: block})
+			out = append(out, Step{Chain: block, inLayer: inLayer})
 			continue
 		}
 		if len(lifted) > 0 {
-			st, err := parseStep(strings.Join(lifted, ","))
+			st, err := parseStepIn(strings.Join(lifted, ","), inLayer)
 			if err != nil {
 				return nil, err
 			}
@@ -232,39 +287,29 @@ func condParam(p string) error {
 
 // besideBlock sorts the parameters standing beside a chained block in its
 // first or last step: those decided before the image is read are lifted
-// out, the rest join the branches.
-func besideBlock(params []string) (kept, lifted []string, err error) {
+// out (lifted is never nil), the rest stay beside it.
+func besideBlock(params []string) (kept, lifted []string) {
 	lifted = []string{}
 	for _, p := range params {
 		key, _, _ := strings.Cut(p, "-")
-		switch {
-		case key == "if":
-			return nil, nil, unsupported("if", "another if- block in a step where a chained if- block starts or ends")
-		case condForbidden[key] != "":
+		if condForbidden[key] != "" {
 			lifted = append(lifted, p)
-		default:
+		} else {
 			kept = append(kept, p)
 		}
 	}
-	return kept, lifted, nil
+	return kept, lifted
 }
 
-// branchSteps parses a branch's groups as steps, the parameters beside the
-// block joining its first and last; empty steps are dropped, as anywhere.
-func branchSteps(groups [][]string, before, after []string) ([]Step, error) {
-	groups = append([][]string(nil), groups...)
-	groups[0] = append(append([]string(nil), before...), groups[0]...)
-	last := len(groups) - 1
-	groups[last] = append(append([]string(nil), groups[last]...), after...)
-	var out []Step
+// branchSteps parses a branch's groups of parameters as steps, one a group.
+func branchSteps(groups [][]string, inLayer bool) ([]Step, error) {
+	out := make([]Step, 0, len(groups))
 	for _, g := range groups {
-		st, err := parseStep(strings.Join(g, ","))
+		st, err := parseStepIn(strings.Join(g, ","), inLayer)
 		if err != nil {
 			return nil, err
 		}
-		if !st.IsZero() {
-			out = append(out, st)
-		}
+		out = append(out, st)
 	}
 	return out, nil
 }

@@ -201,6 +201,8 @@ func TestUnfold(t *testing.T) {
 			want: "w-100,bl-5:e-grayscale"},
 		{name: "decided on the image the block receives", in: "w-100,h-300:if-ar_gt_1,w-200:rt-90,if-end", vars: Vars{IW: 1200, IH: 800, CW: 100, CH: 300},
 			want: "w-100,h-300"},
+		{name: "a step's own block beside a chained one", in: "if-iw_gt_1,w-1,if-end,if-ar_gt_1,rt-90:w-200,if-end", vars: landscape, want: "rt-90,if-iw_gt_1,w-1,if-end:w-200"},
+		{name: "empty steps keep the chain's shape", in: "rt-90,if-ar_gt_1,:w-200,if-end", vars: landscape, want: "rt-90:w-200"},
 		{name: "two chained blocks", in: "if-iw_gt_1000,w-500:rt-90,if-end:if-ih_gt_1000,w-50:rt-180,if-else,h-60:bl-1,if-end", vars: landscape,
 			want: "w-500:rt-90:h-60:bl-1"},
 	} {

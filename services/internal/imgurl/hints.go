@@ -50,7 +50,7 @@ func (t Transformation) UsesHints() bool {
 		if s.WidthAuto || s.DPRAuto {
 			return true
 		}
-		if c := s.Chain; c != nil && (Transformation{Steps: c.Then}.UsesHints() || Transformation{Steps: c.Else}.UsesHints()) {
+		if c := s.Chain; c != nil && c.steps().UsesHints() {
 			return true
 		}
 	}
@@ -71,12 +71,11 @@ func (t Transformation) ResolveHints(h Hints) (Transformation, HintUse) {
 	out := Transformation{Steps: make([]Step, len(t.Steps))}
 	for i, s := range t.Steps {
 		if c := s.Chain; c != nil {
-			// w-auto beside a chained block joins its branches' steps.
-			then, u1 := Transformation{Steps: c.Then}.ResolveHints(h)
-			els, u2 := Transformation{Steps: c.Else}.ResolveHints(h)
-			s.Chain = &ChainBlock{If: c.If, Then: then.Steps, Else: els.Steps}
-			use.Width, use.DPR = use.Width || u1.Width || u2.Width, use.DPR || u1.DPR || u2.DPR
-			use.ContentDPR = max(use.ContentDPR, u1.ContentDPR, u2.ContentDPR)
+			// w-auto beside a chained block: resolved in place, as anywhere.
+			all, u := c.steps().ResolveHints(h)
+			s.Chain = c.withSteps(all.Steps)
+			use.Width, use.DPR = use.Width || u.Width, use.DPR || u.DPR
+			use.ContentDPR = max(use.ContentDPR, u.ContentDPR)
 		}
 		if s.WidthAuto {
 			// The DPR hint sets Content-DPR here, so it is consulted too.

@@ -282,24 +282,3 @@ func isObjectFocus(v string) bool {
 	return false
 }
 
-// checkChainsInConditionals refuses a ':' inside an if- block in a layer's
-// own steps (chained blocks are read in the transformation's steps only).
-func checkChainsInConditionals(s string) error {
-	depth, param := 0, 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] != ',' && s[i] != ':' {
-			continue
-		}
-		switch p := s[param:i]; {
-		case p == "if-end":
-			depth = max(depth-1, 0)
-		case strings.HasPrefix(p, "if-") && p != "if-else":
-			depth++
-		}
-		if i < len(s) && s[i] == ':' && depth > 0 {
-			return unsupported("if", "chained transformations inside an if- block in a layer")
-		}
-		param = i + 1
-	}
-	return nil
-}

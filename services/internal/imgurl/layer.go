@@ -566,49 +566,78 @@ func parseLayer(kind, body string, depth int) (Layer, error) {
 	if depth > MaxLayerDepth {
 		return Layer{}, invalidValue("l", fmt.Sprintf("layers nest at most %d deep", MaxLayerDepth))
 	}
-	if err := checkChainsInConditionals(body); err != nil {
-		return Layer{}, err
-	}
 	l := Layer{Kind: kind}
+	var own []string      // per ':' segment, the layer's step parameters
+	var layers [][]Layer // per segment, the layers drawn in that step
+	inBlock := false
 	for _, seg := range splitTop(body, ':') {
-		var own []string
-		var layers []Layer
+		var params []string
+		var sub []Layer
 		for _, p := range splitTop(seg, ',') {
 			if p == "" {
 				continue
 			}
 			key, value, _ := strings.Cut(p, "-")
+			switch {
+			case isIfOpen(p):
+				inBlock = true
+			case p == "if-end":
+				inBlock = false
+			}
 			if key == "l" {
-				sub, err := parseLayerParam(p, depth+1)
+				if inBlock {
+					return Layer{}, unsupported("l", "layers inside conditionals")
+				}
+				sl, err := parseLayerParam(p, depth+1)
 				if err != nil {
 					return Layer{}, err
 				}
-				layers = append(layers, sub)
+				sub = append(sub, sl)
 				continue
 			}
 			if what, ok := unsupportedInLayer[key]; ok {
 				return Layer{}, unsupported(key, what)
 			}
 			if set, ok := layerKeys[key]; ok {
+				if inBlock {
+					return Layer{}, unsupported(key, "a layer's own parameters (input, position, blend, text style) inside conditionals")
+				}
 				if err := set(&l, value); err != nil {
 					return Layer{}, err
 				}
 				continue
 			}
-			own = append(own, p)
+			params = append(params, p)
 		}
-		st, err := parseStepIn(strings.Join(own, ","), true)
-		if err != nil {
-			return Layer{}, err
-		}
-		st.Layers = layers
-		l.Steps = append(l.Steps, st)
+		own = append(own, strings.Join(params, ","))
+		layers = append(layers, sub)
 	}
+	steps, err := parseStepsIn(strings.Join(own, ":"), true)
+	if err != nil {
+		return Layer{}, err
+	}
+	if len(steps) != len(own) {
+		// A chained if- block joined segments: their layers have no step
+		// of their own to go to.
+		for _, sub := range layers {
+			if len(sub) > 0 {
+				return Layer{}, unsupported("l", "layers in a layer whose steps hold an if- block over ':'")
+			}
+		}
+	} else {
+		for i := range steps {
+			steps[i].Layers = layers[i]
+		}
+	}
+	l.Steps = steps
 	if l.Input == "" {
 		return Layer{}, invalidValue("l", "a layer needs its input: i- or ie-")
 	}
 	if l.Canvas() {
 		for _, st := range l.Steps {
+			if c := st.Chain; c != nil {
+				st = c.Before // the block's colour comes before any branch
+			}
 			if st.Background == nil && st.Gradient == nil && len(l.Steps) == 1 {
 				return Layer{}, invalidValue("bg", "a solid block (i-ik_canvas) needs its colour: bg- (or e-gradient)")
 			}
@@ -660,7 +689,7 @@ func (t Transformation) EachLayer(f func(Layer) error) error {
 	steps = func(ss []Step) error {
 		for _, st := range ss {
 			if c := st.Chain; c != nil {
-				if err := steps(append(append([]Step(nil), c.Then...), c.Else...)); err != nil {
+				if err := steps(c.steps().Steps); err != nil {
 					return err
 				}
 			}

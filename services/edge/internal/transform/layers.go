@@ -73,10 +73,14 @@ func layerSteps(l imgurl.Layer) []imgurl.Step {
 
 // runLayerSteps runs steps[from:] on ov, each bound on ov as it is then.
 func runLayerSteps(ov *vimage, steps []imgurl.Step, from int, vars imgurl.Vars, env stepEnv) error {
-	for _, st := range steps[from:] {
+	for i := from; i < len(steps); i++ {
 		v := vars
 		v.CW, v.CH = ov.width(), ov.height()
-		st, err := st.Bind(v)
+		var err error
+		if steps, err = imgurl.Unfold(steps, i, v); err != nil {
+			return err
+		}
+		st, err := steps[i].Bind(v)
 		if err != nil {
 			return err
 		}
@@ -104,7 +108,10 @@ func renderImage(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 		w, h = h, w
 	}
 	vars := imgurl.Vars{IW: w, IH: h, CW: w, CH: h, BW: bw, BH: bh}
-	steps := append([]imgurl.Step(nil), layerSteps(l)...)
+	steps, err := imgurl.Unfold(append([]imgurl.Step(nil), layerSteps(l)...), 0, vars)
+	if err != nil {
+		return nil, err
+	}
 	if steps[0], err = steps[0].Bind(vars); err != nil {
 		return nil, err
 	}
@@ -141,8 +148,11 @@ func renderImage(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 // renderCanvas makes the solid block: the first step's w×h (a fraction is
 // of the base), the base's size without them, in the first bg found.
 func renderCanvas(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
-	steps := append([]imgurl.Step(nil), layerSteps(l)...)
 	vars := imgurl.Vars{IW: bw, IH: bh, CW: bw, CH: bh, BW: bw, BH: bh}
+	steps, err := imgurl.Unfold(append([]imgurl.Step(nil), layerSteps(l)...), 0, vars)
+	if err != nil {
+		return nil, err
+	}
 	first, err := steps[0].Bind(vars)
 	if err != nil {
 		return nil, err
@@ -190,8 +200,11 @@ func renderCanvas(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
 // width and its bg the box behind the text and its padding; its other
 // parameters (rotation, radius, flips…) and later steps apply to the box.
 func renderText(l imgurl.Layer, bw, bh int, env stepEnv) (*vimage, error) {
-	steps := append([]imgurl.Step(nil), layerSteps(l)...)
 	vars := imgurl.Vars{IW: bw, IH: bh, CW: bw, CH: bh, BW: bw, BH: bh}
+	steps, err := imgurl.Unfold(append([]imgurl.Step(nil), layerSteps(l)...), 0, vars)
+	if err != nil {
+		return nil, err
+	}
 	first, err := steps[0].Bind(vars)
 	if err != nil {
 		return nil, err
