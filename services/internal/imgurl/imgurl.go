@@ -260,7 +260,7 @@ func checkUnsupported(key, value string) error {
 	if key == "fo" && (strings.HasPrefix(value, "custom") || isObjectFocus(value)) {
 		return unsupported("fo-"+value, "custom and object focus")
 	}
-	gradient := key == "e" && strings.HasPrefix(value, "gradient-") // its sp parses its own expression
+	gradient := key == "e" && strings.HasPrefix(value, "gradient-")    // its sp parses its own expression
 	if key != "di" && key != "n" && !gradient && isExpression(value) { // a path or a name may contain "_ch_"
 		return errkind.New(errkind.Unsupported, "unsupported_parameter",
 			fmt.Sprintf("transformation parameter %q does not take an arithmetic expression here (w, h, x, y, xc, yc, r, dpr and e-gradient's sp do, and in a layer lx, ly, lxc, lyc, and a text's fs, lh and pa)", key))
@@ -281,4 +281,3 @@ func isObjectFocus(v string) bool {
 	}
 	return false
 }
-

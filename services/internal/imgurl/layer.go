@@ -567,7 +567,7 @@ func parseLayer(kind, body string, depth int) (Layer, error) {
 		return Layer{}, invalidValue("l", fmt.Sprintf("layers nest at most %d deep", MaxLayerDepth))
 	}
 	l := Layer{Kind: kind}
-	var own []string      // per ':' segment, the layer's step parameters
+	var own []string     // per ':' segment, the layer's step parameters
 	var layers [][]Layer // per segment, the layers drawn in that step
 	inBlock := false
 	for _, seg := range splitTop(body, ':') {
