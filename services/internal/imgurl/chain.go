@@ -20,8 +20,8 @@ import (
 // Parameters decided before the image is read (f, q, …, see condForbidden)
 // that stand beside the block are lifted into steps of their own around it,
 // where they act as they would anywhere in the chain. Within a branch the
-// rules of any conditional hold: none of those parameters, no layers, no
-// client hints, no block inside a block. Beside a chained block any other
+// rules of any conditional hold: none of those parameters, no client
+// hints, no block inside a block. Beside a chained block any other
 // parameter may stand, a step's own if- blocks too, but not a second
 // chained block beginning in the step where one ends.
 type ChainBlock struct {
@@ -275,8 +275,6 @@ func condParam(p string) error {
 			fmt.Sprintf("transformation parameter %q cannot be set inside a conditional (%s is decided before the image is read)", key, what))
 	}
 	switch {
-	case key == "l":
-		return unsupported("l", "layers inside conditionals")
 	case (key == "w" || key == "dpr") && value == "auto":
 		return unsupported(key+"-auto", "client hints inside conditionals")
 	case isIfOpen(p):

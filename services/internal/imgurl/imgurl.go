@@ -122,14 +122,16 @@ func parseStepIn(s string, inLayer bool) (Step, error) {
 		}
 		key, value, hasValue := strings.Cut(p, "-")
 		if key == "l" {
-			if block != nil {
-				return Step{}, unsupported("l", "layers inside conditionals")
-			}
 			l, err := parseLayerParam(p, 1+layerDepth(inLayer))
 			if err != nil {
 				return Step{}, err
 			}
-			st.Layers = append(st.Layers, l)
+			if branch != nil {
+				// Drawn when the branch holds, after the step's own layers.
+				branch.Layers = append(branch.Layers, l)
+			} else {
+				st.Layers = append(st.Layers, l)
+			}
 			continue
 		}
 		if key == "if" {

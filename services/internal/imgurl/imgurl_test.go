@@ -133,7 +133,7 @@ var parseCases = []struct {
 	{name: "text too long", in: "l-text,i-" + strings.Repeat("a", MaxTextRunes+1) + ",l-end", kind: errkind.Invalid, errHas: "over the limit"},
 	{name: "too many layers", in: strings.Repeat("l-image,i-a.png,l-end,", MaxLayers+1), kind: errkind.Invalid, errHas: "layers"},
 	{name: "layers too deep", in: "l-image,i-a,l-image,i-b,l-image,i-c,l-image,i-d,l-end,l-end,l-end,l-end", kind: errkind.Invalid, errHas: "deep"},
-	{name: "layer inside a conditional", in: "if-iw_gt_1,l-image,i-a.png,l-end,if-end", kind: errkind.Unsupported, errHas: "conditionals"},
+	{name: "layer inside a conditional", in: "if-iw_gt_1,l-image,i-a.png,l-end,if-end", canonical: "if-iw_gt_1,l-image,i-a.png,l-end,if-end"},
 	{name: "expression where none is taken", in: "q-iw_div_10", kind: errkind.Unsupported, errHas: "expression"},
 	{name: "expression bad operator", in: "w-iw_times_2", kind: errkind.Invalid, errHas: "times"},
 	{name: "expression dangling operator", in: "w-iw_div", kind: errkind.Invalid, errHas: `"w"`},
@@ -163,7 +163,7 @@ var parseCases = []struct {
 	{name: "chained block without end", in: "if-ar_gt_1,w-200:rt-90", kind: errkind.Invalid, errHas: "no if-end"},
 	{name: "chained block nesting", in: "if-ar_gt_1,w-200:if-iw_gt_1,rt-90,if-end", kind: errkind.Invalid, errHas: "nest"},
 	{name: "format inside a chained block", in: "if-ar_gt_1,w-200:f-webp,if-end", kind: errkind.Unsupported, errHas: `"f"`},
-	{name: "layer inside a chained block", in: "if-ar_gt_1,w-200:l-text,i-a,l-end,if-end", kind: errkind.Unsupported, errHas: "layers inside"},
+	{name: "layer inside a chained block", in: "if-ar_gt_1,w-200:l-text,i-a,l-end,if-end", canonical: "if-car_gt_1,w-200:l-text,i-a,l-end,if-end"},
 	{name: "two else in a chained block", in: "if-ar_gt_1,w-200,if-else:rt-90,if-else,w-1,if-end", kind: errkind.Invalid, errHas: "twice"},
 	{name: "dangling and", in: "if-w_gt_1_and,w-1,if-end", kind: errkind.Invalid, errHas: "condition"},
 	{name: "bad ratio", in: "if-ar_gt_4-0,w-1,if-end", kind: errkind.Invalid, errHas: "ratio"},
@@ -476,5 +476,16 @@ func TestLayerSources(t *testing.T) {
 	}
 	if got := strings.Join(tr.LayerFonts(), " "); got != "f/A.ttf B.otf" {
 		t.Errorf("LayerFonts = %q, want f/A.ttf B.otf, each once", got)
+	}
+	// Both branches' layers are fetched and counted, whichever is taken.
+	tr, err = Parse("if-iw_gt_1,l-image,i-a.png,l-end,if-else,l-image,i-b.png,l-end,if-end:if-ar_gt_1,w-1:l-image,i-c.png,l-end,if-end")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tr.LayerImages(), " "); got != "a.png b.png c.png" || tr.CountLayers() != 3 {
+		t.Errorf("LayerImages = %q (%d layers), want a.png b.png c.png", got, tr.CountLayers())
+	}
+	if _, err := Parse(strings.Repeat("if-iw_gt_1,l-image,i-a.png,l-end,if-else,l-image,i-b.png,l-end,if-end,", 3) + strings.Repeat("l-image,i-c.png,l-end,", 5)); errkind.KindOf(err) != errkind.Invalid {
+		t.Errorf("11 layers across branches: %v, want over the limit", err)
 	}
 }

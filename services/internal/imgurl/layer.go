@@ -696,6 +696,13 @@ func (t Transformation) EachLayer(f func(Layer) error) error {
 			if err := walk(st.Layers); err != nil {
 				return err
 			}
+			// A conditional's layers count and are fetched whichever
+			// branch the image takes.
+			for _, c := range st.Conds {
+				if err := steps([]Step{c.Then, c.Else}); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}

@@ -212,6 +212,7 @@ func TestServeImage(t *testing.T) {
 		{name: "layer font missing", target: "/demo/tr:l-text,i-Hello,ff-fonts@@Gone.ttf,l-end/photo.jpg", status: 404, errHas: "layer font fonts/Gone.ttf"},
 		{name: "layer font not a font", target: "/demo/tr:l-text,i-Hello,ff-fonts@@Fake.ttf,l-end/photo.jpg", status: 400, errHas: "layer font fonts/Fake.ttf: font file: not a TrueType"},
 		{name: "a font as the image", target: "/demo/tr:w-100/fonts/Brand.ttf", status: 422},
+		{name: "layer in a conditional", target: "/demo/tr:w-300,if-iw_gt_100,l-image,i-brand@@logo.png,w-20,l-end,if-end/photo.jpg", status: 200, width: 300},
 		{name: "chained conditional", target: "/demo/tr:if-iar_gt_1,w-120:rt-90,if-end/photo.jpg", status: 200, width: 80},
 		{name: "conditional", target: "/demo/tr:if-iar_gt_1,w-120,if-else,w-60,if-end/photo.jpg", status: 200, width: 120},
 		{name: "expression impossible for this image", target: "/demo/tr:w-iw_sub_ih_mul_2/photo.jpg", status: 400, errHas: `"w"`},
