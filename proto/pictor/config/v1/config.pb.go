@@ -621,15 +621,19 @@ func (x *SigningKey) GetSecret() string {
 type Origin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// "WEB_FOLDER".
+	// "WEB_FOLDER" (a web server under base_url) or "WEB_PROXY" (the image
+	// path is itself an absolute http(s) URL; base_url is empty).
 	Type                      string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	Name                      string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	BaseUrl                   string `protobuf:"bytes,4,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
 	ForwardHostHeaderToOrigin bool   `protobuf:"varint,5,opt,name=forward_host_header_to_origin,json=forwardHostHeaderToOrigin,proto3" json:"forward_host_header_to_origin,omitempty"`
 	IncludeCanonicalHeader    bool   `protobuf:"varint,6,opt,name=include_canonical_header,json=includeCanonicalHeader,proto3" json:"include_canonical_header,omitempty"`
 	BaseUrlForCanonicalHeader string `protobuf:"bytes,7,opt,name=base_url_for_canonical_header,json=baseUrlForCanonicalHeader,proto3" json:"base_url_for_canonical_header,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// WEB_PROXY only: the hosts it may fetch from ("images.example.com", or
+	// "*.example.com" for any subdomain); empty allows any public host.
+	AllowedHosts  []string `protobuf:"bytes,8,rep,name=allowed_hosts,json=allowedHosts,proto3" json:"allowed_hosts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Origin) Reset() {
@@ -709,6 +713,13 @@ func (x *Origin) GetBaseUrlForCanonicalHeader() string {
 		return x.BaseUrlForCanonicalHeader
 	}
 	return ""
+}
+
+func (x *Origin) GetAllowedHosts() []string {
+	if x != nil {
+		return x.AllowedHosts
+	}
+	return nil
 }
 
 type Endpoint struct {
@@ -1016,7 +1027,7 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x99\x02\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xbe\x02\n" +
 	"\x06Origin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
@@ -1024,7 +1035,8 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\bbase_url\x18\x04 \x01(\tR\abaseUrl\x12@\n" +
 	"\x1dforward_host_header_to_origin\x18\x05 \x01(\bR\x19forwardHostHeaderToOrigin\x128\n" +
 	"\x18include_canonical_header\x18\x06 \x01(\bR\x16includeCanonicalHeader\x12@\n" +
-	"\x1dbase_url_for_canonical_header\x18\a \x01(\tR\x19baseUrlForCanonicalHeader\"\xca\x02\n" +
+	"\x1dbase_url_for_canonical_header\x18\a \x01(\tR\x19baseUrlForCanonicalHeader\x12#\n" +
+	"\rallowed_hosts\x18\b \x03(\tR\fallowedHosts\"\xca\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +

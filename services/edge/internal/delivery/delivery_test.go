@@ -122,10 +122,12 @@ func newFixtureWithCache(t *testing.T, cacheCfg cache.Config) *fixture {
 				Origins: []*configv1.Origin{
 					{Id: "o1", Type: "WEB_FOLDER", Name: "web", BaseUrl: org.URL + "/img", IncludeCanonicalHeader: true,
 						BaseUrlForCanonicalHeader: "https://www.example.com"},
+					{Id: "px", Type: "WEB_PROXY", Name: "proxy", AllowedHosts: []string{"localhost"}, IncludeCanonicalHeader: true},
 				},
 				Endpoints: []*configv1.Endpoint{
 					{Id: "ep-default", OriginIds: []string{"o1"}},
 					{Id: "ep-secure", UrlPrefix: "secure", OriginIds: []string{"o1"}, RestrictUnsignedUrls: true},
+					{Id: "ep-proxy", UrlPrefix: "proxy", OriginIds: []string{"px", "o1"}},
 				},
 				NamedTransformations: []*configv1.NamedTransformation{{Name: "small", Transformation: "w-50", Enabled: true}},
 			},

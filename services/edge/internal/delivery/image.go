@@ -167,6 +167,9 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	if req.imagePath, err = checkImagePath(imagePath); err != nil {
 		return req, err
 	}
+	if req.imagePath, err = proxiedURL(req.imagePath); err != nil {
+		return req, err
+	}
 	if req.query, err = imgurl.SplitQuery(rawQuery); err != nil {
 		return req, err
 	}
@@ -232,6 +235,59 @@ func requestTarget(r *http.Request) (path, query string) {
 		return path, query
 	}
 	return r.URL.EscapedPath(), r.URL.RawQuery
+}
+
+// proxiedURL reads an image path that is an absolute URL, for a web-proxy
+// origin, as ImageKit takes it: plain ("https://host/a.jpg", or with its
+// "//" merged into one by a client or proxy on the way) or percent-encoded
+// whole ("https%3A%2F%2Fhost%2Fa.jpg"). It returns the URL in one escaped
+// form, so every spelling shares a cache entry; a relative path is
+// returned as it is.
+func proxiedURL(path string) (string, error) {
+	p, lower := path, strings.ToLower(path)
+	if strings.HasPrefix(lower, "http%3a") || strings.HasPrefix(lower, "https%3a") {
+		d, err := url.PathUnescape(p)
+		if err != nil {
+			return "", errkind.New(errkind.Invalid, "bad_path", "malformed path escaping")
+		}
+		p, lower = d, strings.ToLower(d)
+	}
+	if !strings.HasPrefix(lower, "http:/") && !strings.HasPrefix(lower, "https:/") {
+		return path, nil
+	}
+	scheme, rest, _ := strings.Cut(p, ":")
+	if strings.HasPrefix(rest, "///") {
+		rest = "" // no host
+	} else if !strings.HasPrefix(rest, "//") {
+		rest = "/" + rest // the "//" merged into one on the way
+	}
+	u, err := url.Parse(strings.ToLower(scheme) + ":" + rest)
+	if err != nil || rest == "" || u.Host == "" || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", errkind.New(errkind.Invalid, "bad_proxy_url",
+			"the image path is not a usable http(s) URL (a host, no user, its query in the request's own query string)")
+	}
+	u.Host = strings.ToLower(u.Host)
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u.String(), nil
+}
+
+// canonicalURL is the Link rel="canonical" target of an image served by o:
+// the base for canonical links and the path, or for a web proxy the
+// proxied URL itself (its path under the base, when one is set).
+func canonicalURL(o *routing.Origin, imagePath string) string {
+	if !o.Proxy {
+		return o.CanonicalBase + "/" + imagePath
+	}
+	if o.CanonicalBase == "" {
+		return imagePath
+	}
+	u, err := url.Parse(imagePath)
+	if err != nil {
+		return imagePath
+	}
+	return o.CanonicalBase + u.EscapedPath()
 }
 
 // checkImagePath refuses paths that would climb out of the origin's base
@@ -331,7 +387,7 @@ func setImageHeaders(hdr headerSetter, req *request, v *variant, ifNoneMatch str
 	}
 	for _, o := range req.route.Endpoint.Origins {
 		if o.ID == v.sourceID && o.IncludeCanonicalHeader {
-			hdr.setHeader("Link", []string{fmt.Sprintf(`<%s/%s>; rel="canonical"`, o.CanonicalBase, req.imagePath)})
+			hdr.setHeader("Link", []string{fmt.Sprintf(`<%s>; rel="canonical"`, canonicalURL(o, req.imagePath))})
 		}
 	}
 	if req.query.Attachment {

@@ -286,7 +286,8 @@ func originFailure(err error) bool {
 func sources(ep *routing.Endpoint) []origin.Source {
 	out := make([]origin.Source, len(ep.Origins))
 	for i, o := range ep.Origins {
-		out[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader}
+		out[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader,
+			Proxy: o.Proxy, AllowedHosts: o.AllowedHosts}
 	}
 	return out
 }

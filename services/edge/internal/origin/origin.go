@@ -31,6 +31,7 @@ import (
 	"pictor/services/edge/internal/bufpool"
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/hostmatch"
 	"pictor/services/internal/netguard"
 )
 
@@ -79,7 +80,23 @@ type Source struct {
 	ID                string
 	BaseURL           *url.URL
 	ForwardHostHeader bool
+	// Proxy is a web-proxy origin: the image path is an absolute URL,
+	// fetched only when its host, and every redirect's, is admitted by
+	// AllowedHosts (hostmatch; any public host when empty). A proxy serves
+	// only absolute paths, the other origins only relative ones.
+	Proxy        bool
+	AllowedHosts []string
 }
+
+// IsAbsolute reports whether an image path is an absolute http(s) URL,
+// which only a web-proxy origin serves.
+func IsAbsolute(imagePath string) bool {
+	p := strings.ToLower(imagePath)
+	return strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")
+}
+
+// allowedHostsKey carries a proxied fetch's host list to the redirect check.
+type allowedHostsKey struct{}
 
 // Request describes one image to fetch.
 type Request struct {
@@ -189,6 +206,10 @@ func New(cfg Config) *Fetcher {
 			if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme == "http" {
 				return errkind.New(errkind.BadGateway, "origin_bad_redirect", "origin redirected from https to http")
 			}
+			if hosts, ok := req.Context().Value(allowedHostsKey{}).([]string); ok && !hostmatch.Match(req.URL.Host, hosts) {
+				return errkind.New(errkind.BadGateway, "origin_redirect_host",
+					"origin redirected to "+req.URL.Hostname()+", a host this web-proxy origin may not fetch from")
+			}
 			// Go copies the original headers to each hop; the Host override
 			// must not follow a redirect to another host.
 			req.Host = ""
@@ -204,7 +225,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Result, error) {
 	if len(req.Sources) == 0 {
 		return nil, errkind.New(errkind.NotFound, "no_origin", "the URL-endpoint has no origin")
 	}
+	abs, tried := IsAbsolute(req.ImagePath), false
 	for _, src := range req.Sources {
+		if src.Proxy != abs {
+			continue
+		}
+		tried = true
 		res, err := f.fetchOne(ctx, src, req)
 		if err == nil {
 			return res, nil
@@ -212,6 +238,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Result, error) {
 		if errkind.KindOf(err) != errkind.NotFound {
 			return nil, err
 		}
+	}
+	if !tried && abs {
+		return nil, errkind.New(errkind.NotFound, "no_proxy_origin", "the URL-endpoint has no web-proxy origin for absolute URLs")
+	}
+	if !tried {
+		return nil, errkind.New(errkind.NotFound, "no_origin", "the URL-endpoint has only web-proxy origins, which fetch absolute URLs")
 	}
 	return nil, errkind.New(errkind.NotFound, "not_found", "image not found on any origin")
 }
@@ -222,19 +254,29 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.FetchTimeout, errFetchTimeout)
 	defer cancel()
 
-	target := strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
+	target := req.ImagePath
+	if !src.Proxy {
+		target = strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
+	}
 	if req.ForwardQuery != "" {
 		target += "?" + req.ForwardQuery
+	}
+	if src.Proxy {
+		ctx = context.WithValue(ctx, allowedHostsKey{}, src.AllowedHosts)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Invalid, "bad_image_path", "image path cannot be fetched", err)
 	}
+	if src.Proxy && !hostmatch.Match(hreq.URL.Host, src.AllowedHosts) {
+		return nil, errkind.New(errkind.Forbidden, "proxy_host_not_allowed",
+			"host "+hreq.URL.Hostname()+" is not among this web-proxy origin's allowed hosts")
+	}
 	hreq.Header.Set("User-Agent", f.cfg.UserAgent)
 	hreq.Header.Set("X-Req-From", "pictor")
 	hreq.Header.Set("Via", "1.1 pictor")
 	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
-	if src.ForwardHostHeader && req.ClientHost != "" {
+	if src.ForwardHostHeader && !src.Proxy && req.ClientHost != "" {
 		hreq.Host = req.ClientHost
 	}
 	if req.IfNoneMatch != "" {

@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
@@ -444,6 +445,65 @@ func TestBodyLeased(t *testing.T) {
 				t.Fatalf("peak lease %d below the body", budget.Peak())
 			}
 			res.Lease.Release()
+		})
+	}
+}
+
+// TestWebProxy: a web-proxy origin fetches absolute image paths, only from
+// its allowed hosts, redirects included; the other origins serve relative
+// paths, each kind skipping the other's.
+func TestWebProxy(t *testing.T) {
+	img := testJPEG(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/missing.jpg" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(img)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	byName := fmt.Sprintf("http://localhost:%d", port)
+	proxy := func(id string, hosts ...string) Source { return Source{ID: id, Proxy: true, AllowedHosts: hosts} }
+	folder := source(t, "folder", srv.URL)
+	for _, tc := range []struct {
+		name    string
+		sources []Source
+		path    string
+		query   string
+		from    string // the source that answers, or "" for an error
+		reason  string
+	}{
+		{name: "allowed host", sources: []Source{folder, proxy("p", "localhost")}, path: byName + "/a.jpg", from: "p"},
+		{name: "relative path skips the proxy", sources: []Source{proxy("p"), folder}, path: "a.jpg", from: "folder"},
+		{name: "no list: any host", sources: []Source{proxy("p")}, path: srv.URL + "/a.jpg", from: "p"},
+		{name: "host not allowed", sources: []Source{proxy("p", "images.example.com", "*.localhost")}, path: byName + "/a.jpg", reason: "proxy_host_not_allowed"},
+		{name: "redirect to a host not allowed", sources: []Source{proxy("p", "localhost")}, path: byName + "/a.jpg",
+			query: "to=" + srv.URL + "/a.jpg", reason: "origin_redirect_host"},
+		{name: "redirect within the list", sources: []Source{proxy("p", "localhost")}, path: byName + "/a.jpg",
+			query: "to=" + byName + "/b.jpg", from: "p"},
+		{name: "missing walks to the next proxy", sources: []Source{proxy("p1"), proxy("p2")}, path: srv.URL + "/missing.jpg", reason: "not_found"},
+		{name: "absolute path without a proxy", sources: []Source{folder}, path: srv.URL + "/a.jpg", reason: "no_proxy_origin"},
+		{name: "relative path with only a proxy", sources: []Source{proxy("p")}, path: "a.jpg", reason: "no_origin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := New(testConfig()).Fetch(context.Background(), Request{Sources: tc.sources, ImagePath: tc.path, ForwardQuery: tc.query})
+			if tc.reason != "" {
+				if errkind.Reason(err) != tc.reason {
+					t.Fatalf("err = %v, want reason %q", err, tc.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.SourceID != tc.from {
+				t.Fatalf("served by %s, want %s", res.SourceID, tc.from)
+			}
 		})
 	}
 }

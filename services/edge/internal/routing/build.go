@@ -12,6 +12,7 @@ import (
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/internal/hostmatch"
 )
 
 // maxLifetime bounds cache TTLs and grace periods: far beyond any sensible
@@ -194,14 +195,32 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	id := po.GetId()
 	where = fmt.Sprintf("%s: origin %q", where, id)
 	ok := true
-	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" {
+	proxy := po.GetType() == "WEB_PROXY"
+	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" && !proxy {
 		b.problem("%s: unsupported type %q", where, typ)
 		ok = false
 	}
-	base, err := parseHTTPURL(po.GetBaseUrl())
-	if err != nil {
-		b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
+	var base *url.URL
+	switch {
+	case proxy && po.GetBaseUrl() != "":
+		b.problem("%s: a WEB_PROXY origin has no base_url", where)
 		ok = false
+	case !proxy:
+		var err error
+		if base, err = parseHTTPURL(po.GetBaseUrl()); err != nil {
+			b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
+			ok = false
+		}
+	}
+	if !proxy && len(po.GetAllowedHosts()) > 0 {
+		b.problem("%s: allowed_hosts is for WEB_PROXY origins", where)
+		ok = false
+	}
+	for _, h := range po.GetAllowedHosts() {
+		if err := hostmatch.Check(h); err != nil {
+			b.problem("%s: allowed_hosts: %v", where, err)
+			ok = false
+		}
 	}
 	canonical := po.GetBaseUrlForCanonicalHeader()
 	if canonical != "" {
@@ -218,6 +237,8 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	return &Origin{
 		ID:                     id,
 		BaseURL:                base,
+		Proxy:                  proxy,
+		AllowedHosts:           po.GetAllowedHosts(),
 		ForwardHostHeader:      po.GetForwardHostHeaderToOrigin(),
 		IncludeCanonicalHeader: po.GetIncludeCanonicalHeader(),
 		CanonicalBase:          strings.TrimRight(canonical, "/"),
@@ -339,7 +360,12 @@ func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
 func originSet(origins []*Origin) string {
 	h := sha256.New()
 	for _, o := range origins {
-		fmt.Fprintf(h, "%s\x00%s\x00%t\x00", o.ID, o.BaseURL.String(), o.ForwardHostHeader)
+		base := ""
+		if o.BaseURL != nil {
+			base = o.BaseURL.String()
+		}
+		// A proxy's hosts decide what it may fetch, so they are part of it.
+		fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t\x00%s\x00", o.ID, base, o.ForwardHostHeader, o.Proxy, strings.Join(o.AllowedHosts, ","))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

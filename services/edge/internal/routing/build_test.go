@@ -132,6 +132,16 @@ func TestBuildValidation(t *testing.T) {
 		{"empty origin id", func(s *configv1.Snapshot) { origin(s, 0).Id = "" }, "origins[0]: empty id"},
 		{"duplicate origin id", func(s *configv1.Snapshot) { origin(s, 1).Id = "o1" }, `origin "o1": duplicate id`},
 		{"unknown origin type", func(s *configv1.Snapshot) { origin(s, 0).Type = "S3" }, `unsupported type "S3"`},
+		{"web proxy", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.AllowedHosts = "WEB_PROXY", "", []string{"images.example.com", "*.cdn.example.net"}
+		}, ""},
+		{"web proxy with a base url", func(s *configv1.Snapshot) { origin(s, 0).Type = "WEB_PROXY" }, "a WEB_PROXY origin has no base_url"},
+		{"web proxy with an address for a host", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.AllowedHosts = "WEB_PROXY", "", []string{"10.0.0.1"}
+		}, "allowed_hosts: \"10.0.0.1\" is an IP address"},
+		{"allowed hosts on a web server", func(s *configv1.Snapshot) { origin(s, 0).AllowedHosts = []string{"a.example"} }, "allowed_hosts is for WEB_PROXY origins"},
 		{"relative base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "/images" }, "scheme must be http or https"},
 		{"ftp base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "ftp://example.com" }, "scheme must be http or https"},
 		{"file base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "file:///etc/passwd" }, "scheme must be http or https"},

@@ -67,13 +67,20 @@ type Endpoint struct {
 // Origin is a web-server origin.
 type Origin struct {
 	ID string
-	// BaseURL is absolute http(s) with a host and no userinfo or fragment.
-	// It is shared: clone it before changing anything.
-	BaseURL                *url.URL
+	// BaseURL is absolute http(s) with a host and no userinfo or fragment
+	// (nil for a web proxy). It is shared: clone it before changing
+	// anything.
+	BaseURL *url.URL
+	// Proxy is a WEB_PROXY origin: the image path is itself an absolute
+	// URL, fetched if its host is in AllowedHosts (any public host when
+	// the list is empty).
+	Proxy                  bool
+	AllowedHosts           []string
 	ForwardHostHeader      bool
 	IncludeCanonicalHeader bool
 	// CanonicalBase is the base of the Link rel="canonical" URL, without a
-	// trailing slash; it defaults to the base URL.
+	// trailing slash; it defaults to the base URL (for a proxy, "": the
+	// image's own URL is canonical).
 	CanonicalBase string
 }
 
