@@ -99,6 +99,42 @@ await check('origins.create refuses an unsupported type with 400', async () => {
   );
 });
 
+// A WEB_PROXY origin as the SDK sends it: no baseUrl, in the request or
+// the response. allowedHosts is Pictor's own field; the SDK passes it on.
+await check('origins WEB_PROXY: create, get, update, delete', async () => {
+  const proxy = await client.accounts.origins.create({
+    type: 'WEB_PROXY',
+    name: 'Proxy',
+    includeCanonicalHeader: true,
+    baseUrlForCanonicalHeader: 'https://www.example.com',
+  });
+  assert.match(proxy.id, hexId);
+  assert.deepEqual(proxy, {
+    id: proxy.id,
+    type: 'WEB_PROXY',
+    name: 'Proxy',
+    forwardHostHeaderToOrigin: false,
+    includeCanonicalHeader: true,
+    baseUrlForCanonicalHeader: 'https://www.example.com',
+    allowedHosts: [],
+  });
+  assert.deepEqual(await client.accounts.origins.get(proxy.id), proxy);
+  const updated = await client.accounts.origins.update(proxy.id, {
+    type: 'WEB_PROXY',
+    name: 'Proxy 2',
+    allowedHosts: ['images.example.com', '*.cdn.example.com'],
+  });
+  assert.equal(updated.name, 'Proxy 2');
+  assert.equal(updated.includeCanonicalHeader, false);
+  assert.deepEqual(updated.allowedHosts, ['images.example.com', '*.cdn.example.com']);
+  assert.equal('baseUrl' in updated, false);
+  await assert.rejects(
+    client.accounts.origins.create({ type: 'WEB_PROXY', name: 'P', baseUrl: 'https://www.example.com' }),
+    (err) => err instanceof BadRequestError && err.error?.field === 'baseUrl',
+  );
+  assert.equal(await client.accounts.origins.delete(proxy.id), null);
+});
+
 // URL-endpoints: the default one, then create, get, update (PUT), delete.
 let products;
 await check('urlEndpoints.list (default only)', async () => {

@@ -22,12 +22,16 @@ export interface Me {
 
 export interface Origin {
   id: string;
+  /** WEB_FOLDER (a web server under baseUrl) or WEB_PROXY (the image path is the URL). */
   type: string;
   name: string;
-  baseUrl: string;
+  /** Absent for a web proxy. */
+  baseUrl?: string;
   forwardHostHeaderToOrigin: boolean;
   includeCanonicalHeader: boolean;
   baseUrlForCanonicalHeader: string;
+  /** Web proxy only (a Pictor extension): the hosts it may fetch from; empty means any public host. */
+  allowedHosts?: string[];
 }
 
 export type OriginInput = Omit<Origin, 'id'>;

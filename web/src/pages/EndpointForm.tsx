@@ -175,6 +175,15 @@ export function EndpointFormPage() {
           onChange={set('restrictUnsignedUrls')}
           help="Every image URL must then carry a signature (ik-s) made with one of your private API keys; unsigned URLs answer 401. The URL builder signs URLs for you."
         />
+        {!form.restrictUnsignedUrls && load.data!.origins.some((o) => o.type === 'WEB_PROXY' && form.origins.includes(o.id)) && (
+          <p className="notice" role="note" data-testid="proxy-signing-advice">
+            This URL-endpoint uses a web proxy: without signed URLs anyone can have it fetch and resize images from
+            {load.data!.origins.some((o) => o.type === 'WEB_PROXY' && form.origins.includes(o.id) && !(o.allowedHosts ?? []).length)
+              ? ' any public host'
+              : ' its allowed hosts'}
+            . Restricting unsigned URLs is recommended.
+          </p>
+        )}
         <ErrorBox error={general} />
         <div className="form-actions">
           <button type="submit" disabled={busy}>

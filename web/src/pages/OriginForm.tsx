@@ -11,7 +11,25 @@ const blank: OriginInput = {
   forwardHostHeaderToOrigin: false,
   includeCanonicalHeader: false,
   baseUrlForCanonicalHeader: '',
+  allowedHosts: [],
 };
+
+/** The request body for the origin's type: a web proxy has no base URL, a web server no host list. */
+export function originBody(form: OriginInput, hostsText: string): OriginInput {
+  const base = { ...form, baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '' };
+  if (form.type === 'WEB_PROXY') {
+    const { baseUrl: _b, ...rest } = base;
+    void _b;
+    const allowedHosts = hostsText
+      .split(/[\s,]+/)
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+    return { ...rest, forwardHostHeaderToOrigin: false, allowedHosts };
+  }
+  const { allowedHosts: _h, ...rest } = base;
+  void _h;
+  return rest;
+}
 
 /** Add origin (a two-step wizard: type, then details) and edit origin. */
 export function OriginFormPage() {
@@ -21,6 +39,7 @@ export function OriginFormPage() {
   const navigate = useNavigate();
   const [step, setStep] = useState<1 | 2>(editing ? 2 : 1);
   const [form, setForm] = useState<OriginInput>(blank);
+  const [hostsText, setHostsText] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const existing = useLoad<Origin | null>(() => (editing ? get<Origin>(`/v1/accounts/origins/${encodeURIComponent(id!)}`) : Promise.resolve(null)), [id]);
@@ -29,7 +48,8 @@ export function OriginFormPage() {
     if (existing.data) {
       const { id: _ignored, ...rest } = existing.data;
       void _ignored;
-      setForm(rest);
+      setForm({ ...blank, ...rest });
+      setHostsText((rest.allowedHosts ?? []).join('\n'));
       if (rest.includeCanonicalHeader || rest.forwardHostHeaderToOrigin) setAdvanced(true);
     }
   }, [existing.data]);
@@ -41,10 +61,7 @@ export function OriginFormPage() {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const body: OriginInput = {
-      ...form,
-      baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '',
-    };
+    const body = originBody(form, hostsText);
     try {
       const saved = editing
         ? await put<Origin>(`/v1/accounts/origins/${encodeURIComponent(id!)}`, body)
@@ -60,7 +77,8 @@ export function OriginFormPage() {
 
   const fe = fieldErrors(error);
   // Errors about a field shown on the form appear next to it; any other above the buttons.
-  const shownFields = ['name', 'baseUrl', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
+  const proxy = form.type === 'WEB_PROXY';
+  const shownFields = ['name', proxy ? 'allowedHosts' : 'baseUrl', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
   const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
 
   if (editing && existing.loading) return <Loading what="Loading the origin" />;
@@ -93,10 +111,17 @@ export function OriginFormPage() {
           <fieldset>
             <legend>Where do your images live?</legend>
             <div className="choice">
-              <input type="radio" id="type-web" name="type" value="WEB_FOLDER" checked readOnly />
+              <input type="radio" id="type-web" name="type" value="WEB_FOLDER" checked={form.type === 'WEB_FOLDER'} onChange={() => set('type')('WEB_FOLDER')} />
               <label htmlFor="type-web">
                 <strong>Web server</strong>
                 <span className="muted"> — any HTTP(S) server or site that already serves your images, e.g. your website, a load balancer or a CDN.</span>
+              </label>
+            </div>
+            <div className="choice">
+              <input type="radio" id="type-proxy" name="type" value="WEB_PROXY" checked={form.type === 'WEB_PROXY'} onChange={() => set('type')('WEB_PROXY')} />
+              <label htmlFor="type-proxy">
+                <strong>Web proxy</strong>
+                <span className="muted"> — images anywhere on the web: the whole image URL goes after the URL-endpoint.</span>
               </label>
             </div>
             <p className="muted">Storage buckets (S3, Google Cloud Storage, Azure) are not supported by Pictor yet; serve them through a web server URL instead.</p>
@@ -117,27 +142,51 @@ export function OriginFormPage() {
       <PageHeader title={editing ? `Edit origin` : 'Add origin'} />
       {!editing && (
         <ol className="steps" aria-label="Steps">
-          <li>Origin type: Web server</li>
+          <li>Origin type: {proxy ? 'Web proxy' : 'Web server'}</li>
           <li aria-current="step">Details</li>
         </ol>
       )}
       <form onSubmit={submit} noValidate className="form">
         <Field label="Origin name" required value={form.name} onChange={set('name')} error={fe.name} placeholder="Website load balancer" help="For you only: shown in the dashboard." />
-        <Field
-          label="Base URL"
-          required
-          type="url"
-          inputMode="url"
-          value={form.baseUrl}
-          onChange={set('baseUrl')}
-          error={fe.baseUrl}
-          placeholder="https://www.example.com"
-          help={
-            <>
-              If your images live at <code>https://www.example.com/rest-of-the-path.jpg</code>, the base URL is <code>https://www.example.com</code>.
-            </>
-          }
-        />
+        {proxy ? (
+          <div className={'field' + (fe.allowedHosts ? ' field-invalid' : '')}>
+            <label htmlFor="allowed-hosts">Allowed hosts</label>
+            <textarea
+              id="allowed-hosts"
+              rows={3}
+              value={hostsText}
+              onChange={(e) => setHostsText(e.target.value)}
+              aria-invalid={fe.allowedHosts ? true : undefined}
+              aria-describedby="allowed-hosts-help"
+              placeholder={'images.example.com\n*.cdn.example.net'}
+            />
+            <p className="field-help" id="allowed-hosts-help">
+              One host per line; <code>*.example.net</code> allows every name under it. Left empty, the proxy fetches from any public host:
+              anyone could then use your account as an image proxy, so make its URL-endpoint require signed URLs.
+            </p>
+            {fe.allowedHosts && (
+              <p className="field-error" role="alert">
+                {fe.allowedHosts}
+              </p>
+            )}
+          </div>
+        ) : (
+          <Field
+            label="Base URL"
+            required
+            type="url"
+            inputMode="url"
+            value={form.baseUrl ?? ''}
+            onChange={set('baseUrl')}
+            error={fe.baseUrl}
+            placeholder="https://www.example.com"
+            help={
+              <>
+                If your images live at <code>https://www.example.com/rest-of-the-path.jpg</code>, the base URL is <code>https://www.example.com</code>.
+              </>
+            }
+          />
+        )}
         <details open={advanced} onToggle={(e) => setAdvanced((e.target as HTMLDetailsElement).open)}>
           <summary>Advanced options</summary>
           <Checkbox
@@ -161,12 +210,14 @@ export function OriginFormPage() {
               help="The canonical URL is this base URL followed by the image path."
             />
           )}
-          <Checkbox
-            label="Forward the Host header to the origin"
-            checked={form.forwardHostHeaderToOrigin}
-            onChange={set('forwardHostHeaderToOrigin')}
-            help="Send the Host the visitor asked for (e.g. your custom domain) instead of the base URL's host."
-          />
+          {!proxy && (
+            <Checkbox
+              label="Forward the Host header to the origin"
+              checked={form.forwardHostHeaderToOrigin}
+              onChange={set('forwardHostHeaderToOrigin')}
+              help="Send the Host the visitor asked for (e.g. your custom domain) instead of the base URL's host."
+            />
+          )}
         </details>
         <ErrorBox error={general} />
         <div className="form-actions">

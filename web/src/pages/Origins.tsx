@@ -11,9 +11,25 @@ interface LoadedData {
 
 /** The example sentence after the first origin: where an image now lives on Pictor. */
 export function exampleMapping(origin: Origin, endpoint: UrlEndpoint) {
-  const from = origin.baseUrl.replace(/\/+$/, '') + '/rest-of-the-path.jpg';
+  if (origin.type === 'WEB_PROXY') {
+    // A web proxy takes the image's whole URL as the path.
+    const host = origin.allowedHosts?.[0]?.replace(/^\*\./, 'images.') ?? 'images.example.com';
+    const from = `https://${host}/rest-of-the-path.jpg`;
+    return { from, to: endpoint.urlEndpoint.replace(/\/+$/, '') + '/' + from };
+  }
+  const from = (origin.baseUrl ?? '').replace(/\/+$/, '') + '/rest-of-the-path.jpg';
   const to = endpoint.urlEndpoint.replace(/\/+$/, '') + '/rest-of-the-path.jpg';
   return { from, to };
+}
+
+/** What an origin fetches from, for the list: its base URL, or a web proxy's hosts. */
+export function originSource(o: Origin): string {
+  if (o.type !== 'WEB_PROXY') return o.baseUrl ?? '';
+  return o.allowedHosts && o.allowedHosts.length > 0 ? `URLs on ${o.allowedHosts.join(', ')}` : 'any public URL';
+}
+
+export function originTypeName(type: string): string {
+  return type === 'WEB_FOLDER' ? 'Web server' : type === 'WEB_PROXY' ? 'Web proxy' : type;
 }
 
 export function OriginsPage() {
@@ -115,9 +131,9 @@ export function OriginsPage() {
                 {origins.map((o) => (
                   <tr key={o.id}>
                     <td data-label="Name">{o.name}</td>
-                    <td data-label="Type">{o.type === 'WEB_FOLDER' ? 'Web server' : o.type}</td>
+                    <td data-label="Type">{originTypeName(o.type)}</td>
                     <td data-label="Base URL" className="mono break">
-                      {o.baseUrl}
+                      {originSource(o)}
                     </td>
                     <td data-label="Options">
                       {[o.includeCanonicalHeader && 'canonical header', o.forwardHostHeaderToOrigin && 'forwards Host'].filter(Boolean).join(', ') || '—'}

@@ -9,34 +9,56 @@ import (
 	"pictor/services/internal/errkind"
 )
 
-// originJSON is an origin on the wire, in ImageKit's shape. Every field is
-// always present; on input, omitted booleans are false.
+// originJSON is an origin as the API returns it, in ImageKit's shape for
+// its type. Every field a type has is always present: a WEB_FOLDER origin
+// has baseUrl and no allowedHosts; a WEB_PROXY origin has no baseUrl (as
+// with ImageKit) and always has allowedHosts, a Pictor extension, [] when
+// any public host is allowed.
 type originJSON struct {
-	ID                        string `json:"id"`
-	Type                      string `json:"type"`
-	Name                      string `json:"name"`
-	BaseURL                   string `json:"baseUrl"`
-	ForwardHostHeaderToOrigin bool   `json:"forwardHostHeaderToOrigin"`
-	IncludeCanonicalHeader    bool   `json:"includeCanonicalHeader"`
-	BaseURLForCanonicalHeader string `json:"baseUrlForCanonicalHeader"`
+	ID                        string    `json:"id"`
+	Type                      string    `json:"type"`
+	Name                      string    `json:"name"`
+	BaseURL                   *string   `json:"baseUrl,omitempty"`
+	ForwardHostHeaderToOrigin bool      `json:"forwardHostHeaderToOrigin"`
+	IncludeCanonicalHeader    bool      `json:"includeCanonicalHeader"`
+	BaseURLForCanonicalHeader string    `json:"baseUrlForCanonicalHeader"`
+	AllowedHosts              *[]string `json:"allowedHosts,omitempty"`
+}
+
+// originRequest is an origin as a client sends it (POST, PUT); omitted
+// fields are false, "" or empty.
+type originRequest struct {
+	Type                      string   `json:"type"`
+	Name                      string   `json:"name"`
+	BaseURL                   string   `json:"baseUrl"`
+	ForwardHostHeaderToOrigin bool     `json:"forwardHostHeaderToOrigin"`
+	IncludeCanonicalHeader    bool     `json:"includeCanonicalHeader"`
+	BaseURLForCanonicalHeader string   `json:"baseUrlForCanonicalHeader"`
+	AllowedHosts              []string `json:"allowedHosts"`
 }
 
 func toOriginJSON(o tenant.Origin) originJSON {
-	return originJSON{
+	out := originJSON{
 		ID:                        o.ID,
 		Type:                      o.Type,
 		Name:                      o.Name,
-		BaseURL:                   o.BaseURL,
 		ForwardHostHeaderToOrigin: o.ForwardHostHeaderToOrigin,
 		IncludeCanonicalHeader:    o.IncludeCanonicalHeader,
 		BaseURLForCanonicalHeader: o.BaseURLForCanonicalHeader,
 	}
+	if o.Type == tenant.OriginWebProxy {
+		hosts := nonNil(o.AllowedHosts)
+		out.AllowedHosts = &hosts
+	} else {
+		out.BaseURL = &o.BaseURL
+	}
+	return out
 }
 
 // readOrigin decodes and validates an origin from the request body. An
 // "id" in the body is ignored: the path or the server decides it.
 func (s *server) readOrigin(c echo.Context) (tenant.Origin, error) {
-	var req originJSON
+	var req originRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return tenant.Origin{}, err
 	}
@@ -47,6 +69,7 @@ func (s *server) readOrigin(c echo.Context) (tenant.Origin, error) {
 		ForwardHostHeaderToOrigin: req.ForwardHostHeaderToOrigin,
 		IncludeCanonicalHeader:    req.IncludeCanonicalHeader,
 		BaseURLForCanonicalHeader: req.BaseURLForCanonicalHeader,
+		AllowedHosts:              req.AllowedHosts,
 	}
 	if err := s.OriginPolicy.CheckOrigin(o); err != nil {
 		return tenant.Origin{}, err

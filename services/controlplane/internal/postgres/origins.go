@@ -12,13 +12,23 @@ import (
 )
 
 const originColumns = `id, account_id, type, name, base_url, forward_host_header_to_origin,
-	include_canonical_header, base_url_for_canonical_header, created_at, updated_at`
+	include_canonical_header, base_url_for_canonical_header, allowed_hosts, created_at, updated_at`
 
 func scanOrigin(row pgx.Row) (tenant.Origin, error) {
 	var o tenant.Origin
 	err := row.Scan(&o.ID, &o.AccountID, &o.Type, &o.Name, &o.BaseURL, &o.ForwardHostHeaderToOrigin,
-		&o.IncludeCanonicalHeader, &o.BaseURLForCanonicalHeader, &o.CreatedAt, &o.UpdatedAt)
+		&o.IncludeCanonicalHeader, &o.BaseURLForCanonicalHeader, &o.AllowedHosts, &o.CreatedAt, &o.UpdatedAt)
 	return o, err
+}
+
+// allowedHosts is what the allowed_hosts column stores for hosts: pgx
+// sends a nil slice as NULL, which the column refuses, and "no hosts" has
+// one spelling, '{}'.
+func allowedHosts(hosts []string) []string {
+	if hosts == nil {
+		return []string{}
+	}
+	return hosts
 }
 
 func originNotFound() error {
@@ -68,12 +78,12 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 	err := db.mutate(ctx, op, c, &change{action: "origin.create", target: o.ID, config: true}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO origins (id, account_id, type, name, base_url, forward_host_header_to_origin,
-				include_canonical_header, base_url_for_canonical_header)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			RETURNING created_at, updated_at`,
+				include_canonical_header, base_url_for_canonical_header, allowed_hosts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING allowed_hosts, created_at, updated_at`,
 			o.ID, o.AccountID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
-			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader,
-		).Scan(&o.CreatedAt, &o.UpdatedAt)
+			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader, allowedHosts(o.AllowedHosts),
+		).Scan(&o.AllowedHosts, &o.CreatedAt, &o.UpdatedAt)
 		if err != nil {
 			return err
 		}
@@ -105,12 +115,13 @@ func (db *DB) UpdateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 	err := db.mutate(ctx, op, c, &change{action: "origin.update", target: o.ID, config: true}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			UPDATE origins SET type = $3, name = $4, base_url = $5, forward_host_header_to_origin = $6,
-				include_canonical_header = $7, base_url_for_canonical_header = $8, updated_at = now()
+				include_canonical_header = $7, base_url_for_canonical_header = $8, allowed_hosts = $9,
+				updated_at = now()
 			WHERE account_id = $1 AND id = $2
-			RETURNING created_at, updated_at`,
+			RETURNING allowed_hosts, created_at, updated_at`,
 			o.AccountID, o.ID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
-			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader,
-		).Scan(&o.CreatedAt, &o.UpdatedAt)
+			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader, allowedHosts(o.AllowedHosts),
+		).Scan(&o.AllowedHosts, &o.CreatedAt, &o.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return originNotFound()
 		}

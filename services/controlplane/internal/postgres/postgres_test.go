@@ -202,6 +202,75 @@ func TestOrigins(t *testing.T) {
 	wantKind(t, err, errkind.Internal, "")
 }
 
+// TestWebProxyOrigins: a WEB_PROXY origin stores no base URL and its
+// allowed hosts; a nil list is stored as '{}' (the column refuses NULL),
+// an update replaces the list, and the snapshot source reads it back.
+func TestWebProxyOrigins(t *testing.T) {
+	ctx := testContext(t)
+	db := newDB(t)
+	a := mustCreateAccount(ctx, t, db, "acme")
+	storedHosts := func(id string) (hosts []string, isNull bool) {
+		t.Helper()
+		if err := db.pool.QueryRow(ctx, `SELECT allowed_hosts, allowed_hosts IS NULL FROM origins WHERE id = $1`, id).Scan(&hosts, &isNull); err != nil {
+			t.Fatal(err)
+		}
+		return hosts, isNull
+	}
+
+	folder, err := db.CreateOrigin(ctx, a, webOrigin("folder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosts, isNull := storedHosts(folder.ID); isNull || len(hosts) != 0 || folder.AllowedHosts == nil || len(folder.AllowedHosts) != 0 {
+		t.Fatalf("WEB_FOLDER origin: stored %v (NULL %v), returned %#v; want '{}' and an empty list", hosts, isNull, folder.AllowedHosts)
+	}
+
+	proxy, err := db.CreateOrigin(ctx, a, tenant.Origin{Type: tenant.OriginWebProxy, Name: "proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosts, isNull := storedHosts(proxy.ID); isNull || len(hosts) != 0 {
+		t.Fatalf("nil allowed hosts stored as %v (NULL %v), want '{}'", hosts, isNull)
+	}
+	got, err := db.FindOrigin(ctx, a, proxy.ID)
+	if err != nil || got.Type != tenant.OriginWebProxy || got.BaseURL != "" || got.AllowedHosts == nil || len(got.AllowedHosts) != 0 {
+		t.Fatalf("FindOrigin = %+v, %v; want a WEB_PROXY origin with no base URL and an empty host list", got, err)
+	}
+
+	upd := proxy
+	upd.AllowedHosts = []string{"images.example.com", "*.cdn.example.com"}
+	got, err = db.UpdateOrigin(ctx, a, upd)
+	if err != nil || !slices.Equal(got.AllowedHosts, upd.AllowedHosts) {
+		t.Fatalf("UpdateOrigin = %+v, %v", got, err)
+	}
+	if hosts, _ := storedHosts(proxy.ID); !slices.Equal(hosts, upd.AllowedHosts) {
+		t.Fatalf("stored hosts %v, want %v in order", hosts, upd.AllowedHosts)
+	}
+	st, err := db.LoadConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []tenant.Origin
+	for _, acct := range st.Accounts {
+		seen = append(seen, acct.Origins...)
+	}
+	if len(seen) != 2 || seen[1].ID != proxy.ID || seen[1].Type != tenant.OriginWebProxy || !slices.Equal(seen[1].AllowedHosts, upd.AllowedHosts) {
+		t.Fatalf("LoadConfig origins %+v", seen)
+	}
+
+	// Updating with no list (nil) empties it rather than keeping the old one.
+	upd.AllowedHosts = nil
+	if got, err = db.UpdateOrigin(ctx, a, upd); err != nil || got.AllowedHosts == nil || len(got.AllowedHosts) != 0 {
+		t.Fatalf("UpdateOrigin without hosts = %#v, %v", got.AllowedHosts, err)
+	}
+	if hosts, isNull := storedHosts(proxy.ID); isNull || len(hosts) != 0 {
+		t.Fatalf("hosts after update without them: %v (NULL %v), want '{}'", hosts, isNull)
+	}
+	if err := db.DeleteOrigin(ctx, a, proxy.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSuspendedAccountCannotWrite(t *testing.T) {
 	ctx := testContext(t)
 	db := newDB(t)

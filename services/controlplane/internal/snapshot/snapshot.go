@@ -92,6 +92,7 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 			ForwardHostHeaderToOrigin: o.ForwardHostHeaderToOrigin,
 			IncludeCanonicalHeader:    o.IncludeCanonicalHeader,
 			BaseUrlForCanonicalHeader: o.BaseURLForCanonicalHeader,
+			AllowedHosts:              allowedHosts(o),
 		})
 	}
 	for _, e := range a.Endpoints {
@@ -114,6 +115,18 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 		})
 	}
 	return out
+}
+
+// allowedHosts sends an origin's host list only for WEB_PROXY, where it
+// means something. Edges refuse a WEB_FOLDER origin that carries one (and
+// with it the whole snapshot, for every tenant), and a stale list can be
+// left on a row that a control plane predating the column turned into a
+// WEB_FOLDER during a rolling upgrade.
+func allowedHosts(o tenant.Origin) []string {
+	if o.Type != tenant.OriginWebProxy || len(o.AllowedHosts) == 0 {
+		return nil
+	}
+	return o.AllowedHosts
 }
 
 func cacheMaxAge(secs int64) int64 {

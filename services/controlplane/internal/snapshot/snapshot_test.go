@@ -49,9 +49,17 @@ func TestBuildMapsEveryField(t *testing.T) {
 			Origins: []tenant.Origin{{
 				ID: "o1", Type: tenant.OriginWebFolder, Name: "Web", BaseURL: "https://www.example.com/img",
 				ForwardHostHeaderToOrigin: true, IncludeCanonicalHeader: true, BaseURLForCanonicalHeader: "https://c.example.com",
+			}, {
+				ID: "o2", Type: tenant.OriginWebProxy, Name: "Proxy", IncludeCanonicalHeader: true,
+				BaseURLForCanonicalHeader: "https://p.example.com", AllowedHosts: []string{"images.example.com", "*.cdn.example.com"},
+			}, {
+				ID: "o3", Type: tenant.OriginWebProxy, Name: "Open proxy", AllowedHosts: []string{},
+			}, {
+				// A list left on a row turned into a WEB_FOLDER stays home.
+				ID: "o4", Type: tenant.OriginWebFolder, Name: "Stale", BaseURL: "https://s.example.com", AllowedHosts: []string{"old.example.com"},
 			}},
 			Endpoints: []tenant.URLEndpoint{{
-				ID: "e1", URLPrefix: "", OriginIDs: []string{"o1"}, CustomDomains: []string{"img.example.com"},
+				ID: "e1", URLPrefix: "", OriginIDs: []string{"o1", "o2"}, CustomDomains: []string{"img.example.com"},
 				RestrictUnsignedURLs: true, CacheTTLSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
 			}},
 			NamedTransformations: []tenant.NamedTransformation{{ID: "n1", Name: "thumb", Transformation: "w-100", Enabled: true}},
@@ -76,9 +84,16 @@ func TestBuildMapsEveryField(t *testing.T) {
 			Origins: []*configv1.Origin{{
 				Id: "o1", Type: "WEB_FOLDER", Name: "Web", BaseUrl: "https://www.example.com/img",
 				ForwardHostHeaderToOrigin: true, IncludeCanonicalHeader: true, BaseUrlForCanonicalHeader: "https://c.example.com",
+			}, {
+				Id: "o2", Type: "WEB_PROXY", Name: "Proxy", IncludeCanonicalHeader: true,
+				BaseUrlForCanonicalHeader: "https://p.example.com", AllowedHosts: []string{"images.example.com", "*.cdn.example.com"},
+			}, {
+				Id: "o3", Type: "WEB_PROXY", Name: "Open proxy",
+			}, {
+				Id: "o4", Type: "WEB_FOLDER", Name: "Stale", BaseUrl: "https://s.example.com",
 			}},
 			Endpoints: []*configv1.Endpoint{{
-				Id: "e1", OriginIds: []string{"o1"}, CustomDomains: []string{"img.example.com"},
+				Id: "e1", OriginIds: []string{"o1", "o2"}, CustomDomains: []string{"img.example.com"},
 				RestrictUnsignedUrls: true, CacheTtlSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
 			}},
 			NamedTransformations: []*configv1.NamedTransformation{{Name: "thumb", Transformation: "w-100", Enabled: true}},
@@ -91,8 +106,8 @@ func TestBuildMapsEveryField(t *testing.T) {
 }
 
 // TestBuildFromPostgres builds from a real database: the key created with
-// the account comes out decrypted, and the first origin sits on the
-// default endpoint.
+// the account comes out decrypted, the first origin sits on the default
+// endpoint, and a WEB_PROXY origin arrives with its type and hosts.
 func TestBuildFromPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -115,6 +130,11 @@ func TestBuildFromPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxy, err := db.CreateOrigin(ctx, tenant.Caller{AccountID: "acme", Actor: "test"},
+		tenant.Origin{Type: tenant.OriginWebProxy, Name: "Proxy", AllowedHosts: []string{"*.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	snap, err := NewBuilder(db, kr, log).Build(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -127,11 +147,20 @@ func TestBuildFromPostgres(t *testing.T) {
 	if len(a.Keys) != 1 || a.Keys[0].Secret != key.Secret || a.Keys[0].Id != key.Stored.ID {
 		t.Fatalf("keys %v, want the account's key in the clear", a.Keys)
 	}
-	if len(a.Origins) != 1 || a.Origins[0].Id != o.ID || a.Origins[0].BaseUrl != o.BaseURL {
-		t.Fatalf("origins %v", a.Origins)
+	wantOrigins := []*configv1.Origin{
+		{Id: o.ID, Type: "WEB_FOLDER", Name: "Web", BaseUrl: o.BaseURL},
+		{Id: proxy.ID, Type: "WEB_PROXY", Name: "Proxy", AllowedHosts: []string{"*.example.com"}},
+	}
+	if len(a.Origins) != len(wantOrigins) {
+		t.Fatalf("origins %v, want %v", a.Origins, wantOrigins)
+	}
+	for i := range wantOrigins {
+		if !proto.Equal(a.Origins[i], wantOrigins[i]) {
+			t.Fatalf("origin %d: %v, want %v", i, a.Origins[i], wantOrigins[i])
+		}
 	}
 	if len(a.Endpoints) != 1 || a.Endpoints[0].Id != ep.ID || a.Endpoints[0].UrlPrefix != "" ||
 		len(a.Endpoints[0].OriginIds) != 1 || a.Endpoints[0].OriginIds[0] != o.ID {
-		t.Fatalf("endpoints %v, want the default endpoint with the origin", a.Endpoints)
+		t.Fatalf("endpoints %v, want the default endpoint with the first origin", a.Endpoints)
 	}
 }

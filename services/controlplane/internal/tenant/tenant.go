@@ -70,9 +70,15 @@ type SealedKey struct {
 	Ciphertext []byte
 }
 
-// OriginWebFolder is the one origin type Pictor implements: a web server
-// that already serves the images under a base URL.
-const OriginWebFolder = "WEB_FOLDER"
+// The origin types Pictor implements, named as ImageKit names them.
+const (
+	// OriginWebFolder is a web server that already serves the images under
+	// a base URL.
+	OriginWebFolder = "WEB_FOLDER"
+	// OriginWebProxy has no base URL: the image path is itself an absolute
+	// http(s) URL, which the edge fetches.
+	OriginWebProxy = "WEB_PROXY"
+)
 
 // Origin is where an account's original images come from.
 type Origin struct {
@@ -80,12 +86,16 @@ type Origin struct {
 	AccountID                 string
 	Type                      string
 	Name                      string
-	BaseURL                   string
+	BaseURL                   string // "" for WEB_PROXY
 	ForwardHostHeaderToOrigin bool
 	IncludeCanonicalHeader    bool
 	BaseURLForCanonicalHeader string
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
+	// AllowedHosts (WEB_PROXY only, a Pictor extension) are the hosts the
+	// proxy may fetch from: "images.example.com", or "*.example.com" for
+	// any subdomain (not example.com itself). Empty allows any public host.
+	AllowedHosts []string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // URLEndpoint maps a URL prefix of an account (or a custom domain) to an

@@ -1,10 +1,12 @@
 package tenant
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/hostmatch"
 )
 
 func TestCheckAccountID(t *testing.T) {
@@ -151,6 +153,23 @@ func TestCheckOrigin(t *testing.T) {
 		{"bad base url", func(o *Origin) { o.BaseURL = "ftp://x" }, "baseUrl", errkind.Invalid},
 		{"canonical without base", func(o *Origin) { o.IncludeCanonicalHeader = true }, "baseUrlForCanonicalHeader", errkind.Invalid},
 		{"bad canonical base", func(o *Origin) { o.BaseURLForCanonicalHeader = "javascript:alert(1)" }, "baseUrlForCanonicalHeader", errkind.Invalid},
+		{"web folder with allowed hosts", func(o *Origin) { o.AllowedHosts = []string{"images.example.com"} }, "allowedHosts", errkind.Invalid},
+		{"web folder with empty allowed hosts", func(o *Origin) { o.AllowedHosts = []string{} }, "", 0},
+
+		{"web proxy", webProxy(func(*Origin) {}), "", 0},
+		{"web proxy with allowed hosts", webProxy(func(o *Origin) { o.AllowedHosts = []string{"images.example.com", "*.cdn.example.com"} }), "", 0},
+		{"web proxy with canonical header", webProxy(func(o *Origin) {
+			o.IncludeCanonicalHeader = true
+			o.BaseURLForCanonicalHeader = "https://www.example.com"
+		}), "", 0},
+		{"web proxy with base url", webProxy(func(o *Origin) { o.BaseURL = "https://www.example.com" }), "baseUrl", errkind.Invalid},
+		{"web proxy without name", webProxy(func(o *Origin) { o.Name = "" }), "name", errkind.Invalid},
+		{"web proxy with control in name", webProxy(func(o *Origin) { o.Name = "a\nb" }), "name", errkind.Invalid},
+		{"web proxy canonical without base", webProxy(func(o *Origin) { o.IncludeCanonicalHeader = true }), "baseUrlForCanonicalHeader", errkind.Invalid},
+		{"web proxy bad canonical base", webProxy(func(o *Origin) { o.BaseURLForCanonicalHeader = "ftp://x.example" }), "baseUrlForCanonicalHeader", errkind.Invalid},
+		{"web proxy forwarding host header", webProxy(func(o *Origin) { o.ForwardHostHeaderToOrigin = true }), "forwardHostHeaderToOrigin", errkind.Invalid},
+		{"web proxy bad allowed host", webProxy(func(o *Origin) { o.AllowedHosts = []string{"127.0.0.1"} }), "allowedHosts", errkind.Invalid},
+		{"lower-case web proxy", webProxy(func(o *Origin) { o.Type = "web_proxy" }), "type", errkind.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +184,150 @@ func TestCheckOrigin(t *testing.T) {
 			}
 			if err == nil || errkind.FieldOf(err) != tt.wantField || errkind.KindOf(err) != tt.wantKind {
 				t.Fatalf("CheckOrigin = %v (field %q), want %v naming %q", err, errkind.FieldOf(err), tt.wantKind, tt.wantField)
+			}
+		})
+	}
+}
+
+// webProxy turns TestCheckOrigin's valid WEB_FOLDER origin into a valid
+// WEB_PROXY one before applying edit.
+func webProxy(edit func(*Origin)) func(*Origin) {
+	return func(o *Origin) {
+		o.Type = OriginWebProxy
+		o.BaseURL = ""
+		edit(o)
+	}
+}
+
+func TestUnsupportedOriginTypeNamesBothTypes(t *testing.T) {
+	err := OriginPolicy{}.CheckOrigin(Origin{Type: "GCS", Name: "g"})
+	if errkind.Reason(err) != "unsupported_origin_type" || !strings.Contains(err.Error(), "WEB_FOLDER or WEB_PROXY") {
+		t.Fatalf("CheckOrigin(GCS) = %v (reason %q), want unsupported_origin_type naming WEB_FOLDER or WEB_PROXY", err, errkind.Reason(err))
+	}
+}
+
+// TestOriginTypeMismatchMessages pins the messages clients see when a
+// field belongs to the other origin type.
+func TestOriginTypeMismatchMessages(t *testing.T) {
+	tests := []struct {
+		name   string
+		origin Origin
+		want   string
+	}{
+		{"web proxy with base url", Origin{Type: OriginWebProxy, Name: "p", BaseURL: "https://www.example.com"},
+			"a WEB_PROXY origin has no baseUrl: the image path is the URL"},
+		{"web folder with allowed hosts", Origin{Type: OriginWebFolder, Name: "f", BaseURL: "https://www.example.com", AllowedHosts: []string{"a.example.com"}},
+			"allowedHosts is for WEB_PROXY origins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if msg := errkind.SafeMessage(OriginPolicy{}.CheckOrigin(tt.origin)); msg != tt.want {
+				t.Fatalf("message %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckAllowedHosts(t *testing.T) {
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "h" + strconv.Itoa(i) + ".example.com"
+		}
+		return out
+	}
+	label63 := strings.Repeat("a", 63)
+	// 63+1+63+1+63+1+61 = 253 characters.
+	name253 := label63 + "." + label63 + "." + label63 + "." + strings.Repeat("b", 61)
+	tests := []struct {
+		name    string
+		hosts   []string
+		ok      bool
+		message string // a part of the error message, when not ok
+	}{
+		{"nil", nil, true, ""},
+		{"empty", []string{}, true, ""},
+		{"host", []string{"images.example.com"}, true, ""},
+		{"single label", []string{"intranet"}, true, ""},
+		{"digits and hyphens", []string{"img-2.example-cdn.com"}, true, ""},
+		{"numeric label not last", []string{"123.example.com"}, true, ""},
+		{"international name in xn-- form", []string{"xn--bcher-kva.example"}, true, ""},
+		{"wildcard", []string{"*.example.com"}, true, ""},
+		{"wildcard on a single label", []string{"*.com"}, true, ""},
+		{"host and its wildcard", []string{"example.com", "*.example.com"}, true, ""},
+		{"63-character label", []string{label63 + ".example.com"}, true, ""},
+		{"253 characters", []string{name253}, true, ""},
+		{"wildcard of 253 characters", []string{"*." + name253}, true, ""},
+		{"100 hosts", many(MaxAllowedHosts), true, ""},
+
+		{"101 hosts", many(MaxAllowedHosts + 1), false, "at most 100"},
+		{"duplicate", []string{"a.example.com", "b.example.com", "a.example.com"}, false, "twice"},
+		{"duplicate wildcard", []string{"*.example.com", "*.example.com"}, false, "twice"},
+		{"empty entry", []string{""}, false, "empty"},
+		{"upper case", []string{"Images.Example.com"}, false, "lower case"},
+		{"upper-case wildcard", []string{"*.EXAMPLE.COM"}, false, "lower case"},
+		{"https scheme", []string{"https://images.example.com"}, false, "not a URL"},
+		{"scheme without slashes", []string{"http:images.example.com"}, false, "not a URL"},
+		{"path", []string{"images.example.com/img"}, false, "not a URL"},
+		{"query", []string{"images.example.com?x"}, false, "not a URL"},
+		{"credentials", []string{"user@images.example.com"}, false, "not a URL"},
+		{"backslash", []string{`images.example.com\evil.example`}, false, "not a URL"},
+		{"port", []string{"images.example.com:8080"}, false, "port"},
+		{"empty port", []string{"images.example.com:"}, false, "port"},
+		{"IPv4", []string{"93.184.216.34"}, false, "IP address"},
+		{"loopback IPv4", []string{"127.0.0.1"}, false, "IP address"},
+		{"IPv6", []string{"2606:2800:220:1:248:1893:25c8:1946"}, false, "IP address"},
+		{"bracketed IPv6", []string{"[::1]"}, false, "IP address"},
+		{"bracketed IPv6 with port", []string{"[::1]:80"}, false, "IP address"},
+		{"decimal IPv4", []string{"2130706433"}, false, "IP address"},
+		{"hex IPv4", []string{"0x7f.1"}, false, "IP address"},
+		{"short IPv4", []string{"127.1"}, false, "IP address"},
+		{"wildcard over an IPv4", []string{"*.10.0.0.1"}, false, "IP address"},
+		{"numeric last label", []string{"example.123"}, false, "numeric"},
+		{"hex last label", []string{"example.0x1f"}, false, "numeric"},
+		{"trailing dot", []string{"images.example.com."}, false, "dot"},
+		{"leading dot", []string{".example.com"}, false, "valid host name"},
+		{"empty label", []string{"images..example.com"}, false, "valid host name"},
+		{"leading hyphen", []string{"-images.example.com"}, false, "valid host name"},
+		{"trailing hyphen", []string{"images-.example.com"}, false, "valid host name"},
+		{"underscore", []string{"my_host.example.com"}, false, "valid host name"},
+		{"space", []string{"images example.com"}, false, "valid host name"},
+		{"unicode", []string{"bücher.example"}, false, "xn--"},
+		{"64-character label", []string{label63 + "a.example.com"}, false, "valid host name"},
+		{"254 characters", []string{name253 + "b"}, false, "longer than 253"},
+		{"very long entry", []string{strings.Repeat("a.", 1000) + "com"}, false, "entry 1 is longer than 253"},
+		{"bare star", []string{"*"}, false, `"*."`},
+		{"star without dot", []string{"*example.com"}, false, `"*."`},
+		{"double wildcard", []string{"*.*.example.com"}, false, `"*."`},
+		{"inner star", []string{"img.*.example.com"}, false, `"*."`},
+		{"star in a label", []string{"img*.example.com"}, false, `"*."`},
+		{"wildcard of nothing", []string{"*."}, false, "dot"},
+		{"bad entry after good ones", []string{"a.example.com", "b.example.com:443"}, false, `"b.example.com:443"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckAllowedHosts(tt.hosts)
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckAllowedHosts(%q) = %v, want ok=%v", tt.hosts, err, tt.ok)
+			}
+			if err == nil {
+				// What is accepted is what the edge takes and matches.
+				for _, h := range tt.hosts {
+					host := h
+					if name, wild := strings.CutPrefix(h, "*."); wild {
+						host = "img." + name
+					}
+					if err := hostmatch.Check(h); err != nil || !hostmatch.Match(strings.ToUpper(host)+":443", []string{h}) {
+						t.Fatalf("accepted %q, but the edge's matcher says %v / does not admit %q", h, err, host)
+					}
+				}
+				return
+			}
+			if errkind.FieldOf(err) != "allowedHosts" || errkind.KindOf(err) != errkind.Invalid || errkind.Reason(err) != "invalid_field" {
+				t.Fatalf("error %v: field %q kind %v reason %q, want allowedHosts, invalid, invalid_field", err, errkind.FieldOf(err), errkind.KindOf(err), errkind.Reason(err))
+			}
+			if msg := errkind.SafeMessage(err); !strings.HasPrefix(msg, "allowedHosts") || !strings.Contains(msg, tt.message) {
+				t.Fatalf("message %q, want one starting with allowedHosts and containing %q", msg, tt.message)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/hostmatch"
 	"pictor/services/internal/imgurl"
 	"pictor/services/internal/netguard"
 )
@@ -92,9 +93,10 @@ func CheckPassword(field, pw string) error {
 	return nil
 }
 
-// originTypes Pictor knows from ImageKit but does not implement.
+// unsupportedOriginTypes are the types Pictor knows from ImageKit but does
+// not implement.
 var unsupportedOriginTypes = map[string]bool{
-	"S3": true, "S3_COMPATIBLE": true, "CLOUDINARY_BACKUP": true, "WEB_PROXY": true,
+	"S3": true, "S3_COMPATIBLE": true, "CLOUDINARY_BACKUP": true,
 	"GCS": true, "AZURE_BLOB": true, "AKENEO_PIM": true,
 }
 
@@ -106,22 +108,44 @@ type OriginPolicy struct {
 }
 
 // CheckOrigin validates an origin as a client sent it. Values are checked,
-// never rewritten: the API returns baseUrl exactly as accepted.
+// never rewritten: the API returns baseUrl and allowedHosts exactly as
+// accepted.
 func (p OriginPolicy) CheckOrigin(o Origin) error {
 	switch {
 	case o.Type == "":
 		return errkind.InvalidField("type", "type is required")
 	case unsupportedOriginTypes[o.Type]:
 		return &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_origin_type", Field: "type",
-			Msg: "origin type " + o.Type + " is not supported; use " + OriginWebFolder}
-	case o.Type != OriginWebFolder:
+			Msg: "origin type " + o.Type + " is not supported; use " + OriginWebFolder + " or " + OriginWebProxy}
+	case o.Type != OriginWebFolder && o.Type != OriginWebProxy:
 		return errkind.InvalidField("type", "unknown origin type "+strconv.Quote(o.Type))
 	}
 	if err := CheckName("name", o.Name); err != nil {
 		return err
 	}
-	if err := p.CheckBaseURL("baseUrl", o.BaseURL); err != nil {
-		return err
+	switch o.Type {
+	case OriginWebFolder:
+		if err := p.CheckBaseURL("baseUrl", o.BaseURL); err != nil {
+			return err
+		}
+		if len(o.AllowedHosts) > 0 {
+			return errkind.InvalidField("allowedHosts", "allowedHosts is for WEB_PROXY origins")
+		}
+	case OriginWebProxy:
+		// Refused rather than ignored: a client that sends a base URL
+		// expects paths to be joined to it, and they would not be.
+		if o.BaseURL != "" {
+			return errkind.InvalidField("baseUrl", "a WEB_PROXY origin has no baseUrl: the image path is the URL")
+		}
+		// The client's Host names this CDN, not the host of the URL being
+		// proxied; sending it to an arbitrary third-party server is never
+		// what is meant (ImageKit's WEB_PROXY has no such field).
+		if o.ForwardHostHeaderToOrigin {
+			return errkind.InvalidField("forwardHostHeaderToOrigin", "forwardHostHeaderToOrigin is for WEB_FOLDER origins: a WEB_PROXY origin fetches each URL from its own host")
+		}
+		if err := CheckAllowedHosts(o.AllowedHosts); err != nil {
+			return err
+		}
 	}
 	if o.IncludeCanonicalHeader && o.BaseURLForCanonicalHeader == "" {
 		return errkind.InvalidField("baseUrlForCanonicalHeader", "baseUrlForCanonicalHeader is required when includeCanonicalHeader is true")
@@ -135,6 +159,41 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 	}
 	return nil
 }
+
+// MaxAllowedHosts bounds a WEB_PROXY origin's allowedHosts.
+const MaxAllowedHosts = hostmatch.MaxPatterns
+
+// CheckAllowedHosts validates a WEB_PROXY origin's allowedHosts: at most
+// MaxAllowedHosts distinct lower-case DNS host names, each optionally
+// prefixed by "*." for any subdomain. The edge compares them byte for byte
+// with the lower-cased host, without port or trailing dot, of each URL it
+// is asked to fetch, so a form that could never match (upper case, a port,
+// a trailing dot) is refused here rather than silently admitting nothing. IP
+// addresses are refused outright: the list narrows which public hosts may
+// be fetched, and addresses are the edge dialer's business.
+func CheckAllowedHosts(hosts []string) error {
+	const field = "allowedHosts"
+	if len(hosts) > MaxAllowedHosts {
+		return errkind.InvalidField(field, field+" may list at most "+strconv.Itoa(MaxAllowedHosts)+" hosts")
+	}
+	seen := make(map[string]bool, len(hosts))
+	for i, h := range hosts {
+		if len(h) > len("*.")+253 {
+			// Not echoed: the message would be as long as the entry.
+			return errkind.InvalidField(field, fmt.Sprintf("%s: entry %d is longer than 253 characters", field, i+1))
+		}
+		// The edge checks the snapshot with the same rule.
+		if err := hostmatch.Check(h); err != nil {
+			return errkind.InvalidField(field, field+": "+strconv.Quote(h)+" "+err.Error())
+		}
+		if seen[h] {
+			return errkind.InvalidField(field, field+" lists "+strconv.Quote(h)+" twice")
+		}
+		seen[h] = true
+	}
+	return nil
+}
+
 
 // MaxURLLen bounds every URL the API stores.
 const MaxURLLen = 2048

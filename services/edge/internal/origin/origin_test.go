@@ -370,6 +370,14 @@ func TestGuardChecksEveryHop(t *testing.T) {
 	if errkind.Reason(err) != "origin_address_blocked" || privateHits.Load() != 0 {
 		t.Fatalf("redirect to a private address: err = %v, private server hit %d times", err, privateHits.Load())
 	}
+	// A web proxy's URL is guarded the same way, first hop and redirects.
+	proxy := []Source{{ID: "p", Proxy: true}}
+	for _, target := range []string{"http://" + private.Addr().String() + "/x.jpg", public.URL + "/x.jpg"} {
+		_, err = New(cfg).Fetch(context.Background(), Request{Sources: proxy, ImagePath: target})
+		if errkind.Reason(err) != "origin_address_blocked" || privateHits.Load() != 0 {
+			t.Fatalf("proxied %s: err = %v, private server hit %d times", target, err, privateHits.Load())
+		}
+	}
 }
 
 // TestTransportIgnoresProxyEnvironment: the transport has no Proxy
