@@ -194,7 +194,6 @@ func CheckAllowedHosts(hosts []string) error {
 	return nil
 }
 
-
 // MaxURLLen bounds every URL the API stores.
 const MaxURLLen = 2048
 
