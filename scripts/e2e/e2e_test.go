@@ -542,6 +542,34 @@ func TestImageThroughEdge(t *testing.T) {
 			t.Errorf("HTTP %d %s, want 400", r.status, truncate(r.body))
 		}
 	})
+	t.Run("web proxy origin", func(t *testing.T) {
+		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
+			"type": "WEB_PROXY", "name": "E2E proxy", "allowedHosts": []string{"localhost"},
+		}, basic)
+		var proxy struct {
+			ID           string   `json:"id"`
+			AllowedHosts []string `json:"allowedHosts"`
+		}
+		if err := json.Unmarshal(r.body, &proxy); err != nil || r.status != http.StatusCreated || proxy.ID == "" {
+			t.Fatalf("create web proxy origin: HTTP %d %s", r.status, truncate(r.body))
+		}
+		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
+			"description": "E2E proxy", "urlPrefix": "proxy", "origins": []string{proxy.ID, originResp.ID},
+		}, basic)
+		if r.status != http.StatusCreated && r.status != http.StatusOK {
+			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
+		}
+		local := strings.Replace(origin.URL, "127.0.0.1", "localhost", 1)
+		waitStatusFunc(t, func(n int) string {
+			return fmt.Sprintf("%s/%s/proxy/tr:w-300/%s/photos/generated.jpg?e2e-probe=%d", edgeURL, account, local, n)
+		}, http.StatusOK, 30*time.Second, edge, cp)
+		checkJPEG(t, get(t, edgeURL+"/"+account+"/proxy/tr:w-310/"+local+"/photos/generated.jpg"), 310, 1200, 800)
+		// The endpoint's web server still serves relative paths.
+		checkJPEG(t, get(t, edgeURL+"/"+account+"/proxy/tr:w-320/photos/generated.jpg"), 320, 1200, 800)
+		if r := get(t, edgeURL+"/"+account+"/proxy/tr:w-300/"+origin.URL+"/photos/generated.jpg"); r.status != http.StatusForbidden {
+			t.Errorf("a host not allowed: HTTP %d %s, want 403", r.status, truncate(r.body))
+		}
+	})
 	t.Run("URLs built by ImageKit's SDKs", func(t *testing.T) {
 		for _, u := range sdkURLs(t, edgeURL+"/"+account, created.PrivateKey, "/photos/generated.jpg") {
 			t.Run(u.Name, func(t *testing.T) {
