@@ -478,6 +478,43 @@ await step('readable at phone width', async () => {
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
+await step('a web-proxy origin with allowed hosts; an endpoint using it is advised to require signed URLs', async () => {
+  await page.goto(DASH + '/origins');
+  await heading('Origins').waitFor();
+  await page.getByRole('button', { name: 'Add origin' }).click();
+  await heading('Add origin').waitFor();
+  await page.getByLabel('Web proxy').check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Origin name').fill('Partner images');
+  await page.getByLabel('Allowed hosts').fill('10.0.0.1');
+  await page.getByRole('button', { name: 'Add origin' }).click();
+  await page.getByRole('alert').filter({ hasText: 'IP address' }).waitFor();
+  await page.getByLabel('Allowed hosts').fill('images.partner.example\n*.cdn.partner.example');
+  await page.getByRole('button', { name: 'Add origin' }).click();
+  await page.getByText('Added origin “Partner images”.').waitFor();
+  await page.getByRole('cell', { name: 'URLs on images.partner.example, *.cdn.partner.example' }).waitFor();
+  const { body } = await api('GET', '/v1/accounts/origins');
+  const proxy = body.find((o) => o.name === 'Partner images');
+  assert.equal(proxy.type, 'WEB_PROXY');
+  assert.equal(proxy.baseUrl, undefined);
+  assert.deepEqual(proxy.allowedHosts, ['images.partner.example', '*.cdn.partner.example']);
+  await screenshot('origins-web-proxy');
+
+  await nav('URL-endpoints').click();
+  await heading('URL-endpoints').waitFor();
+  await page.getByRole('button', { name: 'New URL-endpoint' }).click();
+  await heading('New URL-endpoint').waitFor();
+  await page.getByLabel('Description').fill('Partner images');
+  await page.getByLabel('URL prefix').fill('partner');
+  await page.getByLabel('Add an origin').selectOption({ label: 'Partner images (URLs on images.partner.example, *.cdn.partner.example)' });
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByTestId('proxy-signing-advice').waitFor();
+  await page.getByLabel('Restrict unsigned URLs').check();
+  assert.equal(await page.getByTestId('proxy-signing-advice').count(), 0);
+  await page.getByRole('button', { name: 'Create URL-endpoint' }).click();
+  await heading('URL-endpoints').waitFor();
+});
+
 await step('an unknown page and an API error never leave a blank page', async () => {
   await page.goto(DASH + '/no-such-page');
   await heading('Page not found').waitFor();

@@ -1,5 +1,6 @@
 import { useId, useState, type DragEvent } from 'react';
 import type { Origin } from '../lib/api';
+import { originSource } from '../lib/origin';
 
 /** Moves the item at from to index to (both within bounds) and returns a new list. */
 export function moveItem<T>(list: T[], from: number, to: number): T[] {
@@ -105,7 +106,7 @@ export function OriginOrder(props: { origins: Origin[]; value: string[]; onChang
             <option value="">Choose…</option>
             {available.map((o) => (
               <option key={o.id} value={o.id}>
-                {o.name} ({o.baseUrl})
+                {o.name} ({originSource(o)})
               </option>
             ))}
           </select>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { ApiError, del, get, type Origin, type UrlEndpoint } from '../lib/api';
+import { originSource, originTypeName } from '../lib/origin';
 import { useLoad, useTitle } from '../lib/hooks';
 import { ConfirmButton, CopyButton, ErrorBox, Loading, Notice, PageHeader } from '../components/ui';
 
@@ -22,15 +23,6 @@ export function exampleMapping(origin: Origin, endpoint: UrlEndpoint) {
   return { from, to };
 }
 
-/** What an origin fetches from, for the list: its base URL, or a web proxy's hosts. */
-export function originSource(o: Origin): string {
-  if (o.type !== 'WEB_PROXY') return o.baseUrl ?? '';
-  return o.allowedHosts && o.allowedHosts.length > 0 ? `URLs on ${o.allowedHosts.join(', ')}` : 'any public URL';
-}
-
-export function originTypeName(type: string): string {
-  return type === 'WEB_FOLDER' ? 'Web server' : type === 'WEB_PROXY' ? 'Web proxy' : type;
-}
 
 export function OriginsPage() {
   useTitle('Origins');

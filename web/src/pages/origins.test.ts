@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exampleMapping, originSource } from './Origins';
+import { exampleMapping } from './Origins';
+import { originSource } from '../lib/origin';
 import { originBody } from './OriginForm';
 import type { Origin, OriginInput, UrlEndpoint } from '../lib/api';
 
