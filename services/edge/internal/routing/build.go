@@ -218,7 +218,7 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	}
 	for _, h := range po.GetAllowedHosts() {
 		if err := hostmatch.Check(h); err != nil {
-			b.problem("%s: allowed_hosts: %v", where, err)
+			b.problem("%s: allowed_hosts: %q %v", where, h, err)
 			ok = false
 		}
 	}
