@@ -162,6 +162,19 @@ await step('a bad base URL shows the API field error next to the field', async (
   await screenshot('origin-field-error');
 });
 
+await step('test the origin before saving: the edge would get a JPEG', async () => {
+  await page.getByLabel('Base URL', { exact: true }).fill(ORIGIN);
+  await page.getByLabel('Path to try').fill('photos/missing.jpg');
+  await page.getByRole('button', { name: 'Test origin' }).click();
+  await page.getByTestId('origin-test-result').filter({ hasText: 'HTTP 404' }).waitFor();
+  await page.getByLabel('Path to try').fill('photos/generated.jpg');
+  await page.getByRole('button', { name: 'Test origin' }).click();
+  const result = page.getByTestId('origin-test-result').filter({ hasText: 'Got a JPEG image' });
+  await result.waitFor();
+  assert.ok((await result.textContent()).includes(`${ORIGIN}/photos/generated.jpg`));
+  await screenshot('origin-test');
+});
+
 await step('add a web-server origin; the default endpoint shows the example mapping', async () => {
   await page.getByLabel('Base URL', { exact: true }).fill(ORIGIN);
   await page.locator('summary', { hasText: 'Advanced options' }).click();

@@ -10,8 +10,12 @@
 package netguard
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 )
 
 var blockedPrefixes = func() []blocked {
@@ -158,4 +162,35 @@ func numericPart(p string) bool {
 		}
 	}
 	return true
+}
+
+// ErrBlocked marks a connection DialControl refused.
+var ErrBlocked = errors.New("address not allowed")
+
+// DialControl is a net.Dialer Control function that refuses to connect to
+// an address guard names a reason for (Check when guard is nil): it runs
+// after name resolution, on the address actually dialled, so no DNS trick
+// or redirect reaches a private address. allowPrivate turns it off (local
+// development, tests).
+func DialControl(allowPrivate bool, guard func(netip.Addr) string) func(network, address string, c syscall.RawConn) error {
+	if guard == nil {
+		guard = Check
+	}
+	return func(_, address string, _ syscall.RawConn) error {
+		if allowPrivate {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", address, err)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", address, ErrBlocked)
+		}
+		if reason := guard(ip); reason != "" {
+			return fmt.Errorf("dial %s (%s): %w", address, reason, ErrBlocked)
+		}
+		return nil
+	}
 }

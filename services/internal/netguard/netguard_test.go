@@ -1,6 +1,8 @@
 package netguard
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -95,4 +97,44 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("%s judged differently from %s", ip, ip.Unmap())
 		}
 	})
+}
+
+// TestDialControl: the dial guard refuses a private address after
+// resolution and lets it through only when told to.
+func TestDialControl(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name         string
+		allowPrivate bool
+		guard        func(netip.Addr) string
+		blocked      bool
+	}{
+		{"loopback refused", false, nil, true},
+		{"allowed for development", true, nil, false},
+		{"a guard that passes it", false, func(netip.Addr) string { return "" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := net.Dialer{Control: DialControl(tc.allowPrivate, tc.guard)}
+			c, err := d.Dial("tcp", ln.Addr().String())
+			if c != nil {
+				c.Close()
+			}
+			if errors.Is(err, ErrBlocked) != tc.blocked {
+				t.Fatalf("dial: %v, want blocked %v", err, tc.blocked)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError, fieldErrors, get, post, put, type Origin, type OriginInput } from '../lib/api';
 import { useLoad, useTitle } from '../lib/hooks';
+import { describeOriginTest, type OriginTestResult } from '../lib/originTest';
 import { Checkbox, ErrorBox, Field, Loading, PageHeader } from '../components/ui';
 
 const blank: OriginInput = {
@@ -42,6 +43,12 @@ export function OriginFormPage() {
   const [hostsText, setHostsText] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // Which button the error in `error` came from: saving, or testing the origin.
+  const [errorFrom, setErrorFrom] = useState<'save' | 'test'>('save');
+  const [testPath, setTestPath] = useState('');
+  const [testing, setTesting] = useState(false);
+  // The last test's answer, with the request it answered: shown only while the form still matches it.
+  const [tested, setTested] = useState<{ key: string; result: OriginTestResult } | null>(null);
   const existing = useLoad<Origin | null>(() => (editing ? get<Origin>(`/v1/accounts/origins/${encodeURIComponent(id!)}`) : Promise.resolve(null)), [id]);
 
   useEffect(() => {
@@ -61,6 +68,7 @@ export function OriginFormPage() {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    setErrorFrom('save');
     const body = originBody(form, hostsText);
     try {
       const saved = editing
@@ -75,11 +83,37 @@ export function OriginFormPage() {
     }
   };
 
-  const fe = fieldErrors(error);
-  // Errors about a field shown on the form appear next to it; any other above the buttons.
   const proxy = form.type === 'WEB_PROXY';
-  const shownFields = ['name', proxy ? 'allowedHosts' : 'baseUrl', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
+  const testBody = { ...originBody(form, hostsText), path: testPath.trim() };
+  const testKey = JSON.stringify(testBody);
+
+  /** Fetches the path through the origin as the form stands, without saving it. */
+  const runTest = async () => {
+    setError(null);
+    setErrorFrom('test');
+    setTested(null);
+    if (!testBody.path) {
+      setError(new ApiError(400, proxy ? 'Enter the URL of an image to fetch.' : 'Enter the path of an image to fetch.', '', 'path'));
+      return;
+    }
+    setTesting(true);
+    try {
+      const result = await post<OriginTestResult>('/v1/accounts/origins/test', testBody);
+      setTested({ key: testKey, result });
+    } catch (err) {
+      setError(err);
+      if (err instanceof ApiError && err.field === 'baseUrlForCanonicalHeader') setAdvanced(true);
+    } finally {
+      setTesting(false);
+    }
+  };
+
+  const fe = fieldErrors(error);
+  // Errors about a field shown on the form appear next to it; any other above the buttons
+  // (a test's, under the test button).
+  const shownFields = ['name', proxy ? 'allowedHosts' : 'baseUrl', 'path', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
   const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
+  const testOutcome = tested && tested.key === testKey ? describeOriginTest(tested.result) : null;
 
   if (editing && existing.loading) return <Loading what="Loading the origin" />;
   if (editing && existing.error) {
@@ -219,7 +253,53 @@ export function OriginFormPage() {
             />
           )}
         </details>
-        <ErrorBox error={general} />
+        <fieldset>
+          <legend>Test the origin</legend>
+          <p className="field-help" id="origin-test-help">
+            {proxy ? (
+              <>Fetch an image URL the way this proxy would, before you save it: the host must be one of the allowed hosts.</>
+            ) : (
+              <>
+                Fetch one image the way this origin would, before you save it: the path goes after the base URL, as it goes after your
+                URL-endpoint.
+              </>
+            )}
+          </p>
+          <div className="inline-form">
+            <Field
+              label="Path to try"
+              id="origin-test-path"
+              type={proxy ? 'url' : 'text'}
+              inputMode="url"
+              autoComplete="off"
+              spellCheck={false}
+              value={testPath}
+              onChange={setTestPath}
+              error={fe.path}
+              placeholder={proxy ? 'https://images.example.com/sample.jpg' : 'photos/sample.jpg'}
+              aria-describedby={['origin-test-help', fe.path ? 'origin-test-path-error' : ''].filter(Boolean).join(' ')}
+              onKeyDown={(e) => {
+                // Enter here tests the origin rather than saving it.
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  if (!testing && !busy) void runTest();
+                }
+              }}
+            />
+            <button type="button" className="secondary" onClick={() => void runTest()} disabled={testing || busy}>
+              {testing ? 'Testing…' : 'Test origin'}
+            </button>
+          </div>
+          <div
+            data-testid="origin-test-result"
+            role="status"
+            className={testOutcome ? `notice ${testOutcome.ok ? 'notice-success' : 'notice-warning'}` : undefined}
+          >
+            {testOutcome?.message}
+          </div>
+          {errorFrom === 'test' && <ErrorBox error={general} title="Could not test the origin" />}
+        </fieldset>
+        {errorFrom === 'save' && <ErrorBox error={general} />}
         <div className="form-actions">
           <button type="submit" disabled={busy}>
             {busy ? 'Saving…' : editing ? 'Save origin' : 'Add origin'}

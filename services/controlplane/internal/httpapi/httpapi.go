@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"pictor/services/controlplane/internal/auth"
+	"pictor/services/controlplane/internal/probe"
 	"pictor/services/controlplane/internal/tenant"
 	"pictor/services/controlplane/internal/throttle"
 )
@@ -119,7 +120,8 @@ type Options struct {
 type server struct {
 	Options
 	csrf   *http.CrossOriginProtection
-	tracer trace.Tracer // nil: tracing off
+	prober *probe.Prober // "Test origin" fetches
+	tracer trace.Tracer  // nil: tracing off
 	// Per-client limits (limits.go), keyed by clientKey.
 	failedLogins, unknownCredentials, signups *throttle.Buckets[netip.Addr]
 }
@@ -143,7 +145,7 @@ func New(o Options) (*echo.Echo, error) {
 		o.SessionTTL = 7 * 24 * time.Hour
 	}
 	o.PublicEdgeURL = strings.TrimRight(o.PublicEdgeURL, "/")
-	s := &server{Options: o, csrf: http.NewCrossOriginProtection()}
+	s := &server{Options: o, csrf: http.NewCrossOriginProtection(), prober: probe.New(o.OriginPolicy.AllowPrivate)}
 	s.setLimits()
 	if o.TracerProvider != nil {
 		s.tracer = o.TracerProvider.Tracer("pictor/controlplane/httpapi")
@@ -191,6 +193,7 @@ func (s *server) routes(e *echo.Echo) {
 	acct := []echo.MiddlewareFunc{s.accountAuth, s.rateLimit}
 	e.GET("/v1/accounts/origins", s.listOrigins, acct...)
 	e.POST("/v1/accounts/origins", s.createOrigin, acct...)
+	e.POST("/v1/accounts/origins/test", s.testOrigin, acct...)
 	e.GET("/v1/accounts/origins/:id", s.getOrigin, acct...)
 	e.PUT("/v1/accounts/origins/:id", s.updateOrigin, acct...)
 	e.DELETE("/v1/accounts/origins/:id", s.deleteOrigin, acct...)

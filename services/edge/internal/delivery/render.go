@@ -11,9 +11,9 @@ import (
 	"pictor/services/edge/internal/cache"
 	"pictor/services/edge/internal/freshness"
 	"pictor/services/edge/internal/membudget"
-	"pictor/services/edge/internal/origin"
 	"pictor/services/edge/internal/transform"
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/sniff"
 )
 
 // render is the back half of the line: look up, decide, produce, store.
@@ -192,7 +192,7 @@ func (h *Handler) makeVariant(ctx context.Context, req *request, key string, ori
 	if req.original {
 		// No response carries a format outside the output allow-list, the
 		// untouched bytes included.
-		if !origin.Format(src.Format).Deliverable() {
+		if !sniff.Format(src.Format).Deliverable() {
 			return nil, errkind.New(errkind.Unprocessable, "source_format_not_deliverable",
 				fmt.Sprintf("the source is %s, which is not delivered as it is; ask for a transformation (f-jpg, f-png, f-webp, ...)", src.Format))
 		}

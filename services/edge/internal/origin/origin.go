@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -33,6 +32,7 @@ import (
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/hostmatch"
 	"pictor/services/internal/netguard"
+	"pictor/services/internal/sniff"
 )
 
 // Config holds the fetch limits (DESIGN §5).
@@ -115,7 +115,7 @@ type Result struct {
 	// Body is nil when NotModified. It comes from bufpool: whoever holds
 	// the last reference may give it back with bufpool.Put.
 	Body         []byte
-	Format       Format
+	Format       sniff.Format
 	ETag         string
 	LastModified string
 	CacheControl string
@@ -142,38 +142,15 @@ type Fetcher struct {
 // errFetchTimeout is the cause of a fetch that ran past FetchTimeout.
 var errFetchTimeout = errors.New("origin fetch timeout")
 
-// errBlocked marks a dial refused by the SSRF guard.
-var errBlocked = errors.New("address not allowed")
-
 // New returns a Fetcher. Its transport ignores proxy settings from the
 // environment: with a proxy the dialer would only ever see the proxy's
 // address and the SSRF guard would check the wrong thing.
 func New(cfg Config) *Fetcher {
-	guard := cfg.Guard
-	if guard == nil {
-		guard = netguard.Check
-	}
 	dialer := &net.Dialer{
 		Timeout:   cfg.ConnectTimeout,
 		KeepAlive: 30 * time.Second,
 		Resolver:  cfg.Resolver,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			if cfg.AllowPrivate {
-				return nil
-			}
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return fmt.Errorf("dial %s: %w", address, err)
-			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil {
-				return fmt.Errorf("dial %s: %w", address, errBlocked)
-			}
-			if reason := guard(ip); reason != "" {
-				return fmt.Errorf("dial %s (%s): %w", address, reason, errBlocked)
-			}
-			return nil
-		},
+		Control:   netguard.DialControl(cfg.AllowPrivate, cfg.Guard),
 	}
 	transport := &http.Transport{
 		Proxy:                 nil,
@@ -316,8 +293,8 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		}
 		return nil, classify(parent, src, err)
 	}
-	format := Sniff(body)
-	if format == Unknown {
+	format := sniff.Sniff(body)
+	if format == sniff.Unknown {
 		lease.Release()
 		return nil, errkind.New(errkind.BadGateway, "origin_not_image",
 			fmt.Sprintf("origin %s did not return an image", src.ID))
@@ -476,7 +453,7 @@ func classify(parent context.Context, src Source, err error) error {
 	}
 	var netErr net.Error
 	switch {
-	case errors.Is(err, errBlocked):
+	case errors.Is(err, netguard.ErrBlocked):
 		return errkind.Wrap(errkind.BadGateway, "origin_address_blocked",
 			fmt.Sprintf("origin %s resolves to an address that is not allowed", src.ID), err)
 	case errors.Is(err, errFetchTimeout), errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

@@ -23,6 +23,7 @@ import (
 	"pictor/services/edge/internal/membudget"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/netguard"
+	"pictor/services/internal/sniff"
 )
 
 func testJPEG(t testing.TB) []byte {
@@ -117,7 +118,7 @@ func TestFetchWalk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.SourceID != tc.wantFrom || res.Format != JPEG {
+			if res.SourceID != tc.wantFrom || res.Format != sniff.JPEG {
 				t.Fatalf("got source %s format %s, want %s jpeg", res.SourceID, res.Format, tc.wantFrom)
 			}
 		})
@@ -227,34 +228,6 @@ func TestFetchBadCertificate(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Fatalf("%d requests reached the origin", n)
-	}
-}
-
-func TestSniff(t *testing.T) {
-	cases := []struct {
-		name string
-		in   []byte
-		want Format
-	}{
-		{"jpeg", testJPEG(t), JPEG},
-		{"png", []byte("\x89PNG\r\n\x1a\n\x00\x00"), PNG},
-		{"gif", []byte("GIF89a...."), GIF},
-		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), WebP},
-		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00"), AVIF},
-		{"svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), SVG},
-		{"pdf", []byte("%PDF-1.7"), PDF},
-		{"truetype font", []byte("\x00\x01\x00\x00\x00\x10\x01\x00"), TrueType},
-		{"opentype font", []byte("OTTO\x00\x0b\x00\x80"), OpenType},
-		{"html", []byte("<!doctype html><html>"), Unknown},
-		{"empty", nil, Unknown},
-		{"text", []byte("hello world"), Unknown},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := Sniff(tc.in); got != tc.want {
-				t.Fatalf("Sniff = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

@@ -1,4 +1,7 @@
-package origin
+// Package sniff tells an image's format from its leading bytes, the one
+// rule both the edge (what an origin sent) and the control plane (what an
+// origin test fetched) go by; Content-Type from an origin is not trusted.
+package sniff
 
 import "bytes"
 
