@@ -33,10 +33,14 @@ PACKAGES=(
 )
 
 # make bench also needs a reference static server; it is installed only
-# then, since Debian's nginx starts a service on :80.
-if [[ ${1:-} == --bench ]]; then
-	PACKAGES+=(nginx-light)
-fi
+# then, since Debian's nginx starts a service on :80. make test also needs
+# an S3-compatible server (SeaweedFS, built from source below); make run
+# does not.
+WANT_WEED=0
+case ${1:-} in
+--bench) PACKAGES+=(nginx-light) ;;
+--test) WANT_WEED=1 ;;
+esac
 
 started=$SECONDS
 
@@ -104,6 +108,26 @@ install_plugin() {
 	INSTALLED_SOMETHING=1
 }
 
+# install_weed builds SeaweedFS's weed (Apache-2.0) at the version
+# services/internal/s3test names, into the user cache where s3test looks:
+# Debian ships no S3 server, and weed's go.mod has replace directives, so
+# `go install pkg@version` refuses it and it is built inside its module.
+# The first build takes minutes; later runs find it.
+install_weed() {
+	local version dest dir
+	version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$ROOT/services/internal/s3test/s3test.go")
+	[[ -n $version ]] || die "no SeaweedFS version in services/internal/s3test/s3test.go"
+	dest=${XDG_CACHE_HOME:-$HOME/.cache}/pictor/weed-$version/weed
+	[[ -x $dest ]] && return 0
+	msg "building SeaweedFS weed $version (S3-compatible server for the tests; a few minutes, once)"
+	dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/seaweedfs/seaweedfs@$version" | jq -r .Dir)
+	[[ -d $dir ]] || die "could not download github.com/seaweedfs/seaweedfs@$version"
+	mkdir -p "$(dirname "$dest")"
+	(cd "$dir" && GOWORK=off GOFLAGS=-mod=mod go build -trimpath -o "$dest.tmp" ./weed) || die "building weed failed"
+	mv "$dest.tmp" "$dest"
+	INSTALLED_SOMETHING=1
+}
+
 # install_web_deps: npm ci for the dashboard once web/package-lock.json
 # exists, again whenever the lock file changes (a checksum in .dev records
 # the last install) or node_modules is gone.
@@ -137,6 +161,9 @@ install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go \
 install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
 install_web_deps
+if ((WANT_WEED)); then
+	install_weed
+fi
 
 if ((INSTALLED_SOMETHING)); then
 	msg "done in $((SECONDS - started))s: $GO_VERSION, node $NODE_VERSION, ${#PACKAGES[@]} system packages, protoc plugins in .dev/bin"

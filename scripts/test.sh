@@ -257,7 +257,7 @@ summary() {
 
 # ---------------------------------------------------------------- run
 
-step bootstrap "$SCRIPTS/bootstrap.sh"
+step bootstrap "$SCRIPTS/bootstrap.sh" --test
 if [[ ${STEP_RESULTS[-1]} != PASS ]]; then
 	summary || true
 	die "bootstrap failed; nothing else can run"

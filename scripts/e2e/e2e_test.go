@@ -31,6 +31,7 @@ import (
 
 	"pictor/services/internal/pgtest"
 	"pictor/services/internal/redistest"
+	"pictor/services/internal/s3test"
 	"pictor/services/internal/signing"
 )
 
@@ -568,6 +569,48 @@ func TestImageThroughEdge(t *testing.T) {
 		checkJPEG(t, get(t, edgeURL+"/"+account+"/proxy/tr:w-320/photos/generated.jpg"), 320, 1200, 800)
 		if r := get(t, edgeURL+"/"+account+"/proxy/tr:w-300/"+origin.URL+"/photos/generated.jpg"); r.status != http.StatusForbidden {
 			t.Errorf("a host not allowed: HTTP %d %s, want 403", r.status, truncate(r.body))
+		}
+	})
+	t.Run("S3-compatible origin", func(t *testing.T) {
+		store := s3test.Start(t)
+		store.Put(t, "e2e-images", "site/photos/generated.jpg", generated)
+		const secret = s3test.SecretKey
+		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
+			"type": "S3_COMPATIBLE", "name": "E2E bucket", "bucket": "e2e-images", "prefix": "site",
+			"accessKey": s3test.AccessKey, "secretKey": secret, "endpoint": store.Endpoint, "s3ForcePathStyle": true,
+		}, basic)
+		var bucket struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(r.body, &bucket); err != nil || r.status != http.StatusCreated || bucket.ID == "" {
+			t.Fatalf("create S3-compatible origin: HTTP %d %s", r.status, truncate(r.body))
+		}
+		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
+			"description": "E2E bucket", "urlPrefix": "bucket", "origins": []string{bucket.ID, originResp.ID},
+		}, basic)
+		if r.status != http.StatusCreated && r.status != http.StatusOK {
+			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
+		}
+		waitStatusFunc(t, func(n int) string {
+			return fmt.Sprintf("%s/%s/bucket/tr:w-300/photos/generated.jpg?e2e-probe=%d", edgeURL, account, n)
+		}, http.StatusOK, 30*time.Second, edge, cp)
+		checkJPEG(t, get(t, edgeURL+"/"+account+"/bucket/tr:w-330/photos/generated.jpg"), 330, 1200, 800)
+		// What the bucket lacks comes from the endpoint's web server.
+		if r := get(t, edgeURL+"/"+account+"/bucket/tr:w-340/photos/real.jpg"); r.status != http.StatusOK && realPhoto != "" {
+			t.Errorf("fallback to the web server: HTTP %d %s", r.status, truncate(r.body))
+		}
+		// The secret is in no API answer, log line or metric.
+		listed := do(t, http.MethodGet, cpURL+"/v1/accounts/origins", nil, basic)
+		metrics := get(t, edgeURL+"/metrics")
+		for what, text := range map[string]string{"the origins list": string(listed.body), "the edge's metrics": string(metrics.body)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the S3 secret key appears in %s", what)
+			}
+		}
+		for _, p := range []*proc{cp, edge} {
+			if logText, err := os.ReadFile(p.logPath); err != nil || strings.Contains(string(logText), secret) {
+				t.Errorf("the S3 secret key appears in the %s log (%v)", p.name, err)
+			}
 		}
 	})
 	t.Run("URLs built by ImageKit's SDKs", func(t *testing.T) {

@@ -528,6 +528,39 @@ await step('a web-proxy origin with allowed hosts; an endpoint using it is advis
   await heading('URL-endpoints').waitFor();
 });
 
+await step('an S3-compatible origin through the wizard', async () => {
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  await page.goto(DASH + '/origins');
+  await heading('Origins').waitFor();
+  await page.getByRole('button', { name: 'Add origin' }).click();
+  await heading('Add origin').waitFor();
+  await page.getByLabel('S3-compatible storage').check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Origin name').fill('Bucket');
+  // exact: "Folder inside the bucket" contains "bucket" too.
+  await page.getByLabel('Bucket', { exact: true }).fill('images');
+  await page.getByLabel('Folder inside the bucket').fill('site');
+  await page.getByLabel('Access key').fill('AKIDEXAMPLE');
+  await page.getByLabel('Secret key').fill(secret);
+  await page.getByLabel('Endpoint', { exact: true }).fill('http://127.0.0.1:9'); // never contacted
+  assert.equal(await page.getByLabel('Path-style addressing').isChecked(), true);
+  await page.getByRole('button', { name: 'Add origin' }).click();
+  await page.getByText('Added origin “Bucket”.').waitFor();
+  await page.getByRole('cell', { name: 's3://images/site on 127.0.0.1:9', exact: true }).waitFor();
+  const { body } = await api('GET', '/v1/accounts/origins');
+  const bucket = body.find((o) => o.name === 'Bucket');
+  assert.equal(bucket.type, 'S3_COMPATIBLE');
+  assert.equal(bucket.bucket, 'images');
+  assert.equal(bucket.prefix, 'site');
+  assert.equal(bucket.endpoint, 'http://127.0.0.1:9');
+  assert.equal(bucket.s3ForcePathStyle, true);
+  assert.equal(bucket.baseUrl, undefined);
+  assert.ok(!('secretKey' in bucket), 'the API returned the secret key');
+  assert.ok(!JSON.stringify(body).includes(secret), 'the origins list contains the secret key');
+  assert.ok(!(await page.content()).includes(secret), 'the page contains the secret key');
+  await screenshot('origins-s3-compatible');
+});
+
 await step('an unknown page and an API error never leave a blank page', async () => {
   await page.goto(DASH + '/no-such-page');
   await heading('Page not found').waitFor();

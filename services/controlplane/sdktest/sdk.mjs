@@ -94,9 +94,72 @@ await check('origins.list', async () => {
 });
 await check('origins.create refuses an unsupported type with 400', async () => {
   await assert.rejects(
-    client.accounts.origins.create({ type: 'S3', name: 'S3', bucket: 'b', accessKey: 'a', secretKey: 's' }),
+    client.accounts.origins.create({
+      type: 'AZURE_BLOB',
+      name: 'Azure',
+      accountName: 'acct',
+      container: 'images',
+      sasToken: 'sv=2024',
+    }),
     (err) => err instanceof BadRequestError && err.error?.field === 'type',
   );
+});
+
+// An S3_COMPATIBLE origin as the SDK sends it. The secret key is stored
+// encrypted and never comes back; an update without it keeps it.
+await check('origins S3_COMPATIBLE: create, get, list, update, delete', async () => {
+  const secretKey = 'sdk-Secret/Key+0123456789';
+  const bucket = await client.accounts.origins.create({
+    type: 'S3_COMPATIBLE',
+    name: 'MinIO',
+    bucket: 'sdk-images',
+    prefix: 'originals/',
+    accessKey: 'sdk-access',
+    secretKey,
+    endpoint: 'https://s3.example.com',
+    s3ForcePathStyle: true,
+  });
+  assert.match(bucket.id, hexId);
+  assert.deepEqual(bucket, {
+    id: bucket.id,
+    type: 'S3_COMPATIBLE',
+    name: 'MinIO',
+    bucket: 'sdk-images',
+    prefix: 'originals',
+    accessKey: 'sdk-access',
+    endpoint: 'https://s3.example.com',
+    s3ForcePathStyle: true,
+    forwardHostHeaderToOrigin: false,
+    includeCanonicalHeader: false,
+    baseUrlForCanonicalHeader: '',
+  });
+  assert.equal('secretKey' in bucket, false);
+  assert.equal('baseUrl' in bucket, false);
+  assert.deepEqual(await client.accounts.origins.get(bucket.id), bucket);
+  const listed = (await client.accounts.origins.list()).find((o) => o.id === bucket.id);
+  assert.deepEqual(listed, bucket);
+  const updated = await client.accounts.origins.update(bucket.id, {
+    type: 'S3_COMPATIBLE',
+    name: 'MinIO 2',
+    bucket: 'sdk-images-2',
+    accessKey: 'sdk-access-2',
+    secretKey: '',
+    endpoint: 'https://minio.example.com:9000',
+  });
+  assert.equal(updated.name, 'MinIO 2');
+  assert.equal(updated.bucket, 'sdk-images-2');
+  assert.equal(updated.prefix, '');
+  assert.equal(updated.endpoint, 'https://minio.example.com:9000');
+  assert.equal(updated.s3ForcePathStyle, false);
+  assert.equal('secretKey' in updated, false);
+  for (const o of [bucket, listed, updated]) {
+    assert.equal(JSON.stringify(o).includes(secretKey), false, 'the secret key never comes back');
+  }
+  await assert.rejects(
+    client.accounts.origins.create({ type: 'S3', name: 'S3', bucket: 'sdk-images', accessKey: 'a', secretKey: '' }),
+    (err) => err instanceof BadRequestError && err.error?.field === 'secretKey',
+  );
+  assert.equal(await client.accounts.origins.delete(bucket.id), null);
 });
 
 // A WEB_PROXY origin as the SDK sends it: no baseUrl, in the request or

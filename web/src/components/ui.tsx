@@ -1,7 +1,11 @@
-import { useId, useState, type ReactNode, type InputHTMLAttributes } from 'react';
+import { useId, useLayoutEffect, useRef, useState, type ReactNode, type InputHTMLAttributes } from 'react';
 import { ApiError } from '../lib/api';
 
-/** A labelled text input with its help and its error next to it. */
+/**
+ * A labelled text input with its help and its error next to it. A `secret` field (a password, a
+ * secret key) keeps its value out of the page's HTML: React would otherwise copy it into the
+ * input's value attribute.
+ */
 export function Field(
   props: {
     label: string;
@@ -9,18 +13,24 @@ export function Field(
     error?: string;
     value: string;
     onChange: (v: string) => void;
+    secret?: boolean;
   } & Omit<InputHTMLAttributes<HTMLInputElement>, 'value' | 'onChange'>,
 ) {
-  const { label, help, error, value, onChange, id: givenId, ...rest } = props;
+  const { label, help, error, value, onChange, secret, id: givenId, ...rest } = props;
   const autoId = useId();
   const id = givenId ?? autoId;
   const describedBy = [help ? `${id}-help` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  const ref = useRef<HTMLInputElement>(null);
+  // A secret input is uncontrolled: its value property follows `value`, never its attribute.
+  useLayoutEffect(() => {
+    if (secret && ref.current && ref.current.value !== value) ref.current.value = value;
+  }, [secret, value]);
   return (
     <div className={'field' + (error ? ' field-invalid' : '')}>
       <label htmlFor={id}>{label}</label>
       <input
         id={id}
-        value={value}
+        {...(secret ? { ref } : { value })}
         onChange={(e) => onChange(e.target.value)}
         aria-invalid={error ? true : undefined}
         aria-describedby={describedBy}

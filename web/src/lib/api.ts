@@ -22,19 +22,33 @@ export interface Me {
 
 export interface Origin {
   id: string;
-  /** WEB_FOLDER (a web server under baseUrl) or WEB_PROXY (the image path is the URL). */
+  /**
+   * WEB_FOLDER (a web server under baseUrl), WEB_PROXY (the image path is the URL),
+   * S3 (an Amazon S3 bucket) or S3_COMPATIBLE (a bucket on another S3 API endpoint).
+   */
   type: string;
   name: string;
-  /** Absent for a web proxy. */
+  /** Web server only. */
   baseUrl?: string;
   forwardHostHeaderToOrigin: boolean;
   includeCanonicalHeader: boolean;
   baseUrlForCanonicalHeader: string;
   /** Web proxy only (a Pictor extension): the hosts it may fetch from; empty means any public host. */
   allowedHosts?: string[];
+  /** S3 and S3-compatible only: the bucket. */
+  bucket?: string;
+  /** S3 and S3-compatible only: the folder (key prefix) inside the bucket, without a leading slash; may be empty. */
+  prefix?: string;
+  /** S3 and S3-compatible only: the access key id (the secret key is never returned). */
+  accessKey?: string;
+  /** S3-compatible only: the storage service's URL, e.g. https://s3.eu-central-1.wasabisys.com. */
+  endpoint?: string;
+  /** S3-compatible only: bucket in the path (endpoint/bucket/key) rather than in the host name. */
+  s3ForcePathStyle?: boolean;
 }
 
-export type OriginInput = Omit<Origin, 'id'>;
+/** An origin as sent (POST, PUT): an S3 origin's secret key goes only this way; empty on a PUT keeps the stored one. */
+export type OriginInput = Omit<Origin, 'id'> & { secretKey?: string };
 
 export interface UrlEndpoint {
   id: string;

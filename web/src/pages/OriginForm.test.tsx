@@ -23,7 +23,7 @@ function stubFetch(answer: Answer) {
 }
 
 /** The "Add origin" wizard at its second step, for the given type. */
-function renderDetails(type: 'Web server' | 'Web proxy' = 'Web server') {
+function renderDetails(type: 'Web server' | 'Web proxy' | 'Amazon S3' | 'S3-compatible storage' = 'Web server') {
   render(
     <MemoryRouter initialEntries={['/origins/new']}>
       <Routes>
@@ -136,5 +136,117 @@ describe('testing an origin before saving it', () => {
     expect(calls.map((c) => c.url)).toEqual(['/v1/accounts/origins/test']);
     expect(calls[0].body).toMatchObject({ type: 'WEB_PROXY', allowedHosts: [], path: 'https://images.example.com/a.png' });
     expect(calls[0].body).not.toHaveProperty('baseUrl');
+  });
+});
+
+describe('object-storage origins', () => {
+  const saved = {
+    id: 'o9', type: 'S3_COMPATIBLE', name: 'Bucket', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+    bucket: 'images', prefix: 'site', accessKey: 'AKIDEXAMPLE', endpoint: 'https://s3.example.net', s3ForcePathStyle: false,
+  };
+
+  it('adds an S3-compatible origin: bucket, folder, keys, endpoint and path-style addressing (on by default)', async () => {
+    const calls = stubFetch({ status: 201, body: saved });
+    renderDetails('S3-compatible storage');
+    expect(screen.getByText('Origin type: S3-compatible storage')).toBeTruthy();
+    expect(screen.queryByLabelText(/Base URL/)).toBeNull();
+    expect(screen.queryByLabelText(/Allowed hosts/)).toBeNull();
+    expect(screen.queryByLabelText(/Forward the Host header/)).toBeNull();
+    const pathStyle = screen.getByLabelText('Path-style addressing') as HTMLInputElement;
+    expect(pathStyle.checked).toBe(true);
+    const secret = screen.getByLabelText('Secret key') as HTMLInputElement;
+    expect(secret.type).toBe('password');
+    expect(secret.getAttribute('autocomplete')).toBe('off');
+    expect(secret.required).toBe(true);
+    expect((screen.getByLabelText('Bucket') as HTMLInputElement).required).toBe(true);
+    expect((screen.getByLabelText('Folder inside the bucket') as HTMLInputElement).required).toBe(false);
+    fireEvent.change(screen.getByLabelText('Origin name'), { target: { value: 'Bucket' } });
+    fireEvent.change(screen.getByLabelText('Bucket'), { target: { value: 'images' } });
+    fireEvent.change(screen.getByLabelText('Folder inside the bucket'), { target: { value: 'site' } });
+    fireEvent.change(screen.getByLabelText('Access key'), { target: { value: 'AKIDEXAMPLE' } });
+    fireEvent.change(secret, { target: { value: 'wJalrXUtnFEMI/K7MDENG' } });
+    fireEvent.change(screen.getByLabelText('Endpoint'), { target: { value: 'https://s3.example.net' } });
+    fireEvent.click(pathStyle);
+    // The secret never reaches the page's HTML (React would copy a controlled value into the attribute).
+    expect(document.body.innerHTML).not.toContain('wJalrXUtnFEMI');
+    expect(secret.value).toBe('wJalrXUtnFEMI/K7MDENG');
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    await screen.findByText('Origins list');
+    expect(calls).toEqual([
+      {
+        url: '/v1/accounts/origins',
+        method: 'POST',
+        body: {
+          type: 'S3_COMPATIBLE',
+          name: 'Bucket',
+          forwardHostHeaderToOrigin: false,
+          includeCanonicalHeader: false,
+          baseUrlForCanonicalHeader: '',
+          bucket: 'images',
+          prefix: 'site',
+          accessKey: 'AKIDEXAMPLE',
+          secretKey: 'wJalrXUtnFEMI/K7MDENG',
+          endpoint: 'https://s3.example.net',
+          s3ForcePathStyle: false,
+        },
+      },
+    ]);
+  });
+
+  it('adds an Amazon S3 origin without an endpoint', async () => {
+    const calls = stubFetch({ status: 201, body: { ...saved, type: 'S3', endpoint: undefined, s3ForcePathStyle: undefined } });
+    renderDetails('Amazon S3');
+    expect(screen.queryByLabelText('Endpoint')).toBeNull();
+    expect(screen.queryByLabelText('Path-style addressing')).toBeNull();
+    fireEvent.change(screen.getByLabelText('Bucket'), { target: { value: 'images' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    await screen.findByText('Origins list');
+    expect(calls[0].body).toMatchObject({ type: 'S3', bucket: 'images', prefix: '' });
+    for (const f of ['baseUrl', 'allowedHosts', 'endpoint', 's3ForcePathStyle', 'secretKey']) expect(calls[0].body).not.toHaveProperty(f);
+  });
+
+  it.each([
+    ['bucket', 'Bucket'],
+    ['prefix', 'Folder inside the bucket'],
+    ['accessKey', 'Access key'],
+    ['secretKey', 'Secret key'],
+    ['endpoint', 'Endpoint'],
+  ])('shows a 400 about %s next to its input', async (field, label) => {
+    stubFetch({ status: 400, body: { message: `${field} is wrong`, field } });
+    renderDetails('S3-compatible storage');
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    await screen.findByText(`${field} is wrong`);
+    const input = screen.getByLabelText(label);
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    expect(input.getAttribute('aria-describedby')).toContain(`${input.id}-error`);
+    // Not repeated in the error box above the buttons.
+    expect(screen.getAllByRole('alert')).toHaveLength(1);
+  });
+
+  it('edits an S3-compatible origin keeping its secret key when left empty', async () => {
+    const calls = stubFetch({ status: 200, body: saved });
+    render(
+      <MemoryRouter initialEntries={['/origins/o9/edit']}>
+        <Routes>
+          <Route path="/origins/:id/edit" element={<OriginFormPage />} />
+          <Route path="/origins" element={<p>Origins list</p>} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    const bucket = (await screen.findByLabelText('Bucket')) as HTMLInputElement;
+    expect(bucket.value).toBe('images');
+    expect((screen.getByLabelText('Endpoint') as HTMLInputElement).value).toBe('https://s3.example.net');
+    expect((screen.getByLabelText('Path-style addressing') as HTMLInputElement).checked).toBe(false);
+    const secret = screen.getByLabelText('Secret key') as HTMLInputElement;
+    expect(secret.value).toBe('');
+    expect(secret.required).toBe(false);
+    expect(screen.getByText('Leave empty to keep the current secret key.')).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Folder inside the bucket'), { target: { value: 'site/v2' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save origin' }));
+    await screen.findByText('Origins list');
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /v1/accounts/origins/o9', 'PUT /v1/accounts/origins/o9']);
+    const { id: _id, ...expected } = saved;
+    void _id;
+    expect(calls[1].body).toEqual({ ...expected, prefix: 'site/v2' });
   });
 });

@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError, fieldErrors, get, post, put, type Origin, type OriginInput } from '../lib/api';
 import { useLoad, useTitle } from '../lib/hooks';
 import { describeOriginTest, type OriginTestResult } from '../lib/originTest';
+import { isObjectStorage } from '../lib/origin';
 import { Checkbox, ErrorBox, Field, Loading, PageHeader } from '../components/ui';
 
 const blank: OriginInput = {
@@ -13,23 +14,58 @@ const blank: OriginInput = {
   includeCanonicalHeader: false,
   baseUrlForCanonicalHeader: '',
   allowedHosts: [],
+  bucket: '',
+  prefix: '',
+  accessKey: '',
+  secretKey: '',
+  endpoint: '',
+  // Most S3-compatible services (MinIO, self-hosted ones) want the bucket in the path.
+  s3ForcePathStyle: true,
 };
 
-/** The request body for the origin's type: a web proxy has no base URL, a web server no host list. */
+/** The wizard's names for the origin types. */
+const typeLabels: Record<string, string> = {
+  WEB_FOLDER: 'Web server',
+  WEB_PROXY: 'Web proxy',
+  S3: 'Amazon S3',
+  S3_COMPATIBLE: 'S3-compatible storage',
+};
+
+/**
+ * The request body for the origin's type, with only that type's fields: a web server has a base URL,
+ * a web proxy its host list, an S3 origin its bucket, folder and keys (an S3-compatible one also its
+ * endpoint and addressing style). An empty secret key is left out: on an edit the stored one stays.
+ */
 export function originBody(form: OriginInput, hostsText: string): OriginInput {
-  const base = { ...form, baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '' };
+  const { baseUrl, allowedHosts: _h, bucket, prefix, accessKey, secretKey, endpoint, s3ForcePathStyle, ...common } = form;
+  void _h;
+  const base = { ...common, baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '' };
   if (form.type === 'WEB_PROXY') {
-    const { baseUrl: _b, ...rest } = base;
-    void _b;
     const allowedHosts = hostsText
       .split(/[\s,]+/)
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
-    return { ...rest, forwardHostHeaderToOrigin: false, allowedHosts };
+    return { ...base, forwardHostHeaderToOrigin: false, allowedHosts };
   }
-  const { allowedHosts: _h, ...rest } = base;
-  void _h;
-  return rest;
+  if (isObjectStorage(form.type)) {
+    const secret = (secretKey ?? '').trim();
+    const body: OriginInput = {
+      ...base,
+      // The storage service's signed requests name its own host.
+      forwardHostHeaderToOrigin: false,
+      bucket: (bucket ?? '').trim(),
+      // A key prefix inside the bucket: no leading slash.
+      prefix: (prefix ?? '').trim().replace(/^\/+/, ''),
+      accessKey: (accessKey ?? '').trim(),
+      ...(secret ? { secretKey: secret } : {}),
+    };
+    if (form.type === 'S3_COMPATIBLE') {
+      body.endpoint = (endpoint ?? '').trim();
+      body.s3ForcePathStyle = s3ForcePathStyle ?? false;
+    }
+    return body;
+  }
+  return { ...base, baseUrl: baseUrl ?? '' };
 }
 
 /** Add origin (a two-step wizard: type, then details) and edit origin. */
@@ -84,6 +120,8 @@ export function OriginFormPage() {
   };
 
   const proxy = form.type === 'WEB_PROXY';
+  const storage = isObjectStorage(form.type);
+  const compatible = form.type === 'S3_COMPATIBLE';
   const testBody = { ...originBody(form, hostsText), path: testPath.trim() };
   const testKey = JSON.stringify(testBody);
 
@@ -111,7 +149,12 @@ export function OriginFormPage() {
   const fe = fieldErrors(error);
   // Errors about a field shown on the form appear next to it; any other above the buttons
   // (a test's, under the test button).
-  const shownFields = ['name', proxy ? 'allowedHosts' : 'baseUrl', 'path', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
+  const typeFields = proxy
+    ? ['allowedHosts']
+    : storage
+      ? ['bucket', 'prefix', 'accessKey', 'secretKey', ...(compatible ? ['endpoint'] : [])]
+      : ['baseUrl'];
+  const shownFields = ['name', ...typeFields, 'path', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
   const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
   const testOutcome = tested && tested.key === testKey ? describeOriginTest(tested.result) : null;
 
@@ -158,7 +201,28 @@ export function OriginFormPage() {
                 <span className="muted"> — images anywhere on the web: the whole image URL goes after the URL-endpoint.</span>
               </label>
             </div>
-            <p className="muted">Storage buckets (S3, Google Cloud Storage, Azure) are not supported by Pictor yet; serve them through a web server URL instead.</p>
+            <div className="choice">
+              <input type="radio" id="type-s3" name="type" value="S3" checked={form.type === 'S3'} onChange={() => set('type')('S3')} />
+              <label htmlFor="type-s3">
+                <strong>Amazon S3</strong>
+                <span className="muted"> — a bucket in AWS, read with an access key.</span>
+              </label>
+            </div>
+            <div className="choice">
+              <input
+                type="radio"
+                id="type-s3-compatible"
+                name="type"
+                value="S3_COMPATIBLE"
+                checked={form.type === 'S3_COMPATIBLE'}
+                onChange={() => set('type')('S3_COMPATIBLE')}
+              />
+              <label htmlFor="type-s3-compatible">
+                <strong>S3-compatible storage</strong>
+                <span className="muted"> — a bucket on another service with the S3 API, e.g. Wasabi, Cloudflare R2, DigitalOcean Spaces or MinIO.</span>
+              </label>
+            </div>
+            <p className="muted">Azure Blob Storage and Google Cloud Storage are not supported by Pictor yet; serve them through a web server URL instead.</p>
           </fieldset>
           <div className="form-actions">
             <button type="submit">Continue</button>
@@ -176,7 +240,7 @@ export function OriginFormPage() {
       <PageHeader title={editing ? `Edit origin` : 'Add origin'} />
       {!editing && (
         <ol className="steps" aria-label="Steps">
-          <li>Origin type: {proxy ? 'Web proxy' : 'Web server'}</li>
+          <li>Origin type: {typeLabels[form.type] ?? form.type}</li>
           <li aria-current="step">Details</li>
         </ol>
       )}
@@ -204,6 +268,93 @@ export function OriginFormPage() {
               </p>
             )}
           </div>
+        ) : storage ? (
+          <>
+            <Field
+              label="Bucket"
+              required
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.bucket ?? ''}
+              onChange={set('bucket')}
+              error={fe.bucket}
+              placeholder="my-images"
+              help={compatible ? 'The bucket’s name on the storage service.' : 'The bucket’s name in Amazon S3 (any region).'}
+            />
+            <Field
+              label="Folder inside the bucket"
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.prefix ?? ''}
+              onChange={set('prefix')}
+              error={fe.prefix}
+              placeholder="images/originals"
+              help={
+                <>
+                  Optional. With <code>images/originals</code>, <code>/rest-of-the-path.jpg</code> on your URL-endpoint reads the key{' '}
+                  <code>images/originals/rest-of-the-path.jpg</code>; left empty, the whole bucket is served.
+                </>
+              }
+            />
+            {compatible && (
+              <>
+                <Field
+                  label="Endpoint"
+                  required
+                  type="url"
+                  inputMode="url"
+                  autoComplete="off"
+                  spellCheck={false}
+                  value={form.endpoint ?? ''}
+                  onChange={set('endpoint')}
+                  error={fe.endpoint}
+                  placeholder="https://s3.eu-central-1.wasabisys.com"
+                  help={
+                    <>
+                      The storage service’s S3 API URL, e.g. <code>https://s3.eu-central-1.wasabisys.com</code>.
+                    </>
+                  }
+                />
+                <Checkbox
+                  label="Path-style addressing"
+                  checked={form.s3ForcePathStyle ?? false}
+                  onChange={set('s3ForcePathStyle')}
+                  help={
+                    <>
+                      Ask for <code>endpoint/bucket/key</code> rather than <code>bucket.endpoint/key</code>: needed by MinIO and most self-hosted storage.
+                    </>
+                  }
+                />
+              </>
+            )}
+            <Field
+              label="Access key"
+              required
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.accessKey ?? ''}
+              onChange={set('accessKey')}
+              error={fe.accessKey}
+              placeholder="AKIAIOSFODNN7EXAMPLE"
+              help="The access key ID of a key that can read the bucket."
+            />
+            <Field
+              label="Secret key"
+              required={!editing}
+              type="password"
+              secret
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.secretKey ?? ''}
+              onChange={set('secretKey')}
+              error={fe.secretKey}
+              help={editing ? 'Leave empty to keep the current secret key.' : 'Stored encrypted and never shown again.'}
+            />
+          </>
         ) : (
           <Field
             label="Base URL"
@@ -244,7 +395,7 @@ export function OriginFormPage() {
               help="The canonical URL is this base URL followed by the image path."
             />
           )}
-          {!proxy && (
+          {form.type === 'WEB_FOLDER' && (
             <Checkbox
               label="Forward the Host header to the origin"
               checked={form.forwardHostHeaderToOrigin}
@@ -258,6 +409,11 @@ export function OriginFormPage() {
           <p className="field-help" id="origin-test-help">
             {proxy ? (
               <>Fetch an image URL the way this proxy would, before you save it: the host must be one of the allowed hosts.</>
+            ) : storage ? (
+              <>
+                Fetch one image the way this origin would, before you save it: the path goes after the folder inside the bucket, as it goes after your
+                URL-endpoint.
+              </>
             ) : (
               <>
                 Fetch one image the way this origin would, before you save it: the path goes after the base URL, as it goes after your

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { ApiError, del, get, type Origin, type UrlEndpoint } from '../lib/api';
-import { originSource, originTypeName } from '../lib/origin';
+import { isObjectStorage, originSource, originTypeName, s3Location } from '../lib/origin';
 import { useLoad, useTitle } from '../lib/hooks';
 import { ConfirmButton, CopyButton, ErrorBox, Loading, Notice, PageHeader } from '../components/ui';
 
@@ -18,8 +18,12 @@ export function exampleMapping(origin: Origin, endpoint: UrlEndpoint) {
     const from = `https://${host}/rest-of-the-path.jpg`;
     return { from, to: endpoint.urlEndpoint.replace(/\/+$/, '') + '/' + from };
   }
-  const from = (origin.baseUrl ?? '').replace(/\/+$/, '') + '/rest-of-the-path.jpg';
   const to = endpoint.urlEndpoint.replace(/\/+$/, '') + '/rest-of-the-path.jpg';
+  if (isObjectStorage(origin.type)) {
+    // A bucket: the path after the endpoint is the key after the folder.
+    return { from: s3Location(origin) + '/rest-of-the-path.jpg', to };
+  }
+  const from = (origin.baseUrl ?? '').replace(/\/+$/, '') + '/rest-of-the-path.jpg';
   return { from, to };
 }
 
@@ -74,7 +78,7 @@ export function OriginsPage() {
           Add origin
         </button>
       </PageHeader>
-      <p className="lead">An origin is a web server that already serves your images. Pictor fetches an image from it the first time someone asks for it, then transforms and caches it.</p>
+      <p className="lead">An origin is where your images already live: a web server, or an Amazon S3 or S3-compatible bucket. Pictor fetches an image from it the first time someone asks for it, then transforms and caches it.</p>
       {welcomeKey && (
         <Notice kind="success" onDismiss={() => setWelcomeKey('')}>
           <p>
@@ -98,7 +102,7 @@ export function OriginsPage() {
         <ErrorBox error={load.error} onRetry={load.reload} title="Could not load origins" />
       ) : origins.length === 0 ? (
         <div className="empty">
-          <p>No origins yet. Add the web server your images live on, and Pictor serves them resized at once.</p>
+          <p>No origins yet. Add the web server or bucket your images live on, and Pictor serves them resized at once.</p>
           <button type="button" onClick={() => navigate('/origins/new')}>
             Add your first origin
           </button>
@@ -112,7 +116,7 @@ export function OriginsPage() {
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Type</th>
-                  <th scope="col">Base URL</th>
+                  <th scope="col">Source</th>
                   <th scope="col">Options</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
@@ -124,7 +128,7 @@ export function OriginsPage() {
                   <tr key={o.id}>
                     <td data-label="Name">{o.name}</td>
                     <td data-label="Type">{originTypeName(o.type)}</td>
-                    <td data-label="Base URL" className="mono break">
+                    <td data-label="Source" className="mono break">
                       {originSource(o)}
                     </td>
                     <td data-label="Options">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exampleMapping } from './Origins';
-import { originSource } from '../lib/origin';
+import { originSource, originTypeName } from '../lib/origin';
 import { originBody } from './OriginForm';
 import type { Origin, OriginInput, UrlEndpoint } from '../lib/api';
 
@@ -10,6 +10,14 @@ const folder: Origin = {
   includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
 };
 const proxy: Origin = { ...folder, id: 'o2', type: 'WEB_PROXY', baseUrl: undefined, allowedHosts: ['*.cdn.example.net'] };
+const s3: Origin = {
+  id: 'o3', type: 'S3', name: 'bucket', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+  bucket: 'images', prefix: 'site/originals', accessKey: 'AKIDEXAMPLE',
+};
+const compatible: Origin = { ...s3, id: 'o4', type: 'S3_COMPATIBLE', endpoint: 'https://s3.example.net', s3ForcePathStyle: true };
+/** An origin as the form holds it: without its id. */
+const input = ({ id: _id, ...rest }: Origin): OriginInput => (void _id, rest);
+const s3Fields = ['bucket', 'prefix', 'accessKey', 'secretKey', 'endpoint', 's3ForcePathStyle'];
 
 describe('origins', () => {
   it('maps a web server path under the endpoint', () => {
@@ -41,5 +49,63 @@ describe('origins', () => {
     const body = originBody({ ...folder, allowedHosts: ['x.example'] }, 'ignored.example');
     expect(body.allowedHosts).toBeUndefined();
     expect(body.baseUrl).toBe('https://www.example.com/');
+  });
+  it('sends a web server or a web proxy without the S3 fields', () => {
+    const leftovers = { bucket: 'b', prefix: 'p', accessKey: 'AK', secretKey: 'SK', endpoint: 'https://s3.example.net', s3ForcePathStyle: true };
+    for (const type of ['WEB_FOLDER', 'WEB_PROXY']) {
+      const body = originBody({ ...folder, ...leftovers, type }, 'images.example.com');
+      for (const f of s3Fields) expect(body, `${type} ${f}`).not.toHaveProperty(f);
+    }
+  });
+  it('sends an S3 origin with its bucket and keys, without a base URL, hosts, endpoint or addressing style', () => {
+    const form: OriginInput = {
+      ...input(s3), baseUrl: 'https://www.example.com', allowedHosts: ['x.example'], forwardHostHeaderToOrigin: true,
+      bucket: ' images ', prefix: '/site/', accessKey: ' AKIDEXAMPLE ', secretKey: 'wJalrXUtnFEMI/K7MDENG', endpoint: 'https://s3.example.net', s3ForcePathStyle: true,
+    };
+    expect(originBody(form, 'ignored.example')).toEqual({
+      type: 'S3', name: 'bucket', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+      bucket: 'images', prefix: 'site/', accessKey: 'AKIDEXAMPLE', secretKey: 'wJalrXUtnFEMI/K7MDENG',
+    });
+  });
+  it('sends an S3-compatible origin with its endpoint and addressing style', () => {
+    const body = originBody({ ...input(compatible), baseUrl: '', allowedHosts: [], secretKey: 'SK', s3ForcePathStyle: false }, '');
+    expect(body).toEqual({
+      type: 'S3_COMPATIBLE', name: 'bucket', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+      bucket: 'images', prefix: 'site/originals', accessKey: 'AKIDEXAMPLE', secretKey: 'SK', endpoint: 'https://s3.example.net', s3ForcePathStyle: false,
+    });
+  });
+  it('leaves an empty secret key out, so that an edit keeps the stored one', () => {
+    expect(originBody({ ...compatible, secretKey: '' }, '')).not.toHaveProperty('secretKey');
+    expect(originBody({ ...s3, secretKey: '  ' }, '')).not.toHaveProperty('secretKey');
+    expect(originBody(s3, '')).not.toHaveProperty('secretKey');
+  });
+  it('keeps the canonical header of an S3 origin', () => {
+    const body = originBody({ ...s3, includeCanonicalHeader: true, baseUrlForCanonicalHeader: 'https://www.example.com' }, '');
+    expect(body.includeCanonicalHeader).toBe(true);
+    expect(body.baseUrlForCanonicalHeader).toBe('https://www.example.com');
+  });
+  it('names an S3 origin by its bucket and folder, and an S3-compatible one also by its endpoint host', () => {
+    expect(originSource(s3)).toBe('s3://images/site/originals');
+    expect(originSource({ ...s3, prefix: '' })).toBe('s3://images');
+    expect(originSource({ ...s3, prefix: 'site/' })).toBe('s3://images/site');
+    expect(originSource(compatible)).toBe('s3://images/site/originals on s3.example.net');
+    expect(originSource({ ...compatible, prefix: '', endpoint: 'http://127.0.0.1:9000/' })).toBe('s3://images on 127.0.0.1:9000');
+  });
+  it('names the origin types', () => {
+    expect(originTypeName('WEB_FOLDER')).toBe('Web server');
+    expect(originTypeName('WEB_PROXY')).toBe('Web proxy');
+    expect(originTypeName('S3')).toBe('Amazon S3');
+    expect(originTypeName('S3_COMPATIBLE')).toBe('S3-compatible');
+    expect(originTypeName('AZURE_BLOB')).toBe('AZURE_BLOB');
+  });
+  it('maps a key in the bucket folder under the endpoint', () => {
+    expect(exampleMapping(s3, endpoint)).toEqual({
+      from: 's3://images/site/originals/rest-of-the-path.jpg',
+      to: 'https://edge.example/demo/rest-of-the-path.jpg',
+    });
+    expect(exampleMapping({ ...compatible, prefix: '' }, endpoint)).toEqual({
+      from: 's3://images/rest-of-the-path.jpg',
+      to: 'https://edge.example/demo/rest-of-the-path.jpg',
+    });
   });
 });

@@ -621,8 +621,9 @@ func (x *SigningKey) GetSecret() string {
 type Origin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// "WEB_FOLDER" (a web server under base_url) or "WEB_PROXY" (the image
-	// path is itself an absolute http(s) URL; base_url is empty).
+	// "WEB_FOLDER" (a web server under base_url), "WEB_PROXY" (the image
+	// path is itself an absolute http(s) URL; base_url is empty), "S3" or
+	// "S3_COMPATIBLE" (a bucket; base_url is empty).
 	Type                      string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	Name                      string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	BaseUrl                   string `protobuf:"bytes,4,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
@@ -631,9 +632,21 @@ type Origin struct {
 	BaseUrlForCanonicalHeader string `protobuf:"bytes,7,opt,name=base_url_for_canonical_header,json=baseUrlForCanonicalHeader,proto3" json:"base_url_for_canonical_header,omitempty"`
 	// WEB_PROXY only: the hosts it may fetch from ("images.example.com", or
 	// "*.example.com" for any subdomain); empty allows any public host.
-	AllowedHosts  []string `protobuf:"bytes,8,rep,name=allowed_hosts,json=allowedHosts,proto3" json:"allowed_hosts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AllowedHosts []string `protobuf:"bytes,8,rep,name=allowed_hosts,json=allowedHosts,proto3" json:"allowed_hosts,omitempty"`
+	// S3 and S3_COMPATIBLE: the bucket, the key prefix images live under,
+	// and the credentials requests are signed with (SigV4). The secret key
+	// travels only on the authenticated config stream, and the edge keeps
+	// it encrypted on disk like signing keys.
+	Bucket    string `protobuf:"bytes,9,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Prefix    string `protobuf:"bytes,10,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	AccessKey string `protobuf:"bytes,11,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
+	SecretKey string `protobuf:"bytes,12,opt,name=secret_key,json=secretKey,proto3" json:"secret_key,omitempty"`
+	// S3_COMPATIBLE only: the service's base URL and whether buckets are
+	// addressed in the path (https://host/bucket/key) rather than the host.
+	Endpoint         string `protobuf:"bytes,13,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	S3ForcePathStyle bool   `protobuf:"varint,14,opt,name=s3_force_path_style,json=s3ForcePathStyle,proto3" json:"s3_force_path_style,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Origin) Reset() {
@@ -720,6 +733,48 @@ func (x *Origin) GetAllowedHosts() []string {
 		return x.AllowedHosts
 	}
 	return nil
+}
+
+func (x *Origin) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *Origin) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *Origin) GetAccessKey() string {
+	if x != nil {
+		return x.AccessKey
+	}
+	return ""
+}
+
+func (x *Origin) GetSecretKey() string {
+	if x != nil {
+		return x.SecretKey
+	}
+	return ""
+}
+
+func (x *Origin) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *Origin) GetS3ForcePathStyle() bool {
+	if x != nil {
+		return x.S3ForcePathStyle
+	}
+	return false
 }
 
 type Endpoint struct {
@@ -1027,7 +1082,7 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xbe\x02\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xf7\x03\n" +
 	"\x06Origin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
@@ -1036,7 +1091,16 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\x1dforward_host_header_to_origin\x18\x05 \x01(\bR\x19forwardHostHeaderToOrigin\x128\n" +
 	"\x18include_canonical_header\x18\x06 \x01(\bR\x16includeCanonicalHeader\x12@\n" +
 	"\x1dbase_url_for_canonical_header\x18\a \x01(\tR\x19baseUrlForCanonicalHeader\x12#\n" +
-	"\rallowed_hosts\x18\b \x03(\tR\fallowedHosts\"\xca\x02\n" +
+	"\rallowed_hosts\x18\b \x03(\tR\fallowedHosts\x12\x16\n" +
+	"\x06bucket\x18\t \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06prefix\x18\n" +
+	" \x01(\tR\x06prefix\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\v \x01(\tR\taccessKey\x12\x1d\n" +
+	"\n" +
+	"secret_key\x18\f \x01(\tR\tsecretKey\x12\x1a\n" +
+	"\bendpoint\x18\r \x01(\tR\bendpoint\x12-\n" +
+	"\x13s3_force_path_style\x18\x0e \x01(\bR\x10s3ForcePathStyle\"\xca\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +

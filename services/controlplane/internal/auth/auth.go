@@ -61,7 +61,8 @@ func ParseMasterKey(s string) ([]byte, error) {
 	return nil, errors.New("master key must be 64 hex digits or base64 of 32 bytes")
 }
 
-// Keyring seals and opens API keys under the master key.
+// Keyring seals and opens API keys and origin secrets under the master
+// key.
 type Keyring struct {
 	aead cipher.AEAD
 }
@@ -109,23 +110,46 @@ func (k *Keyring) NewKey() GeneratedKey {
 // Seal encrypts a key's secret. The key id is bound in as associated data,
 // so a ciphertext copied onto another key's row does not open.
 func (k *Keyring) Seal(keyID, secret string) []byte {
+	return k.seal(secret, aad(keyID))
+}
+
+// Open decrypts a ciphertext made by Seal for the same key id.
+func (k *Keyring) Open(keyID string, ciphertext []byte) (string, error) {
+	return k.open("key", keyID, ciphertext, aad(keyID))
+}
+
+// SealOriginSecret encrypts an origin's secret (an S3 origin's secret
+// access key) the way Seal encrypts API keys. The origin id is bound in,
+// under a label of its own, so the ciphertext opens neither for another
+// origin nor as an API key (nor an API key's as an origin secret).
+func (k *Keyring) SealOriginSecret(originID, secret string) []byte {
+	return k.seal(secret, originAAD(originID))
+}
+
+// OpenOriginSecret decrypts a ciphertext made by SealOriginSecret for the
+// same origin id.
+func (k *Keyring) OpenOriginSecret(originID string, ciphertext []byte) (string, error) {
+	return k.open("origin secret of", originID, ciphertext, originAAD(originID))
+}
+
+func (k *Keyring) seal(secret string, ad []byte) []byte {
 	nonce := make([]byte, k.aead.NonceSize())
 	rand.Read(nonce)
 	out := make([]byte, 0, 1+len(nonce)+len(secret)+k.aead.Overhead())
 	out = append(out, sealVersion)
 	out = append(out, nonce...)
-	return k.aead.Seal(out, nonce, []byte(secret), aad(keyID))
+	return k.aead.Seal(out, nonce, []byte(secret), ad)
 }
 
-// Open decrypts a ciphertext made by Seal for the same key id.
-func (k *Keyring) Open(keyID string, ciphertext []byte) (string, error) {
+// open's errors name what failed to open (what, id), never its content.
+func (k *Keyring) open(what, id string, ciphertext, ad []byte) (string, error) {
 	ns := k.aead.NonceSize()
 	if len(ciphertext) < 1+ns+k.aead.Overhead() || ciphertext[0] != sealVersion {
-		return "", fmt.Errorf("open key %s: malformed ciphertext", keyID)
+		return "", fmt.Errorf("open %s %s: malformed ciphertext", what, id)
 	}
-	pt, err := k.aead.Open(nil, ciphertext[1:1+ns], ciphertext[1+ns:], aad(keyID))
+	pt, err := k.aead.Open(nil, ciphertext[1:1+ns], ciphertext[1+ns:], ad)
 	if err != nil {
-		return "", fmt.Errorf("open key %s (wrong master key?): %w", keyID, err)
+		return "", fmt.Errorf("open %s %s (wrong master key?): %w", what, id, err)
 	}
 	return string(pt), nil
 }
@@ -142,6 +166,8 @@ func (k *Keyring) Verify(keyID, secret string, ciphertext []byte) bool {
 }
 
 func aad(keyID string) []byte { return []byte("pictor api key v1\x00" + keyID) }
+
+func originAAD(originID string) []byte { return []byte("pictor origin secret v1\x00" + originID) }
 
 // Digest is the SHA-256 of a key, by which storage finds it. A plain hash
 // suffices: the key has 256 bits of entropy, so there is nothing to guess.

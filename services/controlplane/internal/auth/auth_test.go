@@ -141,3 +141,32 @@ func TestPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginSecretSealOpen(t *testing.T) {
+	kr, err := NewKeyring(testMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	ct := kr.SealOriginSecret("origin1", secret)
+	if bytes.Contains(ct, []byte(secret)) {
+		t.Fatal("ciphertext holds the secret in the clear")
+	}
+	if got, err := kr.OpenOriginSecret("origin1", ct); err != nil || got != secret {
+		t.Fatalf("OpenOriginSecret = %q, %v", got, err)
+	}
+	if _, err := kr.OpenOriginSecret("origin2", ct); err == nil {
+		t.Fatal("opened under another origin's id")
+	}
+	// Neither kind of ciphertext passes for the other.
+	if _, err := kr.Open("origin1", ct); err == nil {
+		t.Fatal("an origin secret opened as an API key")
+	}
+	if _, err := kr.OpenOriginSecret("k1", kr.Seal("k1", secret)); err == nil {
+		t.Fatal("an API key opened as an origin secret")
+	}
+	other, _ := NewKeyring(bytes.Repeat([]byte{8}, MasterKeyLen))
+	if _, err := other.OpenOriginSecret("origin1", ct); err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("opened under another master key (err %v)", err)
+	}
+}

@@ -40,6 +40,7 @@ type api struct {
 	url   string
 	db    *postgres.DB  // as the application connects: a NOINHERIT login
 	super *pgxpool.Pool // superuser, for fixtures and inspection only
+	keys  *auth.Keyring // the API's, to open what it sealed
 }
 
 // options tweaks the API under test.
@@ -117,6 +118,7 @@ func newAPIWithURL(t *testing.T, databaseURL string, opts ...options) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.keys = kr
 	o := httpapi.Options{
 		AdminToken:    adminToken,
 		PublicEdgeURL: edgeURL + "/",
@@ -529,7 +531,7 @@ func TestOrigins(t *testing.T) {
 		{"delete unknown id", "DELETE", "/v1/accounts/origins/" + tenant.NewID(), nil, 404, ""},
 		{"put invalid body", "PUT", "/v1/accounts/origins/" + first.ID, jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "x"}), 400, "baseUrl"},
 		{"missing type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"name": "x", "baseUrl": "https://x.example"}), 400, "type"},
-		{"unsupported type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "S3", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
+		{"unsupported type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "AZURE_BLOB", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
 		{"unknown type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "NOPE", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
 		{"name too long", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": strings.Repeat("n", 201), "baseUrl": "https://x.example"}), 400, "name"},
 		{"boolean of wrong type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "x", "baseUrl": "https://x.example", "includeCanonicalHeader": "yes"}), 400, "includeCanonicalHeader"},

@@ -13,7 +13,11 @@ import (
 // its type. Every field a type has is always present: a WEB_FOLDER origin
 // has baseUrl and no allowedHosts; a WEB_PROXY origin has no baseUrl (as
 // with ImageKit) and always has allowedHosts, a Pictor extension, [] when
-// any public host is allowed.
+// any public host is allowed. S3 and S3_COMPATIBLE origins have bucket,
+// prefix and accessKey (which ImageKit leaves out; an access key id is
+// not a secret), S3_COMPATIBLE ones also endpoint and s3ForcePathStyle,
+// and neither has baseUrl or allowedHosts. The secret key is never
+// returned: there is no field for it.
 type originJSON struct {
 	ID                        string    `json:"id"`
 	Type                      string    `json:"type"`
@@ -23,6 +27,11 @@ type originJSON struct {
 	IncludeCanonicalHeader    bool      `json:"includeCanonicalHeader"`
 	BaseURLForCanonicalHeader string    `json:"baseUrlForCanonicalHeader"`
 	AllowedHosts              *[]string `json:"allowedHosts,omitempty"`
+	Bucket                    *string   `json:"bucket,omitempty"`
+	Prefix                    *string   `json:"prefix,omitempty"`
+	AccessKey                 *string   `json:"accessKey,omitempty"`
+	Endpoint                  *string   `json:"endpoint,omitempty"`
+	S3ForcePathStyle          *bool     `json:"s3ForcePathStyle,omitempty"`
 }
 
 // originRequest is an origin as a client sends it (POST, PUT); omitted
@@ -35,6 +44,35 @@ type originRequest struct {
 	IncludeCanonicalHeader    bool     `json:"includeCanonicalHeader"`
 	BaseURLForCanonicalHeader string   `json:"baseUrlForCanonicalHeader"`
 	AllowedHosts              []string `json:"allowedHosts"`
+	Bucket                    string   `json:"bucket"`
+	Prefix                    string   `json:"prefix"`
+	AccessKey                 string   `json:"accessKey"`
+	// SecretKey "" on a PUT keeps the stored one.
+	SecretKey        string `json:"secretKey"`
+	Endpoint         string `json:"endpoint"`
+	S3ForcePathStyle bool   `json:"s3ForcePathStyle"`
+	// UseIAMRole is ImageKit's alternative to keys for S3, which Pictor
+	// does not offer: true is refused.
+	UseIAMRole bool `json:"useIAMRole"`
+}
+
+// origin is the request as a tenant.Origin, not yet validated.
+func (req originRequest) origin() tenant.Origin {
+	return tenant.Origin{
+		Type:                      req.Type,
+		Name:                      req.Name,
+		BaseURL:                   req.BaseURL,
+		ForwardHostHeaderToOrigin: req.ForwardHostHeaderToOrigin,
+		IncludeCanonicalHeader:    req.IncludeCanonicalHeader,
+		BaseURLForCanonicalHeader: req.BaseURLForCanonicalHeader,
+		AllowedHosts:              req.AllowedHosts,
+		Bucket:                    req.Bucket,
+		Prefix:                    req.Prefix,
+		AccessKey:                 req.AccessKey,
+		SecretKey:                 req.SecretKey,
+		Endpoint:                  req.Endpoint,
+		S3ForcePathStyle:          req.S3ForcePathStyle,
+	}
 }
 
 func toOriginJSON(o tenant.Origin) originJSON {
@@ -46,33 +84,47 @@ func toOriginJSON(o tenant.Origin) originJSON {
 		IncludeCanonicalHeader:    o.IncludeCanonicalHeader,
 		BaseURLForCanonicalHeader: o.BaseURLForCanonicalHeader,
 	}
-	if o.Type == tenant.OriginWebProxy {
+	switch {
+	case o.Type == tenant.OriginWebProxy:
 		hosts := nonNil(o.AllowedHosts)
 		out.AllowedHosts = &hosts
-	} else {
+	case tenant.ObjectStorage(o.Type):
+		out.Bucket, out.Prefix, out.AccessKey = &o.Bucket, &o.Prefix, &o.AccessKey
+		if o.Type == tenant.OriginS3Compatible {
+			out.Endpoint, out.S3ForcePathStyle = &o.Endpoint, &o.S3ForcePathStyle
+		}
+	default:
 		out.BaseURL = &o.BaseURL
 	}
 	return out
 }
 
-// readOrigin decodes and validates an origin from the request body. An
-// "id" in the body is ignored: the path or the server decides it.
-func (s *server) readOrigin(c echo.Context) (tenant.Origin, error) {
+// readOrigin decodes and validates an origin from the request body for
+// the origin id (a new one when creating). An "id" in the body is ignored:
+// the path or the server decides it. A secret key comes back sealed for
+// that id, never in the clear: storage only ever sees the ciphertext.
+func (s *server) readOrigin(c echo.Context, id string, create bool) (tenant.Origin, error) {
 	var req originRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return tenant.Origin{}, err
 	}
-	o := tenant.Origin{
-		Type:                      req.Type,
-		Name:                      req.Name,
-		BaseURL:                   req.BaseURL,
-		ForwardHostHeaderToOrigin: req.ForwardHostHeaderToOrigin,
-		IncludeCanonicalHeader:    req.IncludeCanonicalHeader,
-		BaseURLForCanonicalHeader: req.BaseURLForCanonicalHeader,
-		AllowedHosts:              req.AllowedHosts,
+	if req.UseIAMRole {
+		return tenant.Origin{}, &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_iam_role", Field: "useIAMRole",
+			Msg: "useIAMRole is not supported: give the origin an accessKey and a secretKey"}
 	}
-	if err := s.OriginPolicy.CheckOrigin(o); err != nil {
+	o := req.origin()
+	check := s.OriginPolicy.CheckOrigin
+	if create {
+		check = s.OriginPolicy.CheckNewOrigin
+	}
+	if err := check(o); err != nil {
 		return tenant.Origin{}, err
+	}
+	o.ID = id
+	o.Prefix = tenant.CleanPrefix(o.Prefix)
+	if o.SecretKey != "" {
+		o.SecretKeyCiphertext = s.Keyring.SealOriginSecret(id, o.SecretKey)
+		o.SecretKey = ""
 	}
 	return o, nil
 }
@@ -111,7 +163,7 @@ func (s *server) getOrigin(c echo.Context) error {
 }
 
 func (s *server) createOrigin(c echo.Context) error {
-	o, err := s.readOrigin(c)
+	o, err := s.readOrigin(c, tenant.NewID(), true)
 	if err != nil {
 		return err
 	}
@@ -127,11 +179,10 @@ func (s *server) updateOrigin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.readOrigin(c)
+	o, err := s.readOrigin(c, id, false)
 	if err != nil {
 		return err
 	}
-	o.ID = id
 	o, err = s.Store.UpdateOrigin(c.Request().Context(), callerOf(c), o)
 	if err != nil {
 		return err

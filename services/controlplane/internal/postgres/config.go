@@ -84,8 +84,10 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 		return st, fmt.Errorf("keys: %w", err)
 	}
 
-	rows, _ = tx.Query(ctx, `SELECT `+originColumns+` FROM origins ORDER BY account_id, created_at, id`)
-	origins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOrigin(r) })
+	// Origin secrets stay sealed, like API keys: the snapshot builder
+	// opens them.
+	rows, _ = tx.Query(ctx, `SELECT `+originColumnsWithSecret+` FROM origins ORDER BY account_id, created_at, id`)
+	origins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOriginWithSecret(r) })
 	if err != nil {
 		return st, fmt.Errorf("origins: %w", err)
 	}

@@ -511,3 +511,115 @@ func TestAuditOfOriginWrites(t *testing.T) {
 		t.Fatalf("audit row %q %q %q %q %q", actor, account, action, target, reqID)
 	}
 }
+
+// TestObjectStorageOrigins: S3 and S3_COMPATIBLE origins store their
+// fields and a sealed secret key, which only the snapshot source reads. An
+// update without a new ciphertext keeps it while the origin stays a
+// bucket; any other type drops it.
+func TestObjectStorageOrigins(t *testing.T) {
+	ctx := testContext(t)
+	db := newDB(t)
+	a := mustCreateAccount(ctx, t, db, "acme")
+	stored := func(id string) []byte {
+		t.Helper()
+		var ct []byte
+		if err := db.pool.QueryRow(ctx, `SELECT secret_key_ciphertext FROM origins WHERE id = $1`, id).Scan(&ct); err != nil {
+			t.Fatal(err)
+		}
+		return ct
+	}
+	edge := func(id string) tenant.Origin {
+		t.Helper()
+		st, err := db.LoadConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, acct := range st.Accounts {
+			for _, o := range acct.Origins {
+				if o.ID == id {
+					return o
+				}
+			}
+		}
+		t.Fatalf("origin %s not in the config", id)
+		return tenant.Origin{}
+	}
+
+	// Storage refuses what the API must not send it.
+	wantKind(t, func() error {
+		_, err := db.CreateOrigin(ctx, a, tenant.Origin{Type: tenant.OriginS3, Name: "b", Bucket: "bucket", AccessKey: "k", SecretKey: "clear"})
+		return err
+	}(), errkind.Internal, "")
+	wantKind(t, func() error {
+		_, err := db.CreateOrigin(ctx, a, tenant.Origin{Type: tenant.OriginS3, Name: "b", Bucket: "bucket", AccessKey: "k"})
+		return err
+	}(), errkind.Invalid, "secretKey")
+	wantKind(t, func() error {
+		o := webOrigin("w")
+		o.SecretKeyCiphertext = []byte("sealed")
+		_, err := db.CreateOrigin(ctx, a, o)
+		return err
+	}(), errkind.Internal, "")
+
+	id := tenant.NewID()
+	s3, err := db.CreateOrigin(ctx, a, tenant.Origin{ID: id, Type: tenant.OriginS3, Name: "b", Bucket: "bucket", Prefix: "a/b",
+		AccessKey: "AKIA", SecretKeyCiphertext: []byte("sealed-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3.ID != id || s3.SecretKeyCiphertext != nil {
+		t.Fatalf("created %+v: want the given id and no ciphertext returned", s3)
+	}
+	if got, err := db.FindOrigin(ctx, a, id); err != nil || got.Bucket != "bucket" || got.Prefix != "a/b" || got.AccessKey != "AKIA" || got.SecretKeyCiphertext != nil {
+		t.Fatalf("FindOrigin = %+v, %v", got, err)
+	}
+	if list, err := db.ListOrigins(ctx, a); err != nil || len(list) != 1 || list[0].SecretKeyCiphertext != nil {
+		t.Fatalf("ListOrigins = %+v, %v", list, err)
+	}
+	if o := edge(id); string(o.SecretKeyCiphertext) != "sealed-1" || o.Bucket != "bucket" || o.AccessKey != "AKIA" {
+		t.Fatalf("LoadConfig origin %+v", o)
+	}
+
+	// Kept without a new ciphertext, across S3 -> S3_COMPATIBLE too.
+	upd := tenant.Origin{ID: id, Type: tenant.OriginS3Compatible, Name: "c", Bucket: "bucket2", AccessKey: "AK2",
+		Endpoint: "https://s3.example.com", S3ForcePathStyle: true}
+	got, err := db.UpdateOrigin(ctx, a, upd)
+	if err != nil || got.Endpoint != "https://s3.example.com" || !got.S3ForcePathStyle || got.Prefix != "" || got.SecretKeyCiphertext != nil {
+		t.Fatalf("UpdateOrigin = %+v, %v", got, err)
+	}
+	if ct := stored(id); string(ct) != "sealed-1" {
+		t.Fatalf("ciphertext %q after an update without one, want the old one", ct)
+	}
+	upd.SecretKeyCiphertext = []byte("sealed-2")
+	if _, err := db.UpdateOrigin(ctx, a, upd); err != nil {
+		t.Fatal(err)
+	}
+	if o := edge(id); string(o.SecretKeyCiphertext) != "sealed-2" || o.Endpoint != "https://s3.example.com" {
+		t.Fatalf("LoadConfig origin after a new secret %+v", o)
+	}
+
+	// A WEB_PROXY drops it and the bucket fields; back to a bucket needs one.
+	if _, err := db.UpdateOrigin(ctx, a, tenant.Origin{ID: id, Type: tenant.OriginWebProxy, Name: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := edge(id); o.SecretKeyCiphertext != nil || o.Bucket != "" || o.Endpoint != "" || o.S3ForcePathStyle {
+		t.Fatalf("after turning into a WEB_PROXY %+v", o)
+	}
+	v := version(ctx, t, db)
+	_, err = db.UpdateOrigin(ctx, a, tenant.Origin{ID: id, Type: tenant.OriginS3, Name: "b", Bucket: "bucket", AccessKey: "AKIA"})
+	wantKind(t, err, errkind.Invalid, "secretKey")
+	if version(ctx, t, db) != v {
+		t.Fatal("a refused update moved the version")
+	}
+	_, err = db.UpdateOrigin(ctx, a, tenant.Origin{ID: tenant.NewID(), Type: tenant.OriginS3, Name: "b", Bucket: "bucket", AccessKey: "AKIA"})
+	wantKind(t, err, errkind.NotFound, "")
+
+	// The schema holds the rule too: a bucket always has a secret, nothing
+	// else ever has one.
+	if _, err := db.pool.Exec(ctx, `UPDATE origins SET secret_key_ciphertext = '\x01' WHERE id = $1`, id); err == nil {
+		t.Fatal("a WEB_PROXY origin took a secret key")
+	}
+	if _, err := db.pool.Exec(ctx, `UPDATE origins SET type = 'S3' WHERE id = $1`, id); err == nil {
+		t.Fatal("an S3 origin without a secret key was stored")
+	}
+}

@@ -1,13 +1,16 @@
 // Package snapshot turns the stored configuration into the
 // configv1.Snapshot that edges consume: one immutable message per config
 // version, with API keys decrypted (edges need them to verify URL
-// signatures; they travel only on the authenticated config stream).
+// signatures) and so are the secret keys of S3 and S3_COMPATIBLE origins
+// (edges sign their requests to the bucket); both travel only on the
+// authenticated config stream.
 package snapshot
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -83,8 +86,9 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 		}
 		out.Keys = append(out.Keys, &configv1.SigningKey{Id: k.ID, Secret: secret})
 	}
+	var leftOut map[string]bool // origins whose secret does not open
 	for _, o := range a.Origins {
-		out.Origins = append(out.Origins, &configv1.Origin{
+		po := &configv1.Origin{
 			Id:                        o.ID,
 			Type:                      o.Type,
 			Name:                      o.Name,
@@ -93,13 +97,41 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 			IncludeCanonicalHeader:    o.IncludeCanonicalHeader,
 			BaseUrlForCanonicalHeader: o.BaseURLForCanonicalHeader,
 			AllowedHosts:              allowedHosts(o),
-		})
+		}
+		if tenant.ObjectStorage(o.Type) {
+			secret, err := b.keys.OpenOriginSecret(o.ID, o.SecretKeyCiphertext)
+			if err != nil {
+				// As with a key: leave the origin out, and out of the
+				// endpoints that list it (edges refuse a snapshot naming
+				// an unknown origin), rather than stop config for every
+				// tenant. Its endpoints try their other origins.
+				b.log.Error("origin left out of snapshot: its secret key does not open", "account_id", a.Account.ID, "origin_id", o.ID, "err", err)
+				if leftOut == nil {
+					leftOut = map[string]bool{}
+				}
+				leftOut[o.ID] = true
+				continue
+			}
+			po.Bucket = o.Bucket
+			po.Prefix = o.Prefix
+			po.AccessKey = o.AccessKey
+			po.SecretKey = secret
+			if o.Type == tenant.OriginS3Compatible {
+				po.Endpoint = o.Endpoint
+				po.S3ForcePathStyle = o.S3ForcePathStyle
+			}
+		}
+		out.Origins = append(out.Origins, po)
 	}
 	for _, e := range a.Endpoints {
+		originIDs := e.OriginIDs
+		if len(leftOut) > 0 {
+			originIDs = slices.DeleteFunc(slices.Clone(originIDs), func(id string) bool { return leftOut[id] })
+		}
 		out.Endpoints = append(out.Endpoints, &configv1.Endpoint{
 			Id:                    e.ID,
 			UrlPrefix:             e.URLPrefix,
-			OriginIds:             e.OriginIDs,
+			OriginIds:             originIDs,
 			CustomDomains:         e.CustomDomains,
 			RestrictUnsignedUrls:  e.RestrictUnsignedURLs,
 			CacheTtlSeconds:       e.CacheTTLSeconds,

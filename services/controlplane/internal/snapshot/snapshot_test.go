@@ -57,10 +57,25 @@ func TestBuildMapsEveryField(t *testing.T) {
 			}, {
 				// A list left on a row turned into a WEB_FOLDER stays home.
 				ID: "o4", Type: tenant.OriginWebFolder, Name: "Stale", BaseURL: "https://s.example.com", AllowedHosts: []string{"old.example.com"},
+			}, {
+				// Endpoint fields left on an S3 origin stay home.
+				ID: "o5", Type: tenant.OriginS3, Name: "Bucket", Bucket: "acme-images", Prefix: "originals/2024",
+				AccessKey: "AKIAEXAMPLE", SecretKeyCiphertext: kr.SealOriginSecret("o5", "s3-secret"),
+				Endpoint: "https://stale.example.com", S3ForcePathStyle: true,
+			}, {
+				ID: "o6", Type: tenant.OriginS3Compatible, Name: "MinIO", Bucket: "media", AccessKey: "minio",
+				SecretKeyCiphertext: kr.SealOriginSecret("o6", "minio-secret"), Endpoint: "https://s3.example.com", S3ForcePathStyle: true,
+				IncludeCanonicalHeader: true, BaseURLForCanonicalHeader: "https://www.example.com",
+			}, {
+				// Its secret was sealed for another origin: it does not open.
+				ID: "o7", Type: tenant.OriginS3, Name: "Broken", Bucket: "broken", AccessKey: "a",
+				SecretKeyCiphertext: kr.SealOriginSecret("o5", "s3-secret"),
 			}},
 			Endpoints: []tenant.URLEndpoint{{
 				ID: "e1", URLPrefix: "", OriginIDs: []string{"o1", "o2"}, CustomDomains: []string{"img.example.com"},
 				RestrictUnsignedURLs: true, CacheTTLSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
+			}, {
+				ID: "e2", URLPrefix: "s3", OriginIDs: []string{"o7", "o5", "o6", "o1"}, CustomDomains: []string{},
 			}},
 			NamedTransformations: []tenant.NamedTransformation{{ID: "n1", Name: "thumb", Transformation: "w-100", Enabled: true}},
 		}},
@@ -91,10 +106,20 @@ func TestBuildMapsEveryField(t *testing.T) {
 				Id: "o3", Type: "WEB_PROXY", Name: "Open proxy",
 			}, {
 				Id: "o4", Type: "WEB_FOLDER", Name: "Stale", BaseUrl: "https://s.example.com",
+			}, {
+				Id: "o5", Type: "S3", Name: "Bucket", Bucket: "acme-images", Prefix: "originals/2024",
+				AccessKey: "AKIAEXAMPLE", SecretKey: "s3-secret",
+			}, {
+				Id: "o6", Type: "S3_COMPATIBLE", Name: "MinIO", Bucket: "media", AccessKey: "minio", SecretKey: "minio-secret",
+				Endpoint: "https://s3.example.com", S3ForcePathStyle: true,
+				IncludeCanonicalHeader: true, BaseUrlForCanonicalHeader: "https://www.example.com",
 			}},
+			// o7's secret does not open: it is left out, and out of e2.
 			Endpoints: []*configv1.Endpoint{{
 				Id: "e1", OriginIds: []string{"o1", "o2"}, CustomDomains: []string{"img.example.com"},
 				RestrictUnsignedUrls: true, CacheTtlSeconds: 60, StaleGraceSeconds: 120, UseOriginCacheControl: true,
+			}, {
+				Id: "e2", UrlPrefix: "s3", OriginIds: []string{"o5", "o6", "o1"}, CustomDomains: []string{},
 			}},
 			NamedTransformations: []*configv1.NamedTransformation{{Name: "thumb", Transformation: "w-100", Enabled: true}},
 		}},
@@ -102,6 +127,10 @@ func TestBuildMapsEveryField(t *testing.T) {
 	}
 	if !proto.Equal(got, want) {
 		t.Fatalf("snapshot\n got %v\nwant %v", got, want)
+	}
+	// The source's lists are not edited in place.
+	if ids := st.Accounts[0].Endpoints[1].OriginIDs; len(ids) != 4 || ids[0] != "o7" {
+		t.Fatalf("source endpoint origins changed to %v", ids)
 	}
 }
 
@@ -135,6 +164,13 @@ func TestBuildFromPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bucket := tenant.Origin{ID: tenant.NewID(), Type: tenant.OriginS3Compatible, Name: "Bucket", Bucket: "media",
+		Prefix: "img", AccessKey: "minio", Endpoint: "https://s3.example.com", S3ForcePathStyle: true}
+	bucket.SecretKeyCiphertext = kr.SealOriginSecret(bucket.ID, "minio-secret")
+	bucket, err = db.CreateOrigin(ctx, tenant.Caller{AccountID: "acme", Actor: "test"}, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
 	snap, err := NewBuilder(db, kr, log).Build(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +186,8 @@ func TestBuildFromPostgres(t *testing.T) {
 	wantOrigins := []*configv1.Origin{
 		{Id: o.ID, Type: "WEB_FOLDER", Name: "Web", BaseUrl: o.BaseURL},
 		{Id: proxy.ID, Type: "WEB_PROXY", Name: "Proxy", AllowedHosts: []string{"*.example.com"}},
+		{Id: bucket.ID, Type: "S3_COMPATIBLE", Name: "Bucket", Bucket: "media", Prefix: "img", AccessKey: "minio",
+			SecretKey: "minio-secret", Endpoint: "https://s3.example.com", S3ForcePathStyle: true},
 	}
 	if len(a.Origins) != len(wantOrigins) {
 		t.Fatalf("origins %v, want %v", a.Origins, wantOrigins)

@@ -78,7 +78,16 @@ const (
 	// OriginWebProxy has no base URL: the image path is itself an absolute
 	// http(s) URL, which the edge fetches.
 	OriginWebProxy = "WEB_PROXY"
+	// OriginS3 is an Amazon S3 bucket, read with the origin's access key.
+	OriginS3 = "S3"
+	// OriginS3Compatible is a bucket of another S3-compatible service
+	// (MinIO, R2, Spaces, ...) at Endpoint.
+	OriginS3Compatible = "S3_COMPATIBLE"
 )
+
+// ObjectStorage reports whether an origin of type t is a bucket (S3 or
+// S3_COMPATIBLE): it has a bucket and credentials instead of a base URL.
+func ObjectStorage(t string) bool { return t == OriginS3 || t == OriginS3Compatible }
 
 // Origin is where an account's original images come from.
 type Origin struct {
@@ -94,8 +103,31 @@ type Origin struct {
 	// proxy may fetch from: "images.example.com", or "*.example.com" for
 	// any subdomain (not example.com itself). Empty allows any public host.
 	AllowedHosts []string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+
+	// S3 and S3_COMPATIBLE only: the bucket, the key prefix the images
+	// live under (stored without leading or trailing '/': the edge reads
+	// key prefix + "/" + path, or path alone when it is ""), and the
+	// access key id requests are signed with.
+	Bucket    string
+	Prefix    string
+	AccessKey string
+	// SecretKey is the secret access key in the clear. It is set only on
+	// an origin as a client sent it, for validation, and by whoever opens
+	// SecretKeyCiphertext (the snapshot builder); storage never sees it.
+	SecretKey string
+	// SecretKeyCiphertext is SecretKey sealed under the master key (the
+	// auth package's Keyring), which is what storage keeps. On an update,
+	// nil keeps the stored secret of an S3 or S3_COMPATIBLE origin; any
+	// other type stores none.
+	SecretKeyCiphertext []byte
+	// S3_COMPATIBLE only: the service's base URL, and whether the bucket
+	// is addressed in the path (https://host/bucket/key) rather than as a
+	// subdomain.
+	Endpoint         string
+	S3ForcePathStyle bool
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // URLEndpoint maps a URL prefix of an account (or a custom domain) to an
@@ -348,9 +380,15 @@ type KeyService interface {
 type OriginService interface {
 	ListOrigins(ctx context.Context, c Caller) ([]Origin, error)
 	FindOrigin(ctx context.Context, c Caller, id string) (Origin, error)
-	// CreateOrigin stores o; the account's first origin is also appended
-	// to its default URL-endpoint.
+	// CreateOrigin stores o under o.ID, or a new id when it is ""; the
+	// account's first origin is also appended to its default
+	// URL-endpoint. An S3 or S3_COMPATIBLE origin comes with its secret
+	// sealed for that id (SecretKeyCiphertext), never in the clear.
 	CreateOrigin(ctx context.Context, c Caller, o Origin) (Origin, error)
+	// UpdateOrigin replaces the origin's fields; a nil SecretKeyCiphertext
+	// keeps the stored secret of an origin that stays S3 or S3_COMPATIBLE.
+	// Origins returned by the service never carry a secret, sealed or not:
+	// only the config source (LoadConfig) reads the ciphertext.
 	UpdateOrigin(ctx context.Context, c Caller, o Origin) (Origin, error)
 	// DeleteOrigin fails with a conflict while an endpoint uses the origin.
 	DeleteOrigin(ctx context.Context, c Caller, id string) error

@@ -145,7 +145,9 @@ func TestCheckOrigin(t *testing.T) {
 		}, "", 0},
 		{"missing type", func(o *Origin) { o.Type = "" }, "type", errkind.Invalid},
 		{"unknown type", func(o *Origin) { o.Type = "FTP" }, "type", errkind.Invalid},
-		{"unsupported type", func(o *Origin) { o.Type = "S3" }, "type", errkind.Unsupported},
+		{"unsupported type", func(o *Origin) { o.Type = "GCS" }, "type", errkind.Unsupported},
+		{"unsupported azure", func(o *Origin) { o.Type = "AZURE_BLOB" }, "type", errkind.Unsupported},
+		{"lower-case s3", func(o *Origin) { o.Type = "s3" }, "type", errkind.Invalid},
 		{"lower-case type", func(o *Origin) { o.Type = "web_folder" }, "type", errkind.Invalid},
 		{"blank name", func(o *Origin) { o.Name = "  " }, "name", errkind.Invalid},
 		{"long name", func(o *Origin) { o.Name = strings.Repeat("é", MaxNameLen+1) }, "name", errkind.Invalid},
@@ -170,6 +172,16 @@ func TestCheckOrigin(t *testing.T) {
 		{"web proxy forwarding host header", webProxy(func(o *Origin) { o.ForwardHostHeaderToOrigin = true }), "forwardHostHeaderToOrigin", errkind.Invalid},
 		{"web proxy bad allowed host", webProxy(func(o *Origin) { o.AllowedHosts = []string{"127.0.0.1"} }), "allowedHosts", errkind.Invalid},
 		{"lower-case web proxy", webProxy(func(o *Origin) { o.Type = "web_proxy" }), "type", errkind.Invalid},
+
+		// Bucket fields belong to S3 types only.
+		{"web folder with bucket", func(o *Origin) { o.Bucket = "images" }, "bucket", errkind.Invalid},
+		{"web folder with prefix", func(o *Origin) { o.Prefix = "a" }, "prefix", errkind.Invalid},
+		{"web folder with access key", func(o *Origin) { o.AccessKey = "AKIA" }, "accessKey", errkind.Invalid},
+		{"web folder with secret key", func(o *Origin) { o.SecretKey = "s" }, "secretKey", errkind.Invalid},
+		{"web folder with endpoint", func(o *Origin) { o.Endpoint = "https://s3.example.com" }, "endpoint", errkind.Invalid},
+		{"web folder with path style", func(o *Origin) { o.S3ForcePathStyle = true }, "s3ForcePathStyle", errkind.Invalid},
+		{"web proxy with bucket", webProxy(func(o *Origin) { o.Bucket = "images" }), "bucket", errkind.Invalid},
+		{"web proxy with secret key", webProxy(func(o *Origin) { o.SecretKey = "s" }), "secretKey", errkind.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,8 +213,164 @@ func webProxy(edit func(*Origin)) func(*Origin) {
 
 func TestUnsupportedOriginTypeNamesBothTypes(t *testing.T) {
 	err := OriginPolicy{}.CheckOrigin(Origin{Type: "GCS", Name: "g"})
-	if errkind.Reason(err) != "unsupported_origin_type" || !strings.Contains(err.Error(), "WEB_FOLDER or WEB_PROXY") {
-		t.Fatalf("CheckOrigin(GCS) = %v (reason %q), want unsupported_origin_type naming WEB_FOLDER or WEB_PROXY", err, errkind.Reason(err))
+	if errkind.Reason(err) != "unsupported_origin_type" || !strings.Contains(err.Error(), "WEB_FOLDER, WEB_PROXY, S3 or S3_COMPATIBLE") {
+		t.Fatalf("CheckOrigin(GCS) = %v (reason %q), want unsupported_origin_type naming every supported type", err, errkind.Reason(err))
+	}
+}
+
+func TestCheckObjectStorageOrigin(t *testing.T) {
+	s3 := Origin{Type: OriginS3, Name: "Bucket", Bucket: "acme-images", AccessKey: "AKIAIOSFODNN7EXAMPLE",
+		SecretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+	compat := s3
+	compat.Type = OriginS3Compatible
+	compat.Endpoint = "https://s3.example.com"
+	tests := []struct {
+		name      string
+		base      Origin
+		edit      func(*Origin)
+		policy    OriginPolicy
+		wantField string // "" when valid
+	}{
+		{"s3", s3, func(*Origin) {}, OriginPolicy{}, ""},
+		{"s3 with prefix", s3, func(o *Origin) { o.Prefix = "originals/2024" }, OriginPolicy{}, ""},
+		{"s3 prefix with trailing slash", s3, func(o *Origin) { o.Prefix = "originals/" }, OriginPolicy{}, ""},
+		{"s3 unicode prefix", s3, func(o *Origin) { o.Prefix = "phötos/été" }, OriginPolicy{}, ""},
+		{"s3 with canonical header", s3, func(o *Origin) {
+			o.IncludeCanonicalHeader = true
+			o.BaseURLForCanonicalHeader = "https://www.example.com"
+		}, OriginPolicy{}, ""},
+		{"s3 without secret key (update keeps it)", s3, func(o *Origin) { o.SecretKey = "" }, OriginPolicy{}, ""},
+		{"s3 dotted bucket", s3, func(o *Origin) { o.Bucket = "images.example.com" }, OriginPolicy{}, ""},
+		{"s3 shortest bucket", s3, func(o *Origin) { o.Bucket = "abc" }, OriginPolicy{}, ""},
+		{"s3 longest bucket", s3, func(o *Origin) { o.Bucket = strings.Repeat("a", 63) }, OriginPolicy{}, ""},
+		{"s3 longest keys", s3, func(o *Origin) {
+			o.AccessKey = strings.Repeat("A", MaxAccessKeyLen)
+			o.SecretKey = strings.Repeat("~", MaxSecretKeyLen)
+		}, OriginPolicy{}, ""},
+		{"s3 longest prefix", s3, func(o *Origin) { o.Prefix = strings.Repeat("p", MaxPrefixLen) }, OriginPolicy{}, ""},
+
+		{"s3 without name", s3, func(o *Origin) { o.Name = "" }, OriginPolicy{}, "name"},
+		{"s3 with base url", s3, func(o *Origin) { o.BaseURL = "https://acme-images.s3.amazonaws.com" }, OriginPolicy{}, "baseUrl"},
+		{"s3 with allowed hosts", s3, func(o *Origin) { o.AllowedHosts = []string{"a.example.com"} }, OriginPolicy{}, "allowedHosts"},
+		{"s3 with empty allowed hosts", s3, func(o *Origin) { o.AllowedHosts = []string{} }, OriginPolicy{}, ""},
+		{"s3 forwarding host header", s3, func(o *Origin) { o.ForwardHostHeaderToOrigin = true }, OriginPolicy{}, "forwardHostHeaderToOrigin"},
+		{"s3 canonical without base", s3, func(o *Origin) { o.IncludeCanonicalHeader = true }, OriginPolicy{}, "baseUrlForCanonicalHeader"},
+		{"s3 bad canonical base", s3, func(o *Origin) { o.BaseURLForCanonicalHeader = "ftp://x.example" }, OriginPolicy{}, "baseUrlForCanonicalHeader"},
+		{"s3 with endpoint", s3, func(o *Origin) { o.Endpoint = "https://s3.example.com" }, OriginPolicy{}, "endpoint"},
+		{"s3 with path style", s3, func(o *Origin) { o.S3ForcePathStyle = true }, OriginPolicy{}, "s3ForcePathStyle"},
+
+		{"no bucket", s3, func(o *Origin) { o.Bucket = "" }, OriginPolicy{}, "bucket"},
+		{"short bucket", s3, func(o *Origin) { o.Bucket = "ab" }, OriginPolicy{}, "bucket"},
+		{"long bucket", s3, func(o *Origin) { o.Bucket = strings.Repeat("a", 64) }, OriginPolicy{}, "bucket"},
+		{"upper-case bucket", s3, func(o *Origin) { o.Bucket = "Images" }, OriginPolicy{}, "bucket"},
+		{"underscore in bucket", s3, func(o *Origin) { o.Bucket = "my_images" }, OriginPolicy{}, "bucket"},
+		{"slash in bucket", s3, func(o *Origin) { o.Bucket = "images/a" }, OriginPolicy{}, "bucket"},
+		{"bucket starting with a hyphen", s3, func(o *Origin) { o.Bucket = "-images" }, OriginPolicy{}, "bucket"},
+		{"bucket ending with a hyphen", s3, func(o *Origin) { o.Bucket = "images-" }, OriginPolicy{}, "bucket"},
+		{"bucket starting with a dot", s3, func(o *Origin) { o.Bucket = ".images" }, OriginPolicy{}, "bucket"},
+		{"bucket ending with a dot", s3, func(o *Origin) { o.Bucket = "images." }, OriginPolicy{}, "bucket"},
+		{"bucket with two dots", s3, func(o *Origin) { o.Bucket = "images..example" }, OriginPolicy{}, "bucket"},
+		{"bucket shaped like an IP address", s3, func(o *Origin) { o.Bucket = "192.168.5.4" }, OriginPolicy{}, "bucket"},
+
+		{"prefix starting with a slash", s3, func(o *Origin) { o.Prefix = "/originals" }, OriginPolicy{}, "prefix"},
+		{"prefix of slashes", s3, func(o *Origin) { o.Prefix = "//" }, OriginPolicy{}, "prefix"},
+		{"prefix with dot-dot", s3, func(o *Origin) { o.Prefix = "a/../b" }, OriginPolicy{}, "prefix"},
+		{"prefix of dot-dot", s3, func(o *Origin) { o.Prefix = ".." }, OriginPolicy{}, "prefix"},
+		{"prefix with dot", s3, func(o *Origin) { o.Prefix = "a/./b" }, OriginPolicy{}, "prefix"},
+		{"prefix ending with dot-dot", s3, func(o *Origin) { o.Prefix = "a/../" }, OriginPolicy{}, "prefix"},
+		{"prefix with empty segment", s3, func(o *Origin) { o.Prefix = "a//b" }, OriginPolicy{}, "prefix"},
+		{"prefix with backslash", s3, func(o *Origin) { o.Prefix = `a\b` }, OriginPolicy{}, "prefix"},
+		{"prefix with invalid UTF-8", s3, func(o *Origin) { o.Prefix = "a\xffb" }, OriginPolicy{}, "prefix"},
+		{"prefix with control character", s3, func(o *Origin) { o.Prefix = "a\nb" }, OriginPolicy{}, "prefix"},
+		{"long prefix", s3, func(o *Origin) { o.Prefix = strings.Repeat("p", MaxPrefixLen+1) }, OriginPolicy{}, "prefix"},
+
+		{"no access key", s3, func(o *Origin) { o.AccessKey = "" }, OriginPolicy{}, "accessKey"},
+		{"long access key", s3, func(o *Origin) { o.AccessKey = strings.Repeat("A", MaxAccessKeyLen+1) }, OriginPolicy{}, "accessKey"},
+		{"space in access key", s3, func(o *Origin) { o.AccessKey = "AKIA EXAMPLE" }, OriginPolicy{}, "accessKey"},
+		{"non-ASCII access key", s3, func(o *Origin) { o.AccessKey = "AKIAé" }, OriginPolicy{}, "accessKey"},
+		{"control in access key", s3, func(o *Origin) { o.AccessKey = "AKIA\x7f" }, OriginPolicy{}, "accessKey"},
+		{"long secret key", s3, func(o *Origin) { o.SecretKey = strings.Repeat("s", MaxSecretKeyLen+1) }, OriginPolicy{}, "secretKey"},
+		{"space in secret key", s3, func(o *Origin) { o.SecretKey = "a b" }, OriginPolicy{}, "secretKey"},
+		{"tab in secret key", s3, func(o *Origin) { o.SecretKey = "a\tb" }, OriginPolicy{}, "secretKey"},
+		{"non-ASCII secret key", s3, func(o *Origin) { o.SecretKey = "clé" }, OriginPolicy{}, "secretKey"},
+
+		{"s3 compatible", compat, func(*Origin) {}, OriginPolicy{}, ""},
+		{"s3 compatible with path style", compat, func(o *Origin) { o.S3ForcePathStyle = true }, OriginPolicy{}, ""},
+		{"s3 compatible endpoint with port and path", compat, func(o *Origin) { o.Endpoint = "http://minio.example.com:9000/s3" }, OriginPolicy{}, ""},
+		{"s3 compatible without endpoint", compat, func(o *Origin) { o.Endpoint = "" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible endpoint not http", compat, func(o *Origin) { o.Endpoint = "s3://bucket" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible endpoint with credentials", compat, func(o *Origin) { o.Endpoint = "https://u:p@s3.example.com" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible endpoint with query", compat, func(o *Origin) { o.Endpoint = "https://s3.example.com/?a=b" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible loopback endpoint", compat, func(o *Origin) { o.Endpoint = "http://127.0.0.1:9000" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible metadata endpoint", compat, func(o *Origin) { o.Endpoint = "http://169.254.169.254" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible localhost endpoint", compat, func(o *Origin) { o.Endpoint = "http://localhost:9000" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible obfuscated endpoint", compat, func(o *Origin) { o.Endpoint = "http://2130706433" }, OriginPolicy{}, "endpoint"},
+		{"s3 compatible private endpoint allowed", compat, func(o *Origin) { o.Endpoint = "http://127.0.0.1:9000" }, OriginPolicy{AllowPrivate: true}, ""},
+		{"s3 compatible with base url", compat, func(o *Origin) { o.BaseURL = "https://s3.example.com" }, OriginPolicy{}, "baseUrl"},
+		{"s3 compatible with allowed hosts", compat, func(o *Origin) { o.AllowedHosts = []string{"a.example.com"} }, OriginPolicy{}, "allowedHosts"},
+		{"s3 compatible forwarding host header", compat, func(o *Origin) { o.ForwardHostHeaderToOrigin = true }, OriginPolicy{}, "forwardHostHeaderToOrigin"},
+		{"s3 compatible bad bucket", compat, func(o *Origin) { o.Bucket = "B" }, OriginPolicy{}, "bucket"},
+		{"s3 compatible no access key", compat, func(o *Origin) { o.AccessKey = "" }, OriginPolicy{}, "accessKey"},
+		{"s3 compatible bad prefix", compat, func(o *Origin) { o.Prefix = "/a" }, OriginPolicy{}, "prefix"},
+		{"s3 compatible canonical without base", compat, func(o *Origin) { o.IncludeCanonicalHeader = true }, OriginPolicy{}, "baseUrlForCanonicalHeader"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.base
+			tt.edit(&o)
+			err := tt.policy.CheckOrigin(o)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("CheckOrigin = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || errkind.FieldOf(err) != tt.wantField || errkind.KindOf(err) != errkind.Invalid {
+				t.Fatalf("CheckOrigin = %v (field %q), want invalid naming %q", err, errkind.FieldOf(err), tt.wantField)
+			}
+			// A refused credential is never echoed.
+			if o.SecretKey != "" && strings.Contains(errkind.SafeMessage(err), o.SecretKey) {
+				t.Fatalf("message %q echoes the secret key", errkind.SafeMessage(err))
+			}
+		})
+	}
+}
+
+func TestCheckNewOrigin(t *testing.T) {
+	s3 := Origin{Type: OriginS3, Name: "Bucket", Bucket: "acme-images", AccessKey: "AKIA", SecretKey: "secret"}
+	tests := []struct {
+		name      string
+		origin    Origin
+		wantField string
+	}{
+		{"s3 with secret key", s3, ""},
+		{"s3 without secret key", Origin{Type: OriginS3, Name: "Bucket", Bucket: "acme-images", AccessKey: "AKIA"}, "secretKey"},
+		{"s3 compatible without secret key", Origin{Type: OriginS3Compatible, Name: "Bucket", Bucket: "acme-images", AccessKey: "AKIA",
+			Endpoint: "https://s3.example.com"}, "secretKey"},
+		{"other fields checked first", Origin{Type: OriginS3, Name: "Bucket", AccessKey: "AKIA"}, "bucket"},
+		{"web folder needs none", Origin{Type: OriginWebFolder, Name: "Web", BaseURL: "https://www.example.com"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := OriginPolicy{}.CheckNewOrigin(tt.origin)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("CheckNewOrigin = %v, want nil", err)
+				}
+				return
+			}
+			if errkind.FieldOf(err) != tt.wantField || errkind.KindOf(err) != errkind.Invalid {
+				t.Fatalf("CheckNewOrigin = %v (field %q), want invalid naming %q", err, errkind.FieldOf(err), tt.wantField)
+			}
+		})
+	}
+}
+
+func TestCleanPrefix(t *testing.T) {
+	for in, want := range map[string]string{"": "", "a": "a", "a/": "a", "a/b//": "a/b", "a/b": "a/b"} {
+		if got := CleanPrefix(in); got != want {
+			t.Errorf("CleanPrefix(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

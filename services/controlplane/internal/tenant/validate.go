@@ -96,9 +96,11 @@ func CheckPassword(field, pw string) error {
 // unsupportedOriginTypes are the types Pictor knows from ImageKit but does
 // not implement.
 var unsupportedOriginTypes = map[string]bool{
-	"S3": true, "S3_COMPATIBLE": true, "CLOUDINARY_BACKUP": true,
-	"GCS": true, "AZURE_BLOB": true, "AKENEO_PIM": true,
+	"CLOUDINARY_BACKUP": true, "GCS": true, "AZURE_BLOB": true, "AKENEO_PIM": true,
 }
+
+// supportedOriginTypes names the implemented types in messages.
+const supportedOriginTypes = OriginWebFolder + ", " + OriginWebProxy + ", " + OriginS3 + " or " + OriginS3Compatible
 
 // OriginPolicy holds the deployment settings origin validation depends on.
 type OriginPolicy struct {
@@ -109,19 +111,28 @@ type OriginPolicy struct {
 
 // CheckOrigin validates an origin as a client sent it. Values are checked,
 // never rewritten: the API returns baseUrl and allowedHosts exactly as
-// accepted.
+// accepted (an S3 prefix loses its trailing '/', see CleanPrefix). An
+// S3 or S3_COMPATIBLE origin may leave SecretKey empty, which an update
+// reads as "keep the stored one"; CheckNewOrigin requires it.
 func (p OriginPolicy) CheckOrigin(o Origin) error {
 	switch {
 	case o.Type == "":
 		return errkind.InvalidField("type", "type is required")
 	case unsupportedOriginTypes[o.Type]:
 		return &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_origin_type", Field: "type",
-			Msg: "origin type " + o.Type + " is not supported; use " + OriginWebFolder + " or " + OriginWebProxy}
-	case o.Type != OriginWebFolder && o.Type != OriginWebProxy:
+			Msg: "origin type " + o.Type + " is not supported; use " + supportedOriginTypes}
+	case o.Type != OriginWebFolder && o.Type != OriginWebProxy && !ObjectStorage(o.Type):
 		return errkind.InvalidField("type", "unknown origin type "+strconv.Quote(o.Type))
 	}
 	if err := CheckName("name", o.Name); err != nil {
 		return err
+	}
+	if !ObjectStorage(o.Type) {
+		// Refused rather than ignored, like allowedHosts on a WEB_FOLDER:
+		// a client that sends a bucket expects it to be read.
+		if err := checkNoObjectStorageFields(o); err != nil {
+			return err
+		}
 	}
 	switch o.Type {
 	case OriginWebFolder:
@@ -146,6 +157,10 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 		if err := CheckAllowedHosts(o.AllowedHosts); err != nil {
 			return err
 		}
+	case OriginS3, OriginS3Compatible:
+		if err := p.checkObjectStorage(o); err != nil {
+			return err
+		}
 	}
 	if o.IncludeCanonicalHeader && o.BaseURLForCanonicalHeader == "" {
 		return errkind.InvalidField("baseUrlForCanonicalHeader", "baseUrlForCanonicalHeader is required when includeCanonicalHeader is true")
@@ -155,6 +170,164 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 		// or private host will do, but it must be a well-formed URL.
 		if _, err := parseHTTPURL("baseUrlForCanonicalHeader", o.BaseURLForCanonicalHeader); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// CheckNewOrigin is CheckOrigin for an origin being created: an S3 or
+// S3_COMPATIBLE origin must come with its secret key.
+func (p OriginPolicy) CheckNewOrigin(o Origin) error {
+	if err := p.CheckOrigin(o); err != nil {
+		return err
+	}
+	if ObjectStorage(o.Type) && o.SecretKey == "" {
+		return errkind.InvalidField("secretKey", "secretKey is required")
+	}
+	return nil
+}
+
+// checkNoObjectStorageFields refuses the bucket fields on a WEB_FOLDER or
+// WEB_PROXY origin.
+func checkNoObjectStorageFields(o Origin) error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"bucket", o.Bucket != ""}, {"prefix", o.Prefix != ""}, {"accessKey", o.AccessKey != ""},
+		{"secretKey", o.SecretKey != ""}, {"endpoint", o.Endpoint != ""}, {"s3ForcePathStyle", o.S3ForcePathStyle},
+	} {
+		if f.set {
+			return errkind.InvalidField(f.name, f.name+" is for S3 and S3_COMPATIBLE origins")
+		}
+	}
+	return nil
+}
+
+// checkObjectStorage validates the fields of an S3 or S3_COMPATIBLE origin.
+func (p OriginPolicy) checkObjectStorage(o Origin) error {
+	// A bucket has no base URL: keys are read through the S3 API.
+	if o.BaseURL != "" {
+		return errkind.InvalidField("baseUrl", "an "+o.Type+" origin has no baseUrl: images are read from its bucket")
+	}
+	if len(o.AllowedHosts) > 0 {
+		return errkind.InvalidField("allowedHosts", "allowedHosts is for WEB_PROXY origins")
+	}
+	// The Host header would name this CDN to the storage service, whose
+	// requests are signed for its own host.
+	if o.ForwardHostHeaderToOrigin {
+		return errkind.InvalidField("forwardHostHeaderToOrigin", "forwardHostHeaderToOrigin is for WEB_FOLDER origins: an "+o.Type+" origin is read through the S3 API")
+	}
+	if err := CheckBucket(o.Bucket); err != nil {
+		return err
+	}
+	if err := CheckPrefix(o.Prefix); err != nil {
+		return err
+	}
+	if err := checkCredential("accessKey", o.AccessKey, MaxAccessKeyLen, true); err != nil {
+		return err
+	}
+	if err := checkCredential("secretKey", o.SecretKey, MaxSecretKeyLen, false); err != nil {
+		return err
+	}
+	if o.Type == OriginS3 {
+		if o.Endpoint != "" {
+			return errkind.InvalidField("endpoint", "endpoint is for S3_COMPATIBLE origins: an S3 origin is read from Amazon S3")
+		}
+		if o.S3ForcePathStyle {
+			return errkind.InvalidField("s3ForcePathStyle", "s3ForcePathStyle is for S3_COMPATIBLE origins")
+		}
+		return nil
+	}
+	// The edge fetches from the endpoint: the same SSRF rules as a
+	// WEB_FOLDER's base URL.
+	return p.CheckBaseURL("endpoint", o.Endpoint)
+}
+
+// Bounds of an S3 origin's fields (bytes).
+const (
+	MaxPrefixLen    = 1024 // S3's bound on a whole key
+	MaxAccessKeyLen = 128
+	MaxSecretKeyLen = 256
+)
+
+var (
+	bucketPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	bucketIPPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$`)
+)
+
+// CheckBucket enforces S3's bucket naming rules: 3 to 63 lower-case
+// letters, digits, '.' and '-', starting and ending with a letter or digit,
+// without ".." and not shaped like an IP address.
+func CheckBucket(b string) error {
+	const field = "bucket"
+	switch {
+	case b == "":
+		return errkind.InvalidField(field, "bucket is required")
+	case len(b) < 3 || len(b) > 63:
+		return errkind.InvalidField(field, "bucket must be 3 to 63 characters")
+	case !bucketPattern.MatchString(b):
+		return errkind.InvalidField(field, "bucket must be lower-case letters, digits, '.' and '-', starting and ending with a letter or digit")
+	case strings.Contains(b, ".."):
+		return errkind.InvalidField(field, "bucket must not contain \"..\"")
+	case bucketIPPattern.MatchString(b):
+		return errkind.InvalidField(field, "bucket must not be an IP address")
+	}
+	return nil
+}
+
+// CheckPrefix validates an S3 origin's optional key prefix: at most
+// MaxPrefixLen bytes of valid UTF-8 without control characters or
+// backslashes, not starting with '/', without '.', '..' or empty segments.
+// Trailing slashes are accepted (CleanPrefix drops them).
+func CheckPrefix(prefix string) error {
+	const field = "prefix"
+	if prefix == "" {
+		return nil
+	}
+	switch {
+	case len(prefix) > MaxPrefixLen:
+		return errkind.InvalidField(field, "prefix must be at most "+strconv.Itoa(MaxPrefixLen)+" bytes")
+	case !utf8.ValidString(prefix):
+		return errkind.InvalidField(field, "prefix must be valid UTF-8")
+	case strings.ContainsFunc(prefix, unicode.IsControl):
+		return errkind.InvalidField(field, "prefix must not contain control characters")
+	case strings.Contains(prefix, "\\"):
+		return errkind.InvalidField(field, "prefix must not contain backslashes")
+	case strings.HasPrefix(prefix, "/"):
+		return errkind.InvalidField(field, "prefix must not start with '/': it is a key prefix inside the bucket, such as images/originals")
+	}
+	for _, seg := range strings.Split(CleanPrefix(prefix), "/") {
+		switch seg {
+		case ".", "..":
+			return errkind.InvalidField(field, "prefix must not contain '.' or '..' segments")
+		case "":
+			return errkind.InvalidField(field, "prefix must not contain empty segments (\"//\")")
+		}
+	}
+	return nil
+}
+
+// CleanPrefix is a prefix as stored: without trailing slashes. The edge
+// reads the key prefix + "/" + image path.
+func CleanPrefix(prefix string) string { return strings.TrimRight(prefix, "/") }
+
+// checkCredential accepts 1 to max printable ASCII characters without
+// spaces; an empty value is accepted unless required.
+func checkCredential(field, v string, max int, required bool) error {
+	if v == "" {
+		if required {
+			return errkind.InvalidField(field, field+" is required")
+		}
+		return nil
+	}
+	if len(v) > max {
+		return errkind.InvalidField(field, field+" must be at most "+strconv.Itoa(max)+" characters")
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] <= ' ' || v[i] > '~' {
+			// Never echoed: it may be a secret.
+			return errkind.InvalidField(field, field+" must be printable ASCII characters without spaces")
 		}
 	}
 	return nil

@@ -104,14 +104,29 @@ func encodeSnapshot(snap *configv1.Snapshot, token string) ([]byte, error) {
 	}
 	// Encrypt a copy: the caller's snapshot may still be in use.
 	enc := proto.CloneOf(snap)
+	seal := func(secret *string, aad []byte) error {
+		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(*secret)+aead.Overhead())
+		if _, err := rand.Read(nonce); err != nil {
+			return fmt.Errorf("nonce: %w", err)
+		}
+		*secret = base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(*secret), aad))
+		return nil
+	}
 	for _, acc := range enc.GetAccounts() {
 		for _, k := range acc.GetKeys() {
-			nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(k.Secret)+aead.Overhead())
-			if _, err := rand.Read(nonce); err != nil {
-				return nil, fmt.Errorf("nonce: %w", err)
+			if err := seal(&k.Secret, keyAAD(acc.GetId(), k.GetId())); err != nil {
+				return nil, err
 			}
-			sealed := aead.Seal(nonce, nonce, []byte(k.Secret), keyAAD(acc.GetId(), k.GetId()))
-			k.Secret = base64.RawStdEncoding.EncodeToString(sealed)
+		}
+		// An object-storage origin's secret key is as secret as a signing
+		// key, so it is sealed the same way (its own AAD: never swappable
+		// with a signing key).
+		for _, o := range acc.GetOrigins() {
+			if o.SecretKey != "" {
+				if err := seal(&o.SecretKey, originAAD(acc.GetId(), o.GetId())); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	payload, err := proto.Marshal(enc)
@@ -161,18 +176,31 @@ func decodeSnapshot(data []byte, token string) (*configv1.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	open := func(secret *string, aad []byte, what string) error {
+		sealed, err := base64.RawStdEncoding.DecodeString(*secret)
+		if err != nil || len(sealed) < aead.NonceSize() {
+			return fmt.Errorf("%w: %s: malformed ciphertext", ErrCorruptSnapshot, what)
+		}
+		plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
+		if err != nil {
+			return fmt.Errorf("%w: %s", ErrSnapshotKey, what)
+		}
+		*secret = string(plain)
+		return nil
+	}
 	for _, acc := range snap.GetAccounts() {
 		for _, k := range acc.GetKeys() {
-			sealed, err := base64.RawStdEncoding.DecodeString(k.Secret)
-			if err != nil || len(sealed) < aead.NonceSize() {
-				return nil, fmt.Errorf("%w: account %q key %q: malformed ciphertext", ErrCorruptSnapshot, acc.GetId(), k.GetId())
+			if err := open(&k.Secret, keyAAD(acc.GetId(), k.GetId()), fmt.Sprintf("account %q key %q", acc.GetId(), k.GetId())); err != nil {
+				return nil, err
 			}
-			nonce, ct := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
-			plain, err := aead.Open(nil, nonce, ct, keyAAD(acc.GetId(), k.GetId()))
-			if err != nil {
-				return nil, fmt.Errorf("%w: account %q key %q", ErrSnapshotKey, acc.GetId(), k.GetId())
+		}
+		for _, o := range acc.GetOrigins() {
+			if o.SecretKey == "" {
+				continue
 			}
-			k.Secret = string(plain)
+			if err := open(&o.SecretKey, originAAD(acc.GetId(), o.GetId()), fmt.Sprintf("account %q origin %q", acc.GetId(), o.GetId())); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return snap, nil
@@ -196,6 +224,10 @@ func fileCipher(token string, salt []byte) (cipher.AEAD, error) {
 // be moved to another tenant's slot by editing the file.
 func keyAAD(accountID, keyID string) []byte {
 	return []byte(aadLabel + accountID + "\x00" + keyID)
+}
+
+func originAAD(accountID, originID string) []byte {
+	return []byte(aadLabel + "origin\x00" + accountID + "\x00" + originID)
 }
 
 // writeFileAtomic replaces dir/name so that a crash at any point leaves

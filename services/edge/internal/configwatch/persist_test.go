@@ -15,7 +15,10 @@ import (
 	configv1 "pictor/proto/pictor/config/v1"
 )
 
-const testSecret = "private_super-secret-signing-key-0123456789"
+const (
+	testSecret       = "private_super-secret-signing-key-0123456789"
+	testOriginSecret = "origin-secret-key/with+chars=0123456789"
+)
 
 // testSnapshot is a small valid snapshot whose signing key is easy to look
 // for in a file.
@@ -30,8 +33,12 @@ func testSnapshot(version uint64) *configv1.Snapshot {
 				{Id: "k1", Secret: testSecret},
 				{Id: "k2", Secret: "private_second-key"},
 			},
-			Origins:   []*configv1.Origin{{Id: "o1", Type: "WEB_FOLDER", BaseUrl: "http://127.0.0.1:8079"}},
-			Endpoints: []*configv1.Endpoint{{Id: "e1", OriginIds: []string{"o1"}}},
+			Origins: []*configv1.Origin{
+				{Id: "o1", Type: "WEB_FOLDER", BaseUrl: "http://127.0.0.1:8079"},
+				{Id: "o2", Type: "S3_COMPATIBLE", Bucket: "photos", AccessKey: "AKIDEXAMPLE", SecretKey: testOriginSecret,
+					Endpoint: "http://127.0.0.1:9000", S3ForcePathStyle: true},
+			},
+			Endpoints: []*configv1.Endpoint{{Id: "e1", OriginIds: []string{"o1", "o2"}}},
 		}},
 		Purges: []*configv1.PurgeRule{{Id: "p1", AccountId: "demo", EndpointId: "e1", Path: "a.jpg", CreatedUnixMs: 1}},
 	}
@@ -76,7 +83,7 @@ func TestPersistRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{testSecret, "private_second-key", "super-secret"} {
+	for _, secret := range []string{testSecret, "private_second-key", "super-secret", testOriginSecret, "origin-secret"} {
 		for _, form := range [][]byte{[]byte(secret), []byte(base64.StdEncoding.EncodeToString([]byte(secret)))} {
 			if bytes.Contains(data, form) {
 				t.Errorf("file contains signing key material %q", form)

@@ -86,6 +86,9 @@ type Source struct {
 	// only absolute paths, the other origins only relative ones.
 	Proxy        bool
 	AllowedHosts []string
+	// S3, when set, is a bucket: paths are its objects' keys under the
+	// prefix, fetched with signed requests.
+	S3 *S3
 }
 
 // IsAbsolute reports whether an image path is an absolute http(s) URL,
@@ -135,8 +138,9 @@ type Result struct {
 
 // Fetcher fetches originals over HTTP with the SSRF guard in its dialer.
 type Fetcher struct {
-	cfg    Config
-	client *http.Client
+	cfg     Config
+	client  *http.Client
+	regions regions // of Amazon S3 buckets
 }
 
 // errFetchTimeout is the cause of a fetch that ran past FetchTimeout.
@@ -231,11 +235,20 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.FetchTimeout, errFetchTimeout)
 	defer cancel()
 
-	target := req.ImagePath
-	if !src.Proxy {
+	target, region := req.ImagePath, ""
+	switch {
+	case src.S3 != nil:
+		region = f.s3Region(ctx, src.S3)
+		var err error
+		if target, err = s3Target(src.S3, region, req.ImagePath); err != nil {
+			return nil, err
+		}
+	case !src.Proxy:
 		target = strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
 	}
-	if req.ForwardQuery != "" {
+	// A bucket is not sent the client's query: it would name another
+	// object version or sub-resource, and is not part of what is signed.
+	if req.ForwardQuery != "" && src.S3 == nil {
 		target += "?" + req.ForwardQuery
 	}
 	if src.Proxy {
@@ -253,7 +266,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	hreq.Header.Set("X-Req-From", "pictor")
 	hreq.Header.Set("Via", "1.1 pictor")
 	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
-	if src.ForwardHostHeader && !src.Proxy && req.ClientHost != "" {
+	if src.ForwardHostHeader && !src.Proxy && src.S3 == nil && req.ClientHost != "" {
 		hreq.Host = req.ClientHost
 	}
 	if req.IfNoneMatch != "" {
@@ -261,6 +274,11 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	}
 	if req.IfModifiedSince != "" {
 		hreq.Header.Set("If-Modified-Since", req.IfModifiedSince)
+	}
+	if src.S3 != nil {
+		if err := signS3(ctx, hreq, src.S3, region); err != nil {
+			return nil, err
+		}
 	}
 
 	resp, err := f.client.Do(hreq)

@@ -196,16 +196,18 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	where = fmt.Sprintf("%s: origin %q", where, id)
 	ok := true
 	proxy := po.GetType() == "WEB_PROXY"
-	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" && !proxy {
+	store, storeOK := b.objectStore(where, po)
+	ok = ok && storeOK
+	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" && !proxy && store == nil {
 		b.problem("%s: unsupported type %q", where, typ)
 		ok = false
 	}
 	var base *url.URL
 	switch {
-	case proxy && po.GetBaseUrl() != "":
-		b.problem("%s: a WEB_PROXY origin has no base_url", where)
+	case (proxy || store != nil) && po.GetBaseUrl() != "":
+		b.problem("%s: a %s origin has no base_url", where, po.GetType())
 		ok = false
-	case !proxy:
+	case !proxy && store == nil:
 		var err error
 		if base, err = parseHTTPURL(po.GetBaseUrl()); err != nil {
 			b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
@@ -239,10 +241,61 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 		BaseURL:                base,
 		Proxy:                  proxy,
 		AllowedHosts:           po.GetAllowedHosts(),
+		Store:                  store,
 		ForwardHostHeader:      po.GetForwardHostHeaderToOrigin(),
 		IncludeCanonicalHeader: po.GetIncludeCanonicalHeader(),
 		CanonicalBase:          strings.TrimRight(canonical, "/"),
 	}
+}
+
+// objectStore reads an S3 or S3_COMPATIBLE origin's bucket, or returns
+// nil for other types; ok is false when it has problems.
+func (b *builder) objectStore(where string, po *configv1.Origin) (*ObjectStore, bool) {
+	typ := po.GetType()
+	if typ != "S3" && typ != "S3_COMPATIBLE" {
+		if po.GetBucket() != "" || po.GetSecretKey() != "" || po.GetEndpoint() != "" {
+			b.problem("%s: bucket, secret_key and endpoint are for S3 origins", where)
+			return nil, false
+		}
+		return nil, true
+	}
+	ok := true
+	bucket := po.GetBucket()
+	if bucket == "" || strings.ContainsAny(bucket, "/\\?#% ") {
+		b.problem("%s: bucket %q: want an S3 bucket name", where, bucket)
+		ok = false
+	}
+	prefix := strings.Trim(po.GetPrefix(), "/")
+	for _, seg := range strings.Split(prefix, "/") {
+		if prefix != "" && (seg == "" || seg == "." || seg == "..") {
+			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, po.GetPrefix())
+			ok = false
+			break
+		}
+	}
+	if po.GetAccessKey() == "" || po.GetSecretKey() == "" {
+		b.problem("%s: an S3 origin needs access_key and secret_key", where)
+		ok = false
+	}
+	store := &ObjectStore{Bucket: bucket, Prefix: prefix, AccessKey: po.GetAccessKey(), SecretKey: po.GetSecretKey(),
+		PathStyle: po.GetS3ForcePathStyle()}
+	switch {
+	case typ == "S3" && (po.GetEndpoint() != "" || po.GetS3ForcePathStyle()):
+		b.problem("%s: endpoint and s3_force_path_style are for S3_COMPATIBLE origins", where)
+		ok = false
+	case typ == "S3_COMPATIBLE":
+		u, err := parseHTTPURL(po.GetEndpoint())
+		if err != nil {
+			b.problem("%s: endpoint %q: %v", where, po.GetEndpoint(), err)
+			ok = false
+		} else {
+			store.Endpoint = u.String()
+		}
+	}
+	if len(po.GetAllowedHosts()) > 0 {
+		ok = false // reported with the other types' check
+	}
+	return store, ok
 }
 
 func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, ids map[string]bool, where string, idx int, pe *configv1.Endpoint) {
@@ -364,8 +417,12 @@ func originSet(origins []*Origin) string {
 		if o.BaseURL != nil {
 			base = o.BaseURL.String()
 		}
-		// A proxy's hosts decide what it may fetch, so they are part of it.
+		// A proxy's hosts decide what it may fetch, so they are part of it;
+		// so is a bucket's place (not its credentials).
 		fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t\x00%s\x00", o.ID, base, o.ForwardHostHeader, o.Proxy, strings.Join(o.AllowedHosts, ","))
+		if st := o.Store; st != nil {
+			fmt.Fprintf(h, "s3\x00%s\x00%s\x00%s\x00%t\x00", st.Endpoint, st.Bucket, st.Prefix, st.PathStyle)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

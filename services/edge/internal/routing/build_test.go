@@ -131,7 +131,33 @@ func TestBuildValidation(t *testing.T) {
 		{"disabled duplicate named transformation", func(s *configv1.Snapshot) { demo(s).NamedTransformations[1].Name = "thumb" }, ""},
 		{"empty origin id", func(s *configv1.Snapshot) { origin(s, 0).Id = "" }, "origins[0]: empty id"},
 		{"duplicate origin id", func(s *configv1.Snapshot) { origin(s, 1).Id = "o1" }, `origin "o1": duplicate id`},
-		{"unknown origin type", func(s *configv1.Snapshot) { origin(s, 0).Type = "S3" }, `unsupported type "S3"`},
+		{"unknown origin type", func(s *configv1.Snapshot) { origin(s, 0).Type = "AZURE_BLOB" }, `unsupported type "AZURE_BLOB"`},
+		{"S3 bucket", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.Prefix, o.AccessKey, o.SecretKey = "S3", "", "photos", "shop/", "AKID", "secret"
+		}, ""},
+		{"S3-compatible bucket", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.AccessKey, o.SecretKey = "S3_COMPATIBLE", "", "photos", "AKID", "secret"
+			o.Endpoint, o.S3ForcePathStyle = "http://127.0.0.1:9000", true
+		}, ""},
+		{"S3 without a secret", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.AccessKey = "S3", "", "photos", "AKID"
+		}, "needs access_key and secret_key"},
+		{"S3 with an endpoint", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.AccessKey, o.SecretKey, o.Endpoint = "S3", "", "photos", "AKID", "s", "http://x.example"
+		}, "endpoint and s3_force_path_style are for S3_COMPATIBLE"},
+		{"S3-compatible with a bad endpoint", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.AccessKey, o.SecretKey, o.Endpoint = "S3_COMPATIBLE", "", "photos", "AKID", "s", "ftp://x.example"
+		}, "scheme must be http or https"},
+		{"S3 climbing prefix", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.Bucket, o.Prefix, o.AccessKey, o.SecretKey = "S3", "", "photos", "a/../b", "AKID", "s"
+		}, "'..' segments"},
+		{"a bucket on a web server", func(s *configv1.Snapshot) { origin(s, 0).Bucket = "photos" }, "are for S3 origins"},
 		{"web proxy", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.AllowedHosts = "WEB_PROXY", "", []string{"images.example.com", "*.cdn.example.net"}

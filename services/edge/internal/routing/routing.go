@@ -74,14 +74,25 @@ type Origin struct {
 	// Proxy is a WEB_PROXY origin: the image path is itself an absolute
 	// URL, fetched if its host is in AllowedHosts (any public host when
 	// the list is empty).
-	Proxy                  bool
-	AllowedHosts           []string
+	Proxy        bool
+	AllowedHosts []string
+	// Store, when set, is the bucket of an S3 or S3_COMPATIBLE origin.
+	Store                  *ObjectStore
 	ForwardHostHeader      bool
 	IncludeCanonicalHeader bool
 	// CanonicalBase is the base of the Link rel="canonical" URL, without a
 	// trailing slash; it defaults to the base URL (for a proxy, "": the
 	// image's own URL is canonical).
 	CanonicalBase string
+}
+
+// ObjectStore is an S3 bucket an origin reads: objects under Prefix, the
+// image path their key's rest. Endpoint is "" for Amazon S3.
+type ObjectStore struct {
+	Endpoint             string
+	Bucket, Prefix       string
+	AccessKey, SecretKey string
+	PathStyle            bool
 }
 
 // PurgeRule invalidates cached entries of one endpoint stored before
