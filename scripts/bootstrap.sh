@@ -128,6 +128,22 @@ install_weed() {
 	INSTALLED_SOMETHING=1
 }
 
+# install_azurite: Microsoft's Azurite storage emulator from npm, pinned
+# in scripts/azurite, for the Azure Blob origin tests (services/internal/
+# azuretest); again whenever its lock file changes.
+install_azurite() {
+	local dir=$ROOT/scripts/azurite stamp=$ROOT/.dev/azurite.sum sum
+	sum=$(cat "$dir/package.json" "$dir/package-lock.json" | cksum)
+	if [[ -f $stamp && $(<"$stamp") == "$sum" && -x $dir/node_modules/.bin/azurite-blob ]]; then
+		return 0
+	fi
+	msg "installing Azurite (npm ci in scripts/azurite)"
+	(cd "$dir" && npm ci --no-audit --no-fund)
+	mkdir -p "$(dirname "$stamp")"
+	printf '%s\n' "$sum" >"$stamp"
+	INSTALLED_SOMETHING=1
+}
+
 # install_web_deps: npm ci for the dashboard once web/package-lock.json
 # exists, again whenever the lock file changes (a checksum in .dev records
 # the last install) or node_modules is gone.
@@ -163,6 +179,7 @@ install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc 
 install_web_deps
 if ((WANT_WEED)); then
 	install_weed
+	install_azurite
 fi
 
 if ((INSTALLED_SOMETHING)); then

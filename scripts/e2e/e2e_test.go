@@ -29,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pictor/services/internal/azuretest"
 	"pictor/services/internal/pgtest"
 	"pictor/services/internal/redistest"
 	"pictor/services/internal/s3test"
@@ -443,12 +444,14 @@ func TestImageThroughEdge(t *testing.T) {
 	), "serve")
 	waitStatus(t, cpURL+"/healthz", http.StatusOK, 30*time.Second, cp)
 
+	azure := azuretest.Start(t) // the edge learns where its accounts live
 	edge := startProc(t, "edge", filepath.Join(bin, "edge"), append(common,
 		"PICTOR_EDGE_ADDR="+edgeAddr,
 		"PICTOR_CONTROL_PLANE_ADDR="+grpcAddr,
 		"PICTOR_NODE_ID=e2e-edge-1",
 		"PICTOR_EDGE_DATA_DIR="+t.TempDir(),
 		"PICTOR_REDIS_ADDRS="+redisAddr,
+		"PICTOR_AZURE_BLOB_URL="+azure.URLTemplate,
 	))
 	waitStatus(t, edgeURL+"/healthz", http.StatusOK, 30*time.Second, edge)
 
@@ -610,6 +613,40 @@ func TestImageThroughEdge(t *testing.T) {
 		for _, p := range []*proc{cp, edge} {
 			if logText, err := os.ReadFile(p.logPath); err != nil || strings.Contains(string(logText), secret) {
 				t.Errorf("the S3 secret key appears in the %s log (%v)", p.name, err)
+			}
+		}
+	})
+	t.Run("Azure Blob origin", func(t *testing.T) {
+		azure.Put(t, "e2e-images", "site/photos/generated.jpg", generated)
+		token := azure.SAS(t, "e2e-images")
+		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
+			"type": "AZURE_BLOB", "name": "E2E container", "accountName": azuretest.Account, "container": "e2e-images",
+			"prefix": "site", "sasToken": token,
+		}, basic)
+		var container struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(r.body, &container); err != nil || r.status != http.StatusCreated || container.ID == "" {
+			t.Fatalf("create Azure Blob origin: HTTP %d %s", r.status, truncate(r.body))
+		}
+		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
+			"description": "E2E container", "urlPrefix": "blob", "origins": []string{container.ID, originResp.ID},
+		}, basic)
+		if r.status != http.StatusCreated && r.status != http.StatusOK {
+			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
+		}
+		waitStatusFunc(t, func(n int) string {
+			return fmt.Sprintf("%s/%s/blob/tr:w-300/photos/generated.jpg?e2e-probe=%d", edgeURL, account, n)
+		}, http.StatusOK, 30*time.Second, edge, cp)
+		checkJPEG(t, get(t, edgeURL+"/"+account+"/blob/tr:w-350/photos/generated.jpg"), 350, 1200, 800)
+		sig := token[strings.Index(token, "sig="):]
+		listed := do(t, http.MethodGet, cpURL+"/v1/accounts/origins", nil, basic)
+		if strings.Contains(string(listed.body), sig) {
+			t.Error("the SAS token appears in the origins list")
+		}
+		for _, p := range []*proc{cp, edge} {
+			if logText, err := os.ReadFile(p.logPath); err != nil || strings.Contains(string(logText), sig) {
+				t.Errorf("the SAS token appears in the %s log (%v)", p.name, err)
 			}
 		}
 	})

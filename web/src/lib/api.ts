@@ -24,7 +24,8 @@ export interface Origin {
   id: string;
   /**
    * WEB_FOLDER (a web server under baseUrl), WEB_PROXY (the image path is the URL),
-   * S3 (an Amazon S3 bucket) or S3_COMPATIBLE (a bucket on another S3 API endpoint).
+   * S3 (an Amazon S3 bucket), S3_COMPATIBLE (a bucket on another S3 API endpoint) or
+   * AZURE_BLOB (a container in an Azure Blob Storage account).
    */
   type: string;
   name: string;
@@ -37,7 +38,10 @@ export interface Origin {
   allowedHosts?: string[];
   /** S3 and S3-compatible only: the bucket. */
   bucket?: string;
-  /** S3 and S3-compatible only: the folder (key prefix) inside the bucket, without a leading slash; may be empty. */
+  /**
+   * S3, S3-compatible and Azure Blob only: the folder (key or blob name prefix) inside the bucket or container,
+   * without a leading slash; may be empty.
+   */
   prefix?: string;
   /** S3 and S3-compatible only: the access key id (the secret key is never returned). */
   accessKey?: string;
@@ -45,10 +49,17 @@ export interface Origin {
   endpoint?: string;
   /** S3-compatible only: bucket in the path (endpoint/bucket/key) rather than in the host name. */
   s3ForcePathStyle?: boolean;
+  /** Azure Blob only: the storage account's name (the mystorage of https://mystorage.blob.core.windows.net). */
+  accountName?: string;
+  /** Azure Blob only: the container (the SAS token is never returned). */
+  container?: string;
 }
 
-/** An origin as sent (POST, PUT): an S3 origin's secret key goes only this way; empty on a PUT keeps the stored one. */
-export type OriginInput = Omit<Origin, 'id'> & { secretKey?: string };
+/**
+ * An origin as sent (POST, PUT): an S3 origin's secret key and an Azure Blob origin's SAS token go only this way;
+ * empty on a PUT keeps the stored one.
+ */
+export type OriginInput = Omit<Origin, 'id'> & { secretKey?: string; sasToken?: string };
 
 export interface UrlEndpoint {
   id: string;

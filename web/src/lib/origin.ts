@@ -5,6 +5,17 @@ export function isObjectStorage(type: string): boolean {
   return type === 'S3' || type === 'S3_COMPATIBLE';
 }
 
+/** Whether the origin type is an Azure Blob Storage container (AZURE_BLOB). */
+export function isAzureBlob(type: string): boolean {
+  return type === 'AZURE_BLOB';
+}
+
+/** An Azure Blob origin's account, container and folder as an azure:// URL, without a trailing slash: azure://account/container/prefix. */
+export function azureLocation(o: Pick<Origin, 'accountName' | 'container' | 'prefix'>): string {
+  const prefix = (o.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return `azure://${o.accountName ?? ''}/${o.container ?? ''}${prefix ? '/' + prefix : ''}`;
+}
+
 /** An S3 origin's bucket and folder as an s3:// URL, without a trailing slash: s3://bucket/prefix. */
 export function s3Location(o: Pick<Origin, 'bucket' | 'prefix'>): string {
   const prefix = (o.prefix ?? '').replace(/^\/+|\/+$/g, '');
@@ -20,8 +31,12 @@ export function endpointHost(endpoint: string): string {
   }
 }
 
-/** What an origin fetches from, for the list: its base URL, a web proxy's hosts, or a bucket (and its endpoint's host). */
+/**
+ * What an origin fetches from, for the list: its base URL, a web proxy's hosts, a bucket (and its endpoint's host)
+ * or an Azure container.
+ */
 export function originSource(o: Origin): string {
+  if (isAzureBlob(o.type)) return azureLocation(o);
   if (isObjectStorage(o.type)) {
     const where = s3Location(o);
     return o.type === 'S3_COMPATIBLE' && o.endpoint ? `${where} on ${endpointHost(o.endpoint)}` : where;
@@ -35,6 +50,7 @@ const typeNames: Record<string, string> = {
   WEB_PROXY: 'Web proxy',
   S3: 'Amazon S3',
   S3_COMPATIBLE: 'S3-compatible',
+  AZURE_BLOB: 'Azure Blob',
 };
 
 /** The dashboard's name for an origin type. */

@@ -23,7 +23,7 @@ function stubFetch(answer: Answer) {
 }
 
 /** The "Add origin" wizard at its second step, for the given type. */
-function renderDetails(type: 'Web server' | 'Web proxy' | 'Amazon S3' | 'S3-compatible storage' = 'Web server') {
+function renderDetails(type: 'Web server' | 'Web proxy' | 'Amazon S3' | 'S3-compatible storage' | 'Azure Blob Storage' = 'Web server') {
   render(
     <MemoryRouter initialEntries={['/origins/new']}>
       <Routes>
@@ -248,5 +248,152 @@ describe('object-storage origins', () => {
     const { id: _id, ...expected } = saved;
     void _id;
     expect(calls[1].body).toEqual({ ...expected, prefix: 'site/v2' });
+  });
+});
+
+describe('Azure Blob Storage origins', () => {
+  const saved = {
+    id: 'o7', type: 'AZURE_BLOB', name: 'Container', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+    accountName: 'mystorage', container: 'images', prefix: 'site',
+  };
+  const sas = 'sv=2024-11-04&ss=b&srt=co&sp=rl&sig=SECRETSIGNATURE';
+
+  it('is offered on the first step; only Google Cloud Storage is not supported yet', () => {
+    stubFetch({ status: 200, body: [] });
+    render(
+      <MemoryRouter initialEntries={['/origins/new']}>
+        <OriginFormPage />
+      </MemoryRouter>,
+    );
+    expect((screen.getByLabelText(/Azure Blob Storage/) as HTMLInputElement).value).toBe('AZURE_BLOB');
+    expect(screen.getByText('Google Cloud Storage is not supported by Pictor yet; serve it through a web server URL instead.')).toBeTruthy();
+  });
+
+  it('adds an Azure Blob origin: storage account, container, folder and SAS token', async () => {
+    const calls = stubFetch({ status: 201, body: saved });
+    renderDetails('Azure Blob Storage');
+    expect(screen.getByText('Origin type: Azure Blob Storage')).toBeTruthy();
+    for (const absent of [/Base URL/, /Allowed hosts/, /Forward the Host header/, /^Bucket/, /Access key/, /Secret key/, /^Endpoint/, /Path-style addressing/]) {
+      expect(screen.queryByLabelText(absent), String(absent)).toBeNull();
+    }
+    expect((screen.getByLabelText('Storage account') as HTMLInputElement).required).toBe(true);
+    expect((screen.getByLabelText('Container') as HTMLInputElement).required).toBe(true);
+    expect((screen.getByLabelText('Folder inside the container') as HTMLInputElement).required).toBe(false);
+    const token = screen.getByLabelText('SAS token') as HTMLInputElement;
+    expect(token.type).toBe('password');
+    expect(token.getAttribute('autocomplete')).toBe('off');
+    expect(token.required).toBe(true);
+    fireEvent.change(screen.getByLabelText('Origin name'), { target: { value: 'Container' } });
+    fireEvent.change(screen.getByLabelText('Storage account'), { target: { value: ' mystorage ' } });
+    fireEvent.change(screen.getByLabelText('Container'), { target: { value: 'images' } });
+    fireEvent.change(screen.getByLabelText('Folder inside the container'), { target: { value: '/site' } });
+    fireEvent.change(token, { target: { value: sas } });
+    // The token never reaches the page's HTML.
+    expect(document.body.innerHTML).not.toContain('SECRETSIGNATURE');
+    expect(token.value).toBe(sas);
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    await screen.findByText('Origins list');
+    expect(calls).toEqual([
+      {
+        url: '/v1/accounts/origins',
+        method: 'POST',
+        body: {
+          type: 'AZURE_BLOB',
+          name: 'Container',
+          forwardHostHeaderToOrigin: false,
+          includeCanonicalHeader: false,
+          baseUrlForCanonicalHeader: '',
+          accountName: 'mystorage',
+          container: 'images',
+          prefix: 'site',
+          sasToken: sas,
+        },
+      },
+    ]);
+  });
+
+  it('tests an Azure Blob origin with its fields and the path', async () => {
+    const calls = stubFetch({ status: 200, body: { ...image, url: 'https://mystorage.blob.core.windows.net/images/a.jpg' } });
+    renderDetails('Azure Blob Storage');
+    expect(screen.getByText(/the path goes after the folder inside the container/)).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Storage account'), { target: { value: 'mystorage' } });
+    fireEvent.change(screen.getByLabelText('Container'), { target: { value: 'images' } });
+    fireEvent.change(screen.getByLabelText('SAS token'), { target: { value: sas } });
+    fireEvent.change(screen.getByLabelText('Path to try'), { target: { value: 'a.jpg' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Test origin' }));
+    await waitFor(() => expect(screen.getByTestId('origin-test-result').textContent).toMatch(/^Got a JPEG image/));
+    expect(calls[0].body).toEqual({
+      type: 'AZURE_BLOB', name: '', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+      accountName: 'mystorage', container: 'images', prefix: '', sasToken: sas, path: 'a.jpg',
+    });
+  });
+
+  it.each([
+    ['accountName', 'Storage account'],
+    ['container', 'Container'],
+    ['prefix', 'Folder inside the container'],
+    ['sasToken', 'SAS token'],
+  ])('shows a 400 about %s next to its input', async (field, label) => {
+    stubFetch({ status: 400, body: { message: `${field} is wrong`, field } });
+    renderDetails('Azure Blob Storage');
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    await screen.findByText(`${field} is wrong`);
+    const input = screen.getByLabelText(label);
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    expect(input.getAttribute('aria-describedby')).toContain(`${input.id}-error`);
+    // Not repeated in the error box above the buttons.
+    expect(screen.getAllByRole('alert')).toHaveLength(1);
+  });
+
+  it('shows a 400 about an S3 field in the error box', async () => {
+    stubFetch({ status: 400, body: { message: 'bucket is wrong', field: 'bucket' } });
+    renderDetails('Azure Blob Storage');
+    fireEvent.click(screen.getByRole('button', { name: 'Add origin' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('bucket is wrong');
+  });
+
+  it('edits an Azure Blob origin keeping its SAS token when left empty', async () => {
+    const calls = stubFetch({ status: 200, body: saved });
+    render(
+      <MemoryRouter initialEntries={['/origins/o7/edit']}>
+        <Routes>
+          <Route path="/origins/:id/edit" element={<OriginFormPage />} />
+          <Route path="/origins" element={<p>Origins list</p>} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    const account = (await screen.findByLabelText('Storage account')) as HTMLInputElement;
+    expect(account.value).toBe('mystorage');
+    expect((screen.getByLabelText('Container') as HTMLInputElement).value).toBe('images');
+    expect((screen.getByLabelText('Folder inside the container') as HTMLInputElement).value).toBe('site');
+    const token = screen.getByLabelText('SAS token') as HTMLInputElement;
+    expect(token.value).toBe('');
+    expect(token.required).toBe(false);
+    expect(screen.getByText('Leave empty to keep the current SAS token.')).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Container'), { target: { value: 'photos' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save origin' }));
+    await screen.findByText('Origins list');
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /v1/accounts/origins/o7', 'PUT /v1/accounts/origins/o7']);
+    const { id: _id, ...expected } = saved;
+    void _id;
+    expect(calls[1].body).toEqual({ ...expected, container: 'photos' });
+  });
+
+  it('edits an Azure Blob origin with a new SAS token', async () => {
+    const calls = stubFetch({ status: 200, body: saved });
+    render(
+      <MemoryRouter initialEntries={['/origins/o7/edit']}>
+        <Routes>
+          <Route path="/origins/:id/edit" element={<OriginFormPage />} />
+          <Route path="/origins" element={<p>Origins list</p>} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    const token = (await screen.findByLabelText('SAS token')) as HTMLInputElement;
+    fireEvent.change(token, { target: { value: sas } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save origin' }));
+    await screen.findByText('Origins list');
+    expect(calls[1].body).toMatchObject({ type: 'AZURE_BLOB', sasToken: sas });
   });
 });

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError, fieldErrors, get, post, put, type Origin, type OriginInput } from '../lib/api';
 import { useLoad, useTitle } from '../lib/hooks';
 import { describeOriginTest, type OriginTestResult } from '../lib/originTest';
-import { isObjectStorage } from '../lib/origin';
+import { isAzureBlob, isObjectStorage } from '../lib/origin';
 import { Checkbox, ErrorBox, Field, Loading, PageHeader } from '../components/ui';
 
 const blank: OriginInput = {
@@ -21,6 +21,9 @@ const blank: OriginInput = {
   endpoint: '',
   // Most S3-compatible services (MinIO, self-hosted ones) want the bucket in the path.
   s3ForcePathStyle: true,
+  accountName: '',
+  container: '',
+  sasToken: '',
 };
 
 /** The wizard's names for the origin types. */
@@ -29,15 +32,30 @@ const typeLabels: Record<string, string> = {
   WEB_PROXY: 'Web proxy',
   S3: 'Amazon S3',
   S3_COMPATIBLE: 'S3-compatible storage',
+  AZURE_BLOB: 'Azure Blob Storage',
 };
 
 /**
  * The request body for the origin's type, with only that type's fields: a web server has a base URL,
  * a web proxy its host list, an S3 origin its bucket, folder and keys (an S3-compatible one also its
- * endpoint and addressing style). An empty secret key is left out: on an edit the stored one stays.
+ * endpoint and addressing style), an Azure Blob origin its storage account, container, folder and SAS token.
+ * An empty secret key or SAS token is left out: on an edit the stored one stays.
  */
 export function originBody(form: OriginInput, hostsText: string): OriginInput {
-  const { baseUrl, allowedHosts: _h, bucket, prefix, accessKey, secretKey, endpoint, s3ForcePathStyle, ...common } = form;
+  const {
+    baseUrl,
+    allowedHosts: _h,
+    bucket,
+    prefix,
+    accessKey,
+    secretKey,
+    endpoint,
+    s3ForcePathStyle,
+    accountName,
+    container,
+    sasToken,
+    ...common
+  } = form;
   void _h;
   const base = { ...common, baseUrlForCanonicalHeader: form.includeCanonicalHeader ? form.baseUrlForCanonicalHeader : '' };
   if (form.type === 'WEB_PROXY') {
@@ -46,6 +64,19 @@ export function originBody(form: OriginInput, hostsText: string): OriginInput {
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
     return { ...base, forwardHostHeaderToOrigin: false, allowedHosts };
+  }
+  if (isAzureBlob(form.type)) {
+    const token = (sasToken ?? '').trim();
+    return {
+      ...base,
+      // Requests go to the storage account's own host.
+      forwardHostHeaderToOrigin: false,
+      accountName: (accountName ?? '').trim(),
+      container: (container ?? '').trim(),
+      // A blob name prefix inside the container: no leading slash.
+      prefix: (prefix ?? '').trim().replace(/^\/+/, ''),
+      ...(token ? { sasToken: token } : {}),
+    };
   }
   if (isObjectStorage(form.type)) {
     const secret = (secretKey ?? '').trim();
@@ -122,6 +153,7 @@ export function OriginFormPage() {
   const proxy = form.type === 'WEB_PROXY';
   const storage = isObjectStorage(form.type);
   const compatible = form.type === 'S3_COMPATIBLE';
+  const azure = isAzureBlob(form.type);
   const testBody = { ...originBody(form, hostsText), path: testPath.trim() };
   const testKey = JSON.stringify(testBody);
 
@@ -153,7 +185,9 @@ export function OriginFormPage() {
     ? ['allowedHosts']
     : storage
       ? ['bucket', 'prefix', 'accessKey', 'secretKey', ...(compatible ? ['endpoint'] : [])]
-      : ['baseUrl'];
+      : azure
+        ? ['accountName', 'container', 'prefix', 'sasToken']
+        : ['baseUrl'];
   const shownFields = ['name', ...typeFields, 'path', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
   const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
   const testOutcome = tested && tested.key === testKey ? describeOriginTest(tested.result) : null;
@@ -222,7 +256,14 @@ export function OriginFormPage() {
                 <span className="muted"> — a bucket on another service with the S3 API, e.g. Wasabi, Cloudflare R2, DigitalOcean Spaces or MinIO.</span>
               </label>
             </div>
-            <p className="muted">Azure Blob Storage and Google Cloud Storage are not supported by Pictor yet; serve them through a web server URL instead.</p>
+            <div className="choice">
+              <input type="radio" id="type-azure" name="type" value="AZURE_BLOB" checked={form.type === 'AZURE_BLOB'} onChange={() => set('type')('AZURE_BLOB')} />
+              <label htmlFor="type-azure">
+                <strong>Azure Blob Storage</strong>
+                <span className="muted"> — a container in an Azure storage account, read with a SAS token.</span>
+              </label>
+            </div>
+            <p className="muted">Google Cloud Storage is not supported by Pictor yet; serve it through a web server URL instead.</p>
           </fieldset>
           <div className="form-actions">
             <button type="submit">Continue</button>
@@ -355,6 +396,70 @@ export function OriginFormPage() {
               help={editing ? 'Leave empty to keep the current secret key.' : 'Stored encrypted and never shown again.'}
             />
           </>
+        ) : azure ? (
+          <>
+            <Field
+              label="Storage account"
+              required
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.accountName ?? ''}
+              onChange={set('accountName')}
+              error={fe.accountName}
+              placeholder="mystorage"
+              help={
+                <>
+                  The storage account’s name: <code>mystorage</code> for <code>https://mystorage.blob.core.windows.net</code>.
+                </>
+              }
+            />
+            <Field
+              label="Container"
+              required
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.container ?? ''}
+              onChange={set('container')}
+              error={fe.container}
+              placeholder="images"
+              help="The container’s name in the storage account."
+            />
+            <Field
+              label="Folder inside the container"
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.prefix ?? ''}
+              onChange={set('prefix')}
+              error={fe.prefix}
+              placeholder="images/originals"
+              help={
+                <>
+                  Optional. With <code>images/originals</code>, <code>/rest-of-the-path.jpg</code> on your URL-endpoint reads the blob{' '}
+                  <code>images/originals/rest-of-the-path.jpg</code>; left empty, the whole container is served.
+                </>
+              }
+            />
+            <Field
+              label="SAS token"
+              required={!editing}
+              type="password"
+              secret
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={form.sasToken ?? ''}
+              onChange={set('sasToken')}
+              error={fe.sasToken}
+              help={
+                editing
+                  ? 'Leave empty to keep the current SAS token.'
+                  : 'A shared access signature that can read the container. Stored encrypted and never shown again.'
+              }
+            />
+          </>
         ) : (
           <Field
             label="Base URL"
@@ -409,10 +514,10 @@ export function OriginFormPage() {
           <p className="field-help" id="origin-test-help">
             {proxy ? (
               <>Fetch an image URL the way this proxy would, before you save it: the host must be one of the allowed hosts.</>
-            ) : storage ? (
+            ) : storage || azure ? (
               <>
-                Fetch one image the way this origin would, before you save it: the path goes after the folder inside the bucket, as it goes after your
-                URL-endpoint.
+                Fetch one image the way this origin would, before you save it: the path goes after the folder inside the {azure ? 'container' : 'bucket'}, as it
+                goes after your URL-endpoint.
               </>
             ) : (
               <>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { ApiError, del, get, type Origin, type UrlEndpoint } from '../lib/api';
-import { isObjectStorage, originSource, originTypeName, s3Location } from '../lib/origin';
+import { azureLocation, isAzureBlob, isObjectStorage, originSource, originTypeName, s3Location } from '../lib/origin';
 import { useLoad, useTitle } from '../lib/hooks';
 import { ConfirmButton, CopyButton, ErrorBox, Loading, Notice, PageHeader } from '../components/ui';
 
@@ -22,6 +22,10 @@ export function exampleMapping(origin: Origin, endpoint: UrlEndpoint) {
   if (isObjectStorage(origin.type)) {
     // A bucket: the path after the endpoint is the key after the folder.
     return { from: s3Location(origin) + '/rest-of-the-path.jpg', to };
+  }
+  if (isAzureBlob(origin.type)) {
+    // A container: the path after the endpoint is the blob name after the folder.
+    return { from: azureLocation(origin) + '/rest-of-the-path.jpg', to };
   }
   const from = (origin.baseUrl ?? '').replace(/\/+$/, '') + '/rest-of-the-path.jpg';
   return { from, to };

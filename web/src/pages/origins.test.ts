@@ -15,6 +15,11 @@ const s3: Origin = {
   bucket: 'images', prefix: 'site/originals', accessKey: 'AKIDEXAMPLE',
 };
 const compatible: Origin = { ...s3, id: 'o4', type: 'S3_COMPATIBLE', endpoint: 'https://s3.example.net', s3ForcePathStyle: true };
+const azure: Origin = {
+  id: 'o5', type: 'AZURE_BLOB', name: 'container', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+  accountName: 'mystorage', container: 'images', prefix: 'site/originals',
+};
+const azureFields = ['accountName', 'container', 'sasToken'];
 /** An origin as the form holds it: without its id. */
 const input = ({ id: _id, ...rest }: Origin): OriginInput => (void _id, rest);
 const s3Fields = ['bucket', 'prefix', 'accessKey', 'secretKey', 'endpoint', 's3ForcePathStyle'];
@@ -96,7 +101,47 @@ describe('origins', () => {
     expect(originTypeName('WEB_PROXY')).toBe('Web proxy');
     expect(originTypeName('S3')).toBe('Amazon S3');
     expect(originTypeName('S3_COMPATIBLE')).toBe('S3-compatible');
-    expect(originTypeName('AZURE_BLOB')).toBe('AZURE_BLOB');
+    expect(originTypeName('AZURE_BLOB')).toBe('Azure Blob');
+    expect(originTypeName('GCS')).toBe('GCS');
+  });
+  it('sends an Azure Blob origin with only its account, container, folder and SAS token', () => {
+    const form: OriginInput = {
+      ...input(azure), baseUrl: 'https://www.example.com', allowedHosts: ['x.example'], forwardHostHeaderToOrigin: true,
+      bucket: 'b', accessKey: 'AK', secretKey: 'SK', endpoint: 'https://s3.example.net', s3ForcePathStyle: true,
+      accountName: ' mystorage ', container: ' images ', prefix: '/site/', sasToken: ' sv=2024-11-04&sp=rl&sig=abc ',
+    };
+    expect(originBody(form, 'ignored.example')).toEqual({
+      type: 'AZURE_BLOB', name: 'container', forwardHostHeaderToOrigin: false, includeCanonicalHeader: false, baseUrlForCanonicalHeader: '',
+      accountName: 'mystorage', container: 'images', prefix: 'site/', sasToken: 'sv=2024-11-04&sp=rl&sig=abc',
+    });
+  });
+  it('leaves an empty SAS token out, so that an edit keeps the stored one', () => {
+    expect(originBody({ ...azure, sasToken: '' }, '')).not.toHaveProperty('sasToken');
+    expect(originBody({ ...azure, sasToken: '  ' }, '')).not.toHaveProperty('sasToken');
+    expect(originBody(azure, '')).not.toHaveProperty('sasToken');
+  });
+  it('keeps the canonical header of an Azure Blob origin', () => {
+    const body = originBody({ ...azure, includeCanonicalHeader: true, baseUrlForCanonicalHeader: 'https://www.example.com' }, '');
+    expect(body.includeCanonicalHeader).toBe(true);
+    expect(body.baseUrlForCanonicalHeader).toBe('https://www.example.com');
+  });
+  it('sends the other types without the Azure Blob fields', () => {
+    const leftovers = { accountName: 'mystorage', container: 'images', sasToken: 'sv=x' };
+    for (const o of [folder, proxy, s3, compatible]) {
+      const body = originBody({ ...o, ...leftovers }, 'images.example.com');
+      for (const f of azureFields) expect(body, `${o.type} ${f}`).not.toHaveProperty(f);
+    }
+  });
+  it('names an Azure Blob origin by its account, container and folder', () => {
+    expect(originSource(azure)).toBe('azure://mystorage/images/site/originals');
+    expect(originSource({ ...azure, prefix: '' })).toBe('azure://mystorage/images');
+    expect(originSource({ ...azure, prefix: '/site/' })).toBe('azure://mystorage/images/site');
+  });
+  it('maps a blob in the container folder under the endpoint', () => {
+    expect(exampleMapping(azure, endpoint)).toEqual({
+      from: 'azure://mystorage/images/site/originals/rest-of-the-path.jpg',
+      to: 'https://edge.example/demo/rest-of-the-path.jpg',
+    });
   });
   it('maps a key in the bucket folder under the endpoint', () => {
     expect(exampleMapping(s3, endpoint)).toEqual({

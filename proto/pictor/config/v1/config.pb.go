@@ -645,8 +645,14 @@ type Origin struct {
 	// addressed in the path (https://host/bucket/key) rather than the host.
 	Endpoint         string `protobuf:"bytes,13,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	S3ForcePathStyle bool   `protobuf:"varint,14,opt,name=s3_force_path_style,json=s3ForcePathStyle,proto3" json:"s3_force_path_style,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// AZURE_BLOB: the storage account and container (prefix as for S3), and
+	// the SAS token its requests carry (a secret, like secret_key: sealed in
+	// the edge's on-disk snapshot).
+	AccountName   string `protobuf:"bytes,15,opt,name=account_name,json=accountName,proto3" json:"account_name,omitempty"`
+	Container     string `protobuf:"bytes,16,opt,name=container,proto3" json:"container,omitempty"`
+	SasToken      string `protobuf:"bytes,17,opt,name=sas_token,json=sasToken,proto3" json:"sas_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Origin) Reset() {
@@ -775,6 +781,27 @@ func (x *Origin) GetS3ForcePathStyle() bool {
 		return x.S3ForcePathStyle
 	}
 	return false
+}
+
+func (x *Origin) GetAccountName() string {
+	if x != nil {
+		return x.AccountName
+	}
+	return ""
+}
+
+func (x *Origin) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *Origin) GetSasToken() string {
+	if x != nil {
+		return x.SasToken
+	}
+	return ""
 }
 
 type Endpoint struct {
@@ -1082,7 +1109,7 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xf7\x03\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd5\x04\n" +
 	"\x06Origin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
@@ -1100,7 +1127,10 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"secret_key\x18\f \x01(\tR\tsecretKey\x12\x1a\n" +
 	"\bendpoint\x18\r \x01(\tR\bendpoint\x12-\n" +
-	"\x13s3_force_path_style\x18\x0e \x01(\bR\x10s3ForcePathStyle\"\xca\x02\n" +
+	"\x13s3_force_path_style\x18\x0e \x01(\bR\x10s3ForcePathStyle\x12!\n" +
+	"\faccount_name\x18\x0f \x01(\tR\vaccountName\x12\x1c\n" +
+	"\tcontainer\x18\x10 \x01(\tR\tcontainer\x12\x1b\n" +
+	"\tsas_token\x18\x11 \x01(\tR\bsasToken\"\xca\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +

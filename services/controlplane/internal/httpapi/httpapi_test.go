@@ -531,7 +531,7 @@ func TestOrigins(t *testing.T) {
 		{"delete unknown id", "DELETE", "/v1/accounts/origins/" + tenant.NewID(), nil, 404, ""},
 		{"put invalid body", "PUT", "/v1/accounts/origins/" + first.ID, jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "x"}), 400, "baseUrl"},
 		{"missing type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"name": "x", "baseUrl": "https://x.example"}), 400, "type"},
-		{"unsupported type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "AZURE_BLOB", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
+		{"unsupported type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "GCS", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
 		{"unknown type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "NOPE", "name": "x", "baseUrl": "https://x.example"}), 400, "type"},
 		{"name too long", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": strings.Repeat("n", 201), "baseUrl": "https://x.example"}), 400, "name"},
 		{"boolean of wrong type", "POST", "/v1/accounts/origins", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "x", "baseUrl": "https://x.example", "includeCanonicalHeader": "yes"}), 400, "includeCanonicalHeader"},

@@ -16,8 +16,10 @@ import (
 // any public host is allowed. S3 and S3_COMPATIBLE origins have bucket,
 // prefix and accessKey (which ImageKit leaves out; an access key id is
 // not a secret), S3_COMPATIBLE ones also endpoint and s3ForcePathStyle,
-// and neither has baseUrl or allowedHosts. The secret key is never
-// returned: there is no field for it.
+// and neither has baseUrl or allowedHosts. AZURE_BLOB origins have
+// container, accountName and prefix, and no baseUrl or allowedHosts. The
+// secret key and the SAS token are never returned: there is no field for
+// them.
 type originJSON struct {
 	ID                        string    `json:"id"`
 	Type                      string    `json:"type"`
@@ -32,6 +34,8 @@ type originJSON struct {
 	AccessKey                 *string   `json:"accessKey,omitempty"`
 	Endpoint                  *string   `json:"endpoint,omitempty"`
 	S3ForcePathStyle          *bool     `json:"s3ForcePathStyle,omitempty"`
+	Container                 *string   `json:"container,omitempty"`
+	AccountName               *string   `json:"accountName,omitempty"`
 }
 
 // originRequest is an origin as a client sends it (POST, PUT); omitted
@@ -54,6 +58,10 @@ type originRequest struct {
 	// UseIAMRole is ImageKit's alternative to keys for S3, which Pictor
 	// does not offer: true is refused.
 	UseIAMRole bool `json:"useIAMRole"`
+	// AZURE_BLOB's fields. SASToken "" on a PUT keeps the stored one.
+	Container   string `json:"container"`
+	AccountName string `json:"accountName"`
+	SASToken    string `json:"sasToken"`
 }
 
 // origin is the request as a tenant.Origin, not yet validated.
@@ -72,6 +80,9 @@ func (req originRequest) origin() tenant.Origin {
 		SecretKey:                 req.SecretKey,
 		Endpoint:                  req.Endpoint,
 		S3ForcePathStyle:          req.S3ForcePathStyle,
+		Container:                 req.Container,
+		AccountName:               req.AccountName,
+		SASToken:                  req.SASToken,
 	}
 }
 
@@ -93,6 +104,8 @@ func toOriginJSON(o tenant.Origin) originJSON {
 		if o.Type == tenant.OriginS3Compatible {
 			out.Endpoint, out.S3ForcePathStyle = &o.Endpoint, &o.S3ForcePathStyle
 		}
+	case o.Type == tenant.OriginAzureBlob:
+		out.Container, out.AccountName, out.Prefix = &o.Container, &o.AccountName, &o.Prefix
 	default:
 		out.BaseURL = &o.BaseURL
 	}
@@ -102,7 +115,8 @@ func toOriginJSON(o tenant.Origin) originJSON {
 // readOrigin decodes and validates an origin from the request body for
 // the origin id (a new one when creating). An "id" in the body is ignored:
 // the path or the server decides it. A secret key comes back sealed for
-// that id, never in the clear: storage only ever sees the ciphertext.
+// that id, never in the clear, and so does a SAS token (without its
+// leading '?'): storage only ever sees the ciphertext.
 func (s *server) readOrigin(c echo.Context, id string, create bool) (tenant.Origin, error) {
 	var req originRequest
 	if err := s.decodeJSON(c, &req); err != nil {
@@ -126,6 +140,10 @@ func (s *server) readOrigin(c echo.Context, id string, create bool) (tenant.Orig
 		o.SecretKeyCiphertext = s.Keyring.SealOriginSecret(id, o.SecretKey)
 		o.SecretKey = ""
 	}
+	if t := tenant.CleanSASToken(o.SASToken); t != "" {
+		o.SecretKeyCiphertext = s.Keyring.SealOriginSecret(id, t)
+	}
+	o.SASToken = ""
 	return o, nil
 }
 

@@ -27,9 +27,9 @@ func (s *server) testOrigin(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if tenant.ObjectStorage(req.Type) {
-		// Saved S3 origins are served by edges; trying one here is not
-		// offered yet.
+	if tenant.ObjectStorage(req.Type) || req.Type == tenant.OriginAzureBlob {
+		// Saved S3 and AZURE_BLOB origins are served by edges; trying
+		// one here is not offered yet.
 		return &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_origin_type", Field: "type",
 			Msg: "testing " + req.Type + " origins is not supported yet"}
 	}

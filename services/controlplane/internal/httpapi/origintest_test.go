@@ -118,4 +118,12 @@ func TestOriginTest(t *testing.T) {
 			t.Fatalf("%s: %+v, want unsupported", typ, e)
 		}
 	}
+	// Nor Azure containers.
+	e := wantError(t, a.do("POST", "/v1/accounts/origins/test", jsonBody(map[string]any{
+		"type": "AZURE_BLOB", "name": "z", "container": "images", "accountName": "acmestore",
+		"sasToken": "sv=2022-11-02&sig=abc", "path": "a.jpg",
+	}), key(k)), http.StatusBadRequest, "type")
+	if !strings.Contains(e.Message, "not supported") {
+		t.Fatalf("AZURE_BLOB: %+v, want unsupported", e)
+	}
 }

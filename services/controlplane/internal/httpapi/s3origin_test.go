@@ -293,7 +293,7 @@ func TestS3OriginValidation(t *testing.T) {
 		{"IAM role", body("S3", map[string]any{"useIAMRole": true, "accessKey": "", "secretKey": ""}), 400, "useIAMRole", "not supported"},
 		{"bucket on a web folder", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "f", "baseUrl": "https://f.example.com", "bucket": "b"}),
 			400, "bucket", "S3 and S3_COMPATIBLE"},
-		{"unsupported type", jsonBody(map[string]any{"type": "AZURE_BLOB", "name": "z"}), 400, "type", "not supported"},
+		{"unsupported type", jsonBody(map[string]any{"type": "GCS", "name": "z"}), 400, "type", "not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

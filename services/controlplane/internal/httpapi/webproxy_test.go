@@ -207,7 +207,7 @@ func TestWebProxyOriginValidation(t *testing.T) {
 		{"not strings", proxy(map[string]any{"allowedHosts": []int{1}}), "allowedHosts", "expected"},
 		{"web folder with hosts", jsonBody(map[string]any{"type": "WEB_FOLDER", "name": "f", "baseUrl": "https://f.example.com", "allowedHosts": []string{"a.example.com"}}),
 			"allowedHosts", "allowedHosts is for WEB_PROXY origins"},
-		{"unsupported type", jsonBody(map[string]any{"type": "GCS", "name": "g"}), "type", "use WEB_FOLDER, WEB_PROXY, S3 or S3_COMPATIBLE"},
+		{"unsupported type", jsonBody(map[string]any{"type": "GCS", "name": "g"}), "type", "use WEB_FOLDER, WEB_PROXY, S3, S3_COMPATIBLE or AZURE_BLOB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,14 +15,16 @@ import (
 // secret, which only the snapshot source reads (originColumnsWithSecret).
 const originColumns = `id, account_id, type, name, base_url, forward_host_header_to_origin,
 	include_canonical_header, base_url_for_canonical_header, allowed_hosts,
-	bucket, prefix, access_key, endpoint, s3_force_path_style, created_at, updated_at`
+	bucket, prefix, access_key, endpoint, s3_force_path_style, container, account_name,
+	created_at, updated_at`
 
 const originColumnsWithSecret = originColumns + `, secret_key_ciphertext`
 
 func originFields(o *tenant.Origin) []any {
 	return []any{&o.ID, &o.AccountID, &o.Type, &o.Name, &o.BaseURL, &o.ForwardHostHeaderToOrigin,
 		&o.IncludeCanonicalHeader, &o.BaseURLForCanonicalHeader, &o.AllowedHosts,
-		&o.Bucket, &o.Prefix, &o.AccessKey, &o.Endpoint, &o.S3ForcePathStyle, &o.CreatedAt, &o.UpdatedAt}
+		&o.Bucket, &o.Prefix, &o.AccessKey, &o.Endpoint, &o.S3ForcePathStyle, &o.Container, &o.AccountName,
+		&o.CreatedAt, &o.UpdatedAt}
 }
 
 func scanOrigin(row pgx.Row) (tenant.Origin, error) {
@@ -31,7 +33,8 @@ func scanOrigin(row pgx.Row) (tenant.Origin, error) {
 	return o, err
 }
 
-// scanOriginWithSecret also reads the sealed secret key, for the snapshot.
+// scanOriginWithSecret also reads the sealed secret (secret key or SAS
+// token), for the snapshot.
 func scanOriginWithSecret(row pgx.Row) (tenant.Origin, error) {
 	var o tenant.Origin
 	err := row.Scan(append(originFields(&o), &o.SecretKeyCiphertext)...)
@@ -40,19 +43,28 @@ func scanOriginWithSecret(row pgx.Row) (tenant.Origin, error) {
 
 // checkOriginSecret keeps storage's side of the secret-key contract: the
 // caller seals the secret (tenant.Origin.SecretKeyCiphertext) and storage
-// never receives it in the clear; only S3 types carry one.
+// never receives it in the clear; only S3, S3_COMPATIBLE and AZURE_BLOB
+// origins carry one (tenant.HasSecret).
 func checkOriginSecret(op string, o tenant.Origin) error {
-	if o.SecretKey != "" {
+	if o.SecretKey != "" || o.SASToken != "" {
 		return errkind.New(errkind.Internal, "unsealed_secret", op+": an origin secret reached storage unsealed")
 	}
-	if o.SecretKeyCiphertext != nil && !tenant.ObjectStorage(o.Type) {
-		return errkind.New(errkind.Internal, "unexpected_secret", op+": a "+o.Type+" origin has no secret key")
+	if o.SecretKeyCiphertext != nil && !tenant.HasSecret(o.Type) {
+		return errkind.New(errkind.Internal, "unexpected_secret", op+": a "+o.Type+" origin has no secret")
 	}
 	return nil
 }
 
-func secretKeyRequired() error {
-	return errkind.InvalidField("secretKey", "secretKey is required")
+// secretField is the API's name for the secret of an origin of type t.
+func secretField(t string) string {
+	if t == tenant.OriginAzureBlob {
+		return "sasToken"
+	}
+	return "secretKey"
+}
+
+func secretRequired(t string) error {
+	return errkind.InvalidField(secretField(t), secretField(t)+" is required")
 }
 
 // allowedHosts is what the allowed_hosts column stores for hosts: pgx
@@ -110,8 +122,8 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 	if err := checkOriginSecret(op, o); err != nil {
 		return tenant.Origin{}, err
 	}
-	if tenant.ObjectStorage(o.Type) && o.SecretKeyCiphertext == nil {
-		return tenant.Origin{}, secretKeyRequired()
+	if tenant.HasSecret(o.Type) && o.SecretKeyCiphertext == nil {
+		return tenant.Origin{}, secretRequired(o.Type)
 	}
 	// The caller may choose the id: a secret is sealed for the id of the
 	// origin it belongs to, so it must be known before storage.
@@ -123,12 +135,14 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 		err := tx.QueryRow(ctx, `
 			INSERT INTO origins (id, account_id, type, name, base_url, forward_host_header_to_origin,
 				include_canonical_header, base_url_for_canonical_header, allowed_hosts,
-				bucket, prefix, access_key, endpoint, s3_force_path_style, secret_key_ciphertext)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+				bucket, prefix, access_key, endpoint, s3_force_path_style, secret_key_ciphertext,
+				container, account_name)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			RETURNING allowed_hosts, created_at, updated_at`,
 			o.ID, o.AccountID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
 			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader, allowedHosts(o.AllowedHosts),
 			o.Bucket, o.Prefix, o.AccessKey, o.Endpoint, o.S3ForcePathStyle, o.SecretKeyCiphertext,
+			o.Container, o.AccountName,
 		).Scan(&o.AllowedHosts, &o.CreatedAt, &o.UpdatedAt)
 		if err != nil {
 			return err
@@ -153,9 +167,11 @@ func (db *DB) CreateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 }
 
 // UpdateOrigin implements tenant.OriginService: every field is replaced,
-// except the secret key of an S3 or S3_COMPATIBLE origin when
-// o.SecretKeyCiphertext is nil, which keeps the stored one (the type may
-// change between S3 and S3_COMPATIBLE). Any other type drops it.
+// except the secret of an origin that has one (tenant.HasSecret) when
+// o.SecretKeyCiphertext is nil, which keeps the stored one if it is of the
+// same kind (tenant.SameSecretKind: the type may change between S3 and
+// S3_COMPATIBLE, but an S3 secret key is no SAS token). Any other type
+// drops it.
 func (db *DB) UpdateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin) (tenant.Origin, error) {
 	const op = "update origin"
 	if err := requireScope(op, c); err != nil {
@@ -166,35 +182,40 @@ func (db *DB) UpdateOrigin(ctx context.Context, c tenant.Caller, o tenant.Origin
 	}
 	o.AccountID = c.AccountID
 	err := db.mutate(ctx, op, c, &change{action: "origin.update", target: o.ID, config: true}, func(tx pgx.Tx) error {
-		if tenant.ObjectStorage(o.Type) && o.SecretKeyCiphertext == nil {
-			// Keep the stored secret; there must be one (the origin may
-			// be turning into a bucket now). The account row is locked
-			// (mutate), so it cannot change before the UPDATE.
+		if tenant.HasSecret(o.Type) && o.SecretKeyCiphertext == nil {
+			// Keep the stored secret; there must be one, of the same kind
+			// (the origin may be turning into a bucket or a container
+			// now). The account row is locked (mutate), so it cannot
+			// change before the UPDATE.
 			var stored bool
-			err := tx.QueryRow(ctx, `SELECT secret_key_ciphertext IS NOT NULL FROM origins WHERE account_id = $1 AND id = $2`,
-				o.AccountID, o.ID).Scan(&stored)
+			var storedType string
+			err := tx.QueryRow(ctx, `SELECT secret_key_ciphertext IS NOT NULL, type FROM origins WHERE account_id = $1 AND id = $2`,
+				o.AccountID, o.ID).Scan(&stored, &storedType)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return originNotFound()
 			}
 			if err != nil {
 				return err
 			}
-			if !stored {
-				return errkind.InvalidField("secretKey", "secretKey is required: the origin has no stored secret key to keep")
+			if !stored || !tenant.SameSecretKind(storedType, o.Type) {
+				f := secretField(o.Type)
+				return errkind.InvalidField(f, f+" is required: the origin has no stored "+f+" to keep")
 			}
 		}
 		err := tx.QueryRow(ctx, `
 			UPDATE origins SET type = $3, name = $4, base_url = $5, forward_host_header_to_origin = $6,
 				include_canonical_header = $7, base_url_for_canonical_header = $8, allowed_hosts = $9,
 				bucket = $10, prefix = $11, access_key = $12, endpoint = $13, s3_force_path_style = $14,
-				secret_key_ciphertext = CASE WHEN $3 IN ('S3', 'S3_COMPATIBLE')
+				secret_key_ciphertext = CASE WHEN $3 IN ('S3', 'S3_COMPATIBLE', 'AZURE_BLOB')
 					THEN COALESCE($15, secret_key_ciphertext) END,
+				container = $16, account_name = $17,
 				updated_at = now()
 			WHERE account_id = $1 AND id = $2
 			RETURNING allowed_hosts, created_at, updated_at`,
 			o.AccountID, o.ID, o.Type, o.Name, o.BaseURL, o.ForwardHostHeaderToOrigin,
 			o.IncludeCanonicalHeader, o.BaseURLForCanonicalHeader, allowedHosts(o.AllowedHosts),
 			o.Bucket, o.Prefix, o.AccessKey, o.Endpoint, o.S3ForcePathStyle, o.SecretKeyCiphertext,
+			o.Container, o.AccountName,
 		).Scan(&o.AllowedHosts, &o.CreatedAt, &o.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return originNotFound()

@@ -2,8 +2,8 @@
 // configv1.Snapshot that edges consume: one immutable message per config
 // version, with API keys decrypted (edges need them to verify URL
 // signatures) and so are the secret keys of S3 and S3_COMPATIBLE origins
-// (edges sign their requests to the bucket); both travel only on the
-// authenticated config stream.
+// (edges sign their requests to the bucket) and the SAS tokens of
+// AZURE_BLOB origins; all travel only on the authenticated config stream.
 package snapshot
 
 import (
@@ -98,27 +98,33 @@ func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {
 			BaseUrlForCanonicalHeader: o.BaseURLForCanonicalHeader,
 			AllowedHosts:              allowedHosts(o),
 		}
-		if tenant.ObjectStorage(o.Type) {
+		if tenant.HasSecret(o.Type) {
 			secret, err := b.keys.OpenOriginSecret(o.ID, o.SecretKeyCiphertext)
 			if err != nil {
 				// As with a key: leave the origin out, and out of the
 				// endpoints that list it (edges refuse a snapshot naming
 				// an unknown origin), rather than stop config for every
 				// tenant. Its endpoints try their other origins.
-				b.log.Error("origin left out of snapshot: its secret key does not open", "account_id", a.Account.ID, "origin_id", o.ID, "err", err)
+				b.log.Error("origin left out of snapshot: its secret does not open", "account_id", a.Account.ID, "origin_id", o.ID, "err", err)
 				if leftOut == nil {
 					leftOut = map[string]bool{}
 				}
 				leftOut[o.ID] = true
 				continue
 			}
-			po.Bucket = o.Bucket
 			po.Prefix = o.Prefix
-			po.AccessKey = o.AccessKey
-			po.SecretKey = secret
-			if o.Type == tenant.OriginS3Compatible {
-				po.Endpoint = o.Endpoint
-				po.S3ForcePathStyle = o.S3ForcePathStyle
+			if o.Type == tenant.OriginAzureBlob {
+				po.AccountName = o.AccountName
+				po.Container = o.Container
+				po.SasToken = secret
+			} else {
+				po.Bucket = o.Bucket
+				po.AccessKey = o.AccessKey
+				po.SecretKey = secret
+				if o.Type == tenant.OriginS3Compatible {
+					po.Endpoint = o.Endpoint
+					po.S3ForcePathStyle = o.S3ForcePathStyle
+				}
 			}
 		}
 		out.Origins = append(out.Origins, po)

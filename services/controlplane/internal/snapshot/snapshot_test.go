@@ -70,6 +70,11 @@ func TestBuildMapsEveryField(t *testing.T) {
 				// Its secret was sealed for another origin: it does not open.
 				ID: "o7", Type: tenant.OriginS3, Name: "Broken", Bucket: "broken", AccessKey: "a",
 				SecretKeyCiphertext: kr.SealOriginSecret("o5", "s3-secret"),
+			}, {
+				// S3 fields left on an AZURE_BLOB origin stay home.
+				ID: "o8", Type: tenant.OriginAzureBlob, Name: "Azure", Container: "images", AccountName: "acmestore",
+				Prefix: "originals", SecretKeyCiphertext: kr.SealOriginSecret("o8", "sv=2022-11-02&sig=abc%3D"),
+				Bucket: "stale", AccessKey: "stale", Endpoint: "https://stale.example.com",
 			}},
 			Endpoints: []tenant.URLEndpoint{{
 				ID: "e1", URLPrefix: "", OriginIDs: []string{"o1", "o2"}, CustomDomains: []string{"img.example.com"},
@@ -113,6 +118,9 @@ func TestBuildMapsEveryField(t *testing.T) {
 				Id: "o6", Type: "S3_COMPATIBLE", Name: "MinIO", Bucket: "media", AccessKey: "minio", SecretKey: "minio-secret",
 				Endpoint: "https://s3.example.com", S3ForcePathStyle: true,
 				IncludeCanonicalHeader: true, BaseUrlForCanonicalHeader: "https://www.example.com",
+			}, {
+				Id: "o8", Type: "AZURE_BLOB", Name: "Azure", Container: "images", AccountName: "acmestore",
+				Prefix: "originals", SasToken: "sv=2022-11-02&sig=abc%3D",
 			}},
 			// o7's secret does not open: it is left out, and out of e2.
 			Endpoints: []*configv1.Endpoint{{

@@ -83,11 +83,26 @@ const (
 	// OriginS3Compatible is a bucket of another S3-compatible service
 	// (MinIO, R2, Spaces, ...) at Endpoint.
 	OriginS3Compatible = "S3_COMPATIBLE"
+	// OriginAzureBlob is an Azure Blob Storage container, read with the
+	// origin's SAS token.
+	OriginAzureBlob = "AZURE_BLOB"
 )
 
 // ObjectStorage reports whether an origin of type t is a bucket (S3 or
 // S3_COMPATIBLE): it has a bucket and credentials instead of a base URL.
 func ObjectStorage(t string) bool { return t == OriginS3 || t == OriginS3Compatible }
+
+// HasSecret reports whether an origin of type t has a secret, sealed in
+// SecretKeyCiphertext: an S3 or S3_COMPATIBLE origin's secret key, an
+// AZURE_BLOB origin's SAS token.
+func HasSecret(t string) bool { return ObjectStorage(t) || t == OriginAzureBlob }
+
+// SameSecretKind reports whether the secret of an origin of type from
+// means the same thing for one of type to, so that an update changing the
+// type may keep it: S3 <-> S3_COMPATIBLE may, nothing else may.
+func SameSecretKind(from, to string) bool {
+	return from == to && HasSecret(to) || ObjectStorage(from) && ObjectStorage(to)
+}
 
 // Origin is where an account's original images come from.
 type Origin struct {
@@ -115,16 +130,26 @@ type Origin struct {
 	// an origin as a client sent it, for validation, and by whoever opens
 	// SecretKeyCiphertext (the snapshot builder); storage never sees it.
 	SecretKey string
-	// SecretKeyCiphertext is SecretKey sealed under the master key (the
-	// auth package's Keyring), which is what storage keeps. On an update,
-	// nil keeps the stored secret of an S3 or S3_COMPATIBLE origin; any
-	// other type stores none.
+	// SecretKeyCiphertext is the origin's secret (SecretKey, or SASToken
+	// for AZURE_BLOB) sealed under the master key (the auth package's
+	// Keyring), which is what storage keeps. On an update, nil keeps the
+	// stored secret of an origin that has one (HasSecret) when its kind
+	// does not change (SameSecretKind); any other type stores none.
 	SecretKeyCiphertext []byte
 	// S3_COMPATIBLE only: the service's base URL, and whether the bucket
 	// is addressed in the path (https://host/bucket/key) rather than as a
 	// subdomain.
 	Endpoint         string
 	S3ForcePathStyle bool
+
+	// AZURE_BLOB only: the storage account and container the images live
+	// in (Prefix is the blob name prefix, as for S3), and the SAS token
+	// requests carry, in the clear and without a leading '?'. Like
+	// SecretKey, SASToken is set only on an origin as a client sent it,
+	// and by whoever opens SecretKeyCiphertext; storage never sees it.
+	AccountName string
+	Container   string
+	SASToken    string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -146,7 +146,7 @@ func TestCheckOrigin(t *testing.T) {
 		{"missing type", func(o *Origin) { o.Type = "" }, "type", errkind.Invalid},
 		{"unknown type", func(o *Origin) { o.Type = "FTP" }, "type", errkind.Invalid},
 		{"unsupported type", func(o *Origin) { o.Type = "GCS" }, "type", errkind.Unsupported},
-		{"unsupported azure", func(o *Origin) { o.Type = "AZURE_BLOB" }, "type", errkind.Unsupported},
+		{"unsupported gcs", func(o *Origin) { o.Type = "GCS" }, "type", errkind.Unsupported},
 		{"lower-case s3", func(o *Origin) { o.Type = "s3" }, "type", errkind.Invalid},
 		{"lower-case type", func(o *Origin) { o.Type = "web_folder" }, "type", errkind.Invalid},
 		{"blank name", func(o *Origin) { o.Name = "  " }, "name", errkind.Invalid},
@@ -182,6 +182,12 @@ func TestCheckOrigin(t *testing.T) {
 		{"web folder with path style", func(o *Origin) { o.S3ForcePathStyle = true }, "s3ForcePathStyle", errkind.Invalid},
 		{"web proxy with bucket", webProxy(func(o *Origin) { o.Bucket = "images" }), "bucket", errkind.Invalid},
 		{"web proxy with secret key", webProxy(func(o *Origin) { o.SecretKey = "s" }), "secretKey", errkind.Invalid},
+
+		// Azure fields belong to AZURE_BLOB only.
+		{"web folder with container", func(o *Origin) { o.Container = "images" }, "container", errkind.Invalid},
+		{"web folder with account name", func(o *Origin) { o.AccountName = "acme" }, "accountName", errkind.Invalid},
+		{"web folder with sas token", func(o *Origin) { o.SASToken = "sv=1&sig=2" }, "sasToken", errkind.Invalid},
+		{"web proxy with container", webProxy(func(o *Origin) { o.Container = "images" }), "container", errkind.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,7 +219,7 @@ func webProxy(edit func(*Origin)) func(*Origin) {
 
 func TestUnsupportedOriginTypeNamesBothTypes(t *testing.T) {
 	err := OriginPolicy{}.CheckOrigin(Origin{Type: "GCS", Name: "g"})
-	if errkind.Reason(err) != "unsupported_origin_type" || !strings.Contains(err.Error(), "WEB_FOLDER, WEB_PROXY, S3 or S3_COMPATIBLE") {
+	if errkind.Reason(err) != "unsupported_origin_type" || !strings.Contains(err.Error(), "WEB_FOLDER, WEB_PROXY, S3, S3_COMPATIBLE or AZURE_BLOB") {
 		t.Fatalf("CheckOrigin(GCS) = %v (reason %q), want unsupported_origin_type naming every supported type", err, errkind.Reason(err))
 	}
 }
@@ -349,6 +355,9 @@ func TestCheckNewOrigin(t *testing.T) {
 			Endpoint: "https://s3.example.com"}, "secretKey"},
 		{"other fields checked first", Origin{Type: OriginS3, Name: "Bucket", AccessKey: "AKIA"}, "bucket"},
 		{"web folder needs none", Origin{Type: OriginWebFolder, Name: "Web", BaseURL: "https://www.example.com"}, ""},
+		{"azure blob with sas token", Origin{Type: OriginAzureBlob, Name: "Azure", Container: "images", AccountName: "acme",
+			SASToken: "sv=2022-11-02&sig=x"}, ""},
+		{"azure blob without sas token", Origin{Type: OriginAzureBlob, Name: "Azure", Container: "images", AccountName: "acme"}, "sasToken"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,5 +552,107 @@ func TestNewID(t *testing.T) {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
 		}
+	}
+}
+
+func TestCheckAzureBlobOrigin(t *testing.T) {
+	const token = "sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01T00:00:00Z&spr=https&sig=abc%2Bdef%3D"
+	az := Origin{Type: OriginAzureBlob, Name: "Azure", Container: "images", AccountName: "acmestore", SASToken: token}
+	tests := []struct {
+		name      string
+		edit      func(*Origin)
+		wantField string // "" when valid
+	}{
+		{"azure blob", func(*Origin) {}, ""},
+		{"with prefix", func(o *Origin) { o.Prefix = "originals/2024/" }, ""},
+		{"leading question mark", func(o *Origin) { o.SASToken = "?" + token }, ""},
+		{"without sas token (update keeps it)", func(o *Origin) { o.SASToken = "" }, ""},
+		{"with canonical header", func(o *Origin) {
+			o.IncludeCanonicalHeader = true
+			o.BaseURLForCanonicalHeader = "https://www.example.com"
+		}, ""},
+		{"shortest container", func(o *Origin) { o.Container = "a1b" }, ""},
+		{"longest container", func(o *Origin) { o.Container = strings.Repeat("a", 63) }, ""},
+		{"container with hyphen", func(o *Origin) { o.Container = "my-images" }, ""},
+		{"container starting with a digit", func(o *Origin) { o.Container = "1images" }, ""},
+		{"shortest account", func(o *Origin) { o.AccountName = "abc" }, ""},
+		{"longest account", func(o *Origin) { o.AccountName = strings.Repeat("a", 24) }, ""},
+		{"longest sas token", func(o *Origin) { o.SASToken = "sv=1&sig=" + strings.Repeat("s", MaxSASTokenLen-9) }, ""},
+
+		{"no container", func(o *Origin) { o.Container = "" }, "container"},
+		{"short container", func(o *Origin) { o.Container = "ab" }, "container"},
+		{"long container", func(o *Origin) { o.Container = strings.Repeat("a", 64) }, "container"},
+		{"upper-case container", func(o *Origin) { o.Container = "Images" }, "container"},
+		{"container with a dot", func(o *Origin) { o.Container = "my.images" }, "container"},
+		{"container starting with a hyphen", func(o *Origin) { o.Container = "-images" }, "container"},
+		{"container ending with a hyphen", func(o *Origin) { o.Container = "images-" }, "container"},
+		{"container with two hyphens", func(o *Origin) { o.Container = "my--images" }, "container"},
+		{"no account", func(o *Origin) { o.AccountName = "" }, "accountName"},
+		{"short account", func(o *Origin) { o.AccountName = "ab" }, "accountName"},
+		{"long account", func(o *Origin) { o.AccountName = strings.Repeat("a", 25) }, "accountName"},
+		{"upper-case account", func(o *Origin) { o.AccountName = "AcmeStore" }, "accountName"},
+		{"account with hyphen", func(o *Origin) { o.AccountName = "acme-store" }, "accountName"},
+		{"bad prefix", func(o *Origin) { o.Prefix = "/a" }, "prefix"},
+		{"climbing prefix", func(o *Origin) { o.Prefix = "a/../b" }, "prefix"},
+		{"long sas token", func(o *Origin) { o.SASToken = "sv=1&sig=" + strings.Repeat("s", MaxSASTokenLen-8) }, "sasToken"},
+		{"sas token without sig", func(o *Origin) { o.SASToken = "sv=2022-11-02&sp=r" }, "sasToken"},
+		{"sas token without sv", func(o *Origin) { o.SASToken = "sp=r&sig=abc" }, "sasToken"},
+		{"sas token with empty sig", func(o *Origin) { o.SASToken = "sv=1&sig=" }, "sasToken"},
+		{"sas token not a query", func(o *Origin) { o.SASToken = "sv=1&sig=%zz" }, "sasToken"},
+		{"sas token with space", func(o *Origin) { o.SASToken = "sv=1&sig=a b" }, "sasToken"},
+		{"sas token of a question mark", func(o *Origin) { o.SASToken = "?" }, "sasToken"},
+		{"sas token as a URL", func(o *Origin) { o.SASToken = "https://acme.blob.core.windows.net/images" }, "sasToken"},
+		{"with base url", func(o *Origin) { o.BaseURL = "https://acmestore.blob.core.windows.net/images" }, "baseUrl"},
+		{"with allowed hosts", func(o *Origin) { o.AllowedHosts = []string{"a.example.com"} }, "allowedHosts"},
+		{"forwarding host header", func(o *Origin) { o.ForwardHostHeaderToOrigin = true }, "forwardHostHeaderToOrigin"},
+		{"with bucket", func(o *Origin) { o.Bucket = "images" }, "bucket"},
+		{"with access key", func(o *Origin) { o.AccessKey = "AKIA" }, "accessKey"},
+		{"with secret key", func(o *Origin) { o.SecretKey = "s" }, "secretKey"},
+		{"with endpoint", func(o *Origin) { o.Endpoint = "https://s3.example.com" }, "endpoint"},
+		{"with path style", func(o *Origin) { o.S3ForcePathStyle = true }, "s3ForcePathStyle"},
+		{"canonical without base", func(o *Origin) { o.IncludeCanonicalHeader = true }, "baseUrlForCanonicalHeader"},
+		{"s3 with container", func(o *Origin) {
+			*o = Origin{Type: OriginS3, Name: "b", Bucket: "images", AccessKey: "AKIA", SecretKey: "s", Container: "images"}
+		}, "container"},
+		{"s3 with sas token", func(o *Origin) {
+			*o = Origin{Type: OriginS3, Name: "b", Bucket: "images", AccessKey: "AKIA", SecretKey: "s", SASToken: token}
+		}, "sasToken"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := az
+			tt.edit(&o)
+			err := OriginPolicy{}.CheckOrigin(o)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("CheckOrigin = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || errkind.FieldOf(err) != tt.wantField || errkind.KindOf(err) != errkind.Invalid {
+				t.Fatalf("CheckOrigin = %v (field %q), want invalid naming %q", err, errkind.FieldOf(err), tt.wantField)
+			}
+			if o.SASToken != "" && strings.Contains(errkind.SafeMessage(err), o.SASToken) {
+				t.Fatalf("message %q echoes the SAS token", errkind.SafeMessage(err))
+			}
+		})
+	}
+}
+
+func TestSecretKinds(t *testing.T) {
+	for _, tt := range []struct {
+		from, to string
+		want     bool
+	}{
+		{OriginS3, OriginS3, true}, {OriginS3, OriginS3Compatible, true}, {OriginS3Compatible, OriginS3, true},
+		{OriginAzureBlob, OriginAzureBlob, true}, {OriginS3, OriginAzureBlob, false}, {OriginAzureBlob, OriginS3Compatible, false},
+		{OriginWebFolder, OriginAzureBlob, false}, {OriginWebFolder, OriginWebFolder, false},
+	} {
+		if got := SameSecretKind(tt.from, tt.to); got != tt.want {
+			t.Errorf("SameSecretKind(%s, %s) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+	if CleanSASToken("?sv=1&sig=2") != "sv=1&sig=2" || CleanSASToken("sv=1") != "sv=1" {
+		t.Error("CleanSASToken keeps the leading '?' or loses more")
 	}
 }

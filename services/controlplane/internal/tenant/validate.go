@@ -96,11 +96,11 @@ func CheckPassword(field, pw string) error {
 // unsupportedOriginTypes are the types Pictor knows from ImageKit but does
 // not implement.
 var unsupportedOriginTypes = map[string]bool{
-	"CLOUDINARY_BACKUP": true, "GCS": true, "AZURE_BLOB": true, "AKENEO_PIM": true,
+	"CLOUDINARY_BACKUP": true, "GCS": true, "AKENEO_PIM": true,
 }
 
 // supportedOriginTypes names the implemented types in messages.
-const supportedOriginTypes = OriginWebFolder + ", " + OriginWebProxy + ", " + OriginS3 + " or " + OriginS3Compatible
+const supportedOriginTypes = OriginWebFolder + ", " + OriginWebProxy + ", " + OriginS3 + ", " + OriginS3Compatible + " or " + OriginAzureBlob
 
 // OriginPolicy holds the deployment settings origin validation depends on.
 type OriginPolicy struct {
@@ -112,8 +112,9 @@ type OriginPolicy struct {
 // CheckOrigin validates an origin as a client sent it. Values are checked,
 // never rewritten: the API returns baseUrl and allowedHosts exactly as
 // accepted (an S3 prefix loses its trailing '/', see CleanPrefix). An
-// S3 or S3_COMPATIBLE origin may leave SecretKey empty, which an update
-// reads as "keep the stored one"; CheckNewOrigin requires it.
+// S3 or S3_COMPATIBLE origin may leave SecretKey empty, and an AZURE_BLOB
+// origin SASToken, which an update reads as "keep the stored one";
+// CheckNewOrigin requires it.
 func (p OriginPolicy) CheckOrigin(o Origin) error {
 	switch {
 	case o.Type == "":
@@ -121,7 +122,7 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 	case unsupportedOriginTypes[o.Type]:
 		return &errkind.Error{Kind: errkind.Unsupported, Reason: "unsupported_origin_type", Field: "type",
 			Msg: "origin type " + o.Type + " is not supported; use " + supportedOriginTypes}
-	case o.Type != OriginWebFolder && o.Type != OriginWebProxy && !ObjectStorage(o.Type):
+	case o.Type != OriginWebFolder && o.Type != OriginWebProxy && !ObjectStorage(o.Type) && o.Type != OriginAzureBlob:
 		return errkind.InvalidField("type", "unknown origin type "+strconv.Quote(o.Type))
 	}
 	if err := CheckName("name", o.Name); err != nil {
@@ -131,6 +132,11 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 		// Refused rather than ignored, like allowedHosts on a WEB_FOLDER:
 		// a client that sends a bucket expects it to be read.
 		if err := checkNoObjectStorageFields(o); err != nil {
+			return err
+		}
+	}
+	if o.Type != OriginAzureBlob {
+		if err := checkNoAzureFields(o); err != nil {
 			return err
 		}
 	}
@@ -161,6 +167,10 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 		if err := p.checkObjectStorage(o); err != nil {
 			return err
 		}
+	case OriginAzureBlob:
+		if err := checkAzureBlob(o); err != nil {
+			return err
+		}
 	}
 	if o.IncludeCanonicalHeader && o.BaseURLForCanonicalHeader == "" {
 		return errkind.InvalidField("baseUrlForCanonicalHeader", "baseUrlForCanonicalHeader is required when includeCanonicalHeader is true")
@@ -176,7 +186,8 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 }
 
 // CheckNewOrigin is CheckOrigin for an origin being created: an S3 or
-// S3_COMPATIBLE origin must come with its secret key.
+// S3_COMPATIBLE origin must come with its secret key, an AZURE_BLOB
+// origin with its SAS token.
 func (p OriginPolicy) CheckNewOrigin(o Origin) error {
 	if err := p.CheckOrigin(o); err != nil {
 		return err
@@ -184,22 +195,140 @@ func (p OriginPolicy) CheckNewOrigin(o Origin) error {
 	if ObjectStorage(o.Type) && o.SecretKey == "" {
 		return errkind.InvalidField("secretKey", "secretKey is required")
 	}
+	if o.Type == OriginAzureBlob && o.SASToken == "" {
+		return errkind.InvalidField("sasToken", "sasToken is required")
+	}
 	return nil
 }
 
-// checkNoObjectStorageFields refuses the bucket fields on a WEB_FOLDER or
-// WEB_PROXY origin.
+// checkNoObjectStorageFields refuses the bucket fields on a WEB_FOLDER,
+// WEB_PROXY or AZURE_BLOB origin (which has a prefix of its own).
 func checkNoObjectStorageFields(o Origin) error {
+	if o.Prefix != "" && o.Type != OriginAzureBlob {
+		return errkind.InvalidField("prefix", "prefix is for S3, S3_COMPATIBLE and AZURE_BLOB origins")
+	}
 	for _, f := range []struct {
 		name string
 		set  bool
 	}{
-		{"bucket", o.Bucket != ""}, {"prefix", o.Prefix != ""}, {"accessKey", o.AccessKey != ""},
+		{"bucket", o.Bucket != ""}, {"accessKey", o.AccessKey != ""},
 		{"secretKey", o.SecretKey != ""}, {"endpoint", o.Endpoint != ""}, {"s3ForcePathStyle", o.S3ForcePathStyle},
 	} {
 		if f.set {
 			return errkind.InvalidField(f.name, f.name+" is for S3 and S3_COMPATIBLE origins")
 		}
+	}
+	return nil
+}
+
+// checkNoAzureFields refuses the Azure fields on any origin but an
+// AZURE_BLOB one.
+func checkNoAzureFields(o Origin) error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"container", o.Container != ""}, {"accountName", o.AccountName != ""}, {"sasToken", o.SASToken != ""},
+	} {
+		if f.set {
+			return errkind.InvalidField(f.name, f.name+" is for AZURE_BLOB origins")
+		}
+	}
+	return nil
+}
+
+// checkAzureBlob validates the fields of an AZURE_BLOB origin.
+func checkAzureBlob(o Origin) error {
+	// A container has no base URL: blobs are read from the account's
+	// blob service.
+	if o.BaseURL != "" {
+		return errkind.InvalidField("baseUrl", "an AZURE_BLOB origin has no baseUrl: images are read from its container")
+	}
+	if len(o.AllowedHosts) > 0 {
+		return errkind.InvalidField("allowedHosts", "allowedHosts is for WEB_PROXY origins")
+	}
+	if o.ForwardHostHeaderToOrigin {
+		return errkind.InvalidField("forwardHostHeaderToOrigin", "forwardHostHeaderToOrigin is for WEB_FOLDER origins: an AZURE_BLOB origin is read from Azure Blob Storage")
+	}
+	if err := CheckContainer(o.Container); err != nil {
+		return err
+	}
+	if err := CheckStorageAccount(o.AccountName); err != nil {
+		return err
+	}
+	if err := CheckPrefix(o.Prefix); err != nil {
+		return err
+	}
+	if o.SASToken != "" {
+		return CheckSASToken(o.SASToken)
+	}
+	return nil
+}
+
+// MaxSASTokenLen bounds an AZURE_BLOB origin's SAS token (bytes, without
+// the leading '?').
+const MaxSASTokenLen = 2048
+
+var (
+	containerPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	storageAccountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+)
+
+// CheckContainer enforces Azure's container naming rules: 3 to 63
+// lower-case letters, digits and '-', starting and ending with a letter
+// or digit, without "--".
+func CheckContainer(c string) error {
+	const field = "container"
+	switch {
+	case c == "":
+		return errkind.InvalidField(field, "container is required")
+	case len(c) < 3 || len(c) > 63:
+		return errkind.InvalidField(field, "container must be 3 to 63 characters")
+	case !containerPattern.MatchString(c):
+		return errkind.InvalidField(field, "container must be lower-case letters, digits and '-', starting and ending with a letter or digit")
+	case strings.Contains(c, "--"):
+		return errkind.InvalidField(field, "container must not contain \"--\"")
+	}
+	return nil
+}
+
+// CheckStorageAccount enforces Azure's storage account naming rules: 3 to
+// 24 lower-case letters and digits.
+func CheckStorageAccount(a string) error {
+	const field = "accountName"
+	switch {
+	case a == "":
+		return errkind.InvalidField(field, "accountName is required")
+	case !storageAccountPattern.MatchString(a):
+		return errkind.InvalidField(field, "accountName must be 3 to 24 lower-case letters and digits")
+	}
+	return nil
+}
+
+// CleanSASToken is a SAS token as stored: without its leading '?'.
+func CleanSASToken(t string) string { return strings.TrimPrefix(t, "?") }
+
+// CheckSASToken validates an AZURE_BLOB origin's SAS token: a URL query
+// string (a leading '?' is accepted) of at most MaxSASTokenLen printable
+// ASCII characters without spaces, with at least the sv (service version)
+// and sig (signature) parameters. Messages never echo it: it is a secret.
+func CheckSASToken(raw string) error {
+	const field = "sasToken"
+	t := CleanSASToken(raw)
+	if len(t) > MaxSASTokenLen {
+		return errkind.InvalidField(field, "sasToken must be at most "+strconv.Itoa(MaxSASTokenLen)+" characters")
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return errkind.InvalidField(field, "sasToken must be printable ASCII characters without spaces: a URL query string such as sv=...&sig=...")
+		}
+	}
+	q, err := url.ParseQuery(t)
+	if err != nil {
+		return errkind.InvalidField(field, "sasToken must be a URL query string such as sv=...&sig=... (as Azure gives it, with or without the leading '?')")
+	}
+	if q.Get("sv") == "" || q.Get("sig") == "" {
+		return errkind.InvalidField(field, "sasToken must include the sv and sig parameters: give the whole SAS query string Azure generated")
 	}
 	return nil
 }

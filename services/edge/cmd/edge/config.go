@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pictor/services/edge/internal/membudget"
+	"pictor/services/edge/internal/origin"
 	"pictor/services/internal/tracing"
 )
 
@@ -26,28 +27,32 @@ type config struct {
 	EdgeGroup           string
 	DataDir             string
 	AllowPrivateOrigins bool
-	ConnectTimeout      time.Duration
-	FetchTimeout        time.Duration
-	MaxSourceBytes      int64
-	MaxSourcePixels     int64
-	Workers             int
-	QueueLength         int
-	TransformDeadline   time.Duration
-	OriginalAdmission   time.Duration // an original's bytes are cached on its second fetch within this
-	MemoryLimit         int64         // the edge's memory budget (PICTOR_EDGE_MEMORY_LIMIT)
-	MemoryLimitFrom     string        // where MemoryLimit came from, for the start-up log
-	L1Bytes             int64         // -1: the default share of the budget
-	MaxConnections      int
-	ReadHeaderTimeout   time.Duration
-	IdleTimeout         time.Duration
-	WriteTimeout        time.Duration
-	MaxCacheObject      int64
-	RedisAddrs          []string
-	RedisPassword       string
-	ShutdownTimeout     time.Duration
-	LogLevel            string
-	LogFormat           string
-	Tracing             tracing.Config // off unless an OTLP endpoint is set
+	// AzureBlobURL is where AZURE_BLOB origins' accounts live, {account}
+	// standing for the account name: Azure's public cloud by default; a
+	// sovereign cloud or, in tests, the Azurite emulator otherwise.
+	AzureBlobURL      string
+	ConnectTimeout    time.Duration
+	FetchTimeout      time.Duration
+	MaxSourceBytes    int64
+	MaxSourcePixels   int64
+	Workers           int
+	QueueLength       int
+	TransformDeadline time.Duration
+	OriginalAdmission time.Duration // an original's bytes are cached on its second fetch within this
+	MemoryLimit       int64         // the edge's memory budget (PICTOR_EDGE_MEMORY_LIMIT)
+	MemoryLimitFrom   string        // where MemoryLimit came from, for the start-up log
+	L1Bytes           int64         // -1: the default share of the budget
+	MaxConnections    int
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	WriteTimeout      time.Duration
+	MaxCacheObject    int64
+	RedisAddrs        []string
+	RedisPassword     string
+	ShutdownTimeout   time.Duration
+	LogLevel          string
+	LogFormat         string
+	Tracing           tracing.Config // off unless an OTLP endpoint is set
 }
 
 // loadConfig reads and validates the environment; every problem is
@@ -126,6 +131,7 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		EdgeGroup:           str("PICTOR_EDGE_GROUP", "default"),
 		DataDir:             str("PICTOR_EDGE_DATA_DIR", "/var/lib/pictor-edge"),
 		AllowPrivateOrigins: boolean("PICTOR_ALLOW_PRIVATE_ORIGINS"),
+		AzureBlobURL:        str("PICTOR_AZURE_BLOB_URL", origin.DefaultAzureBlobURL),
 		ConnectTimeout:      dur("PICTOR_ORIGIN_CONNECT_TIMEOUT", 3*time.Second),
 		FetchTimeout:        dur("PICTOR_ORIGIN_FETCH_TIMEOUT", 15*time.Second),
 		MaxSourceBytes:      num("PICTOR_MAX_SOURCE_BYTES", 40<<20),
@@ -158,6 +164,9 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 	}
 	if c.ControlPlaneCA != "" {
 		c.ControlPlaneTLS = true
+	}
+	if err := origin.CheckAzureBlobURL(c.AzureBlobURL); err != nil {
+		errs = append(errs, fmt.Errorf("PICTOR_AZURE_BLOB_URL: %w", err))
 	}
 	for _, a := range strings.Split(getenv("PICTOR_REDIS_ADDRS"), ",") {
 		if a = strings.TrimSpace(a); a == "" {

@@ -166,6 +166,7 @@ func run(cfg config, log *slog.Logger) error {
 	fetchCfg := origin.DefaultConfig()
 	fetchCfg.Memory = budget
 	fetchCfg.AllowPrivate = cfg.AllowPrivateOrigins
+	fetchCfg.AzureBlobURL = cfg.AzureBlobURL
 	fetchCfg.UserAgent = "pictor-edge/" + version
 	fetchCfg.ConnectTimeout = cfg.ConnectTimeout
 	fetchCfg.FetchTimeout = cfg.FetchTimeout

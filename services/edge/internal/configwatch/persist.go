@@ -127,6 +127,11 @@ func encodeSnapshot(snap *configv1.Snapshot, token string) ([]byte, error) {
 					return nil, err
 				}
 			}
+			if o.SasToken != "" {
+				if err := seal(&o.SasToken, originAAD(acc.GetId(), o.GetId()+"\x00sas")); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	payload, err := proto.Marshal(enc)
@@ -195,11 +200,16 @@ func decodeSnapshot(data []byte, token string) (*configv1.Snapshot, error) {
 			}
 		}
 		for _, o := range acc.GetOrigins() {
-			if o.SecretKey == "" {
-				continue
+			what := fmt.Sprintf("account %q origin %q", acc.GetId(), o.GetId())
+			if o.SecretKey != "" {
+				if err := open(&o.SecretKey, originAAD(acc.GetId(), o.GetId()), what); err != nil {
+					return nil, err
+				}
 			}
-			if err := open(&o.SecretKey, originAAD(acc.GetId(), o.GetId()), fmt.Sprintf("account %q origin %q", acc.GetId(), o.GetId())); err != nil {
-				return nil, err
+			if o.SasToken != "" {
+				if err := open(&o.SasToken, originAAD(acc.GetId(), o.GetId()+"\x00sas"), what); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 const (
 	testSecret       = "private_super-secret-signing-key-0123456789"
 	testOriginSecret = "origin-secret-key/with+chars=0123456789"
+	testSAS          = "sv=2024-08-04&sp=rl&sig=c2FzLXNpZ25hdHVyZS1zZWNyZXQ%3D"
 )
 
 // testSnapshot is a small valid snapshot whose signing key is easy to look
@@ -37,8 +38,9 @@ func testSnapshot(version uint64) *configv1.Snapshot {
 				{Id: "o1", Type: "WEB_FOLDER", BaseUrl: "http://127.0.0.1:8079"},
 				{Id: "o2", Type: "S3_COMPATIBLE", Bucket: "photos", AccessKey: "AKIDEXAMPLE", SecretKey: testOriginSecret,
 					Endpoint: "http://127.0.0.1:9000", S3ForcePathStyle: true},
+				{Id: "o3", Type: "AZURE_BLOB", AccountName: "acct1", Container: "images", SasToken: testSAS},
 			},
-			Endpoints: []*configv1.Endpoint{{Id: "e1", OriginIds: []string{"o1", "o2"}}},
+			Endpoints: []*configv1.Endpoint{{Id: "e1", OriginIds: []string{"o1", "o2", "o3"}}},
 		}},
 		Purges: []*configv1.PurgeRule{{Id: "p1", AccountId: "demo", EndpointId: "e1", Path: "a.jpg", CreatedUnixMs: 1}},
 	}
@@ -83,7 +85,7 @@ func TestPersistRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{testSecret, "private_second-key", "super-secret", testOriginSecret, "origin-secret"} {
+	for _, secret := range []string{testSecret, "private_second-key", "super-secret", testOriginSecret, "origin-secret", testSAS, "c2FzLXNpZ25hdHVyZS1zZWNyZXQ"} {
 		for _, form := range [][]byte{[]byte(secret), []byte(base64.StdEncoding.EncodeToString([]byte(secret)))} {
 			if bytes.Contains(data, form) {
 				t.Errorf("file contains signing key material %q", form)

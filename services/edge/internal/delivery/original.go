@@ -288,6 +288,9 @@ func sources(ep *routing.Endpoint) []origin.Source {
 	for i, o := range ep.Origins {
 		out[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader,
 			Proxy: o.Proxy, AllowedHosts: o.AllowedHosts}
+		if bc := o.Blob; bc != nil {
+			out[i].Azure = &origin.AzureBlob{Account: bc.Account, Container: bc.Container, Prefix: bc.Prefix, SAS: bc.SAS}
+		}
 		if st := o.Store; st != nil {
 			out[i].S3 = &origin.S3{Endpoint: st.Endpoint, Bucket: st.Bucket, Prefix: st.Prefix,
 				AccessKey: st.AccessKey, SecretKey: st.SecretKey, PathStyle: st.PathStyle}

@@ -42,7 +42,10 @@ type Config struct {
 	MaxBodyBytes   int64
 	MaxRedirects   int
 	AllowPrivate   bool // PICTOR_ALLOW_PRIVATE_ORIGINS: lifts the SSRF guard
-	UserAgent      string
+	// AzureBlobURL is where Azure Blob accounts live ({account} the name;
+	// DefaultAzureBlobURL when "").
+	AzureBlobURL string
+	UserAgent    string
 	// Guard overrides the address check (netguard.Check) — tests use it to
 	// allow one loopback address and refuse another.
 	Guard func(netip.Addr) string
@@ -89,6 +92,8 @@ type Source struct {
 	// S3, when set, is a bucket: paths are its objects' keys under the
 	// prefix, fetched with signed requests.
 	S3 *S3
+	// Azure, when set, is a blob container, read with its SAS token.
+	Azure *AzureBlob
 }
 
 // IsAbsolute reports whether an image path is an absolute http(s) URL,
@@ -243,12 +248,14 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 		if target, err = s3Target(src.S3, region, req.ImagePath); err != nil {
 			return nil, err
 		}
+	case src.Azure != nil:
+		target = azureTarget(f.cfg.AzureBlobURL, src.Azure, req.ImagePath)
 	case !src.Proxy:
 		target = strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
 	}
 	// A bucket is not sent the client's query: it would name another
 	// object version or sub-resource, and is not part of what is signed.
-	if req.ForwardQuery != "" && src.S3 == nil {
+	if req.ForwardQuery != "" && src.S3 == nil && src.Azure == nil {
 		target += "?" + req.ForwardQuery
 	}
 	if src.Proxy {
@@ -266,7 +273,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	hreq.Header.Set("X-Req-From", "pictor")
 	hreq.Header.Set("Via", "1.1 pictor")
 	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
-	if src.ForwardHostHeader && !src.Proxy && src.S3 == nil && req.ClientHost != "" {
+	if src.ForwardHostHeader && !src.Proxy && src.S3 == nil && src.Azure == nil && req.ClientHost != "" {
 		hreq.Host = req.ClientHost
 	}
 	if req.IfNoneMatch != "" {

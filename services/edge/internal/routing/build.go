@@ -197,17 +197,18 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	ok := true
 	proxy := po.GetType() == "WEB_PROXY"
 	store, storeOK := b.objectStore(where, po)
-	ok = ok && storeOK
-	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" && !proxy && store == nil {
+	blob, blobOK := b.azureBlob(where, po)
+	ok = ok && storeOK && blobOK
+	if typ := po.GetType(); typ != "" && typ != "WEB_FOLDER" && !proxy && store == nil && blob == nil {
 		b.problem("%s: unsupported type %q", where, typ)
 		ok = false
 	}
 	var base *url.URL
 	switch {
-	case (proxy || store != nil) && po.GetBaseUrl() != "":
+	case (proxy || store != nil || blob != nil) && po.GetBaseUrl() != "":
 		b.problem("%s: a %s origin has no base_url", where, po.GetType())
 		ok = false
-	case !proxy && store == nil:
+	case !proxy && store == nil && blob == nil:
 		var err error
 		if base, err = parseHTTPURL(po.GetBaseUrl()); err != nil {
 			b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
@@ -242,10 +243,48 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 		Proxy:                  proxy,
 		AllowedHosts:           po.GetAllowedHosts(),
 		Store:                  store,
+		Blob:                   blob,
 		ForwardHostHeader:      po.GetForwardHostHeaderToOrigin(),
 		IncludeCanonicalHeader: po.GetIncludeCanonicalHeader(),
 		CanonicalBase:          strings.TrimRight(canonical, "/"),
 	}
+}
+
+// azureBlob reads an AZURE_BLOB origin's container, or returns nil for
+// other types; ok is false when it has problems.
+func (b *builder) azureBlob(where string, po *configv1.Origin) (*BlobContainer, bool) {
+	if po.GetType() != "AZURE_BLOB" {
+		if po.GetAccountName() != "" || po.GetContainer() != "" || po.GetSasToken() != "" {
+			b.problem("%s: account_name, container and sas_token are for AZURE_BLOB origins", where)
+			return nil, false
+		}
+		return nil, true
+	}
+	ok := true
+	for _, f := range []struct{ name, v string }{{"account_name", po.GetAccountName()}, {"container", po.GetContainer()}} {
+		if f.v == "" || strings.Trim(f.v, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			b.problem("%s: %s %q: want lower-case letters, digits and '-'", where, f.name, f.v)
+			ok = false
+		}
+	}
+	sas := strings.TrimPrefix(po.GetSasToken(), "?")
+	if q, err := url.ParseQuery(sas); err != nil || q.Get("sig") == "" {
+		b.problem("%s: sas_token: want a SAS token (a query string with sig)", where)
+		ok = false
+	}
+	prefix := strings.Trim(po.GetPrefix(), "/")
+	for _, seg := range strings.Split(prefix, "/") {
+		if prefix != "" && (seg == "" || seg == "." || seg == "..") {
+			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, po.GetPrefix())
+			ok = false
+			break
+		}
+	}
+	if po.GetBucket() != "" || po.GetEndpoint() != "" || po.GetSecretKey() != "" {
+		b.problem("%s: bucket, secret_key and endpoint are for S3 origins", where)
+		ok = false
+	}
+	return &BlobContainer{Account: po.GetAccountName(), Container: po.GetContainer(), Prefix: prefix, SAS: sas}, ok
 }
 
 // objectStore reads an S3 or S3_COMPATIBLE origin's bucket, or returns
@@ -422,6 +461,9 @@ func originSet(origins []*Origin) string {
 		fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t\x00%s\x00", o.ID, base, o.ForwardHostHeader, o.Proxy, strings.Join(o.AllowedHosts, ","))
 		if st := o.Store; st != nil {
 			fmt.Fprintf(h, "s3\x00%s\x00%s\x00%s\x00%t\x00", st.Endpoint, st.Bucket, st.Prefix, st.PathStyle)
+		}
+		if bc := o.Blob; bc != nil {
+			fmt.Fprintf(h, "azure\x00%s\x00%s\x00%s\x00", bc.Account, bc.Container, bc.Prefix)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])

@@ -131,7 +131,20 @@ func TestBuildValidation(t *testing.T) {
 		{"disabled duplicate named transformation", func(s *configv1.Snapshot) { demo(s).NamedTransformations[1].Name = "thumb" }, ""},
 		{"empty origin id", func(s *configv1.Snapshot) { origin(s, 0).Id = "" }, "origins[0]: empty id"},
 		{"duplicate origin id", func(s *configv1.Snapshot) { origin(s, 1).Id = "o1" }, `origin "o1": duplicate id`},
-		{"unknown origin type", func(s *configv1.Snapshot) { origin(s, 0).Type = "AZURE_BLOB" }, `unsupported type "AZURE_BLOB"`},
+		{"unknown origin type", func(s *configv1.Snapshot) { origin(s, 0).Type = "GCS" }, `unsupported type "GCS"`},
+		{"Azure container", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.AccountName, o.Container, o.Prefix, o.SasToken = "AZURE_BLOB", "", "acct1", "images", "site/", "?sv=2024-08-04&sig=abc"
+		}, ""},
+		{"Azure without a signature", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.AccountName, o.Container, o.SasToken = "AZURE_BLOB", "", "acct1", "images", "sv=2024-08-04"
+		}, "sas_token: want a SAS token"},
+		{"Azure container with capitals", func(s *configv1.Snapshot) {
+			o := origin(s, 0)
+			o.Type, o.BaseUrl, o.AccountName, o.Container, o.SasToken = "AZURE_BLOB", "", "acct1", "Images", "sig=x"
+		}, `container "Images"`},
+		{"a container on a web server", func(s *configv1.Snapshot) { origin(s, 0).Container = "images" }, "are for AZURE_BLOB origins"},
 		{"S3 bucket", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.Bucket, o.Prefix, o.AccessKey, o.SecretKey = "S3", "", "photos", "shop/", "AKID", "secret"

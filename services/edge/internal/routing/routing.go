@@ -76,6 +76,8 @@ type Origin struct {
 	// the list is empty).
 	Proxy        bool
 	AllowedHosts []string
+	// Blob, when set, is the container of an AZURE_BLOB origin.
+	Blob *BlobContainer
 	// Store, when set, is the bucket of an S3 or S3_COMPATIBLE origin.
 	Store                  *ObjectStore
 	ForwardHostHeader      bool
@@ -93,6 +95,13 @@ type ObjectStore struct {
 	Bucket, Prefix       string
 	AccessKey, SecretKey string
 	PathStyle            bool
+}
+
+// BlobContainer is an Azure Blob container an origin reads with its SAS
+// token: blobs under Prefix, the image path their name's rest.
+type BlobContainer struct {
+	Account, Container, Prefix string
+	SAS                        string // without '?'
 }
 
 // PurgeRule invalidates cached entries of one endpoint stored before
