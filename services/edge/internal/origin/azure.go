@@ -41,14 +41,7 @@ func azureTarget(template string, a *AzureBlob, imagePath string) string {
 	if template == "" {
 		template = DefaultAzureBlobURL
 	}
-	name := imagePath
-	if a.Prefix != "" {
-		segs := strings.Split(a.Prefix, "/")
-		for i, seg := range segs {
-			segs[i] = url.PathEscape(seg)
-		}
-		name = strings.Join(segs, "/") + "/" + imagePath
-	}
+	name := underPrefix(a.Prefix, imagePath)
 	base := strings.TrimRight(strings.ReplaceAll(template, "{account}", a.Account), "/")
 	return base + "/" + a.Container + "/" + name + "?" + strings.TrimPrefix(a.SAS, "?")
 }

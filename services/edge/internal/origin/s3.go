@@ -47,14 +47,7 @@ const defaultRegion = "us-east-1"
 
 // s3Target is the URL of imagePath's object in the bucket.
 func s3Target(s *S3, region, imagePath string) (string, error) {
-	key := imagePath
-	if s.Prefix != "" {
-		segs := strings.Split(s.Prefix, "/")
-		for i, seg := range segs {
-			segs[i] = url.PathEscape(seg)
-		}
-		key = strings.Join(segs, "/") + "/" + imagePath
-	}
+	key := underPrefix(s.Prefix, imagePath)
 	if s.Endpoint == "" {
 		host := "s3." + region + ".amazonaws.com"
 		if region == defaultRegion {
@@ -75,6 +68,19 @@ func s3Target(s *S3, region, imagePath string) (string, error) {
 	}
 	base.Host = s.Bucket + "." + base.Host
 	return base.String() + "/" + key, nil
+}
+
+// underPrefix is an object's key, escaped: the (unescaped) prefix, then
+// the (escaped) image path.
+func underPrefix(prefix, imagePath string) string {
+	if prefix == "" {
+		return imagePath
+	}
+	segs := strings.Split(prefix, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.Join(segs, "/") + "/" + imagePath
 }
 
 // regions remembers Amazon S3 buckets' regions.

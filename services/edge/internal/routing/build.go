@@ -250,6 +250,22 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	}
 }
 
+// prefix is a bucket's or container's key prefix without its outer '/',
+// refused with empty, '.' or '..' segments.
+func (b *builder) prefix(where, raw string) (string, bool) {
+	prefix := strings.Trim(raw, "/")
+	if prefix == "" {
+		return "", true
+	}
+	for _, seg := range strings.Split(prefix, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, raw)
+			return prefix, false
+		}
+	}
+	return prefix, true
+}
+
 // azureBlob reads an AZURE_BLOB origin's container, or returns nil for
 // other types; ok is false when it has problems.
 func (b *builder) azureBlob(where string, po *configv1.Origin) (*BlobContainer, bool) {
@@ -272,14 +288,8 @@ func (b *builder) azureBlob(where string, po *configv1.Origin) (*BlobContainer, 
 		b.problem("%s: sas_token: want a SAS token (a query string with sig)", where)
 		ok = false
 	}
-	prefix := strings.Trim(po.GetPrefix(), "/")
-	for _, seg := range strings.Split(prefix, "/") {
-		if prefix != "" && (seg == "" || seg == "." || seg == "..") {
-			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, po.GetPrefix())
-			ok = false
-			break
-		}
-	}
+	prefix, prefixOK := b.prefix(where, po.GetPrefix())
+	ok = ok && prefixOK
 	if po.GetBucket() != "" || po.GetEndpoint() != "" || po.GetSecretKey() != "" {
 		b.problem("%s: bucket, secret_key and endpoint are for S3 origins", where)
 		ok = false
@@ -304,14 +314,8 @@ func (b *builder) objectStore(where string, po *configv1.Origin) (*ObjectStore, 
 		b.problem("%s: bucket %q: want an S3 bucket name", where, bucket)
 		ok = false
 	}
-	prefix := strings.Trim(po.GetPrefix(), "/")
-	for _, seg := range strings.Split(prefix, "/") {
-		if prefix != "" && (seg == "" || seg == "." || seg == "..") {
-			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, po.GetPrefix())
-			ok = false
-			break
-		}
-	}
+	prefix, prefixOK := b.prefix(where, po.GetPrefix())
+	ok = ok && prefixOK
 	if po.GetAccessKey() == "" || po.GetSecretKey() == "" {
 		b.problem("%s: an S3 origin needs access_key and secret_key", where)
 		ok = false
