@@ -76,8 +76,10 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
+	// Each bucket is a collection that grows 7 (sparse) volumes when first
+	// written: room for several buckets per server.
 	cmd := exec.Command(bin, "server", "-dir="+filepath.Join(dir, "data"), "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.port="+strconv.Itoa(ports[0]), "-volume.port="+strconv.Itoa(ports[1]), "-volume.max=8",
+		"-master.port="+strconv.Itoa(ports[0]), "-volume.port="+strconv.Itoa(ports[1]), "-volume.max=64", "-master.volumeSizeLimitMB=64",
 		"-filer", "-filer.port="+strconv.Itoa(ports[2]), "-s3", "-s3.port="+strconv.Itoa(ports[3]), "-s3.config="+cfgPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"pictor/services/edge/internal/membudget"
-	"pictor/services/edge/internal/origin"
+	"pictor/services/internal/objectstore"
 	"pictor/services/internal/tracing"
 )
 
@@ -30,7 +30,11 @@ type config struct {
 	// AzureBlobURL is where AZURE_BLOB origins' accounts live, {account}
 	// standing for the account name: Azure's public cloud by default; a
 	// sovereign cloud or, in tests, the Azurite emulator otherwise.
-	AzureBlobURL      string
+	AzureBlobURL string
+	// S3URL is Amazon S3's service URL for S3 origins, {region} standing
+	// for the bucket's region: Amazon's by default; another partition, a
+	// FIPS endpoint or, in tests, an S3-compatible server otherwise.
+	S3URL             string
 	ConnectTimeout    time.Duration
 	FetchTimeout      time.Duration
 	MaxSourceBytes    int64
@@ -131,7 +135,8 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 		EdgeGroup:           str("PICTOR_EDGE_GROUP", "default"),
 		DataDir:             str("PICTOR_EDGE_DATA_DIR", "/var/lib/pictor-edge"),
 		AllowPrivateOrigins: boolean("PICTOR_ALLOW_PRIVATE_ORIGINS"),
-		AzureBlobURL:        str("PICTOR_AZURE_BLOB_URL", origin.DefaultAzureBlobURL),
+		AzureBlobURL:        str("PICTOR_AZURE_BLOB_URL", objectstore.DefaultAzureBlobURL),
+		S3URL:               str("PICTOR_S3_URL", objectstore.DefaultS3URL),
 		ConnectTimeout:      dur("PICTOR_ORIGIN_CONNECT_TIMEOUT", 3*time.Second),
 		FetchTimeout:        dur("PICTOR_ORIGIN_FETCH_TIMEOUT", 15*time.Second),
 		MaxSourceBytes:      num("PICTOR_MAX_SOURCE_BYTES", 40<<20),
@@ -165,8 +170,11 @@ func loadConfig(getenv func(string) string, configFile string) (config, error) {
 	if c.ControlPlaneCA != "" {
 		c.ControlPlaneTLS = true
 	}
-	if err := origin.CheckAzureBlobURL(c.AzureBlobURL); err != nil {
+	if err := objectstore.CheckAzureBlobURL(c.AzureBlobURL); err != nil {
 		errs = append(errs, fmt.Errorf("PICTOR_AZURE_BLOB_URL: %w", err))
+	}
+	if err := objectstore.CheckS3URL(c.S3URL); err != nil {
+		errs = append(errs, fmt.Errorf("PICTOR_S3_URL: %w", err))
 	}
 	for _, a := range strings.Split(getenv("PICTOR_REDIS_ADDRS"), ",") {
 		if a = strings.TrimSpace(a); a == "" {

@@ -167,6 +167,7 @@ func run(cfg config, log *slog.Logger) error {
 	fetchCfg.Memory = budget
 	fetchCfg.AllowPrivate = cfg.AllowPrivateOrigins
 	fetchCfg.AzureBlobURL = cfg.AzureBlobURL
+	fetchCfg.S3URL = cfg.S3URL
 	fetchCfg.UserAgent = "pictor-edge/" + version
 	fetchCfg.ConnectTimeout = cfg.ConnectTimeout
 	fetchCfg.FetchTimeout = cfg.FetchTimeout

@@ -15,6 +15,7 @@ import (
 	"pictor/services/edge/internal/routing"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/imgurl"
+	"pictor/services/internal/objectstore"
 )
 
 // originalResult is an original as the variant pipeline needs it.
@@ -289,10 +290,10 @@ func sources(ep *routing.Endpoint) []origin.Source {
 		out[i] = origin.Source{ID: o.ID, BaseURL: o.BaseURL, ForwardHostHeader: o.ForwardHostHeader,
 			Proxy: o.Proxy, AllowedHosts: o.AllowedHosts}
 		if bc := o.Blob; bc != nil {
-			out[i].Azure = &origin.AzureBlob{Account: bc.Account, Container: bc.Container, Prefix: bc.Prefix, SAS: bc.SAS}
+			out[i].Azure = &objectstore.Azure{Account: bc.Account, Container: bc.Container, Prefix: bc.Prefix, SAS: bc.SAS}
 		}
 		if st := o.Store; st != nil {
-			out[i].S3 = &origin.S3{Endpoint: st.Endpoint, Bucket: st.Bucket, Prefix: st.Prefix,
+			out[i].S3 = &objectstore.S3{Endpoint: st.Endpoint, Bucket: st.Bucket, Prefix: st.Prefix,
 				AccessKey: st.AccessKey, SecretKey: st.SecretKey, PathStyle: st.PathStyle}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"pictor/services/internal/azuretest"
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/objectstore"
 	"pictor/services/internal/sniff"
 )
 
@@ -23,7 +24,7 @@ func TestAzureOrigin(t *testing.T) {
 	cfg.AzureBlobURL = az.URLTemplate
 	f := New(cfg)
 	blob := func(id, sas string) Source {
-		return Source{ID: id, Azure: &AzureBlob{Account: azuretest.Account, Container: "images", Prefix: "site", SAS: sas}}
+		return Source{ID: id, Azure: &objectstore.Azure{Account: azuretest.Account, Container: "images", Prefix: "site", SAS: sas}}
 	}
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
 	defer web.Close()
@@ -63,17 +64,5 @@ func TestAzureOrigin(t *testing.T) {
 	again, err := f.Fetch(context.Background(), Request{Sources: []Source{blob("az", token)}, ImagePath: "a%20b.jpg", IfNoneMatch: first.ETag})
 	if err != nil || !again.NotModified {
 		t.Fatalf("conditional fetch: %+v, %v; want 304", again, err)
-	}
-}
-
-func TestAzureTarget(t *testing.T) {
-	a := &AzureBlob{Account: "acct1", Container: "images", Prefix: "a b/c", SAS: "?sv=1&sig=x"}
-	if got, want := azureTarget("", a, "d.jpg"), "https://acct1.blob.core.windows.net/images/a%20b/c/d.jpg?sv=1&sig=x"; got != want {
-		t.Fatalf("azureTarget = %q, want %q", got, want)
-	}
-	for _, bad := range []string{"https://blob.core.windows.net", "ftp://{account}.x", "https://{account}.x/?a=1"} {
-		if CheckAzureBlobURL(bad) == nil {
-			t.Errorf("CheckAzureBlobURL(%q) accepted it", bad)
-		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/hostmatch"
 	"pictor/services/internal/netguard"
+	"pictor/services/internal/objectstore"
 	"pictor/services/internal/sniff"
 )
 
@@ -43,9 +44,12 @@ type Config struct {
 	MaxRedirects   int
 	AllowPrivate   bool // PICTOR_ALLOW_PRIVATE_ORIGINS: lifts the SSRF guard
 	// AzureBlobURL is where Azure Blob accounts live ({account} the name;
-	// DefaultAzureBlobURL when "").
+	// objectstore.DefaultAzureBlobURL when "").
 	AzureBlobURL string
-	UserAgent    string
+	// S3URL is Amazon S3's service URL ({region} the bucket's;
+	// objectstore.DefaultS3URL when "").
+	S3URL     string
+	UserAgent string
 	// Guard overrides the address check (netguard.Check) — tests use it to
 	// allow one loopback address and refuse another.
 	Guard func(netip.Addr) string
@@ -91,9 +95,9 @@ type Source struct {
 	AllowedHosts []string
 	// S3, when set, is a bucket: paths are its objects' keys under the
 	// prefix, fetched with signed requests.
-	S3 *S3
+	S3 *objectstore.S3
 	// Azure, when set, is a blob container, read with its SAS token.
-	Azure *AzureBlob
+	Azure *objectstore.Azure
 }
 
 // IsAbsolute reports whether an image path is an absolute http(s) URL,
@@ -240,55 +244,22 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.FetchTimeout, errFetchTimeout)
 	defer cancel()
 
-	target, region := req.ImagePath, ""
-	switch {
-	case src.S3 != nil:
-		region = f.s3Region(ctx, src.S3)
-		var err error
-		if target, err = s3Target(src.S3, region, req.ImagePath); err != nil {
-			return nil, err
-		}
-	case src.Azure != nil:
-		target = azureTarget(f.cfg.AzureBlobURL, src.Azure, req.ImagePath)
-	case !src.Proxy:
-		target = strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
-	}
-	// A bucket is not sent the client's query: it would name another
-	// object version or sub-resource, and is not part of what is signed.
-	if req.ForwardQuery != "" && src.S3 == nil && src.Azure == nil {
-		target += "?" + req.ForwardQuery
-	}
-	if src.Proxy {
-		ctx = context.WithValue(ctx, allowedHostsKey{}, src.AllowedHosts)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	hreq, region, err := f.newRequest(ctx, src, req)
 	if err != nil {
-		return nil, errkind.Wrap(errkind.Invalid, "bad_image_path", "image path cannot be fetched", err)
+		return nil, err
 	}
-	if src.Proxy && !hostmatch.Match(hreq.URL.Host, src.AllowedHosts) {
-		return nil, errkind.New(errkind.Forbidden, "proxy_host_not_allowed",
-			"host "+hreq.URL.Hostname()+" is not among this web-proxy origin's allowed hosts")
-	}
-	hreq.Header.Set("User-Agent", f.cfg.UserAgent)
-	hreq.Header.Set("X-Req-From", "pictor")
-	hreq.Header.Set("Via", "1.1 pictor")
-	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
-	if src.ForwardHostHeader && !src.Proxy && src.S3 == nil && src.Azure == nil && req.ClientHost != "" {
-		hreq.Host = req.ClientHost
-	}
-	if req.IfNoneMatch != "" {
-		hreq.Header.Set("If-None-Match", req.IfNoneMatch)
-	}
-	if req.IfModifiedSince != "" {
-		hreq.Header.Set("If-Modified-Since", req.IfModifiedSince)
-	}
-	if src.S3 != nil {
-		if err := signS3(ctx, hreq, src.S3, region); err != nil {
-			return nil, err
+	resp, err := f.client.Do(hreq)
+	if err == nil {
+		if moved := f.movedRegion(src, region, resp); moved != "" {
+			// Signed for the wrong region (a bucket asked before S3
+			// could say where it lives): once more, signed for its own.
+			resp.Body.Close()
+			if hreq, _, err = f.newRequest(ctx, src, req); err != nil {
+				return nil, err
+			}
+			resp, err = f.client.Do(hreq)
 		}
 	}
-
-	resp, err := f.client.Do(hreq)
 	if err != nil {
 		return nil, classify(parent, src, err)
 	}
@@ -336,6 +307,58 @@ func (f *Fetcher) fetchOne(ctx context.Context, src Source, req Request) (*Resul
 	}
 	res.Shareable, res.Private, res.NoStore, res.MaxAge = cachePolicy(resp.Header)
 	return res, nil
+}
+
+// newRequest is the GET for req's image on src, and the region an S3
+// request was signed for. It carries the proxied fetch's allowed hosts in
+// its context for the redirect check.
+func (f *Fetcher) newRequest(ctx context.Context, src Source, req Request) (*http.Request, string, error) {
+	target, region := req.ImagePath, ""
+	switch {
+	case src.S3 != nil || src.Azure != nil:
+		var err error
+		if target, region, err = f.objectTarget(ctx, src, req.ImagePath); err != nil {
+			return nil, "", err
+		}
+	case !src.Proxy:
+		target = strings.TrimRight(src.BaseURL.String(), "/") + "/" + req.ImagePath
+	}
+	// A bucket is not sent the client's query: it would name another
+	// object version or sub-resource, and is not part of what is signed.
+	bucket := src.S3 != nil || src.Azure != nil
+	if req.ForwardQuery != "" && !bucket {
+		target += "?" + req.ForwardQuery
+	}
+	if src.Proxy {
+		ctx = context.WithValue(ctx, allowedHostsKey{}, src.AllowedHosts)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, "", errkind.Wrap(errkind.Invalid, "bad_image_path", "image path cannot be fetched", err)
+	}
+	if src.Proxy && !hostmatch.Match(hreq.URL.Host, src.AllowedHosts) {
+		return nil, "", errkind.New(errkind.Forbidden, "proxy_host_not_allowed",
+			"host "+hreq.URL.Hostname()+" is not among this web-proxy origin's allowed hosts")
+	}
+	hreq.Header.Set("User-Agent", f.cfg.UserAgent)
+	hreq.Header.Set("X-Req-From", "pictor")
+	hreq.Header.Set("Via", "1.1 pictor")
+	hreq.Header.Set("Accept", "image/*,*/*;q=0.8")
+	if src.ForwardHostHeader && !src.Proxy && !bucket && req.ClientHost != "" {
+		hreq.Host = req.ClientHost
+	}
+	if req.IfNoneMatch != "" {
+		hreq.Header.Set("If-None-Match", req.IfNoneMatch)
+	}
+	if req.IfModifiedSince != "" {
+		hreq.Header.Set("If-Modified-Since", req.IfModifiedSince)
+	}
+	if src.S3 != nil {
+		if err := src.S3.Sign(ctx, hreq, region); err != nil {
+			return nil, "", errkind.Wrap(errkind.Internal, "s3_sign", "the request to the bucket could not be signed", err)
+		}
+	}
+	return hreq, region, nil
 }
 
 // cachePolicy reads what the origin says about caching its response. A

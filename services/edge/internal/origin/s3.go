@@ -3,85 +3,18 @@ package origin
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/objectstore"
 )
 
-// S3 origins (ImageKit's S3 and S3_COMPATIBLE). An object is fetched as
-// any original is — through the same guarded client, status walk, body
-// limits, conditional GET and sniffing — by a plain GET signed with SigV4.
-// The signer is aws-sdk-go-v2's; its S3 client is not used, because it
-// would bring its own HTTP path (retries, redirects, body handling) beside
-// the one every origin goes through.
-
-// S3 is a bucket an origin reads from.
-type S3 struct {
-	// Endpoint is the service's base URL: "" for Amazon S3 (the bucket's
-	// regional endpoint, its region discovered), or an S3-compatible
-	// service's.
-	Endpoint  string
-	Bucket    string
-	Prefix    string // key prefix, no leading or trailing '/'
-	AccessKey string
-	SecretKey string
-	// PathStyle addresses the bucket in the path (host/bucket/key), as
-	// most S3-compatible services want; otherwise in the host.
-	PathStyle bool
-	// Region signs requests; "" discovers it for Amazon S3 and means
-	// us-east-1 elsewhere.
-	Region string
-}
-
-// emptyPayload is the SHA-256 of a GET's empty body, which S3 wants in
-// x-amz-content-sha256.
-const emptyPayload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-const defaultRegion = "us-east-1"
-
-// s3Target is the URL of imagePath's object in the bucket.
-func s3Target(s *S3, region, imagePath string) (string, error) {
-	key := underPrefix(s.Prefix, imagePath)
-	if s.Endpoint == "" {
-		host := "s3." + region + ".amazonaws.com"
-		if region == defaultRegion {
-			host = "s3.amazonaws.com"
-		}
-		if strings.Contains(s.Bucket, ".") {
-			// A dotted bucket breaks the wildcard certificate in the host.
-			return "https://" + host + "/" + s.Bucket + "/" + key, nil
-		}
-		return "https://" + s.Bucket + "." + host + "/" + key, nil
-	}
-	base, err := url.Parse(strings.TrimRight(s.Endpoint, "/"))
-	if err != nil || base.Host == "" {
-		return "", errkind.New(errkind.Internal, "s3_endpoint", "the S3 origin's endpoint is not a URL")
-	}
-	if s.PathStyle {
-		return base.String() + "/" + s.Bucket + "/" + key, nil
-	}
-	base.Host = s.Bucket + "." + base.Host
-	return base.String() + "/" + key, nil
-}
-
-// underPrefix is an object's key, escaped: the (unescaped) prefix, then
-// the (escaped) image path.
-func underPrefix(prefix, imagePath string) string {
-	if prefix == "" {
-		return imagePath
-	}
-	segs := strings.Split(prefix, "/")
-	for i, seg := range segs {
-		segs[i] = url.PathEscape(seg)
-	}
-	return strings.Join(segs, "/") + "/" + imagePath
-}
+// Buckets and containers (ImageKit's S3, S3_COMPATIBLE and AZURE_BLOB
+// origins) are fetched as any original is — through the same guarded
+// client, status walk, body limits, conditional GET and sniffing — with
+// requests built by objectstore: SigV4-signed GETs for S3, GETs carrying
+// the SAS token for Azure.
 
 // regions remembers Amazon S3 buckets' regions.
 type regions struct {
@@ -89,53 +22,70 @@ type regions struct {
 	m  map[string]string
 }
 
+func (r *regions) get(bucket string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	region, ok := r.m[bucket]
+	return region, ok
+}
+
+func (r *regions) set(bucket, region string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]string{}
+	}
+	r.m[bucket] = region
+}
+
 // s3Region is the region to sign a request to s in: its own, the one
-// remembered for its bucket, or, for Amazon S3, the one S3 names in the
-// x-amz-bucket-region header of a HEAD on the bucket (sent even when the
-// request itself is refused).
-func (f *Fetcher) s3Region(ctx context.Context, s *S3) string {
+// remembered for its bucket, or, for Amazon S3, the one S3 names for it.
+// A discovery that got no answer is not remembered: the next request asks
+// again. A region remembered wrong is corrected by the first refusal that
+// names the right one (movedRegion).
+func (f *Fetcher) s3Region(ctx context.Context, s *objectstore.S3) string {
 	switch {
 	case s.Region != "":
 		return s.Region
-	case s.Endpoint != "":
-		return defaultRegion
+	case !s.Amazon():
+		return objectstore.DefaultRegion
 	}
-	f.regions.mu.Lock()
-	r, ok := f.regions.m[s.Bucket]
-	f.regions.mu.Unlock()
-	if ok {
+	if r, ok := f.regions.get(s.Bucket); ok {
 		return r
 	}
-	r = defaultRegion
-	target, _ := s3Target(s, defaultRegion, "")
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout+5*time.Second)
 	defer cancel()
-	if req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil); err == nil {
-		req.Header.Set("User-Agent", f.cfg.UserAgent)
-		if resp, err := f.client.Do(req); err == nil {
-			resp.Body.Close()
-			if h := resp.Header.Get("X-Amz-Bucket-Region"); h != "" {
-				r = h
-			}
-		}
+	r, ok := s.DiscoverRegion(ctx, f.client, f.cfg.S3URL, f.cfg.UserAgent)
+	if ok {
+		f.regions.set(s.Bucket, r)
 	}
-	f.regions.mu.Lock()
-	if f.regions.m == nil {
-		f.regions.m = map[string]string{}
-	}
-	f.regions.m[s.Bucket] = r
-	f.regions.mu.Unlock()
 	return r
 }
 
-// signS3 signs req for s with SigV4, once its other headers are set.
-func signS3(ctx context.Context, req *http.Request, s *S3, region string) error {
-	req.Header.Set("X-Amz-Content-Sha256", emptyPayload)
-	creds := aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey}
-	// S3 takes the path as sent, escaped once: no second escaping.
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
-	if err := signer.SignHTTP(ctx, creds, req, emptyPayload, "s3", region, time.Now()); err != nil {
-		return errkind.Wrap(errkind.Internal, "s3_sign", "the request to the bucket could not be signed", err)
+// movedRegion is the region an Amazon S3 answer says the bucket is in,
+// when the request was signed for another (remembered for the next);
+// "" when the answer is not that refusal.
+func (f *Fetcher) movedRegion(src Source, signedFor string, resp *http.Response) string {
+	if src.S3 == nil || !src.S3.Amazon() || src.S3.Region != "" {
+		return ""
 	}
-	return nil
+	r := objectstore.MovedRegion(resp, signedFor)
+	if r != "" {
+		f.regions.set(src.S3.Bucket, r)
+	}
+	return r
+}
+
+// objectTarget is the URL of the image in a bucket or container, and the
+// region an S3 request is to be signed for.
+func (f *Fetcher) objectTarget(ctx context.Context, src Source, imagePath string) (target, region string, err error) {
+	if src.Azure != nil {
+		return src.Azure.BlobURL(f.cfg.AzureBlobURL, imagePath), "", nil
+	}
+	region = f.s3Region(ctx, src.S3)
+	target, err = src.S3.ObjectURL(f.cfg.S3URL, region, imagePath)
+	if err != nil {
+		return "", "", errkind.Wrap(errkind.Internal, "s3_endpoint", "the S3 origin's endpoint is not a URL", err)
+	}
+	return target, region, nil
 }

@@ -4,34 +4,18 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"pictor/services/internal/errkind"
+	"pictor/services/internal/objectstore"
 	"pictor/services/internal/s3test"
 	"pictor/services/internal/sniff"
 )
-
-func TestS3Target(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		s3     S3
-		region string
-		want   string
-	}{
-		{"Amazon, us-east-1", S3{Bucket: "photos", Prefix: "shop"}, "us-east-1", "https://photos.s3.amazonaws.com/shop/a.jpg"},
-		{"Amazon, another region", S3{Bucket: "photos"}, "eu-west-3", "https://photos.s3.eu-west-3.amazonaws.com/a.jpg"},
-		{"Amazon, dotted bucket in the path", S3{Bucket: "img.example.com"}, "eu-west-3", "https://s3.eu-west-3.amazonaws.com/img.example.com/a.jpg"},
-		{"compatible, path style", S3{Endpoint: "http://127.0.0.1:9000/", Bucket: "b", Prefix: "a b/c", PathStyle: true}, "us-east-1", "http://127.0.0.1:9000/b/a%20b/c/a.jpg"},
-		{"compatible, host style", S3{Endpoint: "https://s3.example.net", Bucket: "b"}, "us-east-1", "https://b.s3.example.net/a.jpg"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := s3Target(&tc.s3, tc.region, "a.jpg")
-			if err != nil || got != tc.want {
-				t.Fatalf("s3Target = %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
-}
 
 // TestS3Origin fetches from a real S3-compatible server (SeaweedFS) with
 // signed requests: objects under the prefix, a missing or refused object
@@ -43,7 +27,7 @@ func TestS3Origin(t *testing.T) {
 	srv.Put(t, "photos", "shop/page.html", []byte("<html>no</html>"))
 	srv.Put(t, "photos", "outside.jpg", img)
 	bucket := func(id, secret string) Source {
-		return Source{ID: id, S3: &S3{Endpoint: srv.Endpoint, Bucket: "photos", Prefix: "shop", PathStyle: true,
+		return Source{ID: id, S3: &objectstore.S3{Endpoint: srv.Endpoint, Bucket: "photos", Prefix: "shop", PathStyle: true,
 			AccessKey: s3test.AccessKey, SecretKey: secret}}
 	}
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
@@ -86,5 +70,82 @@ func TestS3Origin(t *testing.T) {
 	again, err := f.Fetch(context.Background(), Request{Sources: []Source{bucket("s3", s3test.SecretKey)}, ImagePath: "a%20b.jpg", IfNoneMatch: first.ETag})
 	if err != nil || !again.NotModified {
 		t.Fatalf("conditional fetch: %+v, %v; want 304", again, err)
+	}
+}
+
+// TestAmazonS3Region serves an Amazon S3 origin (no endpoint, no region)
+// from SeaweedFS behind a front that answers as Amazon S3 does for a
+// bucket in eu-west-1: an unsigned HEAD of the bucket names the region,
+// and a request signed for another region is refused (400) naming it.
+// The edge signs for eu-west-1 from its first GET, and a region it was
+// never told (a failed discovery) is corrected by the first refusal.
+func TestAmazonS3Region(t *testing.T) {
+	const region = "eu-west-1"
+	srv := s3test.Start(t)
+	img := testJPEG(t)
+	srv.Put(t, "photos", "shop/a.jpg", img)
+	weed, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var signedFor []string
+	headWorks := true
+	proxy := httputil.NewSingleHostReverseProxy(weed)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodHead && r.Header.Get("Authorization") == "" {
+			if !headWorks {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set(objectstore.RegionHeader, region)
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
+		}
+		// Credential=AKID/20261202/REGION/s3/aws4_request
+		_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+		scope := strings.Split(strings.SplitN(cred, ",", 2)[0], "/")
+		if len(scope) < 3 {
+			http.Error(w, "unsigned", http.StatusForbidden)
+			return
+		}
+		signedFor = append(signedFor, scope[2])
+		if scope[2] != region {
+			w.Header().Set(objectstore.RegionHeader, region)
+			http.Error(w, "<Error><Code>AuthorizationHeaderMalformed</Code></Error>", http.StatusBadRequest)
+			return
+		}
+		proxy.ServeHTTP(w, r) // Host as signed: SeaweedFS checks the signature
+	}))
+	defer front.Close()
+	amazon := Source{ID: "s3", S3: &objectstore.S3{Bucket: "photos", Prefix: "shop",
+		AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey}}
+	fetch := func(f *Fetcher) {
+		t.Helper()
+		res, err := f.Fetch(context.Background(), Request{Sources: []Source{amazon}, ImagePath: "a.jpg"})
+		if err != nil || len(res.Body) != len(img) {
+			t.Fatalf("fetch: %v", err)
+		}
+	}
+	cfg := testConfig()
+	cfg.S3URL = front.URL
+
+	// Discovered before the first GET.
+	fetch(New(cfg))
+	if len(signedFor) != 1 || signedFor[0] != region {
+		t.Fatalf("requests were signed for %v, want one for %s", signedFor, region)
+	}
+
+	// Discovery named no region (an answer without the header): signed
+	// for us-east-1, refused, signed again for the region the refusal
+	// names, and that is remembered.
+	signedFor, headWorks = nil, false
+	f := New(cfg)
+	fetch(f)
+	fetch(f)
+	if want := []string{objectstore.DefaultRegion, region, region}; !slices.Equal(signedFor, want) {
+		t.Fatalf("requests were signed for %v, want %v", signedFor, want)
 	}
 }
