@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"pictor/services/internal/redistest"
+	"pictor/services/internal/s3test"
 )
 
 // chromiumPath is Debian's Chromium, which scripts/bootstrap.sh installs;
@@ -84,6 +85,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitStatus(t, edgeURL+"/healthz", http.StatusOK, 30*time.Second, edge)
 	origin := originServer(t, generatedJPEG(t), samplePhoto())
 	origin2 := originServer(t, generatedJPEG(t), "")
+	store := s3test.Start(t)
+	store.Put(t, "images", "site/photos/generated.jpg", generatedJPEG(t))
 
 	// The control plane must embed the built dashboard, not the placeholder.
 	page := do(t, http.MethodGet, cpURL+"/", nil, func(r *http.Request) { r.Header.Set("Accept", "text/html") })
@@ -104,6 +107,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		"PICTOR_EDGE_URL="+edgeURL,
 		"PICTOR_ORIGIN_URL="+origin.URL,
 		"PICTOR_ORIGIN2_URL="+origin2.URL,
+		"PICTOR_S3_ENDPOINT="+store.Endpoint,
+		"PICTOR_S3_ACCESS_KEY="+s3test.AccessKey,
+		"PICTOR_S3_SECRET_KEY="+s3test.SecretKey,
 		"PICTOR_EGRESS="+egress,
 		"PICTOR_ARTIFACTS_DIR="+artifacts,
 		"PICTOR_CHROMIUM="+chromiumPath,

@@ -383,9 +383,20 @@ func samplePhoto() string {
 	return found
 }
 
+// webOnlyJPEG is a 640×480 image only the web server has.
+var webOnlyJPEG = func() []byte {
+	img := image.NewGray(image.Rect(0, 0, 640, 480))
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}()
+
 // originServer is the customer's web server: /photos/generated.jpg,
-// /photos/real.jpg (when a sample photo exists), a font for text overlays
-// (/fonts/Brand.ttf, Debian's DejaVu Serif), 404 for everything else.
+// /photos/web-only.jpg (640×480), /photos/real.jpg (when a sample photo
+// exists), a font for text overlays (/fonts/Brand.ttf, Debian's DejaVu
+// Serif), 404 for everything else.
 func originServer(t *testing.T, generated []byte, realPath string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -399,6 +410,8 @@ func originServer(t *testing.T, generated []byte, realPath string) *httptest.Ser
 				return
 			}
 			http.ServeFile(w, r, realPath)
+		case "/photos/web-only.jpg":
+			_, _ = w.Write(webOnlyJPEG)
 		case "/fonts/Brand.ttf":
 			http.ServeFile(w, r, "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 		default:
@@ -444,7 +457,9 @@ func TestImageThroughEdge(t *testing.T) {
 	), "serve")
 	waitStatus(t, cpURL+"/healthz", http.StatusOK, 30*time.Second, cp)
 
-	azure := azuretest.Start(t) // the edge learns where its accounts live
+	// The edge learns where Azure accounts and Amazon S3 live: here,
+	// Azurite and SeaweedFS.
+	azure, store := azuretest.Start(t), s3test.Start(t)
 	edge := startProc(t, "edge", filepath.Join(bin, "edge"), append(common,
 		"PICTOR_EDGE_ADDR="+edgeAddr,
 		"PICTOR_CONTROL_PLANE_ADDR="+grpcAddr,
@@ -452,6 +467,7 @@ func TestImageThroughEdge(t *testing.T) {
 		"PICTOR_EDGE_DATA_DIR="+t.TempDir(),
 		"PICTOR_REDIS_ADDRS="+redisAddr,
 		"PICTOR_AZURE_BLOB_URL="+azure.URLTemplate,
+		"PICTOR_S3_URL="+store.Endpoint,
 	))
 	waitStatus(t, edgeURL+"/healthz", http.StatusOK, 30*time.Second, edge)
 
@@ -546,109 +562,9 @@ func TestImageThroughEdge(t *testing.T) {
 			t.Errorf("HTTP %d %s, want 400", r.status, truncate(r.body))
 		}
 	})
-	t.Run("web proxy origin", func(t *testing.T) {
-		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
-			"type": "WEB_PROXY", "name": "E2E proxy", "allowedHosts": []string{"localhost"},
-		}, basic)
-		var proxy struct {
-			ID           string   `json:"id"`
-			AllowedHosts []string `json:"allowedHosts"`
-		}
-		if err := json.Unmarshal(r.body, &proxy); err != nil || r.status != http.StatusCreated || proxy.ID == "" {
-			t.Fatalf("create web proxy origin: HTTP %d %s", r.status, truncate(r.body))
-		}
-		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
-			"description": "E2E proxy", "urlPrefix": "proxy", "origins": []string{proxy.ID, originResp.ID},
-		}, basic)
-		if r.status != http.StatusCreated && r.status != http.StatusOK {
-			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
-		}
-		local := strings.Replace(origin.URL, "127.0.0.1", "localhost", 1)
-		waitStatusFunc(t, func(n int) string {
-			return fmt.Sprintf("%s/%s/proxy/tr:w-300/%s/photos/generated.jpg?e2e-probe=%d", edgeURL, account, local, n)
-		}, http.StatusOK, 30*time.Second, edge, cp)
-		checkJPEG(t, get(t, edgeURL+"/"+account+"/proxy/tr:w-310/"+local+"/photos/generated.jpg"), 310, 1200, 800)
-		// The endpoint's web server still serves relative paths.
-		checkJPEG(t, get(t, edgeURL+"/"+account+"/proxy/tr:w-320/photos/generated.jpg"), 320, 1200, 800)
-		if r := get(t, edgeURL+"/"+account+"/proxy/tr:w-300/"+origin.URL+"/photos/generated.jpg"); r.status != http.StatusForbidden {
-			t.Errorf("a host not allowed: HTTP %d %s, want 403", r.status, truncate(r.body))
-		}
-	})
-	t.Run("S3-compatible origin", func(t *testing.T) {
-		store := s3test.Start(t)
-		store.Put(t, "e2e-images", "site/photos/generated.jpg", generated)
-		const secret = s3test.SecretKey
-		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
-			"type": "S3_COMPATIBLE", "name": "E2E bucket", "bucket": "e2e-images", "prefix": "site",
-			"accessKey": s3test.AccessKey, "secretKey": secret, "endpoint": store.Endpoint, "s3ForcePathStyle": true,
-		}, basic)
-		var bucket struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(r.body, &bucket); err != nil || r.status != http.StatusCreated || bucket.ID == "" {
-			t.Fatalf("create S3-compatible origin: HTTP %d %s", r.status, truncate(r.body))
-		}
-		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
-			"description": "E2E bucket", "urlPrefix": "bucket", "origins": []string{bucket.ID, originResp.ID},
-		}, basic)
-		if r.status != http.StatusCreated && r.status != http.StatusOK {
-			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
-		}
-		waitStatusFunc(t, func(n int) string {
-			return fmt.Sprintf("%s/%s/bucket/tr:w-300/photos/generated.jpg?e2e-probe=%d", edgeURL, account, n)
-		}, http.StatusOK, 30*time.Second, edge, cp)
-		checkJPEG(t, get(t, edgeURL+"/"+account+"/bucket/tr:w-330/photos/generated.jpg"), 330, 1200, 800)
-		// What the bucket lacks comes from the endpoint's web server.
-		if r := get(t, edgeURL+"/"+account+"/bucket/tr:w-340/photos/real.jpg"); r.status != http.StatusOK && realPhoto != "" {
-			t.Errorf("fallback to the web server: HTTP %d %s", r.status, truncate(r.body))
-		}
-		// The secret is in no API answer, log line or metric.
-		listed := do(t, http.MethodGet, cpURL+"/v1/accounts/origins", nil, basic)
-		metrics := get(t, edgeURL+"/metrics")
-		for what, text := range map[string]string{"the origins list": string(listed.body), "the edge's metrics": string(metrics.body)} {
-			if strings.Contains(text, secret) {
-				t.Errorf("the S3 secret key appears in %s", what)
-			}
-		}
-		for _, p := range []*proc{cp, edge} {
-			if logText, err := os.ReadFile(p.logPath); err != nil || strings.Contains(string(logText), secret) {
-				t.Errorf("the S3 secret key appears in the %s log (%v)", p.name, err)
-			}
-		}
-	})
-	t.Run("Azure Blob origin", func(t *testing.T) {
-		azure.Put(t, "e2e-images", "site/photos/generated.jpg", generated)
-		token := azure.SAS(t, "e2e-images")
-		r := do(t, http.MethodPost, cpURL+"/v1/accounts/origins", map[string]any{
-			"type": "AZURE_BLOB", "name": "E2E container", "accountName": azuretest.Account, "container": "e2e-images",
-			"prefix": "site", "sasToken": token,
-		}, basic)
-		var container struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(r.body, &container); err != nil || r.status != http.StatusCreated || container.ID == "" {
-			t.Fatalf("create Azure Blob origin: HTTP %d %s", r.status, truncate(r.body))
-		}
-		r = do(t, http.MethodPost, cpURL+"/v1/accounts/url-endpoints", map[string]any{
-			"description": "E2E container", "urlPrefix": "blob", "origins": []string{container.ID, originResp.ID},
-		}, basic)
-		if r.status != http.StatusCreated && r.status != http.StatusOK {
-			t.Fatalf("create URL-endpoint: HTTP %d %s", r.status, truncate(r.body))
-		}
-		waitStatusFunc(t, func(n int) string {
-			return fmt.Sprintf("%s/%s/blob/tr:w-300/photos/generated.jpg?e2e-probe=%d", edgeURL, account, n)
-		}, http.StatusOK, 30*time.Second, edge, cp)
-		checkJPEG(t, get(t, edgeURL+"/"+account+"/blob/tr:w-350/photos/generated.jpg"), 350, 1200, 800)
-		sig := token[strings.Index(token, "sig="):]
-		listed := do(t, http.MethodGet, cpURL+"/v1/accounts/origins", nil, basic)
-		if strings.Contains(string(listed.body), sig) {
-			t.Error("the SAS token appears in the origins list")
-		}
-		for _, p := range []*proc{cp, edge} {
-			if logText, err := os.ReadFile(p.logPath); err != nil || strings.Contains(string(logText), sig) {
-				t.Errorf("the SAS token appears in the %s log (%v)", p.name, err)
-			}
-		}
+	t.Run("origin types created by ImageKit's Node SDK", func(t *testing.T) {
+		testOriginTypes(t, stack{cpURL: cpURL, edgeURL: edgeURL, account: account, privateKey: created.PrivateKey,
+			web: origin, webID: originResp.ID, store: store, azure: azure, procs: []*proc{cp, edge}})
 	})
 	t.Run("URLs built by ImageKit's SDKs", func(t *testing.T) {
 		for _, u := range sdkURLs(t, edgeURL+"/"+account, created.PrivateKey, "/photos/generated.jpg") {
@@ -740,16 +656,16 @@ type sdkURL struct {
 	} `json:"probe"`
 }
 
-// sdkURLs asks ImageKit's own SDKs (scripts/e2e/sdk) for image URLs on the
-// given URL-endpoint, installing the pinned packages first when needed.
-func sdkURLs(t *testing.T, urlEndpoint, privateKey, src string) []sdkURL {
+// sdkScripts returns node and the directory of the scripts that drive
+// ImageKit's SDKs (scripts/e2e/sdk), installing the pinned packages first
+// when needed.
+func sdkScripts(t *testing.T) (node, dir string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is required (Node >= 20): %v", err)
 	}
-	dir, err := filepath.Abs("sdk")
-	if err != nil {
+	if dir, err = filepath.Abs("sdk"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@imagekit", "nodejs")); err != nil {
@@ -759,6 +675,14 @@ func sdkURLs(t *testing.T, urlEndpoint, privateKey, src string) []sdkURL {
 			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 		}
 	}
+	return node, dir
+}
+
+// sdkURLs asks ImageKit's own SDKs (scripts/e2e/sdk) for image URLs on the
+// given URL-endpoint, installing the pinned packages first when needed.
+func sdkURLs(t *testing.T, urlEndpoint, privateKey, src string) []sdkURL {
+	t.Helper()
+	node, dir := sdkScripts(t)
 	cmd := exec.Command(node, "urls.mjs", urlEndpoint, privateKey, src)
 	cmd.Dir = dir
 	out, err := cmd.Output()

@@ -32,6 +32,10 @@ const DASH = env('PICTOR_DASHBOARD_URL').replace(/\/+$/, '');
 const EDGE = env('PICTOR_EDGE_URL').replace(/\/+$/, '');
 const ORIGIN = env('PICTOR_ORIGIN_URL').replace(/\/+$/, '');
 const ORIGIN2 = env('PICTOR_ORIGIN2_URL').replace(/\/+$/, '');
+// A SeaweedFS S3 API holding bucket "images" with site/photos/generated.jpg.
+const S3_ENDPOINT = env('PICTOR_S3_ENDPOINT').replace(/\/+$/, '');
+const S3_ACCESS_KEY = env('PICTOR_S3_ACCESS_KEY');
+const S3_SECRET_KEY = env('PICTOR_S3_SECRET_KEY');
 const EGRESS = (process.env.PICTOR_EGRESS ?? '').split(',').filter(Boolean);
 const ARTIFACTS = resolve(env('PICTOR_ARTIFACTS_DIR', resolve(import.meta.dirname, '../../artifacts/dashboard')));
 const CHROMIUM = env('PICTOR_CHROMIUM', '/usr/bin/chromium');
@@ -528,8 +532,9 @@ await step('a web-proxy origin with allowed hosts; an endpoint using it is advis
   await heading('URL-endpoints').waitFor();
 });
 
-await step('an S3-compatible origin through the wizard', async () => {
-  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+await step('an S3-compatible origin through the wizard, tested before and after saving', async () => {
+  const secret = S3_SECRET_KEY;
+  const s3Host = new URL(S3_ENDPOINT).host;
   await page.goto(DASH + '/origins');
   await heading('Origins').waitFor();
   await page.getByRole('button', { name: 'Add origin' }).click();
@@ -540,25 +545,44 @@ await step('an S3-compatible origin through the wizard', async () => {
   // exact: "Folder inside the bucket" contains "bucket" too.
   await page.getByLabel('Bucket', { exact: true }).fill('images');
   await page.getByLabel('Folder inside the bucket').fill('site');
-  await page.getByLabel('Access key').fill('AKIDEXAMPLE');
-  await page.getByLabel('Secret key').fill(secret);
-  await page.getByLabel('Endpoint', { exact: true }).fill('http://127.0.0.1:9'); // never contacted
+  await page.getByLabel('Access key').fill(S3_ACCESS_KEY);
+  await page.getByLabel('Secret key').fill('not-the-secret');
+  await page.getByLabel('Endpoint', { exact: true }).fill(S3_ENDPOINT);
   assert.equal(await page.getByLabel('Path-style addressing').isChecked(), true);
+  // A wrong secret: the bucket refuses, and the form says what that means.
+  await page.getByLabel('Path to try').fill('photos/generated.jpg');
+  await page.getByRole('button', { name: 'Test origin' }).click();
+  await page.getByTestId('origin-test-result').filter({ hasText: 'HTTP 403' }).filter({ hasText: 'check the access key' }).waitFor();
+  await page.getByLabel('Secret key').fill(secret);
+  await page.getByRole('button', { name: 'Test origin' }).click();
+  const got = page.getByTestId('origin-test-result').filter({ hasText: 'Got a JPEG image' });
+  await got.waitFor();
+  assert.ok((await got.textContent()).includes(`${S3_ENDPOINT}/images/site/photos/generated.jpg`));
+  await screenshot('origin-test-s3');
   await page.getByRole('button', { name: 'Add origin' }).click();
   await page.getByText('Added origin “Bucket”.').waitFor();
-  await page.getByRole('cell', { name: 's3://images/site on 127.0.0.1:9', exact: true }).waitFor();
+  await page.getByRole('cell', { name: `s3://images/site on ${s3Host}`, exact: true }).waitFor();
   const { body } = await api('GET', '/v1/accounts/origins');
   const bucket = body.find((o) => o.name === 'Bucket');
   assert.equal(bucket.type, 'S3_COMPATIBLE');
   assert.equal(bucket.bucket, 'images');
   assert.equal(bucket.prefix, 'site');
-  assert.equal(bucket.endpoint, 'http://127.0.0.1:9');
+  assert.equal(bucket.endpoint, S3_ENDPOINT);
   assert.equal(bucket.s3ForcePathStyle, true);
   assert.equal(bucket.baseUrl, undefined);
   assert.ok(!('secretKey' in bucket), 'the API returned the secret key');
   assert.ok(!JSON.stringify(body).includes(secret), 'the origins list contains the secret key');
   assert.ok(!(await page.content()).includes(secret), 'the page contains the secret key');
   await screenshot('origins-s3-compatible');
+
+  // Editing: the secret field is empty (write-only), and the test uses the stored secret.
+  await page.goto(`${DASH}/origins/${encodeURIComponent(bucket.id)}/edit`);
+  await heading('Edit origin').waitFor();
+  assert.equal(await page.getByLabel('Secret key').inputValue(), '');
+  await page.getByLabel('Path to try').fill('photos/generated.jpg');
+  await page.getByRole('button', { name: 'Test origin' }).click();
+  await page.getByTestId('origin-test-result').filter({ hasText: 'Got a JPEG image' }).waitFor();
+  assert.ok(!(await page.content()).includes(secret), 'the edit page contains the secret key');
 });
 
 await step('an unknown page and an API error never leave a blank page', async () => {

@@ -216,6 +216,55 @@ await check('origins S3_COMPATIBLE: create, get, list, update, delete', async ()
   assert.equal(await client.accounts.origins.delete(bucket.id), null);
 });
 
+// An Amazon S3 origin (type S3) as the SDK sends it: no endpoint, the
+// region found by the edge. Its secret stays through an update that omits
+// it, and through a change to S3_COMPATIBLE (the same kind of secret).
+await check('origins S3: create, get, list, update, delete', async () => {
+  const secretKey = 'sdk-Amazon/Secret+9876543210';
+  const bucket = await client.accounts.origins.create({
+    type: 'S3',
+    name: 'Amazon',
+    bucket: 'sdk-amazon-images',
+    prefix: 'products/',
+    accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    secretKey,
+  });
+  assert.match(bucket.id, hexId);
+  assert.deepEqual(bucket, {
+    id: bucket.id,
+    type: 'S3',
+    name: 'Amazon',
+    bucket: 'sdk-amazon-images',
+    prefix: 'products',
+    accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    forwardHostHeaderToOrigin: false,
+    includeCanonicalHeader: false,
+    baseUrlForCanonicalHeader: '',
+  });
+  assert.deepEqual(await client.accounts.origins.get(bucket.id), bucket);
+  assert.deepEqual((await client.accounts.origins.list()).find((o) => o.id === bucket.id), bucket);
+  const renamed = await client.accounts.origins.update(bucket.id, {
+    type: 'S3', name: 'Amazon 2', bucket: 'sdk-amazon-images', accessKey: 'AKIAIOSFODNN7EXAMPLE',
+  });
+  assert.equal(renamed.name, 'Amazon 2');
+  assert.equal(renamed.prefix, '');
+  const moved = await client.accounts.origins.update(bucket.id, {
+    type: 'S3_COMPATIBLE', name: 'Moved', bucket: 'sdk-amazon-images', accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    endpoint: 'https://storage.example.net', s3ForcePathStyle: true,
+  });
+  assert.equal(moved.type, 'S3_COMPATIBLE');
+  assert.equal(moved.endpoint, 'https://storage.example.net');
+  for (const o of [bucket, renamed, moved]) {
+    assert.equal(JSON.stringify(o).includes(secretKey), false, 'the secret key never comes back');
+  }
+  await assert.rejects(
+    client.accounts.origins.create({ type: 'S3', name: 'S3', bucket: 'sdk-images', accessKey: 'a', secretKey: 'x', endpoint: 'https://x.example' }),
+    (err) => err instanceof BadRequestError && err.error?.field === 'endpoint',
+  );
+  assert.equal(await client.accounts.origins.delete(bucket.id), null);
+  await assert.rejects(client.accounts.origins.get(bucket.id), NotFoundError);
+});
+
 // A WEB_PROXY origin as the SDK sends it: no baseUrl, in the request or
 // the response. allowedHosts is Pictor's own field; the SDK passes it on.
 await check('origins WEB_PROXY: create, get, update, delete', async () => {

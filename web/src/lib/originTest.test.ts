@@ -34,6 +34,10 @@ describe('describeOriginTest', () => {
     expect(describeOriginTest(result({ status: 403, image: false, format: '' })).message).toBe(
       `HTTP 403 from ${url} — the origin refused access (does it block Pictor’s addresses?)`,
     );
+    expect(describeOriginTest(result({ status: 403, image: false, format: '' }), true).message).toBe(
+      `HTTP 403 from ${url} — the storage service refused access: check the access key and secret (or SAS token), and that they may read this bucket or container`,
+    );
+    expect(describeOriginTest(result({ status: 503, image: false, format: '' }), true).message).toBe(`HTTP 503 from ${url} — the origin is unavailable`);
     expect(describeOriginTest(result({ status: 503, image: false, format: '' })).message).toBe(`HTTP 503 from ${url} — the origin is unavailable`);
     expect(describeOriginTest(result({ status: 599, image: false, format: '' })).message).toBe(`HTTP 599 from ${url} — the origin failed`);
     expect(describeOriginTest(result({ status: 302, image: false, format: '' })).message).toBe(`HTTP 302 from ${url} — a redirect that was not followed`);

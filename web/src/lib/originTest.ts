@@ -57,15 +57,23 @@ const STATUS_REASONS: Record<number, string> = {
   504: 'the origin (or a proxy in front of it) timed out',
 };
 
-function statusReason(status: number): string {
+/** What a bucket's or container's refusal usually means. */
+const STORAGE_REASONS: Record<number, string> = {
+  400: 'the storage service rejected the request (check the bucket or container name and the endpoint)',
+  403: 'the storage service refused access: check the access key and secret (or SAS token), and that they may read this bucket or container',
+  404: 'no such object in this bucket or container (or no such bucket or container)',
+};
+
+function statusReason(status: number, storage: boolean): string {
+  if (storage && STORAGE_REASONS[status]) return STORAGE_REASONS[status];
   if (STATUS_REASONS[status]) return STATUS_REASONS[status];
   if (status >= 300 && status < 400) return 'a redirect that was not followed';
   if (status >= 500) return 'the origin failed';
   return 'the origin answered with an error';
 }
 
-/** What an origin test found, in one line. */
-export function describeOriginTest(r: OriginTestResult): OriginTestDescription {
+/** What an origin test found, in one line. storage: the origin is a bucket or container. */
+export function describeOriginTest(r: OriginTestResult, storage = false): OriginTestDescription {
   const from = r.url ? ` from ${r.url}` : '';
   if (r.image) {
     const what = r.format ? `${withArticle(formatLabel(r.format))} image` : 'an image';
@@ -80,7 +88,7 @@ export function describeOriginTest(r: OriginTestResult): OriginTestDescription {
     return { ok: false, message: r.url && !why.includes(r.url) ? `${why} (${r.url})` : why };
   }
   const head = `HTTP ${r.status}${from}`;
-  if (r.status < 200 || r.status >= 300) return { ok: false, message: `${head} — ${statusReason(r.status)}` };
+  if (r.status < 200 || r.status >= 300) return { ok: false, message: `${head} — ${statusReason(r.status, storage)}` };
   if (r.error.trim()) return { ok: false, message: `${head} but the fetch failed: ${r.error.trim()}` };
   const type = r.contentType.trim() || 'no Content-Type';
   return { ok: false, message: `${head} but it is not an image (${type})` };

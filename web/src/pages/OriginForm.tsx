@@ -154,7 +154,8 @@ export function OriginFormPage() {
   const storage = isObjectStorage(form.type);
   const compatible = form.type === 'S3_COMPATIBLE';
   const azure = isAzureBlob(form.type);
-  const testBody = { ...originBody(form, hostsText), path: testPath.trim() };
+  // A saved bucket or container is tried with its stored secret when the form leaves the (write-only) secret empty.
+  const testBody = { ...originBody(form, hostsText), path: testPath.trim(), ...(editing ? { id } : {}) };
   const testKey = JSON.stringify(testBody);
 
   /** Fetches the path through the origin as the form stands, without saving it. */
@@ -190,7 +191,7 @@ export function OriginFormPage() {
         : ['baseUrl'];
   const shownFields = ['name', ...typeFields, 'path', ...(form.includeCanonicalHeader ? ['baseUrlForCanonicalHeader'] : [])];
   const general = error && !(error instanceof ApiError && shownFields.includes(error.field)) ? error : null;
-  const testOutcome = tested && tested.key === testKey ? describeOriginTest(tested.result) : null;
+  const testOutcome = tested && tested.key === testKey ? describeOriginTest(tested.result, storage || azure) : null;
 
   if (editing && existing.loading) return <Loading what="Loading the origin" />;
   if (editing && existing.error) {

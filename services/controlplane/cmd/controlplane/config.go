@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"pictor/services/controlplane/internal/auth"
+	"pictor/services/internal/objectstore"
 	"pictor/services/internal/tracing"
 )
 
@@ -27,6 +28,9 @@ type config struct {
 	EdgeToken           string
 	MasterKey           []byte
 	AllowPrivateOrigins bool
+	// Where Amazon S3 buckets and Azure storage accounts live, for
+	// "Test origin"; the edges read the same variables.
+	S3URL, AzureBlobURL string
 	PublicEdgeURL       string
 	EgressAddresses     []string // IP addresses or CIDR ranges
 	TrustedProxies      []netip.Prefix
@@ -51,6 +55,8 @@ const (
 	envEdgeToken           = "PICTOR_EDGE_TOKEN"
 	envAllowPrivateOrigins = "PICTOR_ALLOW_PRIVATE_ORIGINS"
 	envPublicEdgeURL       = "PICTOR_PUBLIC_EDGE_URL"
+	envS3URL               = "PICTOR_S3_URL"
+	envAzureBlobURL        = "PICTOR_AZURE_BLOB_URL"
 	envEgressAddresses     = "PICTOR_EDGE_EGRESS_ADDRESSES"
 	envTrustedProxies      = "PICTOR_TRUSTED_PROXIES"
 	envAPIRateLimit        = "PICTOR_API_RATE_LIMIT"
@@ -144,6 +150,15 @@ func loadConfig(getenv func(string) string, serve bool) (config, error) {
 		if c.AllowPrivateOrigins, err = strconv.ParseBool(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: want true or false, got %q", envAllowPrivateOrigins, v))
 		}
+	}
+
+	c.S3URL = orDefault(getenv(envS3URL), objectstore.DefaultS3URL)
+	if err := objectstore.CheckS3URL(c.S3URL); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envS3URL, err))
+	}
+	c.AzureBlobURL = orDefault(getenv(envAzureBlobURL), objectstore.DefaultAzureBlobURL)
+	if err := objectstore.CheckAzureBlobURL(c.AzureBlobURL); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envAzureBlobURL, err))
 	}
 
 	c.PublicEdgeURL = strings.TrimRight(orDefault(getenv(envPublicEdgeURL), defaultPublicEdgeURL), "/")
@@ -309,6 +324,8 @@ func (c config) logAttrs(serve bool) []any {
 		slog.String("edge_token", mask(c.EdgeToken)),
 		slog.String("master_key", mask(string(c.MasterKey))),
 		slog.Bool("allow_private_origins", c.AllowPrivateOrigins),
+		slog.String("s3_url", c.S3URL),
+		slog.String("azure_blob_url", c.AzureBlobURL),
 		slog.String("public_edge_url", c.PublicEdgeURL),
 		slog.Any("edge_egress_addresses", c.EgressAddresses),
 		slog.Any("trusted_proxies", c.TrustedProxies),

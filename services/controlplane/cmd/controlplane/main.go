@@ -236,6 +236,8 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 		AdminToken:      cfg.AdminToken,
 		PublicEdgeURL:   cfg.PublicEdgeURL,
 		OriginPolicy:    tenant.OriginPolicy{AllowPrivate: cfg.AllowPrivateOrigins},
+		S3URL:           cfg.S3URL,
+		AzureBlobURL:    cfg.AzureBlobURL,
 		RateLimit:       cfg.APIRateLimit,
 		SignupEnabled:   cfg.SignupEnabled,
 		DashboardOrigin: cfg.DashboardOrigin,

@@ -55,6 +55,9 @@ type Options struct {
 	// URL-endpoint's full URL ("{PublicEdgeURL}/{accountId}").
 	PublicEdgeURL string
 	OriginPolicy  tenant.OriginPolicy
+	// S3URL and AzureBlobURL are where Amazon S3 buckets and Azure storage
+	// accounts live, for "Test origin" (objectstore's defaults when "").
+	S3URL, AzureBlobURL string
 	// BodyLimit caps request bodies; 1 MiB by default.
 	BodyLimit int64
 	// RequestTimeout bounds each request's work; 15 s by default.
@@ -145,7 +148,7 @@ func New(o Options) (*echo.Echo, error) {
 		o.SessionTTL = 7 * 24 * time.Hour
 	}
 	o.PublicEdgeURL = strings.TrimRight(o.PublicEdgeURL, "/")
-	s := &server{Options: o, csrf: http.NewCrossOriginProtection(), prober: probe.New(o.OriginPolicy.AllowPrivate)}
+	s := &server{Options: o, csrf: http.NewCrossOriginProtection(), prober: probe.New(o.OriginPolicy.AllowPrivate, o.S3URL, o.AzureBlobURL)}
 	s.setLimits()
 	if o.TracerProvider != nil {
 		s.tracer = o.TracerProvider.Tracer("pictor/controlplane/httpapi")

@@ -107,23 +107,4 @@ func TestOriginTest(t *testing.T) {
 	if got.Status != 0 || !strings.Contains(got.Error, "not allowed") {
 		t.Fatalf("proxied loopback URL without private origins allowed: %+v", got)
 	}
-
-	// Buckets cannot be tried yet: 400 unsupported, whatever else is sent.
-	for _, typ := range []string{"S3", "S3_COMPATIBLE"} {
-		e := wantError(t, a.do("POST", "/v1/accounts/origins/test", jsonBody(map[string]any{
-			"type": typ, "name": "b", "bucket": "acme-images", "accessKey": "AKIA", "secretKey": "s3cret",
-			"endpoint": "https://s3.example.com", "path": "a.jpg",
-		}), key(k)), http.StatusBadRequest, "type")
-		if !strings.Contains(e.Message, "not supported") {
-			t.Fatalf("%s: %+v, want unsupported", typ, e)
-		}
-	}
-	// Nor Azure containers.
-	e := wantError(t, a.do("POST", "/v1/accounts/origins/test", jsonBody(map[string]any{
-		"type": "AZURE_BLOB", "name": "z", "container": "images", "accountName": "acmestore",
-		"sasToken": "sv=2022-11-02&sig=abc", "path": "a.jpg",
-	}), key(k)), http.StatusBadRequest, "type")
-	if !strings.Contains(e.Message, "not supported") {
-		t.Fatalf("AZURE_BLOB: %+v, want unsupported", e)
-	}
 }

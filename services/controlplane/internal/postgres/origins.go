@@ -96,6 +96,20 @@ func (db *DB) ListOrigins(ctx context.Context, c tenant.Caller) ([]tenant.Origin
 	return out, nil
 }
 
+// FindOriginSecret implements tenant.OriginService.
+func (db *DB) FindOriginSecret(ctx context.Context, c tenant.Caller, id string) (tenant.Origin, error) {
+	var o tenant.Origin
+	err := db.tenantRead(ctx, "find origin secret", c, func(tx pgx.Tx, account string) error {
+		var err error
+		o, err = scanOriginWithSecret(tx.QueryRow(ctx, `SELECT `+originColumnsWithSecret+` FROM origins WHERE account_id = $1 AND id = $2`, account, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return originNotFound()
+		}
+		return err
+	})
+	return o, err
+}
+
 // FindOrigin implements tenant.OriginService. Another account's origin is
 // simply not found.
 func (db *DB) FindOrigin(ctx context.Context, c tenant.Caller, id string) (tenant.Origin, error) {

@@ -405,6 +405,10 @@ type KeyService interface {
 type OriginService interface {
 	ListOrigins(ctx context.Context, c Caller) ([]Origin, error)
 	FindOrigin(ctx context.Context, c Caller, id string) (Origin, error)
+	// FindOriginSecret is FindOrigin with the sealed secret
+	// (SecretKeyCiphertext), for "Test origin" on a saved bucket or
+	// container; its caller opens it and never shows it.
+	FindOriginSecret(ctx context.Context, c Caller, id string) (Origin, error)
 	// CreateOrigin stores o under o.ID, or a new id when it is ""; the
 	// account's first origin is also appended to its default
 	// URL-endpoint. An S3 or S3_COMPATIBLE origin comes with its secret
@@ -412,8 +416,9 @@ type OriginService interface {
 	CreateOrigin(ctx context.Context, c Caller, o Origin) (Origin, error)
 	// UpdateOrigin replaces the origin's fields; a nil SecretKeyCiphertext
 	// keeps the stored secret of an origin that stays S3 or S3_COMPATIBLE.
-	// Origins returned by the service never carry a secret, sealed or not:
-	// only the config source (LoadConfig) reads the ciphertext.
+	// Origins returned by the service never carry a secret, sealed or not,
+	// but from FindOriginSecret: only it and the config source (LoadConfig)
+	// read the ciphertext.
 	UpdateOrigin(ctx context.Context, c Caller, o Origin) (Origin, error)
 	// DeleteOrigin fails with a conflict while an endpoint uses the origin.
 	DeleteOrigin(ctx context.Context, c Caller, id string) error
