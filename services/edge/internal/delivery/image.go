@@ -36,7 +36,7 @@ type request struct {
 	original     bool           // orig-true: the source bytes untouched
 	defaultImage string         // di-: fetched when no origin has the image
 	version      uint64         // routing table version the request was resolved with
-	purges       []routing.PurgeRule
+	purges       *routing.PurgeIndex
 	coalesced    bool // the variant came from another request's work
 }
 
@@ -162,7 +162,7 @@ func (h *Handler) parseTarget(t target) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &request{route: route, version: table.Version(), purges: table.PurgeRules(route.Account.ID)}
+	req := &request{route: route, version: table.Version(), purges: table.Purges(route.Account.ID)}
 	steps, imagePath := imgurl.SplitPath(route.Rest)
 	if req.imagePath, err = checkImagePath(imagePath); err != nil {
 		return req, err

@@ -142,14 +142,7 @@ func (req *request) isPurged(e *cache.Entry) bool { return req.purgedFunc(req.im
 // purgedFunc is isPurged for the entries of another image path (a default
 // image).
 func (req *request) purgedFunc(path string) func(*cache.Entry) bool {
-	return func(e *cache.Entry) bool {
-		for i := range req.purges {
-			if req.purges[i].Covers(req.route.Endpoint.ID, path, e.ConfigVersion) {
-				return true
-			}
-		}
-		return false
-	}
+	return func(e *cache.Entry) bool { return req.purges.Covers(req.route.Endpoint.ID, path, e.ConfigVersion) }
 }
 
 // produce makes a variant that nothing cached can answer. It is admitted

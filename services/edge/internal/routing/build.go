@@ -79,7 +79,7 @@ func Build(snap *configv1.Snapshot) (*Table, error) {
 		version:  snap.GetVersion(),
 		accounts: make(map[string]*Account, len(snap.GetAccounts())),
 		domains:  make(map[string]*Endpoint),
-		purges:   make(map[string][]PurgeRule),
+		purges:   make(map[string]*PurgeIndex),
 	}
 	if ms := snap.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
@@ -87,11 +87,20 @@ func Build(snap *configv1.Snapshot) (*Table, error) {
 	for i, pa := range snap.GetAccounts() {
 		b.account(t, i, pa)
 	}
+	var rules []PurgeRule
 	for i, pp := range snap.GetPurges() {
-		b.purge(t, i, pp)
+		if r, ok := b.purge(t, i, pp); ok {
+			rules = append(rules, r)
+		}
 	}
-	for _, rules := range t.purges {
-		slices.SortStableFunc(rules, func(a, b PurgeRule) int { return a.Created.Compare(b.Created) })
+	slices.SortStableFunc(rules, func(a, b PurgeRule) int { return a.Created.Compare(b.Created) })
+	for _, r := range rules {
+		x := t.purges[r.AccountID]
+		if x == nil {
+			x = newPurgeIndex()
+			t.purges[r.AccountID] = x
+		}
+		x.add(r)
 	}
 	if len(b.verr.Problems) > 0 {
 		return nil, &b.verr
@@ -422,13 +431,13 @@ func (b *builder) lifetime(where, field string, secs int64, def time.Duration) t
 	return time.Duration(secs) * time.Second
 }
 
-func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
+func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) (PurgeRule, bool) {
 	// Rules of deleted accounts are harmless leftovers, so they are kept
 	// rather than failing the whole snapshot; only a rule that cannot be
 	// attributed to an account at all is an error.
 	if pp.GetAccountId() == "" {
 		b.problem("purges[%d] (id %q): empty account_id", idx, pp.GetId())
-		return
+		return PurgeRule{}, false
 	}
 	r := PurgeRule{
 		ID:         pp.GetId(),
@@ -446,9 +455,9 @@ func (b *builder) purge(t *Table, idx int, pp *configv1.PurgeRule) {
 		r.Version = t.version
 	case r.Version > t.version:
 		b.problem("purges[%d] (id %q): version %d is newer than the snapshot (%d)", idx, pp.GetId(), r.Version, t.version)
-		return
+		return PurgeRule{}, false
 	}
-	t.purges[r.AccountID] = append(t.purges[r.AccountID], r)
+	return r, true
 }
 
 // originSet fingerprints an ordered origin list: everything that decides

@@ -137,7 +137,7 @@ type Table struct {
 	accounts map[string]*Account
 	// domains maps a normalised custom domain to its endpoint.
 	domains map[string]*Endpoint
-	purges  map[string][]PurgeRule
+	purges  map[string]*PurgeIndex
 }
 
 // Version is the config version the table was built from.
@@ -152,7 +152,11 @@ func (t *Table) Account(id string) *Account { return t.accounts[id] }
 
 // PurgeRules returns the purge rules of an account, oldest first. The slice
 // is shared and must not be modified.
-func (t *Table) PurgeRules(accountID string) []PurgeRule { return t.purges[accountID] }
+func (t *Table) PurgeRules(accountID string) []PurgeRule { return t.purges[accountID].Rules() }
+
+// Purges returns the index of an account's purge rules; nil (covering
+// nothing) when it has none.
+func (t *Table) Purges(accountID string) *PurgeIndex { return t.purges[accountID] }
 
 // Route is where a request goes.
 type Route struct {
