@@ -188,8 +188,12 @@ type Ack struct {
 	ErrorDetail string `protobuf:"bytes,3,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"`
 	// The version the edge serves after handling this response.
 	AppliedVersion uint64 `protobuf:"varint,4,opt,name=applied_version,json=appliedVersion,proto3" json:"applied_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Resources of an applied snapshot the edge refused, each kept at its
+	// previous version (or left out when it had none) while the rest of the
+	// snapshot applies: one tenant's bad row never holds back the others.
+	Rejected      []*Rejection `protobuf:"bytes,5,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Ack) Reset() {
@@ -250,6 +254,68 @@ func (x *Ack) GetAppliedVersion() uint64 {
 	return 0
 }
 
+func (x *Ack) GetRejected() []*Rejection {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
+// Rejection is one resource of a snapshot the edge refused.
+type Rejection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "account/{id}", or "accounts[{index}]" when the id itself is bad.
+	Resource string `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Why, for the operator (bounded, valid UTF-8).
+	ErrorDetail   string `protobuf:"bytes,2,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rejection) Reset() {
+	*x = Rejection{}
+	mi := &file_pictor_config_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rejection) ProtoMessage() {}
+
+func (x *Rejection) ProtoReflect() protoreflect.Message {
+	mi := &file_pictor_config_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
+func (*Rejection) Descriptor() ([]byte, []int) {
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Rejection) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *Rejection) GetErrorDetail() string {
+	if x != nil {
+		return x.ErrorDetail
+	}
+	return ""
+}
+
 type WatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Nonce string                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
@@ -264,7 +330,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[3]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +342,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[3]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +355,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WatchResponse) GetNonce() string {
@@ -349,7 +415,7 @@ type Keepalive struct {
 
 func (x *Keepalive) Reset() {
 	*x = Keepalive{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[4]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +427,7 @@ func (x *Keepalive) String() string {
 func (*Keepalive) ProtoMessage() {}
 
 func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[4]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +440,7 @@ func (x *Keepalive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
 func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Keepalive) GetCurrentVersion() uint64 {
@@ -398,7 +464,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +476,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +489,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Snapshot) GetVersion() uint64 {
@@ -474,7 +540,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +552,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +565,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Account) GetId() string {
@@ -576,7 +642,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +654,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +667,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SigningKey) GetId() string {
@@ -657,7 +723,7 @@ type Origin struct {
 
 func (x *Origin) Reset() {
 	*x = Origin{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +735,7 @@ func (x *Origin) String() string {
 func (*Origin) ProtoMessage() {}
 
 func (x *Origin) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +748,7 @@ func (x *Origin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Origin.ProtoReflect.Descriptor instead.
 func (*Origin) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Origin) GetId() string {
@@ -823,7 +889,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +901,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +914,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Endpoint) GetId() string {
@@ -918,7 +984,7 @@ type NamedTransformation struct {
 
 func (x *NamedTransformation) Reset() {
 	*x = NamedTransformation{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +996,7 @@ func (x *NamedTransformation) String() string {
 func (*NamedTransformation) ProtoMessage() {}
 
 func (x *NamedTransformation) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1009,7 @@ func (x *NamedTransformation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamedTransformation.ProtoReflect.Descriptor instead.
 func (*NamedTransformation) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NamedTransformation) GetName() string {
@@ -987,7 +1053,7 @@ type PurgeRule struct {
 
 func (x *PurgeRule) Reset() {
 	*x = PurgeRule{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1065,7 @@ func (x *PurgeRule) String() string {
 func (*PurgeRule) ProtoMessage() {}
 
 func (x *PurgeRule) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1078,7 @@ func (x *PurgeRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeRule.ProtoReflect.Descriptor instead.
 func (*PurgeRule) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PurgeRule) GetId() string {
@@ -1078,12 +1144,16 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"edge_group\x18\x02 \x01(\tR\tedgeGroup\x12-\n" +
 	"\x12capability_version\x18\x03 \x01(\rR\x11capabilityVersion\x12'\n" +
-	"\x0fapplied_version\x18\x04 \x01(\x04R\x0eappliedVersion\"\x81\x01\n" +
+	"\x0fapplied_version\x18\x04 \x01(\x04R\x0eappliedVersion\"\xba\x01\n" +
 	"\x03Ack\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\tR\x05nonce\x12!\n" +
 	"\ferror_detail\x18\x03 \x01(\tR\verrorDetail\x12'\n" +
-	"\x0fapplied_version\x18\x04 \x01(\x04R\x0eappliedVersion\"\xa4\x01\n" +
+	"\x0fapplied_version\x18\x04 \x01(\x04R\x0eappliedVersion\x127\n" +
+	"\brejected\x18\x05 \x03(\v2\x1b.pictor.config.v1.RejectionR\brejected\"J\n" +
+	"\tRejection\x12\x1a\n" +
+	"\bresource\x18\x01 \x01(\tR\bresource\x12!\n" +
+	"\ferror_detail\x18\x02 \x01(\tR\verrorDetail\"\xa4\x01\n" +
 	"\rWatchResponse\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\tR\x05nonce\x128\n" +
 	"\bsnapshot\x18\x02 \x01(\v2\x1a.pictor.config.v1.SnapshotH\x00R\bsnapshot\x12;\n" +
@@ -1171,39 +1241,41 @@ func file_pictor_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_pictor_config_v1_config_proto_rawDescData
 }
 
-var file_pictor_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_pictor_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_pictor_config_v1_config_proto_goTypes = []any{
 	(*WatchRequest)(nil),        // 0: pictor.config.v1.WatchRequest
 	(*Hello)(nil),               // 1: pictor.config.v1.Hello
 	(*Ack)(nil),                 // 2: pictor.config.v1.Ack
-	(*WatchResponse)(nil),       // 3: pictor.config.v1.WatchResponse
-	(*Keepalive)(nil),           // 4: pictor.config.v1.Keepalive
-	(*Snapshot)(nil),            // 5: pictor.config.v1.Snapshot
-	(*Account)(nil),             // 6: pictor.config.v1.Account
-	(*SigningKey)(nil),          // 7: pictor.config.v1.SigningKey
-	(*Origin)(nil),              // 8: pictor.config.v1.Origin
-	(*Endpoint)(nil),            // 9: pictor.config.v1.Endpoint
-	(*NamedTransformation)(nil), // 10: pictor.config.v1.NamedTransformation
-	(*PurgeRule)(nil),           // 11: pictor.config.v1.PurgeRule
+	(*Rejection)(nil),           // 3: pictor.config.v1.Rejection
+	(*WatchResponse)(nil),       // 4: pictor.config.v1.WatchResponse
+	(*Keepalive)(nil),           // 5: pictor.config.v1.Keepalive
+	(*Snapshot)(nil),            // 6: pictor.config.v1.Snapshot
+	(*Account)(nil),             // 7: pictor.config.v1.Account
+	(*SigningKey)(nil),          // 8: pictor.config.v1.SigningKey
+	(*Origin)(nil),              // 9: pictor.config.v1.Origin
+	(*Endpoint)(nil),            // 10: pictor.config.v1.Endpoint
+	(*NamedTransformation)(nil), // 11: pictor.config.v1.NamedTransformation
+	(*PurgeRule)(nil),           // 12: pictor.config.v1.PurgeRule
 }
 var file_pictor_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: pictor.config.v1.WatchRequest.hello:type_name -> pictor.config.v1.Hello
 	2,  // 1: pictor.config.v1.WatchRequest.ack:type_name -> pictor.config.v1.Ack
-	5,  // 2: pictor.config.v1.WatchResponse.snapshot:type_name -> pictor.config.v1.Snapshot
-	4,  // 3: pictor.config.v1.WatchResponse.keepalive:type_name -> pictor.config.v1.Keepalive
-	6,  // 4: pictor.config.v1.Snapshot.accounts:type_name -> pictor.config.v1.Account
-	11, // 5: pictor.config.v1.Snapshot.purges:type_name -> pictor.config.v1.PurgeRule
-	7,  // 6: pictor.config.v1.Account.keys:type_name -> pictor.config.v1.SigningKey
-	8,  // 7: pictor.config.v1.Account.origins:type_name -> pictor.config.v1.Origin
-	9,  // 8: pictor.config.v1.Account.endpoints:type_name -> pictor.config.v1.Endpoint
-	10, // 9: pictor.config.v1.Account.named_transformations:type_name -> pictor.config.v1.NamedTransformation
-	0,  // 10: pictor.config.v1.ConfigService.Watch:input_type -> pictor.config.v1.WatchRequest
-	3,  // 11: pictor.config.v1.ConfigService.Watch:output_type -> pictor.config.v1.WatchResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 2: pictor.config.v1.Ack.rejected:type_name -> pictor.config.v1.Rejection
+	6,  // 3: pictor.config.v1.WatchResponse.snapshot:type_name -> pictor.config.v1.Snapshot
+	5,  // 4: pictor.config.v1.WatchResponse.keepalive:type_name -> pictor.config.v1.Keepalive
+	7,  // 5: pictor.config.v1.Snapshot.accounts:type_name -> pictor.config.v1.Account
+	12, // 6: pictor.config.v1.Snapshot.purges:type_name -> pictor.config.v1.PurgeRule
+	8,  // 7: pictor.config.v1.Account.keys:type_name -> pictor.config.v1.SigningKey
+	9,  // 8: pictor.config.v1.Account.origins:type_name -> pictor.config.v1.Origin
+	10, // 9: pictor.config.v1.Account.endpoints:type_name -> pictor.config.v1.Endpoint
+	11, // 10: pictor.config.v1.Account.named_transformations:type_name -> pictor.config.v1.NamedTransformation
+	0,  // 11: pictor.config.v1.ConfigService.Watch:input_type -> pictor.config.v1.WatchRequest
+	4,  // 12: pictor.config.v1.ConfigService.Watch:output_type -> pictor.config.v1.WatchResponse
+	12, // [12:13] is the sub-list for method output_type
+	11, // [11:12] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_pictor_config_v1_config_proto_init() }
@@ -1215,7 +1287,7 @@ func file_pictor_config_v1_config_proto_init() {
 		(*WatchRequest_Hello)(nil),
 		(*WatchRequest_Ack)(nil),
 	}
-	file_pictor_config_v1_config_proto_msgTypes[3].OneofWrappers = []any{
+	file_pictor_config_v1_config_proto_msgTypes[4].OneofWrappers = []any{
 		(*WatchResponse_Snapshot)(nil),
 		(*WatchResponse_Keepalive)(nil),
 	}
@@ -1225,7 +1297,7 @@ func file_pictor_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pictor_config_v1_config_proto_rawDesc), len(file_pictor_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

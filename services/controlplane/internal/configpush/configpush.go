@@ -491,9 +491,18 @@ func (st *streamState) handle(m *configv1.WatchRequest) error {
 		st.log.Debug("stale ack ignored", "nonce", ack.Nonce, "version", ack.Version)
 		return nil
 	}
-	if ack.ErrorDetail == "" {
+	var rejected []tenant.Rejection
+	for _, r := range ack.Rejected {
+		rejected = append(rejected, tenant.Rejection{Resource: r.GetResource(), ErrorDetail: r.GetErrorDetail()})
+	}
+	switch {
+	case ack.ErrorDetail == "" && len(rejected) > 0:
+		st.log.Warn("edge applied config without some accounts, kept at their previous version", "version", ack.Version,
+			"applied_version", ack.AppliedVersion, "rejected", len(rejected), "first_rejected", rejected[0].Resource,
+			"first_error_detail", rejected[0].ErrorDetail)
+	case ack.ErrorDetail == "":
 		st.log.Debug("edge acked config", "version", ack.Version, "applied_version", ack.AppliedVersion)
-	} else {
+	default:
 		st.log.Warn("edge rejected config", "version", ack.Version,
 			"applied_version", ack.AppliedVersion, "error_detail", ack.ErrorDetail)
 	}
@@ -507,6 +516,7 @@ func (st *streamState) handle(m *configv1.WatchRequest) error {
 			Version:        ack.Version,
 			AppliedVersion: ack.AppliedVersion,
 			ErrorDetail:    ack.ErrorDetail,
+			Rejected:       rejected,
 		})
 	})
 	return nil

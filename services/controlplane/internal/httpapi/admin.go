@@ -208,14 +208,17 @@ func (s *server) deleteAccount(c echo.Context) error {
 }
 
 type edgeJSON struct {
-	NodeID          string    `json:"nodeId"`
-	EdgeGroup       string    `json:"edgeGroup"`
-	AppliedVersion  uint64    `json:"appliedVersion"`
-	LastAckVersion  uint64    `json:"lastAckVersion"`
-	LastNackVersion uint64    `json:"lastNackVersion"`
-	LastNackDetail  string    `json:"lastNackDetail"`
-	Connected       bool      `json:"connected"`
-	LastSeen        time.Time `json:"lastSeen"`
+	NodeID          string `json:"nodeId"`
+	EdgeGroup       string `json:"edgeGroup"`
+	AppliedVersion  uint64 `json:"appliedVersion"`
+	LastAckVersion  uint64 `json:"lastAckVersion"`
+	LastNackVersion uint64 `json:"lastNackVersion"`
+	LastNackDetail  string `json:"lastNackDetail"`
+	// Rejected: the accounts the edge serves at an older version, having
+	// refused them alone in the version it applied.
+	Rejected  []tenant.Rejection `json:"rejected"`
+	Connected bool               `json:"connected"`
+	LastSeen  time.Time          `json:"lastSeen"`
 }
 
 func (s *server) listEdges(c echo.Context) error {
@@ -232,6 +235,7 @@ func (s *server) listEdges(c echo.Context) error {
 			LastAckVersion:  n.LastAckVersion,
 			LastNackVersion: n.LastNackVersion,
 			LastNackDetail:  n.LastNackDetail,
+			Rejected:        n.Rejected,
 			Connected:       n.Connected,
 			LastSeen:        n.LastSeen.UTC(),
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,10 +39,20 @@ func (db *DB) EdgeConnected(ctx context.Context, n tenant.EdgeNode) error {
 // EdgeAcked records an edge's ACK or NACK of a snapshot.
 func (db *DB) EdgeAcked(ctx context.Context, a tenant.EdgeAck) error {
 	if a.ErrorDetail == "" {
+		rejected := a.Rejected
+		if len(rejected) > maxRejected {
+			rejected = rejected[:maxRejected]
+		}
+		for i := range rejected {
+			rejected[i].ErrorDetail = truncate(rejected[i].ErrorDetail, maxNackDetail/4)
+		}
+		if rejected == nil {
+			rejected = []tenant.Rejection{}
+		}
 		return db.systemExec(ctx, "record edge ack", `
-			UPDATE edge_nodes SET applied_version = $3, last_ack_version = $4, last_seen = now()
+			UPDATE edge_nodes SET applied_version = $3, last_ack_version = $4, rejected = $5, last_seen = now()
 			WHERE node_id = $1 AND replica_id = $2`,
-			a.NodeID, a.Session, a.AppliedVersion, a.Version)
+			a.NodeID, a.Session, a.AppliedVersion, a.Version, rejected)
 	}
 	detail := a.ErrorDetail
 	if len(detail) > maxNackDetail {
@@ -67,13 +78,24 @@ func (db *DB) EdgeDisconnected(ctx context.Context, nodeID, session string) erro
 }
 
 const edgeColumns = `node_id, edge_group, applied_version, last_ack_version, last_nack_version,
-	last_nack_detail, connected, replica_id, last_seen`
+	last_nack_detail, rejected, connected, replica_id, last_seen`
 
 func scanEdge(row pgx.Row) (tenant.EdgeNode, error) {
 	var n tenant.EdgeNode
 	err := row.Scan(&n.NodeID, &n.EdgeGroup, &n.AppliedVersion, &n.LastAckVersion, &n.LastNackVersion,
-		&n.LastNackDetail, &n.Connected, &n.Session, &n.LastSeen)
+		&n.LastNackDetail, &n.Rejected, &n.Connected, &n.Session, &n.LastSeen)
 	return n, err
+}
+
+// maxRejected bounds the rejections recorded per edge: enough to name a
+// bad tenant or a few, not a store for a snapshot gone wholly wrong.
+const maxRejected = 100
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "")
+	}
+	return s
 }
 
 // FindEdge returns what is recorded about an edge node.

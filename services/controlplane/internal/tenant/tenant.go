@@ -248,7 +248,10 @@ type EdgeNode struct {
 	LastAckVersion  uint64
 	LastNackVersion uint64
 	LastNackDetail  string
-	Connected       bool
+	// Rejected are the resources the edge refused alone in the version it
+	// applied last (each kept at its previous version there).
+	Rejected  []Rejection
+	Connected bool
 	// Session names the stream that last spoke for the node, so a stream
 	// that ends after the node reconnected elsewhere does not mark the node
 	// disconnected.
@@ -264,6 +267,15 @@ type EdgeAck struct {
 	Version        uint64 // the snapshot answered
 	AppliedVersion uint64 // what the edge serves now
 	ErrorDetail    string
+	// Rejected are resources an ACKed version applied without (kept at
+	// their previous version on the edge).
+	Rejected []Rejection
+}
+
+// Rejection is a resource of a config version an edge refused alone.
+type Rejection struct {
+	Resource    string `json:"resource"` // "account/{id}"
+	ErrorDetail string `json:"errorDetail"`
 }
 
 // Purge request statuses, named as ImageKit names them.

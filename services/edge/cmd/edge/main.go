@@ -79,15 +79,15 @@ func run(cfg config, log *slog.Logger) error {
 	}()
 
 	var tables routing.Holder
-	apply := func(snap *configv1.Snapshot) error {
-		t, err := routing.Build(snap)
+	apply := func(snap *configv1.Snapshot) ([]*configv1.Rejection, error) {
+		t, rejected, err := routing.BuildOver(snap, tables.Load())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if tables.Store(t) {
 			log.Info("config applied", "version", t.Version())
 		}
-		return nil
+		return routing.RejectionsProto(rejected), nil
 	}
 	var (
 		configLoop func(context.Context)
@@ -101,7 +101,13 @@ func run(cfg config, log *slog.Logger) error {
 			if err != nil {
 				return err
 			}
-			return apply(snap)
+			// A hand-written file is refused whole: no account may be
+			// left out of it silently.
+			if _, err := routing.Build(snap); err != nil {
+				return err
+			}
+			_, err = apply(snap)
+			return err
 		}
 		if err := load(); err != nil {
 			return fmt.Errorf("standalone config %s: %w", cfg.ConfigFile, err)

@@ -79,7 +79,7 @@ type Config struct {
 // Client keeps an edge subscribed to config snapshots.
 type Client struct {
 	cfg   Config
-	apply func(*configv1.Snapshot) error
+	apply ApplyFunc
 	log   *slog.Logger
 
 	// mu serialises applying, persisting and recording a snapshot, so
@@ -94,11 +94,14 @@ type Client struct {
 	backoffBase, backoffMax time.Duration
 }
 
-// New returns a client. apply must validate a snapshot, build the routing
-// table and make it current, returning an error (sent back as the NACK
-// detail) if the snapshot cannot be used; it is called from one goroutine
-// at a time.
-func New(cfg Config, apply func(*configv1.Snapshot) error, log *slog.Logger) *Client {
+// ApplyFunc validates a snapshot, builds the routing table and makes it
+// current. An error (sent back as the NACK detail) refuses the whole
+// snapshot; rejections name the resources it refused alone, each kept at
+// its previous version while the rest applied (sent back in the ACK).
+type ApplyFunc func(*configv1.Snapshot) ([]*configv1.Rejection, error)
+
+// New returns a client. apply is called from one goroutine at a time.
+func New(cfg Config, apply ApplyFunc, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -143,11 +146,13 @@ func (c *Client) Restore() (uint64, error) {
 	if c.hasApplied && snap.GetVersion() <= c.applied.Load() {
 		return c.applied.Load(), nil
 	}
-	if err := c.safeApply(snap); err != nil {
+	rejected, err := c.safeApply(snap)
+	if err != nil {
 		return 0, fmt.Errorf("apply persisted snapshot v%d: %w", snap.GetVersion(), err)
 	}
 	c.markApplied(snap.GetVersion())
-	c.log.Info("restored config snapshot from disk", "version", snap.GetVersion(), "accounts", len(snap.GetAccounts()))
+	c.log.Info("restored config snapshot from disk", "version", snap.GetVersion(), "accounts", len(snap.GetAccounts()),
+		"rejected", len(rejected))
 	return snap.GetVersion(), nil
 }
 
@@ -317,17 +322,25 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 	case c.hasApplied && v == cur:
 		c.log.Debug("config snapshot already applied", "version", v, "nonce", nonce)
 	default:
-		if err := c.safeApply(snap); err != nil {
+		rejected, err := c.safeApply(snap)
+		if err != nil {
 			ack.ErrorDetail = nackDetail(err)
 			c.log.Error("rejected config snapshot, keeping the previous one",
 				"version", v, "applied_version", cur, "nonce", nonce, "error", err)
 			break
 		}
 		c.markApplied(v)
-		c.log.Info("applied config snapshot", "version", v, "previous_version", cur, "accounts", len(snap.GetAccounts()))
+		c.log.Info("applied config snapshot", "version", v, "previous_version", cur,
+			"accounts", len(snap.GetAccounts()), "rejected", len(rejected))
+		for _, r := range rejected {
+			r.ErrorDetail = strings.ToValidUTF8(truncate(r.ErrorDetail, maxDetailBytes/4), "\uFFFD")
+			c.log.Error("rejected an account of the config snapshot, keeping its previous version",
+				"version", v, "resource", r.Resource, "error", r.ErrorDetail)
+		}
+		ack.Rejected = rejected
 		// The table is already serving, so a disk failure does not turn
 		// the ACK into a NACK; it only weakens the next cold start.
-		if err := c.persist(snap); err != nil {
+		if err := c.persist(c.effective(snap, rejected)); err != nil {
 			c.log.Error("could not persist config snapshot", "version", v, "error", err)
 		}
 	}
@@ -338,10 +351,10 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 // safeApply turns a panic in apply into an error: a snapshot is input from
 // the network, and a bug its contents trigger must cost a NACK, not the
 // process.
-func (c *Client) safeApply(snap *configv1.Snapshot) (err error) {
+func (c *Client) safeApply(snap *configv1.Snapshot) (rejected []*configv1.Rejection, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = panics.Recovered(c.log.With("version", snap.GetVersion()), panics.ConfigApply, r)
+			rejected, err = nil, panics.Recovered(c.log.With("version", snap.GetVersion()), panics.ConfigApply, r)
 		}
 	}()
 	return c.apply(snap)
@@ -356,11 +369,14 @@ func (c *Client) markApplied(v uint64) {
 // UTF-8, since proto3 refuses to marshal a string that is not, which would
 // break the stream instead of delivering the NACK.
 func nackDetail(err error) string {
-	s := err.Error()
-	if len(s) > maxDetailBytes {
-		s = s[:maxDetailBytes] + "…"
+	return strings.ToValidUTF8(truncate(err.Error(), maxDetailBytes), "\uFFFD")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return s
 }
 
 func (c *Client) logStreamEnd(err error, healthy bool, wait time.Duration) {

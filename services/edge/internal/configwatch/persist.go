@@ -74,6 +74,37 @@ func (c *Client) LoadPersisted() (*configv1.Snapshot, error) {
 	return snap, nil
 }
 
+// effective is the config the edge serves after applying snap with some
+// accounts rejected: snap, with each rejected account as the persisted
+// snapshot (the last config served) has it, or left out. What is written
+// to disk is thus what a cold start must serve, not what was refused.
+func (c *Client) effective(snap *configv1.Snapshot, rejected []*configv1.Rejection) *configv1.Snapshot {
+	if len(rejected) == 0 {
+		return snap
+	}
+	kept := map[string]*configv1.Account{}
+	if prev, err := c.LoadPersisted(); err == nil {
+		for _, a := range prev.GetAccounts() {
+			kept[a.GetId()] = a
+		}
+	}
+	refused := make(map[string]bool, len(rejected))
+	for _, r := range rejected {
+		refused[r.GetResource()] = true
+	}
+	out := &configv1.Snapshot{Version: snap.GetVersion(), CreatedUnixMs: snap.GetCreatedUnixMs(), Purges: snap.GetPurges()}
+	for i, a := range snap.GetAccounts() {
+		switch {
+		case refused[fmt.Sprintf("accounts[%d]", i)]:
+		case !refused["account/"+a.GetId()]:
+			out.Accounts = append(out.Accounts, a)
+		case kept[a.GetId()] != nil:
+			out.Accounts = append(out.Accounts, kept[a.GetId()])
+		}
+	}
+	return out
+}
+
 // persist writes snap as the edge's last good config. It is a no-op when
 // no DataDir is configured.
 func (c *Client) persist(snap *configv1.Snapshot) error {

@@ -123,14 +123,14 @@ type edge struct {
 func newEdge(t *testing.T, cfg Config) *edge {
 	t.Helper()
 	e := &edge{logs: new(syncBuffer)}
-	apply := func(s *configv1.Snapshot) error {
+	apply := func(s *configv1.Snapshot) ([]*configv1.Rejection, error) {
 		e.applies.Add(1)
 		tab, err := routing.Build(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.holder.Store(tab)
-		return nil
+		return nil, nil
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID, cfg.EdgeGroup = "edge-1", "eu"
@@ -425,7 +425,7 @@ func TestRunTLS(t *testing.T) {
 // TestApplyPanicIsNack: a bug that a snapshot triggers in apply costs a
 // NACK, not the process.
 func TestApplyPanicIsNack(t *testing.T) {
-	c := New(Config{}, func(*configv1.Snapshot) error { panic("boom") }, nil)
+	c := New(Config{}, func(*configv1.Snapshot) ([]*configv1.Rejection, error) { panic("boom") }, nil)
 	ack := c.handleSnapshot("p", testSnapshot(1))
 	if !strings.Contains(ack.GetErrorDetail(), "boom") || ack.GetAppliedVersion() != 0 {
 		t.Errorf("ack = %v", ack)
@@ -435,7 +435,7 @@ func TestApplyPanicIsNack(t *testing.T) {
 // TestNilSnapshot: an in-process peer can send a oneof holding a nil
 // message (the wire cannot); it is NACKed, not dereferenced.
 func TestNilSnapshot(t *testing.T) {
-	c := New(Config{}, func(*configv1.Snapshot) error { t.Fatal("apply called"); return nil }, nil)
+	c := New(Config{}, func(*configv1.Snapshot) ([]*configv1.Rejection, error) { t.Fatal("apply called"); return nil, nil }, nil)
 	ack := c.handleSnapshot("n", nil)
 	if !strings.Contains(ack.GetErrorDetail(), "empty snapshot") || ack.GetNonce() != "n" {
 		t.Errorf("ack = %v", ack)
@@ -446,7 +446,7 @@ func TestNilSnapshot(t *testing.T) {
 // applied (a fresh control plane may start counting there).
 func TestFirstSnapshotVersionZero(t *testing.T) {
 	var got *configv1.Snapshot
-	c := New(Config{}, func(s *configv1.Snapshot) error { got = s; return nil }, nil)
+	c := New(Config{}, func(s *configv1.Snapshot) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
 	if ack := c.handleSnapshot("z", testSnapshot(0)); ack.GetErrorDetail() != "" || got == nil {
 		t.Errorf("v0 not applied: ack %v", ack)
 	}

@@ -127,3 +127,8 @@ func (a *API) do(ctx context.Context, method, path, authorization string, in, ou
 	}
 	return nil
 }
+
+// Admin GETs an admin API path into out.
+func (a *API) Admin(ctx context.Context, path string, out any) error {
+	return a.do(ctx, http.MethodGet, path, "Bearer "+a.adminToken, nil, out)
+}

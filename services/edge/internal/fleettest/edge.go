@@ -100,13 +100,13 @@ func (e *Edge) NodeID() string { return e.cfg.NodeID }
 // DataDir is where the edge persists its snapshot.
 func (e *Edge) DataDir() string { return e.cfg.DataDir }
 
-func (e *Edge) apply(snap *configv1.Snapshot) error {
-	t, err := routing.Build(snap)
+func (e *Edge) apply(snap *configv1.Snapshot) ([]*configv1.Rejection, error) {
+	t, rejected, err := routing.BuildOver(snap, e.Holder.Load())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !e.Holder.Store(t) {
-		return nil
+		return routing.RejectionsProto(rejected), nil
 	}
 	at := time.Now()
 	e.mu.Lock()
@@ -117,7 +117,7 @@ func (e *Edge) apply(snap *configv1.Snapshot) error {
 	e.history = append(e.history, Applied{Table: t, At: at})
 	close(e.changed)
 	e.changed = make(chan struct{})
-	return nil
+	return routing.RejectionsProto(rejected), nil
 }
 
 // Restore loads the persisted snapshot, as an edge does at start.

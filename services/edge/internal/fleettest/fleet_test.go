@@ -186,15 +186,16 @@ type edgeRow struct {
 	Applied, LastAck, LastNack uint64
 	NackDetail, Session        string
 	Connected                  bool
+	Rejected                   []struct{ Resource, ErrorDetail string }
 }
 
 func (f *fleet) edgeRow(nodeID string) edgeRow {
 	f.t.Helper()
 	var r edgeRow
 	err := f.db.QueryRow(f.ctx(), `
-		SELECT applied_version, last_ack_version, last_nack_version, last_nack_detail, replica_id, connected
+		SELECT applied_version, last_ack_version, last_nack_version, last_nack_detail, replica_id, connected, rejected
 		FROM edge_nodes WHERE node_id = $1`, nodeID).
-		Scan(&r.Applied, &r.LastAck, &r.LastNack, &r.NackDetail, &r.Session, &r.Connected)
+		Scan(&r.Applied, &r.LastAck, &r.LastNack, &r.NackDetail, &r.Session, &r.Connected, &r.Rejected)
 	if err != nil {
 		return edgeRow{}
 	}
@@ -465,17 +466,28 @@ func TestFleetCorruptSnapshotFile(t *testing.T) {
 	})
 }
 
-// TestFleetInvalidSnapshotNacked: an origin with a base URL the API would
-// have refused is written straight into the database. Every edge NACKs
-// that version with the reason, keeps serving the previous one, and the
-// control plane records the NACK; once the bad origin is removed through
-// the API, the next version applies everywhere.
-func TestFleetInvalidSnapshotNacked(t *testing.T) {
+// TestFleetPoisonedAccountRejectedAlone: an origin the API would have
+// refused is written straight into the database for "acme", in the same
+// version as a valid change of another account ("beta"). Every edge
+// applies the version with acme rejected alone: acme keeps its previous
+// config, beta's change is served, and the control plane records and
+// shows which account was refused and why. An edge restarted from its disk
+// serves the same (the persisted config is what it served, not what it
+// refused). Once the bad origin is removed through the API, the next
+// version applies everywhere with nothing rejected.
+func TestFleetPoisonedAccountRejectedAlone(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 2)
-	edges := f.startEdges(4)
-	good := f.version()
-	f.await(edges, atLeast(good))
+	beta, err := f.api.CreateAccount(f.ctx(), "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	betaOrigin, err := f.api.CreateOrigin(f.ctx(), beta, "web", originURL(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := f.startEdges(3)
+	f.await(edges, atLeast(f.version()))
 
 	const badID = "00000000000000000000bad0"
 	tx, err := f.db.Begin(f.ctx())
@@ -483,6 +495,9 @@ func TestFleetInvalidSnapshotNacked(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(f.ctx(), `INSERT INTO origins (id, account_id, type, name, base_url) VALUES ($1, 'acme', 'WEB_FOLDER', 'bad', 'ftp://files.example.com')`, badID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(f.ctx(), `UPDATE origins SET base_url = $1 WHERE id = $2`, originURL(6), betaOrigin); err != nil {
 		t.Fatal(err)
 	}
 	var bad uint64
@@ -493,26 +508,63 @@ func TestFleetInvalidSnapshotNacked(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	betaServes := func(url string) func(*routing.Table) bool {
+		return func(t *routing.Table) bool { return fleettest.OriginOf(t, "beta") == url }
+	}
+	f.await(edges, atLeast(bad))
 	for _, e := range edges {
-		eventually(t, e.NodeID()+" NACKs v"+fmt.Sprint(bad), func() bool {
+		eventually(t, e.NodeID()+" ACKs v"+fmt.Sprint(bad)+" without acme", func() bool {
 			r := f.edgeRow(e.NodeID())
-			return r.LastNack == bad && r.Applied == good
+			return r.LastAck == bad && r.Applied == bad && len(r.Rejected) == 1
 		})
-		if r := f.edgeRow(e.NodeID()); !strings.Contains(r.NackDetail, "scheme must be http or https") {
-			t.Errorf("%s: NACK detail %q does not give the reason", e.NodeID(), r.NackDetail)
+		r := f.edgeRow(e.NodeID())
+		if r.Rejected[0].Resource != "account/acme" || !strings.Contains(r.Rejected[0].ErrorDetail, "scheme must be http or https") {
+			t.Errorf("%s: rejected %+v, want acme's bad origin named", e.NodeID(), r.Rejected)
 		}
-		if e.Version() != good || fleettest.OriginOf(e.Table(), "acme") != originURL(0) {
-			t.Errorf("%s: table v%d after a NACK, want v%d kept", e.NodeID(), e.Version(), good)
+		if got := fleettest.OriginOf(e.Table(), "acme"); got != originURL(0) {
+			t.Errorf("%s: acme serves %q, want its previous origin %q", e.NodeID(), got, originURL(0))
 		}
+		if !betaServes(originURL(6))(e.Table()) {
+			t.Errorf("%s: beta's change did not apply beside the rejected account", e.NodeID())
+		}
+	}
+	var listed []struct {
+		NodeID   string `json:"nodeId"`
+		Rejected []struct {
+			Resource, ErrorDetail string
+		} `json:"rejected"`
+	}
+	if err := f.api.Admin(f.ctx(), "/admin/v1/edges", &listed); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range listed {
+		if len(n.Rejected) != 1 || n.Rejected[0].Resource != "account/acme" {
+			t.Errorf("/admin/v1/edges: %s rejected %+v, want account/acme", n.NodeID, n.Rejected)
+		}
+	}
+
+	// A cold start from disk serves what the edge served.
+	restarted := edges[0]
+	f.waitPersisted(restarted)
+	restarted.Stop()
+	cold := f.newEdge(restarted.NodeID(), 1, restarted.DataDir())
+	if v, err := cold.Restore(); err != nil || v != bad {
+		t.Fatalf("restore: v%d, %v; want v%d", v, err, bad)
+	}
+	if got := fleettest.OriginOf(cold.Table(), "acme"); got != originURL(0) || !betaServes(originURL(6))(cold.Table()) {
+		t.Fatalf("after a cold start: acme %q, beta %q", got, fleettest.OriginOf(cold.Table(), "beta"))
 	}
 
 	if err := f.api.DeleteOrigin(f.ctx(), f.acct, badID); err != nil {
 		t.Fatal(err)
 	}
 	fixed := f.version()
-	f.await(edges, atLeast(fixed))
-	for _, e := range edges {
-		eventually(t, e.NodeID()+" ACKs the fix", func() bool { return f.edgeRow(e.NodeID()).LastAck >= fixed })
+	f.await(edges[1:], atLeast(fixed))
+	for _, e := range edges[1:] {
+		eventually(t, e.NodeID()+" ACKs the fix with nothing rejected", func() bool {
+			r := f.edgeRow(e.NodeID())
+			return r.LastAck >= fixed && len(r.Rejected) == 0
+		})
 	}
 }
 
@@ -637,7 +689,7 @@ func TestFleetWrongToken(t *testing.T) {
 	if e.Table() != nil || e.Watch.Connected() {
 		t.Fatalf("edge with a wrong token got config: table %v connected %v", e.Table() != nil, e.Watch.Connected())
 	}
-	if r := f.edgeRow("edge-intruder"); r != (edgeRow{}) {
+	if r := f.edgeRow("edge-intruder"); r.Session != "" || r.Applied != 0 || r.Connected {
 		t.Fatalf("refused edge recorded: %+v", r)
 	}
 	if strings.Contains(f.replicas[0].Logs(), "not-the-edge-token") {

@@ -50,26 +50,77 @@ func (e *ValidationError) Error() string {
 
 type builder struct {
 	verr ValidationError
-	// domainOwner remembers who bound each domain, for the error message.
+	// cur collects the problems of the account being built: they reject
+	// that account alone (BuildOver).
+	cur *ValidationError
+	// domainOwner remembers who bound each domain, for the error message;
+	// curDomains are the ones the account being built bound.
 	domainOwner map[string]string
+	curDomains  []string
 }
 
 func (b *builder) problem(format string, args ...any) {
-	if len(b.verr.Problems) >= maxProblems {
-		b.verr.Omitted++
+	e := &b.verr
+	if b.cur != nil {
+		e = b.cur
+	}
+	if len(e.Problems) >= maxProblems {
+		e.Omitted++
 		return
 	}
-	b.verr.Problems = append(b.verr.Problems, fmt.Sprintf(format, args...))
+	e.Problems = append(e.Problems, fmt.Sprintf(format, args...))
+}
+
+// Rejection is an account BuildOver refused: the table keeps its previous
+// version (or leaves it out when there was none).
+type Rejection struct {
+	Resource  string // "account/{id}", or "accounts[{index}]" for a bad id
+	AccountID string
+	Err       *ValidationError
 }
 
 // Build validates a snapshot and turns it into a Table. Everything the
 // request path relies on is checked here, so a snapshot that could make a
-// request misroute or fail is rejected as a whole (the caller NACKs it and
-// keeps serving the previous table) rather than half-applied. The returned
-// table copies what it needs and keeps no reference to snap.
+// request misroute or fail is rejected as a whole rather than half-applied
+// (a hand-written standalone config must not start with an account
+// missing). The returned table copies what it needs and keeps no
+// reference to snap.
 func Build(snap *configv1.Snapshot) (*Table, error) {
+	t, rejected, err := BuildOver(snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(rejected) > 0 {
+		verr := &ValidationError{Version: snap.GetVersion()}
+		for _, r := range rejected {
+			room := max(0, maxProblems-len(verr.Problems))
+			n := min(room, len(r.Err.Problems))
+			verr.Problems = append(verr.Problems, r.Err.Problems[:n]...)
+			verr.Omitted += r.Err.Omitted + len(r.Err.Problems) - n
+		}
+		return nil, verr
+	}
+	return t, nil
+}
+
+// RejectionsProto is rejected as the ACK carries it.
+func RejectionsProto(rejected []Rejection) []*configv1.Rejection {
+	var out []*configv1.Rejection
+	for _, r := range rejected {
+		out = append(out, &configv1.Rejection{Resource: r.Resource, ErrorDetail: r.Err.Error()})
+	}
+	return out
+}
+
+// BuildOver builds snap's table with prev (nil for none) as the fallback
+// for each account snap gets wrong: such an account is rejected alone and
+// keeps its version in prev (or is left out), while every other account
+// applies, so one tenant's bad row holds back no other tenant's changes
+// (suspensions, key revocations). Problems outside any account (purge
+// rules) still fail the whole snapshot.
+func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error) {
 	if snap == nil {
-		return nil, errors.New("invalid snapshot: missing")
+		return nil, nil, errors.New("invalid snapshot: missing")
 	}
 	b := &builder{
 		verr:        ValidationError{Version: snap.GetVersion()},
@@ -84,9 +135,22 @@ func Build(snap *configv1.Snapshot) (*Table, error) {
 	if ms := snap.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
 	}
+	var rejected []Rejection
 	for i, pa := range snap.GetAccounts() {
+		b.cur, b.curDomains = &ValidationError{Version: t.version}, b.curDomains[:0]
 		b.account(t, i, pa)
+		if len(b.cur.Problems) == 0 {
+			continue
+		}
+		r := Rejection{Resource: fmt.Sprintf("accounts[%d]", i), Err: b.cur}
+		if id := pa.GetId(); validAccountID(id) == nil {
+			r.Resource, r.AccountID = "account/"+id, id
+			b.unbind(t)
+			b.keep(t, prev, id)
+		}
+		rejected = append(rejected, r)
 	}
+	b.cur = nil
 	var rules []PurgeRule
 	for i, pp := range snap.GetPurges() {
 		if r, ok := b.purge(t, i, pp); ok {
@@ -103,9 +167,37 @@ func Build(snap *configv1.Snapshot) (*Table, error) {
 		x.add(r)
 	}
 	if len(b.verr.Problems) > 0 {
-		return nil, &b.verr
+		return nil, nil, &b.verr
 	}
-	return t, nil
+	return t, rejected, nil
+}
+
+// unbind takes back the table entries of the account just rejected.
+func (b *builder) unbind(t *Table) {
+	for _, d := range b.curDomains {
+		delete(t.domains, d)
+		delete(b.domainOwner, d)
+	}
+}
+
+// keep puts prev's version of account id in t, with the custom domains no
+// account of t has taken since.
+func (b *builder) keep(t *Table, prev *Table, id string) {
+	delete(t.accounts, id)
+	if prev == nil || prev.accounts[id] == nil {
+		return
+	}
+	acc := prev.accounts[id]
+	t.accounts[id] = acc
+	for d, ep := range prev.domains {
+		if ep.Account != acc {
+			continue
+		}
+		if _, taken := b.domainOwner[d]; !taken {
+			b.domainOwner[d] = fmt.Sprintf("account %q endpoint %q", id, ep.ID)
+			t.domains[d] = ep
+		}
+	}
 }
 
 func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
@@ -416,6 +508,7 @@ func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, i
 			continue
 		}
 		b.domainOwner[d] = owner
+		b.curDomains = append(b.curDomains, d)
 		t.domains[d] = ep
 	}
 }

@@ -1,0 +1,1 @@
+ALTER TABLE edge_nodes DROP COLUMN rejected;
