@@ -1,16 +1,15 @@
 package tenant
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"pictor/services/internal/configrules"
 	"pictor/services/internal/errkind"
 	"pictor/services/internal/hostmatch"
 	"pictor/services/internal/imgurl"
@@ -20,28 +19,21 @@ import (
 // The validators below name fields the way the API does (DESIGN §8), so the
 // field in an error is the one the client sent.
 
-var accountIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,39}$`)
-
-// reservedAccountIDs would shadow the edge's and control plane's own paths
-// (DESIGN §3). Names starting with "_" are reserved too; the pattern above
-// already excludes them.
-var reservedAccountIDs = map[string]bool{
-	"admin": true, "api": true, "v1": true, "healthz": true,
-	"readyz": true, "metrics": true, "static": true,
+// CheckAccountID enforces DESIGN §3 (configrules.AccountID): the id is the
+// first path segment of every image URL of the account.
+func CheckAccountID(id string) error {
+	if id == "" {
+		return errkind.InvalidField("id", "id is required")
+	}
+	return rule("id", configrules.AccountID(id))
 }
 
-// CheckAccountID enforces DESIGN §3: the id is the first path segment of
-// every image URL of the account.
-func CheckAccountID(id string) error {
-	switch {
-	case id == "":
-		return errkind.InvalidField("id", "id is required")
-	case !accountIDPattern.MatchString(id):
-		return errkind.InvalidField("id", "id must be 2 to 40 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
-	case reservedAccountIDs[id]:
-		return errkind.InvalidField("id", "id "+strconv.Quote(id)+" is reserved")
+// rule turns a configrules violation of field into the API's error.
+func rule(field string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return errkind.InvalidField(field, field+" "+err.Error())
 }
 
 // MaxNameLen bounds display names (characters).
@@ -178,8 +170,8 @@ func (p OriginPolicy) CheckOrigin(o Origin) error {
 	if o.BaseURLForCanonicalHeader != "" {
 		// Only ever written into a Link header, never fetched: any public
 		// or private host will do, but it must be a well-formed URL.
-		if _, err := parseHTTPURL("baseUrlForCanonicalHeader", o.BaseURLForCanonicalHeader); err != nil {
-			return err
+		if _, _, err := configrules.OriginURL(o.BaseURLForCanonicalHeader); err != nil {
+			return rule("baseUrlForCanonicalHeader", err)
 		}
 	}
 	return nil
@@ -267,71 +259,25 @@ func checkAzureBlob(o Origin) error {
 
 // MaxSASTokenLen bounds an AZURE_BLOB origin's SAS token (bytes, without
 // the leading '?').
-const MaxSASTokenLen = 2048
+const MaxSASTokenLen = configrules.MaxSASTokenLen
 
 var (
 	containerPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
 	storageAccountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 )
 
-// CheckContainer enforces Azure's container naming rules: 3 to 63
-// lower-case letters, digits and '-', starting and ending with a letter
-// or digit, without "--".
-func CheckContainer(c string) error {
-	const field = "container"
-	switch {
-	case c == "":
-		return errkind.InvalidField(field, "container is required")
-	case len(c) < 3 || len(c) > 63:
-		return errkind.InvalidField(field, "container must be 3 to 63 characters")
-	case !containerPattern.MatchString(c):
-		return errkind.InvalidField(field, "container must be lower-case letters, digits and '-', starting and ending with a letter or digit")
-	case strings.Contains(c, "--"):
-		return errkind.InvalidField(field, "container must not contain \"--\"")
-	}
-	return nil
-}
+// CheckContainer enforces Azure's container naming rules.
+func CheckContainer(c string) error { return rule("container", configrules.Container(c)) }
 
-// CheckStorageAccount enforces Azure's storage account naming rules: 3 to
-// 24 lower-case letters and digits.
-func CheckStorageAccount(a string) error {
-	const field = "accountName"
-	switch {
-	case a == "":
-		return errkind.InvalidField(field, "accountName is required")
-	case !storageAccountPattern.MatchString(a):
-		return errkind.InvalidField(field, "accountName must be 3 to 24 lower-case letters and digits")
-	}
-	return nil
-}
+// CheckStorageAccount enforces Azure's storage account naming rules.
+func CheckStorageAccount(a string) error { return rule("accountName", configrules.StorageAccount(a)) }
 
 // CleanSASToken is a SAS token as stored: without its leading '?'.
 func CleanSASToken(t string) string { return strings.TrimPrefix(t, "?") }
 
-// CheckSASToken validates an AZURE_BLOB origin's SAS token: a URL query
-// string (a leading '?' is accepted) of at most MaxSASTokenLen printable
-// ASCII characters without spaces, with at least the sv (service version)
-// and sig (signature) parameters. Messages never echo it: it is a secret.
-func CheckSASToken(raw string) error {
-	const field = "sasToken"
-	t := CleanSASToken(raw)
-	if len(t) > MaxSASTokenLen {
-		return errkind.InvalidField(field, "sasToken must be at most "+strconv.Itoa(MaxSASTokenLen)+" characters")
-	}
-	for i := 0; i < len(t); i++ {
-		if t[i] <= ' ' || t[i] > '~' {
-			return errkind.InvalidField(field, "sasToken must be printable ASCII characters without spaces: a URL query string such as sv=...&sig=...")
-		}
-	}
-	q, err := url.ParseQuery(t)
-	if err != nil {
-		return errkind.InvalidField(field, "sasToken must be a URL query string such as sv=...&sig=... (as Azure gives it, with or without the leading '?')")
-	}
-	if q.Get("sv") == "" || q.Get("sig") == "" {
-		return errkind.InvalidField(field, "sasToken must include the sv and sig parameters: give the whole SAS query string Azure generated")
-	}
-	return nil
-}
+// CheckSASToken validates an AZURE_BLOB origin's SAS token; messages
+// never echo it: it is a secret.
+func CheckSASToken(raw string) error { return rule("sasToken", configrules.SASToken(raw)) }
 
 // checkObjectStorage validates the fields of an S3 or S3_COMPATIBLE origin.
 func (p OriginPolicy) checkObjectStorage(o Origin) error {
@@ -375,7 +321,7 @@ func (p OriginPolicy) checkObjectStorage(o Origin) error {
 
 // Bounds of an S3 origin's fields (bytes).
 const (
-	MaxPrefixLen    = 1024 // S3's bound on a whole key
+	MaxPrefixLen    = configrules.MaxPrefixLen
 	MaxAccessKeyLen = 128
 	MaxSecretKeyLen = 256
 )
@@ -385,57 +331,12 @@ var (
 	bucketIPPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$`)
 )
 
-// CheckBucket enforces S3's bucket naming rules: 3 to 63 lower-case
-// letters, digits, '.' and '-', starting and ending with a letter or digit,
-// without ".." and not shaped like an IP address.
-func CheckBucket(b string) error {
-	const field = "bucket"
-	switch {
-	case b == "":
-		return errkind.InvalidField(field, "bucket is required")
-	case len(b) < 3 || len(b) > 63:
-		return errkind.InvalidField(field, "bucket must be 3 to 63 characters")
-	case !bucketPattern.MatchString(b):
-		return errkind.InvalidField(field, "bucket must be lower-case letters, digits, '.' and '-', starting and ending with a letter or digit")
-	case strings.Contains(b, ".."):
-		return errkind.InvalidField(field, "bucket must not contain \"..\"")
-	case bucketIPPattern.MatchString(b):
-		return errkind.InvalidField(field, "bucket must not be an IP address")
-	}
-	return nil
-}
+// CheckBucket enforces S3's bucket naming rules.
+func CheckBucket(b string) error { return rule("bucket", configrules.Bucket(b)) }
 
-// CheckPrefix validates an S3 origin's optional key prefix: at most
-// MaxPrefixLen bytes of valid UTF-8 without control characters or
-// backslashes, not starting with '/', without '.', '..' or empty segments.
+// CheckPrefix validates a bucket's or container's optional key prefix.
 // Trailing slashes are accepted (CleanPrefix drops them).
-func CheckPrefix(prefix string) error {
-	const field = "prefix"
-	if prefix == "" {
-		return nil
-	}
-	switch {
-	case len(prefix) > MaxPrefixLen:
-		return errkind.InvalidField(field, "prefix must be at most "+strconv.Itoa(MaxPrefixLen)+" bytes")
-	case !utf8.ValidString(prefix):
-		return errkind.InvalidField(field, "prefix must be valid UTF-8")
-	case strings.ContainsFunc(prefix, unicode.IsControl):
-		return errkind.InvalidField(field, "prefix must not contain control characters")
-	case strings.Contains(prefix, "\\"):
-		return errkind.InvalidField(field, "prefix must not contain backslashes")
-	case strings.HasPrefix(prefix, "/"):
-		return errkind.InvalidField(field, "prefix must not start with '/': it is a key prefix inside the bucket, such as images/originals")
-	}
-	for _, seg := range strings.Split(CleanPrefix(prefix), "/") {
-		switch seg {
-		case ".", "..":
-			return errkind.InvalidField(field, "prefix must not contain '.' or '..' segments")
-		case "":
-			return errkind.InvalidField(field, "prefix must not contain empty segments (\"//\")")
-		}
-	}
-	return nil
-}
+func CheckPrefix(prefix string) error { return rule("prefix", configrules.KeyPrefix(prefix)) }
 
 // CleanPrefix is a prefix as stored: without trailing slashes. The edge
 // reads the key prefix + "/" + image path.
@@ -497,143 +398,42 @@ func CheckAllowedHosts(hosts []string) error {
 }
 
 // MaxURLLen bounds every URL the API stores.
-const MaxURLLen = 2048
+const MaxURLLen = configrules.MaxURLLen
 
-// CheckBaseURL accepts an absolute http(s) URL with a host, no credentials,
-// no query and no fragment. Numeric hosts other than a plain dotted quad
-// ("2130706433", "0x7f.1", "127.1") are always refused: they exist to
-// smuggle an address past filters. Literal non-public addresses are refused
-// unless the policy allows them; names are not resolved here (the edge's
-// dialer checks the address it actually connects to).
+// CheckBaseURL accepts an origin URL as configrules.OriginURL does, then
+// applies this deployment's address policy: literal non-public addresses
+// (and localhost) are refused unless the policy allows them; names are not
+// resolved here (the edge's dialer checks the address it connects to).
 func (p OriginPolicy) CheckBaseURL(field, raw string) error {
-	u, err := parseHTTPURL(field, raw)
+	u, literal, err := configrules.OriginURL(raw)
 	if err != nil {
-		return err
+		return rule(field, err)
 	}
-	if u.RawQuery != "" || u.ForceQuery {
-		return errkind.InvalidField(field, field+" must not have a query: image paths are appended to it")
+	if p.AllowPrivate {
+		return nil
 	}
 	host := u.Hostname()
-	addr, literal, obfuscated := netguard.HostLiteral(host)
-	switch {
-	case obfuscated:
-		return errkind.InvalidField(field, field+" has a numeric host that is not a dotted-decimal IPv4 address")
-	case literal:
-		if addr.Zone() != "" {
-			return errkind.InvalidField(field, field+" must not have an IPv6 zone")
-		}
-		if reason := netguard.Check(addr); reason != "" && !p.AllowPrivate {
+	if literal {
+		addr, _, _ := netguard.HostLiteral(host)
+		if reason := netguard.Check(addr); reason != "" {
 			return errkind.InvalidField(field, field+" points at a "+reason+" address; only public addresses are allowed")
 		}
 		return nil
 	}
-	if err := checkHostname(field, host); err != nil {
-		return err
-	}
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	if !p.AllowPrivate && (name == "localhost" || strings.HasSuffix(name, ".localhost")) {
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return errkind.InvalidField(field, field+" points at a loopback address; only public addresses are allowed")
 	}
 	return nil
 }
 
-// parseHTTPURL parses an absolute http(s) URL with a host and without
-// credentials or fragment.
-func parseHTTPURL(field, raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errkind.InvalidField(field, field+" is required")
-	}
-	if len(raw) > MaxURLLen {
-		return nil, errkind.InvalidField(field, field+" must be at most "+strconv.Itoa(MaxURLLen)+" bytes")
-	}
-	// Spaces, control characters and backslashes are read differently by
-	// different URL parsers (browsers turn '\' into '/'): refuse them.
-	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
-		return nil, errkind.InvalidField(field, field+" must not contain spaces, control characters or backslashes")
-	}
-	if strings.Contains(raw, "#") {
-		return nil, errkind.InvalidField(field, field+" must not have a fragment")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Opaque != "" {
-		return nil, errkind.InvalidField(field, field+" must be an absolute http or https URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errkind.InvalidField(field, field+" must use http or https")
-	}
-	if u.User != nil {
-		return nil, errkind.InvalidField(field, field+" must not contain credentials")
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, errkind.InvalidField(field, field+" must name a host")
-	}
-	// url.Parse decodes %-escapes in the host; an encoded host only exists
-	// to hide what it names.
-	if strings.Contains(authority(raw), "%") {
-		return nil, errkind.InvalidField(field, field+" must not percent-encode its host")
-	}
-	if strings.HasSuffix(u.Host, ":") {
-		return nil, errkind.InvalidField(field, field+" has an empty port")
-	}
-	if port := u.Port(); port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return nil, errkind.InvalidField(field, field+" has an invalid port")
-		}
-	}
-	return u, nil
-}
-
-// authority returns the raw "host[:port]" part of an absolute URL.
-func authority(raw string) string {
-	_, rest, ok := strings.Cut(raw, "//")
-	if !ok {
-		return ""
-	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest
-}
-
-// checkHostname accepts an ASCII DNS name (IDNs in their xn-- form) whose
-// last label is not numeric: resolvers and browsers read a name ending in a
-// number as an IPv4 address.
-func checkHostname(field, host string) error {
-	name := strings.TrimSuffix(host, ".")
-	if name == "" || len(name) > 253 {
-		return errkind.InvalidField(field, field+" has an invalid host")
-	}
-	labels := strings.Split(name, ".")
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return errkind.InvalidField(field, field+" has an invalid host")
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return errkind.InvalidField(field, field+" has an invalid host (write international names in their xn-- form)")
-			}
-		}
-	}
-	last := labels[len(labels)-1]
-	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(strings.ToLower(last), "0x") && strings.Trim(strings.ToLower(last[2:]), "0123456789abcdef") == "" {
-		return errkind.InvalidField(field, field+" has a numeric host that is not a dotted-decimal IPv4 address")
-	}
-	return nil
-}
-
-var urlPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`)
-
 // CheckURLPrefix enforces DESIGN §3's prefix grammar on a non-default
 // endpoint's prefix: one path segment the edge matches exactly.
 func CheckURLPrefix(p string) error {
-	switch {
-	case p == "":
+	if p == "" {
 		return errkind.InvalidField("urlPrefix", "urlPrefix is required: only the default URL-endpoint has an empty prefix")
-	case !urlPrefixPattern.MatchString(p):
-		return errkind.InvalidField("urlPrefix", "urlPrefix must be 1 to 100 letters, digits and '-'")
 	}
-	return nil
+	return rule("urlPrefix", configrules.URLPrefix(p))
 }
 
 // Limits on a URL-endpoint's lists.
@@ -692,7 +492,7 @@ func NormalizeCustomDomains(domains []string) ([]string, error) {
 			d = host
 		}
 		d = strings.TrimSuffix(d, ".")
-		if err := checkDomain(d); err != nil {
+		if err := configrules.Domain(d); err != nil {
 			return nil, errkind.InvalidField(field, field+": "+strconv.Quote(raw)+" "+err.Error())
 		}
 		if !seen[d] {
@@ -701,33 +501,6 @@ func NormalizeCustomDomains(domains []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// checkDomain accepts a lower-case DNS host name of letters, digits and
-// hyphens with at least two labels whose last label is not numeric.
-func checkDomain(d string) error {
-	if d == "" || len(d) > 253 {
-		return errors.New("is not a valid domain name")
-	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
-		return errors.New("must be a fully qualified domain name such as images.example.com")
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return errors.New("is not a valid domain name")
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return errors.New("is not a valid domain name (write international names in their xn-- form)")
-			}
-		}
-	}
-	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
-		return errors.New("is an IP address, not a domain")
-	}
-	return nil
 }
 
 // namedTransformationPattern is the edge's grammar for the value of n-

@@ -237,7 +237,7 @@ func TestRunAcksAndNacks(t *testing.T) {
 		bad := testSnapshot(3)
 		bad.Accounts[0].Origins[0].BaseUrl = "ftp://example.com"
 		cp.sendSnapshot("n2", bad)
-		checkAck(t, recv(t, cp.acks, "nack v3"), 3, "n2", 2, `origin "o1": base_url "ftp://example.com": scheme must be http or https`)
+		checkAck(t, recv(t, cp.acks, "nack v3"), 3, "n2", 2, `origin "o1": base_url "ftp://example.com": must use http or https`)
 		if e.version() != 2 || e.AppliedVersion() != 2 {
 			t.Errorf("table v%d applied v%d, want v2 kept", e.version(), e.AppliedVersion())
 		}

@@ -518,7 +518,7 @@ func TestFleetPoisonedAccountRejectedAlone(t *testing.T) {
 			return r.LastAck == bad && r.Applied == bad && len(r.Rejected) == 1
 		})
 		r := f.edgeRow(e.NodeID())
-		if r.Rejected[0].Resource != "account/acme" || !strings.Contains(r.Rejected[0].ErrorDetail, "scheme must be http or https") {
+		if r.Rejected[0].Resource != "account/acme" || !strings.Contains(r.Rejected[0].ErrorDetail, "must use http or https") {
 			t.Errorf("%s: rejected %+v, want acme's bad origin named", e.NodeID(), r.Rejected)
 		}
 		if got := fleettest.OriginOf(e.Table(), "acme"); got != originURL(0) {

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/internal/configrules"
 	"pictor/services/internal/hostmatch"
 )
 
@@ -21,13 +21,6 @@ const maxLifetime = 10 * 365 * 24 * time.Hour
 
 // maxProblems bounds a ValidationError so a NACK detail stays readable.
 const maxProblems = 20
-
-// reservedAccountIDs are path segments the edge and control plane keep for
-// themselves (DESIGN §3); ids starting with "_" are reserved as well.
-var reservedAccountIDs = map[string]bool{
-	"admin": true, "api": true, "v1": true, "healthz": true,
-	"readyz": true, "metrics": true, "static": true,
-}
 
 // ValidationError lists what is wrong with a snapshot. Its text is what the
 // edge sends back as the NACK detail, so it names every object at fault.
@@ -143,7 +136,7 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 			continue
 		}
 		r := Rejection{Resource: fmt.Sprintf("accounts[%d]", i), Err: b.cur}
-		if id := pa.GetId(); validAccountID(id) == nil {
+		if id := pa.GetId(); configrules.AccountID(id) == nil {
 			r.Resource, r.AccountID = "account/"+id, id
 			b.unbind(t)
 			b.keep(t, prev, id)
@@ -202,7 +195,7 @@ func (b *builder) keep(t *Table, prev *Table, id string) {
 
 func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
 	id := pa.GetId()
-	if err := validAccountID(id); err != nil {
+	if err := configrules.AccountID(id); err != nil {
 		b.problem("accounts[%d]: id %q: %v", idx, id, err)
 		return
 	}
@@ -311,7 +304,7 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 		ok = false
 	case !proxy && store == nil && blob == nil:
 		var err error
-		if base, err = parseHTTPURL(po.GetBaseUrl()); err != nil {
+		if base, err = originURL(po.GetBaseUrl()); err != nil {
 			b.problem("%s: base_url %q: %v", where, po.GetBaseUrl(), err)
 			ok = false
 		}
@@ -328,7 +321,7 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	}
 	canonical := po.GetBaseUrlForCanonicalHeader()
 	if canonical != "" {
-		if _, err := parseHTTPURL(canonical); err != nil {
+		if _, err := originURL(canonical); err != nil {
 			b.problem("%s: base_url_for_canonical_header %q: %v", where, canonical, err)
 			ok = false
 		}
@@ -351,20 +344,14 @@ func (b *builder) origin(where string, po *configv1.Origin) *Origin {
 	}
 }
 
-// prefix is a bucket's or container's key prefix without its outer '/',
-// refused with empty, '.' or '..' segments.
+// prefix is a bucket's or container's key prefix without its trailing
+// '/' (configrules.KeyPrefix).
 func (b *builder) prefix(where, raw string) (string, bool) {
-	prefix := strings.Trim(raw, "/")
-	if prefix == "" {
-		return "", true
+	if err := configrules.KeyPrefix(raw); err != nil {
+		b.problem("%s: prefix %q: %v", where, raw, err)
+		return "", false
 	}
-	for _, seg := range strings.Split(prefix, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			b.problem("%s: prefix %q: empty, '.' or '..' segments", where, raw)
-			return prefix, false
-		}
-	}
-	return prefix, true
+	return strings.TrimRight(raw, "/"), true
 }
 
 // azureBlob reads an AZURE_BLOB origin's container, or returns nil for
@@ -378,15 +365,18 @@ func (b *builder) azureBlob(where string, po *configv1.Origin) (*BlobContainer, 
 		return nil, true
 	}
 	ok := true
-	for _, f := range []struct{ name, v string }{{"account_name", po.GetAccountName()}, {"container", po.GetContainer()}} {
-		if f.v == "" || strings.Trim(f.v, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			b.problem("%s: %s %q: want lower-case letters, digits and '-'", where, f.name, f.v)
+	for _, f := range []struct {
+		name, v string
+		rule    func(string) error
+	}{{"account_name", po.GetAccountName(), configrules.StorageAccount}, {"container", po.GetContainer(), configrules.Container}} {
+		if err := f.rule(f.v); err != nil {
+			b.problem("%s: %s %q: %v", where, f.name, f.v, err)
 			ok = false
 		}
 	}
 	sas := strings.TrimPrefix(po.GetSasToken(), "?")
-	if q, err := url.ParseQuery(sas); err != nil || q.Get("sig") == "" {
-		b.problem("%s: sas_token: want a SAS token (a query string with sig)", where)
+	if err := configrules.SASToken(sas); err != nil {
+		b.problem("%s: sas_token: %v", where, err) // never the token itself
 		ok = false
 	}
 	prefix, prefixOK := b.prefix(where, po.GetPrefix())
@@ -411,8 +401,8 @@ func (b *builder) objectStore(where string, po *configv1.Origin) (*ObjectStore, 
 	}
 	ok := true
 	bucket := po.GetBucket()
-	if bucket == "" || strings.ContainsAny(bucket, "/\\?#% ") {
-		b.problem("%s: bucket %q: want an S3 bucket name", where, bucket)
+	if err := configrules.Bucket(bucket); err != nil {
+		b.problem("%s: bucket %q: %v", where, bucket, err)
 		ok = false
 	}
 	prefix, prefixOK := b.prefix(where, po.GetPrefix())
@@ -428,7 +418,7 @@ func (b *builder) objectStore(where string, po *configv1.Origin) (*ObjectStore, 
 		b.problem("%s: endpoint and s3_force_path_style are for S3_COMPATIBLE origins", where)
 		ok = false
 	case typ == "S3_COMPATIBLE":
-		u, err := parseHTTPURL(po.GetEndpoint())
+		u, err := originURL(po.GetEndpoint())
 		if err != nil {
 			b.problem("%s: endpoint %q: %v", where, po.GetEndpoint(), err)
 			ok = false
@@ -488,8 +478,8 @@ func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, i
 		} else {
 			acc.defaultEndpoint = ep
 		}
-	case !validPrefix(p):
-		b.problem("%s: url_prefix %q: want one segment of [A-Za-z0-9-]", where, p)
+	case configrules.URLPrefix(p) != nil:
+		b.problem("%s: url_prefix %q: %v", where, p, configrules.URLPrefix(p))
 	case acc.byPrefix[p] != nil:
 		b.problem("%s: url_prefix %q already used by endpoint %q", where, p, acc.byPrefix[p].ID)
 	default:
@@ -499,7 +489,7 @@ func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, i
 	owner := fmt.Sprintf("account %q endpoint %q", acc.ID, id)
 	for _, raw := range pe.GetCustomDomains() {
 		d := strings.TrimSuffix(strings.ToLower(raw), ".")
-		if err := validDomain(d); err != nil {
+		if err := configrules.Domain(d); err != nil {
 			b.problem("%s: custom domain %q: %v", where, raw, err)
 			continue
 		}
@@ -575,96 +565,9 @@ func originSet(origins []*Origin) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// validAccountID checks DESIGN §3's `[a-z0-9][a-z0-9_-]{1,39}` minus the
-// reserved names.
-func validAccountID(id string) error {
-	if len(id) < 2 || len(id) > 40 {
-		return errors.New("want 2-40 characters")
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case (c == '_' || c == '-') && i > 0:
-		default:
-			return fmt.Errorf("character %q at %d not allowed (want [a-z0-9][a-z0-9_-]*)", c, i)
-		}
-	}
-	if reservedAccountIDs[id] || id[0] == '_' {
-		return errors.New("reserved name")
-	}
-	return nil
-}
-
-func validPrefix(p string) bool {
-	if p == "" {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// validDomain accepts a lower-case DNS host name of at least two labels.
-// IP literals and single-label names are refused: bound as a custom domain
-// they would capture path-routed traffic for every tenant that reaches the
-// edge by that address ("127.0.0.1", "localhost").
-func validDomain(d string) error {
-	if d == "" || len(d) > 253 {
-		return errors.New("want 1-253 characters")
-	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
-		return errors.New("want a fully qualified name (at least two labels)")
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			return errors.New("empty or over-long label")
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return fmt.Errorf("label %q starts or ends with '-'", l)
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return fmt.Errorf("character %q not allowed (want [a-z0-9-] labels; IDNs in punycode)", c)
-			}
-		}
-	}
-	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
-		return errors.New("IP address literals cannot be custom domains")
-	}
-	return nil
-}
-
-// parseHTTPURL applies DESIGN §8's rule for origin base URLs: absolute
-// http(s) with a host, no credentials, no fragment.
-func parseHTTPURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("empty")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("unparsable: %w", err)
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, errors.New("scheme must be http or https")
-	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
-		return nil, errors.New("missing host")
-	case u.User != nil:
-		return nil, errors.New("credentials are not allowed")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return nil, errors.New("fragment is not allowed")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("port %q out of range", p)
-		}
-	}
-	return u, nil
+// originURL parses an origin URL by the rule the control plane applies
+// (configrules.OriginURL); the edge's dialer applies the address policy.
+func originURL(raw string) (*url.URL, error) {
+	u, _, err := configrules.OriginURL(raw)
+	return u, err
 }

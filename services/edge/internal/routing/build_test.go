@@ -108,16 +108,16 @@ func TestBuildValidation(t *testing.T) {
 	}{
 		{"fixture is valid", func(*configv1.Snapshot) {}, ""},
 		{"empty snapshot is valid", func(s *configv1.Snapshot) { s.Accounts, s.Purges = nil, nil }, ""},
-		{"upper-case account id", func(s *configv1.Snapshot) { demo(s).Id = "Demo" }, `id "Demo": character 'D'`},
-		{"one-character account id", func(s *configv1.Snapshot) { demo(s).Id = "d" }, "want 2-40 characters"},
-		{"41-character account id", func(s *configv1.Snapshot) { demo(s).Id = strings.Repeat("a", 41) }, "want 2-40 characters"},
+		{"upper-case account id", func(s *configv1.Snapshot) { demo(s).Id = "Demo" }, `id "Demo": must be 2 to 40`},
+		{"one-character account id", func(s *configv1.Snapshot) { demo(s).Id = "d" }, "must be 2 to 40 characters"},
+		{"41-character account id", func(s *configv1.Snapshot) { demo(s).Id = strings.Repeat("a", 41) }, "must be 2 to 40 characters"},
 		{"40-character account id", func(s *configv1.Snapshot) { demo(s).Id = strings.Repeat("a", 40) }, ""},
-		{"account id starting with dash", func(s *configv1.Snapshot) { demo(s).Id = "-demo" }, "character '-' at 0"},
-		{"account id starting with underscore", func(s *configv1.Snapshot) { demo(s).Id = "_demo" }, "character '_' at 0"},
-		{"account id with slash", func(s *configv1.Snapshot) { demo(s).Id = "de/mo" }, "character '/'"},
-		{"reserved admin", func(s *configv1.Snapshot) { demo(s).Id = "admin" }, `"admin": reserved name`},
-		{"reserved healthz", func(s *configv1.Snapshot) { demo(s).Id = "healthz" }, "reserved name"},
-		{"reserved v1", func(s *configv1.Snapshot) { demo(s).Id = "v1" }, "reserved name"},
+		{"account id starting with dash", func(s *configv1.Snapshot) { demo(s).Id = "-demo" }, "\"-demo\": must be 2 to 40"},
+		{"account id starting with underscore", func(s *configv1.Snapshot) { demo(s).Id = "_demo" }, "\"_demo\": must be 2 to 40"},
+		{"account id with slash", func(s *configv1.Snapshot) { demo(s).Id = "de/mo" }, "\"de/mo\": must be 2 to 40"},
+		{"reserved admin", func(s *configv1.Snapshot) { demo(s).Id = "admin" }, `"admin": is reserved`},
+		{"reserved healthz", func(s *configv1.Snapshot) { demo(s).Id = "healthz" }, "is reserved"},
+		{"reserved v1", func(s *configv1.Snapshot) { demo(s).Id = "v1" }, "is reserved"},
 		{"duplicate account", func(s *configv1.Snapshot) { acct(s, "tenant-b").Id = "demo" }, `account "demo": duplicate account id`},
 		{"unknown status", func(s *configv1.Snapshot) { demo(s).Status = "deleted" }, `unknown status "deleted"`},
 		{"missing status", func(s *configv1.Snapshot) { demo(s).Status = "" }, `unknown status ""`},
@@ -139,7 +139,7 @@ func TestBuildValidation(t *testing.T) {
 		{"Azure without a signature", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.AccountName, o.Container, o.SasToken = "AZURE_BLOB", "", "acct1", "images", "sv=2024-08-04"
-		}, "sas_token: want a SAS token"},
+		}, "sas_token: must include the sv and sig"},
 		{"Azure container with capitals", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.AccountName, o.Container, o.SasToken = "AZURE_BLOB", "", "acct1", "Images", "sig=x"
@@ -165,7 +165,7 @@ func TestBuildValidation(t *testing.T) {
 		{"S3-compatible with a bad endpoint", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.Bucket, o.AccessKey, o.SecretKey, o.Endpoint = "S3_COMPATIBLE", "", "photos", "AKID", "s", "ftp://x.example"
-		}, "scheme must be http or https"},
+		}, "must use http or https"},
 		{"S3 climbing prefix", func(s *configv1.Snapshot) {
 			o := origin(s, 0)
 			o.Type, o.BaseUrl, o.Bucket, o.Prefix, o.AccessKey, o.SecretKey = "S3", "", "photos", "a/../b", "AKID", "s"
@@ -181,21 +181,21 @@ func TestBuildValidation(t *testing.T) {
 			o.Type, o.BaseUrl, o.AllowedHosts = "WEB_PROXY", "", []string{"10.0.0.1"}
 		}, "allowed_hosts: \"10.0.0.1\" is an IP address"},
 		{"allowed hosts on a web server", func(s *configv1.Snapshot) { origin(s, 0).AllowedHosts = []string{"a.example"} }, "allowed_hosts is for WEB_PROXY origins"},
-		{"relative base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "/images" }, "scheme must be http or https"},
-		{"ftp base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "ftp://example.com" }, "scheme must be http or https"},
-		{"file base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "file:///etc/passwd" }, "scheme must be http or https"},
-		{"base url without host", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http:///path" }, "missing host"},
-		{"opaque base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http:example.com" }, "missing host"},
-		{"base url with port only", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http://:80/" }, "missing host"},
-		{"base url with userinfo", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://u:p@example.com/" }, "credentials are not allowed"},
-		{"base url with user only", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://u@example.com/" }, "credentials are not allowed"},
-		{"base url with fragment", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/a#x" }, "fragment is not allowed"},
-		{"base url with empty fragment", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/a#" }, "fragment is not allowed"},
-		{"base url port zero", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com:0/" }, `port "0" out of range`},
-		{"base url port too big", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com:70000/" }, `port "70000" out of range`},
+		{"relative base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "/images" }, "must be an absolute http or https URL"},
+		{"ftp base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "ftp://example.com" }, "must use http or https"},
+		{"file base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "file:///etc/passwd" }, "must use http or https"},
+		{"base url without host", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http:///path" }, "must name a host"},
+		{"opaque base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http:example.com" }, "must be an absolute http or https URL"},
+		{"base url with port only", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "http://:80/" }, "must name a host"},
+		{"base url with userinfo", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://u:p@example.com/" }, "must not contain credentials"},
+		{"base url with user only", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://u@example.com/" }, "must not contain credentials"},
+		{"base url with fragment", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/a#x" }, "must not have a fragment"},
+		{"base url with empty fragment", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/a#" }, "must not have a fragment"},
+		{"base url port zero", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com:0/" }, "has an invalid port"},
+		{"base url port too big", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com:70000/" }, "has an invalid port"},
 		{"base url any valid port", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "HTTPS://example.com:65535" }, ""},
-		{"base url with control character", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/\r\nX: y" }, "unparsable"},
-		{"empty base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "" }, `base_url "": empty`},
+		{"base url with control character", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "https://example.com/\r\nX: y" }, "must not contain spaces, control characters"},
+		{"empty base url", func(s *configv1.Snapshot) { origin(s, 0).BaseUrl = "" }, `base_url "": is required`},
 		{"bad canonical base", func(s *configv1.Snapshot) { origin(s, 0).BaseUrlForCanonicalHeader = "javascript:alert(1)" }, "base_url_for_canonical_header"},
 		{"empty endpoint id", func(s *configv1.Snapshot) { endpoint(s, 1).Id = "" }, "endpoints[1]: empty id"},
 		{"duplicate endpoint id", func(s *configv1.Snapshot) { endpoint(s, 1).Id = "ep-default" }, `endpoint "ep-default": duplicate id`},
@@ -203,7 +203,7 @@ func TestBuildValidation(t *testing.T) {
 		{"endpoint origin of another account", func(s *configv1.Snapshot) { endpoint(s, 0).OriginIds = []string{"ob"} }, `origin "ob" not found in the account`},
 		{"endpoint origin listed twice", func(s *configv1.Snapshot) { endpoint(s, 0).OriginIds = []string{"o1", "o1"} }, `origin "o1" listed twice`},
 		{"endpoint with no origins", func(s *configv1.Snapshot) { endpoint(s, 0).OriginIds = nil }, ""},
-		{"prefix with slash", func(s *configv1.Snapshot) { endpoint(s, 1).UrlPrefix = "a/b" }, `url_prefix "a/b": want one segment`},
+		{"prefix with slash", func(s *configv1.Snapshot) { endpoint(s, 1).UrlPrefix = "a/b" }, `url_prefix "a/b": must be 1 to 100`},
 		{"prefix with underscore", func(s *configv1.Snapshot) { endpoint(s, 1).UrlPrefix = "a_b" }, `url_prefix "a_b"`},
 		{"prefix looking like a transformation", func(s *configv1.Snapshot) { endpoint(s, 1).UrlPrefix = "tr:w-1" }, `url_prefix "tr:w-1"`},
 		{"duplicate prefix", func(s *configv1.Snapshot) { endpoint(s, 2).UrlPrefix = "pfx" }, `url_prefix "pfx" already used by endpoint "ep-pfx"`},
@@ -220,14 +220,14 @@ func TestBuildValidation(t *testing.T) {
 		{"domain twice in one account", func(s *configv1.Snapshot) {
 			acct(s, "tenant-b").Endpoints[1].CustomDomains = []string{"images.b-example.com"}
 		}, "already bound"},
-		{"domain ipv4 literal", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"127.0.0.1"} }, "IP address literals"},
-		{"domain ipv6 literal", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"[::1]"} }, "want a fully qualified name"},
-		{"domain single label", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"localhost"} }, "want a fully qualified name"},
-		{"domain with port", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"a.example.com:443"} }, "character ':' not allowed"},
-		{"domain wildcard", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"*.example.com"} }, "character '*' not allowed"},
-		{"domain empty label", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"a..example.com"} }, "empty or over-long label"},
-		{"domain label with leading dash", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"-a.example.com"} }, "starts or ends with '-'"},
-		{"domain empty", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{""} }, "want 1-253 characters"},
+		{"domain ipv4 literal", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"127.0.0.1"} }, "is an IP address, not a domain"},
+		{"domain ipv6 literal", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"[::1]"} }, "must be a fully qualified domain name"},
+		{"domain single label", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"localhost"} }, "must be a fully qualified domain name"},
+		{"domain with port", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"a.example.com:443"} }, "is not a valid domain name"},
+		{"domain wildcard", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"*.example.com"} }, "is not a valid domain name"},
+		{"domain empty label", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"a..example.com"} }, "is not a valid domain name"},
+		{"domain label with leading dash", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"-a.example.com"} }, "is not a valid domain name"},
+		{"domain empty", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{""} }, "is not a valid domain name"},
 		{"domain punycode", func(s *configv1.Snapshot) { endpoint(s, 1).CustomDomains = []string{"xn--bcher-kva.example"} }, ""},
 		{"purge without account", func(s *configv1.Snapshot) { s.Purges[0].AccountId = "" }, `purges[0] (id "p2"): empty account_id`},
 	}

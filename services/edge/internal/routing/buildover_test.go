@@ -38,7 +38,7 @@ func TestBuildOverRejectsAccountsAlone(t *testing.T) {
 		t.Fatalf("version %d, want 8", got.Version())
 	}
 	want := map[string]string{
-		"account/tenant-b": "scheme",
+		"account/tenant-b": "must use http or https",
 		"account/newbie":   `origin "missing" not found`,
 		"accounts[4]":      "Bad Id",
 	}
@@ -69,7 +69,7 @@ func TestBuildOverRejectsAccountsAlone(t *testing.T) {
 	}
 
 	// Build, for a standalone config, still refuses the whole snapshot.
-	if _, err := Build(next); err == nil || !strings.Contains(err.Error(), "scheme") {
+	if _, err := Build(next); err == nil || !strings.Contains(err.Error(), "must use http or https") {
 		t.Fatalf("Build = %v, want the whole snapshot refused", err)
 	}
 }
