@@ -113,7 +113,7 @@ type Hello struct {
 	NodeId    string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	EdgeGroup string                 `protobuf:"bytes,2,opt,name=edge_group,json=edgeGroup,proto3" json:"edge_group,omitempty"`
 	// Schema features the edge understands; the server never sends a snapshot
-	// that needs a newer one.
+	// that needs a newer one. 2: the edge applies Delta responses.
 	CapabilityVersion uint32 `protobuf:"varint,3,opt,name=capability_version,json=capabilityVersion,proto3" json:"capability_version,omitempty"`
 	// Version the edge serves now (0 when it has none).
 	AppliedVersion uint64 `protobuf:"varint,4,opt,name=applied_version,json=appliedVersion,proto3" json:"applied_version,omitempty"`
@@ -323,6 +323,7 @@ type WatchResponse struct {
 	//
 	//	*WatchResponse_Snapshot
 	//	*WatchResponse_Keepalive
+	//	*WatchResponse_Delta
 	Kind          isWatchResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -390,6 +391,15 @@ func (x *WatchResponse) GetKeepalive() *Keepalive {
 	return nil
 }
 
+func (x *WatchResponse) GetDelta() *Delta {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Delta); ok {
+			return x.Delta
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Kind interface {
 	isWatchResponse_Kind()
 }
@@ -402,9 +412,111 @@ type WatchResponse_Keepalive struct {
 	Keepalive *Keepalive `protobuf:"bytes,3,opt,name=keepalive,proto3,oneof"`
 }
 
+type WatchResponse_Delta struct {
+	// Sent instead of a snapshot to an edge whose Hello has
+	// capability_version >= 2 and whose version the server can resume from.
+	Delta *Delta `protobuf:"bytes,4,opt,name=delta,proto3,oneof"`
+}
+
 func (*WatchResponse_Snapshot) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Keepalive) isWatchResponse_Kind() {}
+
+func (*WatchResponse_Delta) isWatchResponse_Kind() {}
+
+// Delta brings an edge from from_version to version, in the spirit of
+// Envoy's delta xDS: only what changed in between. It applies on top of
+// exactly from_version; an edge that holds another version NACKs it and is
+// sent a whole Snapshot. The resource is the account (its keys, origins,
+// endpoints, named transformations and settings), sent whole when
+// anything in it changed; purge rules are their own log, each sent once.
+type Delta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromVersion   uint64                 `protobuf:"varint,1,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedUnixMs int64                  `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// Accounts added or changed since from_version, each whole.
+	Accounts []*Account `protobuf:"bytes,4,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	// Ids of accounts deleted since from_version.
+	RemovedAccounts []string `protobuf:"bytes,5,rep,name=removed_accounts,json=removedAccounts,proto3" json:"removed_accounts,omitempty"`
+	// Purge rules issued since from_version. An edge drops rules older
+	// than the retention period itself, as the control plane does.
+	Purges        []*PurgeRule `protobuf:"bytes,6,rep,name=purges,proto3" json:"purges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delta) Reset() {
+	*x = Delta{}
+	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delta) ProtoMessage() {}
+
+func (x *Delta) ProtoReflect() protoreflect.Message {
+	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delta.ProtoReflect.Descriptor instead.
+func (*Delta) Descriptor() ([]byte, []int) {
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Delta) GetFromVersion() uint64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *Delta) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Delta) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *Delta) GetAccounts() []*Account {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+func (x *Delta) GetRemovedAccounts() []string {
+	if x != nil {
+		return x.RemovedAccounts
+	}
+	return nil
+}
+
+func (x *Delta) GetPurges() []*PurgeRule {
+	if x != nil {
+		return x.Purges
+	}
+	return nil
+}
 
 type Keepalive struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -415,7 +527,7 @@ type Keepalive struct {
 
 func (x *Keepalive) Reset() {
 	*x = Keepalive{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +539,7 @@ func (x *Keepalive) String() string {
 func (*Keepalive) ProtoMessage() {}
 
 func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[5]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +552,7 @@ func (x *Keepalive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
 func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Keepalive) GetCurrentVersion() uint64 {
@@ -464,7 +576,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +588,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[6]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +601,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Snapshot) GetVersion() uint64 {
@@ -540,7 +652,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +664,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[7]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +677,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Account) GetId() string {
@@ -642,7 +754,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +766,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[8]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +779,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SigningKey) GetId() string {
@@ -723,7 +835,7 @@ type Origin struct {
 
 func (x *Origin) Reset() {
 	*x = Origin{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +847,7 @@ func (x *Origin) String() string {
 func (*Origin) ProtoMessage() {}
 
 func (x *Origin) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[9]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +860,7 @@ func (x *Origin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Origin.ProtoReflect.Descriptor instead.
 func (*Origin) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Origin) GetId() string {
@@ -889,7 +1001,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1013,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[10]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1026,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Endpoint) GetId() string {
@@ -984,7 +1096,7 @@ type NamedTransformation struct {
 
 func (x *NamedTransformation) Reset() {
 	*x = NamedTransformation{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1108,7 @@ func (x *NamedTransformation) String() string {
 func (*NamedTransformation) ProtoMessage() {}
 
 func (x *NamedTransformation) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[11]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1121,7 @@ func (x *NamedTransformation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamedTransformation.ProtoReflect.Descriptor instead.
 func (*NamedTransformation) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NamedTransformation) GetName() string {
@@ -1053,7 +1165,7 @@ type PurgeRule struct {
 
 func (x *PurgeRule) Reset() {
 	*x = PurgeRule{}
-	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1177,7 @@ func (x *PurgeRule) String() string {
 func (*PurgeRule) ProtoMessage() {}
 
 func (x *PurgeRule) ProtoReflect() protoreflect.Message {
-	mi := &file_pictor_config_v1_config_proto_msgTypes[12]
+	mi := &file_pictor_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1190,7 @@ func (x *PurgeRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeRule.ProtoReflect.Descriptor instead.
 func (*PurgeRule) Descriptor() ([]byte, []int) {
-	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_pictor_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PurgeRule) GetId() string {
@@ -1153,12 +1265,20 @@ const file_pictor_config_v1_config_proto_rawDesc = "" +
 	"\brejected\x18\x05 \x03(\v2\x1b.pictor.config.v1.RejectionR\brejected\"J\n" +
 	"\tRejection\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12!\n" +
-	"\ferror_detail\x18\x02 \x01(\tR\verrorDetail\"\xa4\x01\n" +
+	"\ferror_detail\x18\x02 \x01(\tR\verrorDetail\"\xd5\x01\n" +
 	"\rWatchResponse\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\tR\x05nonce\x128\n" +
 	"\bsnapshot\x18\x02 \x01(\v2\x1a.pictor.config.v1.SnapshotH\x00R\bsnapshot\x12;\n" +
-	"\tkeepalive\x18\x03 \x01(\v2\x1b.pictor.config.v1.KeepaliveH\x00R\tkeepaliveB\x06\n" +
-	"\x04kind\"4\n" +
+	"\tkeepalive\x18\x03 \x01(\v2\x1b.pictor.config.v1.KeepaliveH\x00R\tkeepalive\x12/\n" +
+	"\x05delta\x18\x04 \x01(\v2\x17.pictor.config.v1.DeltaH\x00R\x05deltaB\x06\n" +
+	"\x04kind\"\x83\x02\n" +
+	"\x05Delta\x12!\n" +
+	"\ffrom_version\x18\x01 \x01(\x04R\vfromVersion\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x125\n" +
+	"\baccounts\x18\x04 \x03(\v2\x19.pictor.config.v1.AccountR\baccounts\x12)\n" +
+	"\x10removed_accounts\x18\x05 \x03(\tR\x0fremovedAccounts\x123\n" +
+	"\x06purges\x18\x06 \x03(\v2\x1b.pictor.config.v1.PurgeRuleR\x06purges\"4\n" +
 	"\tKeepalive\x12'\n" +
 	"\x0fcurrent_version\x18\x01 \x01(\x04R\x0ecurrentVersion\"\xb8\x01\n" +
 	"\bSnapshot\x12\x18\n" +
@@ -1241,41 +1361,45 @@ func file_pictor_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_pictor_config_v1_config_proto_rawDescData
 }
 
-var file_pictor_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_pictor_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_pictor_config_v1_config_proto_goTypes = []any{
 	(*WatchRequest)(nil),        // 0: pictor.config.v1.WatchRequest
 	(*Hello)(nil),               // 1: pictor.config.v1.Hello
 	(*Ack)(nil),                 // 2: pictor.config.v1.Ack
 	(*Rejection)(nil),           // 3: pictor.config.v1.Rejection
 	(*WatchResponse)(nil),       // 4: pictor.config.v1.WatchResponse
-	(*Keepalive)(nil),           // 5: pictor.config.v1.Keepalive
-	(*Snapshot)(nil),            // 6: pictor.config.v1.Snapshot
-	(*Account)(nil),             // 7: pictor.config.v1.Account
-	(*SigningKey)(nil),          // 8: pictor.config.v1.SigningKey
-	(*Origin)(nil),              // 9: pictor.config.v1.Origin
-	(*Endpoint)(nil),            // 10: pictor.config.v1.Endpoint
-	(*NamedTransformation)(nil), // 11: pictor.config.v1.NamedTransformation
-	(*PurgeRule)(nil),           // 12: pictor.config.v1.PurgeRule
+	(*Delta)(nil),               // 5: pictor.config.v1.Delta
+	(*Keepalive)(nil),           // 6: pictor.config.v1.Keepalive
+	(*Snapshot)(nil),            // 7: pictor.config.v1.Snapshot
+	(*Account)(nil),             // 8: pictor.config.v1.Account
+	(*SigningKey)(nil),          // 9: pictor.config.v1.SigningKey
+	(*Origin)(nil),              // 10: pictor.config.v1.Origin
+	(*Endpoint)(nil),            // 11: pictor.config.v1.Endpoint
+	(*NamedTransformation)(nil), // 12: pictor.config.v1.NamedTransformation
+	(*PurgeRule)(nil),           // 13: pictor.config.v1.PurgeRule
 }
 var file_pictor_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: pictor.config.v1.WatchRequest.hello:type_name -> pictor.config.v1.Hello
 	2,  // 1: pictor.config.v1.WatchRequest.ack:type_name -> pictor.config.v1.Ack
 	3,  // 2: pictor.config.v1.Ack.rejected:type_name -> pictor.config.v1.Rejection
-	6,  // 3: pictor.config.v1.WatchResponse.snapshot:type_name -> pictor.config.v1.Snapshot
-	5,  // 4: pictor.config.v1.WatchResponse.keepalive:type_name -> pictor.config.v1.Keepalive
-	7,  // 5: pictor.config.v1.Snapshot.accounts:type_name -> pictor.config.v1.Account
-	12, // 6: pictor.config.v1.Snapshot.purges:type_name -> pictor.config.v1.PurgeRule
-	8,  // 7: pictor.config.v1.Account.keys:type_name -> pictor.config.v1.SigningKey
-	9,  // 8: pictor.config.v1.Account.origins:type_name -> pictor.config.v1.Origin
-	10, // 9: pictor.config.v1.Account.endpoints:type_name -> pictor.config.v1.Endpoint
-	11, // 10: pictor.config.v1.Account.named_transformations:type_name -> pictor.config.v1.NamedTransformation
-	0,  // 11: pictor.config.v1.ConfigService.Watch:input_type -> pictor.config.v1.WatchRequest
-	4,  // 12: pictor.config.v1.ConfigService.Watch:output_type -> pictor.config.v1.WatchResponse
-	12, // [12:13] is the sub-list for method output_type
-	11, // [11:12] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 3: pictor.config.v1.WatchResponse.snapshot:type_name -> pictor.config.v1.Snapshot
+	6,  // 4: pictor.config.v1.WatchResponse.keepalive:type_name -> pictor.config.v1.Keepalive
+	5,  // 5: pictor.config.v1.WatchResponse.delta:type_name -> pictor.config.v1.Delta
+	8,  // 6: pictor.config.v1.Delta.accounts:type_name -> pictor.config.v1.Account
+	13, // 7: pictor.config.v1.Delta.purges:type_name -> pictor.config.v1.PurgeRule
+	8,  // 8: pictor.config.v1.Snapshot.accounts:type_name -> pictor.config.v1.Account
+	13, // 9: pictor.config.v1.Snapshot.purges:type_name -> pictor.config.v1.PurgeRule
+	9,  // 10: pictor.config.v1.Account.keys:type_name -> pictor.config.v1.SigningKey
+	10, // 11: pictor.config.v1.Account.origins:type_name -> pictor.config.v1.Origin
+	11, // 12: pictor.config.v1.Account.endpoints:type_name -> pictor.config.v1.Endpoint
+	12, // 13: pictor.config.v1.Account.named_transformations:type_name -> pictor.config.v1.NamedTransformation
+	0,  // 14: pictor.config.v1.ConfigService.Watch:input_type -> pictor.config.v1.WatchRequest
+	4,  // 15: pictor.config.v1.ConfigService.Watch:output_type -> pictor.config.v1.WatchResponse
+	15, // [15:16] is the sub-list for method output_type
+	14, // [14:15] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_pictor_config_v1_config_proto_init() }
@@ -1290,6 +1414,7 @@ func file_pictor_config_v1_config_proto_init() {
 	file_pictor_config_v1_config_proto_msgTypes[4].OneofWrappers = []any{
 		(*WatchResponse_Snapshot)(nil),
 		(*WatchResponse_Keepalive)(nil),
+		(*WatchResponse_Delta)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1297,7 +1422,7 @@ func file_pictor_config_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pictor_config_v1_config_proto_rawDesc), len(file_pictor_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -6,12 +6,17 @@
 // the edge's state (connected, ACKed and NACKed versions) in edge_nodes.
 //
 // The protocol, as the server keeps it:
-//   - One version for the whole configuration, purge rules included, so an
-//     edge that was away gets every purge it missed with the snapshot that
-//     brings it up to date. Snapshots are always whole: an edge rebuilds its
-//     routing table from scratch anyway, and there is no second code path
-//     whose bugs could make edges diverge. Hello.capability_version is where
-//     an incremental form would be negotiated.
+//   - One version for the whole configuration, purge rules included. An
+//     edge whose Hello says it applies deltas (capability_version >= 2) is
+//     sent the whole snapshot only on first connect, or when this replica
+//     cannot resume from its version; otherwise only what changed since the
+//     version it holds (configdelta: the accounts that changed, whole; the
+//     accounts removed; the purge rules issued), so the bytes a change
+//     costs follow the change, not the fleet's total state. The replica
+//     keeps the deltas of its last MaxDeltas published versions: an edge
+//     that reconnects after missing many changes resumes with one composed
+//     delta. A refused delta (another base, or a bad account) brings the
+//     version whole. Older edges get whole snapshots.
 //   - A Hello is answered at once: with the newest snapshot when the edge is
 //     behind, else with a keepalive carrying the current version. Later,
 //     each new version is sent once (never a version the stream already
@@ -37,6 +42,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,9 +53,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "pictor/proto/pictor/config/v1"
 	"pictor/services/controlplane/internal/tenant"
+	"pictor/services/internal/configdelta"
 	"pictor/services/internal/errkind"
 )
 
@@ -90,6 +98,9 @@ type Stats struct {
 	// one (0 when it is current or ahead); an edge with two streams
 	// (a reconnect overlapping the old one) counts its larger lag.
 	Lag map[string]uint64
+	// SentBytes counts the config (snapshots and deltas) sent on every
+	// stream since start.
+	SentBytes uint64
 }
 
 // Stats reads the streams without touching the database.
@@ -99,6 +110,7 @@ func (s *Server) Stats() Stats {
 		st.Version = snap.Version
 	}
 	st.Lag = make(map[string]uint64)
+	st.SentBytes = s.sentBytes.Load()
 	s.live.Range(func(k, _ any) bool {
 		ss := k.(*streamState)
 		st.Streams++
@@ -127,6 +139,7 @@ type Server struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
+	sentBytes atomic.Uint64 // config bytes sent on every stream (Stats)
 }
 
 // New returns a server; call Run to start following config versions.
@@ -224,13 +237,21 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 }
 
-// hub holds the latest snapshot and wakes streams when it changes or is
-// confirmed current.
+// hub holds the latest snapshot and the deltas that led to it, and wakes
+// streams when it changes or is confirmed current.
 type hub struct {
 	mu      sync.Mutex
 	state   hubState
 	changed chan struct{} // closed on the next publish or confirm
+	// deltas are the last MaxDeltas published versions' deltas, oldest
+	// first, each from the version published before it: an edge that
+	// holds any of their from_versions resumes from there.
+	deltas []*configv1.Delta
 }
+
+// MaxDeltas bounds the deltas a replica keeps: an edge further behind is
+// sent a whole snapshot.
+const MaxDeltas = 4096
 
 type hubState struct {
 	snap *configv1.Snapshot
@@ -249,12 +270,46 @@ func (h *hub) current() hubState {
 	return st
 }
 
+// publish makes snap current. Only Run's goroutine publishes, so the
+// delta from the previous snapshot is computed outside the lock.
 func (h *hub) publish(snap *configv1.Snapshot) {
+	var d *configv1.Delta
+	if prev := h.current().snap; prev != nil && snap.Version > prev.Version {
+		d = configdelta.Diff(prev, snap)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	switch {
+	case d == nil:
+		h.deltas = nil // a first or a restored (older) version: nothing to resume from
+	case len(h.deltas) == MaxDeltas:
+		h.deltas = append(slices.Delete(h.deltas, 0, MaxDeltas/4), d)
+	default:
+		h.deltas = append(h.deltas, d)
+	}
 	h.state.snap = snap
 	h.state.checks++
 	h.wake()
+}
+
+// deltaFrom is the delta from version from to the published version to,
+// composed from the kept ones; nil when from is not among them.
+func (h *hub) deltaFrom(from, to uint64) *configv1.Delta {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := slices.IndexFunc(h.deltas, func(d *configv1.Delta) bool { return d.FromVersion == from })
+	if i < 0 {
+		return nil
+	}
+	j := slices.IndexFunc(h.deltas[i:], func(d *configv1.Delta) bool { return d.Version == to })
+	if j < 0 {
+		return nil
+	}
+	d, err := configdelta.Compose(h.deltas[i : i+j+1])
+	if err != nil {
+		return nil
+	}
+	return d
 }
 
 func (h *hub) confirm() {
@@ -329,6 +384,7 @@ func (s *Server) Watch(stream configv1.ConfigService_WatchServer) error {
 		session:     s.opts.ReplicaID + "#" + strconv.FormatUint(s.streams.Add(1), 10),
 		have:        hello.AppliedVersion,
 		helloChecks: s.hub.current().checks,
+		deltas:      hello.CapabilityVersion >= DeltaCapability,
 	}
 	st.applied.Store(hello.AppliedVersion)
 	st.log = log.With("node_id", st.nodeID, "session", st.session)
@@ -365,13 +421,19 @@ type streamState struct {
 	nodeID  string
 	session string
 
-	have        uint64        // the version the edge says it serves
-	applied     atomic.Uint64 // have, for Stats on other goroutines
-	sent        uint64        // the version last sent to it
-	helloChecks uint64        // hub checks at Hello
-	nonces      uint64
-	lastNonce   string // nonce of the last snapshot sent; other ACKs are stale
-	advancedAt  uint64 // hub checks at the last AdvanceVersion attempt
+	have    uint64        // the version the edge says it serves
+	applied atomic.Uint64 // have, for Stats on other goroutines
+	sent    uint64        // the version last sent to it
+	// deltas: the edge applies Delta responses (capability 2). inFlight:
+	// the last config sent is not answered yet, so the edge will hold it
+	// (the base of the next delta). full: a delta was refused; send whole
+	// snapshots until one is acknowledged.
+	deltas, inFlight, full bool
+	lastWasDelta           bool
+	helloChecks            uint64 // hub checks at Hello
+	nonces                 uint64
+	lastNonce              string // nonce of the last snapshot sent; other ACKs are stale
+	advancedAt             uint64 // hub checks at the last AdvanceVersion attempt
 }
 
 // advancePast moves the database's version past the edge's (see loop).
@@ -461,14 +523,31 @@ func (st *streamState) sendKeepalive(snap *configv1.Snapshot) error {
 	})
 }
 
+// DeltaCapability is the Hello.capability_version from which an edge is
+// sent deltas.
+const DeltaCapability = 2
+
+// sendSnapshot sends the edge snap's version: as a delta from the version
+// the edge will hold when it can, else whole.
 func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
+	base := st.have
+	if st.inFlight {
+		base = st.sent
+	}
 	resp := &configv1.WatchResponse{Kind: &configv1.WatchResponse_Snapshot{Snapshot: snap}}
+	delta := false
+	if st.deltas && !st.full && base > 0 {
+		if d := st.hub.deltaFrom(base, snap.Version); d != nil {
+			resp.Kind, delta = &configv1.WatchResponse_Delta{Delta: d}, true
+		}
+	}
 	if err := st.send(resp); err != nil {
 		return err
 	}
 	st.lastNonce = resp.Nonce
-	st.sent = snap.Version
-	st.log.Debug("snapshot sent", "version", snap.Version, "edge_version", st.have)
+	st.sent, st.inFlight, st.lastWasDelta = snap.Version, true, delta
+	st.log.Debug("config sent", "version", snap.Version, "edge_version", st.have, "delta", delta, "bytes", proto.Size(resp))
+	st.Server.sentBytes.Add(uint64(proto.Size(resp)))
 	return nil
 }
 
@@ -509,6 +588,15 @@ func (st *streamState) handle(m *configv1.WatchRequest) error {
 	// After a NACK the edge keeps serving an older version.
 	st.have = ack.AppliedVersion
 	st.applied.Store(ack.AppliedVersion)
+	st.inFlight = false
+	switch {
+	case ack.ErrorDetail != "" && st.lastWasDelta:
+		// The delta did not apply (another base, or its content): the
+		// version goes again, whole.
+		st.full, st.sent = true, 0
+	case ack.ErrorDetail == "" && !st.lastWasDelta:
+		st.full = false
+	}
 	st.record("record edge ack", func(ctx context.Context) error {
 		return st.store.EdgeAcked(ctx, tenant.EdgeAck{
 			NodeID:         st.nodeID,

@@ -30,11 +30,12 @@ import (
 
 	configv1 "pictor/proto/pictor/config/v1"
 	"pictor/services/edge/internal/panics"
+	"pictor/services/internal/configdelta"
 )
 
 // CapabilityVersion is the snapshot schema this edge understands; the
 // control plane never sends one that needs more.
-const CapabilityVersion = 1
+const CapabilityVersion = 2
 
 // DefaultIdleTimeout is how long a stream may stay silent before the edge
 // assumes the connection is dead (a control-plane host that vanished
@@ -86,6 +87,10 @@ type Client struct {
 	// Restore and Run may overlap safely.
 	mu         sync.Mutex
 	hasApplied bool // distinguishes "applied v0" from "nothing applied"
+	// current is the config served: the last snapshot applied, with each
+	// account it refused at the version kept (effective). Deltas apply to
+	// it; it is what is persisted.
+	current *configv1.Snapshot
 
 	applied   atomic.Uint64
 	connected atomic.Bool
@@ -151,6 +156,7 @@ func (c *Client) Restore() (uint64, error) {
 		return 0, fmt.Errorf("apply persisted snapshot v%d: %w", snap.GetVersion(), err)
 	}
 	c.markApplied(snap.GetVersion())
+	c.current = snap
 	c.log.Info("restored config snapshot from disk", "version", snap.GetVersion(), "accounts", len(snap.GetAccounts()),
 		"rejected", len(rejected))
 	return snap.GetVersion(), nil
@@ -281,6 +287,11 @@ func (c *Client) watch(ctx context.Context, cl configv1.ConfigServiceClient) (he
 			if err := send(stream, &configv1.WatchRequest{Kind: &configv1.WatchRequest_Ack{Ack: ack}}); err != nil {
 				return healthy, fmt.Errorf("send ack for v%d: %w", ack.GetVersion(), err)
 			}
+		case *configv1.WatchResponse_Delta:
+			ack := c.handleDelta(resp.GetNonce(), k.Delta)
+			if err := send(stream, &configv1.WatchRequest{Kind: &configv1.WatchRequest_Ack{Ack: ack}}); err != nil {
+				return healthy, fmt.Errorf("send ack for v%d: %w", ack.GetVersion(), err)
+			}
 		case *configv1.WatchResponse_Keepalive:
 		default:
 			// A newer control plane may add kinds; it must not break the
@@ -322,30 +333,66 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 	case c.hasApplied && v == cur:
 		c.log.Debug("config snapshot already applied", "version", v, "nonce", nonce)
 	default:
-		rejected, err := c.safeApply(snap)
-		if err != nil {
-			ack.ErrorDetail = nackDetail(err)
-			c.log.Error("rejected config snapshot, keeping the previous one",
-				"version", v, "applied_version", cur, "nonce", nonce, "error", err)
-			break
-		}
-		c.markApplied(v)
-		c.log.Info("applied config snapshot", "version", v, "previous_version", cur,
-			"accounts", len(snap.GetAccounts()), "rejected", len(rejected))
-		for _, r := range rejected {
-			r.ErrorDetail = strings.ToValidUTF8(truncate(r.ErrorDetail, maxDetailBytes/4), "\uFFFD")
-			c.log.Error("rejected an account of the config snapshot, keeping its previous version",
-				"version", v, "resource", r.Resource, "error", r.ErrorDetail)
-		}
-		ack.Rejected = rejected
-		// The table is already serving, so a disk failure does not turn
-		// the ACK into a NACK; it only weakens the next cold start.
-		if err := c.persist(c.effective(snap, rejected)); err != nil {
-			c.log.Error("could not persist config snapshot", "version", v, "error", err)
-		}
+		c.applyLocked(ack, snap, nonce, "snapshot")
 	}
 	ack.AppliedVersion = c.applied.Load()
 	return ack
+}
+
+// handleDelta applies a delta on top of the config served, when it starts
+// at that config's version, and returns the ACK or NACK for it. A delta
+// from another version is NACKed: the control plane then sends the
+// version whole.
+func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, cur := d.GetVersion(), c.applied.Load()
+	ack := &configv1.Ack{Version: v, Nonce: nonce}
+	switch {
+	case c.hasApplied && v == cur:
+		c.log.Debug("config delta already applied", "version", v, "nonce", nonce)
+	case c.current == nil:
+		ack.ErrorDetail = fmt.Sprintf("delta from v%d: this edge holds no config to apply it to", d.GetFromVersion())
+	default:
+		snap, err := configdelta.Apply(c.current, d, time.Now())
+		if err != nil {
+			ack.ErrorDetail = nackDetail(err)
+			c.log.Warn("refused a config delta; the control plane sends the version whole", "version", v,
+				"applied_version", cur, "nonce", nonce, "error", err)
+			break
+		}
+		c.applyLocked(ack, snap, nonce, "delta")
+	}
+	ack.AppliedVersion = c.applied.Load()
+	return ack
+}
+
+// applyLocked applies snap (received whole, or made from a delta), fills
+// in ack, and persists what is served. c.mu is held.
+func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, nonce, how string) {
+	v, cur := snap.GetVersion(), c.applied.Load()
+	rejected, err := c.safeApply(snap)
+	if err != nil {
+		ack.ErrorDetail = nackDetail(err)
+		c.log.Error("rejected config "+how+", keeping the previous one",
+			"version", v, "applied_version", cur, "nonce", nonce, "error", err)
+		return
+	}
+	c.markApplied(v)
+	c.log.Info("applied config "+how, "version", v, "previous_version", cur,
+		"accounts", len(snap.GetAccounts()), "rejected", len(rejected))
+	for _, r := range rejected {
+		r.ErrorDetail = strings.ToValidUTF8(truncate(r.ErrorDetail, maxDetailBytes/4), "\uFFFD")
+		c.log.Error("rejected an account of the config, keeping its previous version",
+			"version", v, "resource", r.Resource, "error", r.ErrorDetail)
+	}
+	ack.Rejected = rejected
+	c.current = c.effective(snap, rejected)
+	// The table is already serving, so a disk failure does not turn the
+	// ACK into a NACK; it only weakens the next cold start.
+	if err := c.persist(c.current); err != nil {
+		c.log.Error("could not persist config snapshot", "version", v, "error", err)
+	}
 }
 
 // safeApply turns a panic in apply into an error: a snapshot is input from

@@ -75,18 +75,16 @@ func (c *Client) LoadPersisted() (*configv1.Snapshot, error) {
 }
 
 // effective is the config the edge serves after applying snap with some
-// accounts rejected: snap, with each rejected account as the persisted
-// snapshot (the last config served) has it, or left out. What is written
-// to disk is thus what a cold start must serve, not what was refused.
+// accounts rejected: snap, with each rejected account as the config served
+// before (c.current) has it, or left out. What is persisted, and what the
+// next delta applies to, is thus what the edge serves, not what it refused.
 func (c *Client) effective(snap *configv1.Snapshot, rejected []*configv1.Rejection) *configv1.Snapshot {
 	if len(rejected) == 0 {
 		return snap
 	}
 	kept := map[string]*configv1.Account{}
-	if prev, err := c.LoadPersisted(); err == nil {
-		for _, a := range prev.GetAccounts() {
-			kept[a.GetId()] = a
-		}
+	for _, a := range c.current.GetAccounts() {
+		kept[a.GetId()] = a
 	}
 	refused := make(map[string]bool, len(rejected))
 	for _, r := range rejected {

@@ -751,3 +751,55 @@ func tailLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestFleetResumesByDelta: an edge away while 1,000 config versions were
+// written comes back from its disk and converges by resuming from the
+// version it held (one delta), not by a full resync; its served config is
+// then the database's.
+func TestFleetResumesByDelta(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 1)
+	edges := f.startEdges(2)
+	f.await(edges, atLeast(f.version()))
+	away := edges[0]
+	held := f.waitPersisted(away)
+	away.Stop()
+
+	for i := range 1000 {
+		tx, err := f.db.Begin(f.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(f.ctx(), `UPDATE origins SET base_url = $1 WHERE id = $2`, originURL(i+1), f.originID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(f.ctx(), `SELECT bump_config_version()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(f.ctx()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := f.version()
+	f.await(edges[1:], servesOrigin(originURL(1000)))
+
+	back := f.newEdge(away.NodeID(), 0, away.DataDir())
+	if v, err := back.Restore(); err != nil || v != held {
+		t.Fatalf("restore: v%d, %v; want v%d", v, err, held)
+	}
+	if err := back.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.await([]*fleettest.Edge{back}, servesOrigin(originURL(1000)))
+	eventually(t, back.NodeID()+" ACKs v"+fmt.Sprint(latest), func() bool { return f.edgeRow(back.NodeID()).Applied >= latest })
+	var after []string
+	for _, line := range strings.Split(f.edgeLogs.String(), "\n") {
+		if strings.Contains(line, "node_id="+away.NodeID()) && strings.Contains(line, "msg=\"applied config") {
+			after = append(after, line)
+		}
+	}
+	last := after[len(after)-1]
+	if !strings.Contains(last, `msg="applied config delta"`) || !strings.Contains(last, fmt.Sprintf("previous_version=%d", held)) {
+		t.Fatalf("the edge came back by %q, want one delta from v%d", last, held)
+	}
+}

@@ -1,0 +1,136 @@
+package configdelta
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "pictor/proto/pictor/config/v1"
+)
+
+var now = time.UnixMilli(1_800_000_000_000)
+
+func account(id, origin string) *configv1.Account {
+	return &configv1.Account{Id: id, Status: "active", Origins: []*configv1.Origin{{Id: "o", BaseUrl: origin}},
+		Endpoints: []*configv1.Endpoint{{Id: "e", OriginIds: []string{"o"}}}}
+}
+
+func purgeRule(id string, version uint64) *configv1.PurgeRule {
+	return &configv1.PurgeRule{Id: id, AccountId: "a", EndpointId: "e", Path: id, Version: version, CreatedUnixMs: now.UnixMilli()}
+}
+
+func TestDiffApply(t *testing.T) {
+	prev := &configv1.Snapshot{Version: 5, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b"), account("c", "https://c")},
+		Purges: []*configv1.PurgeRule{purgeRule("p1", 4)}}
+	next := &configv1.Snapshot{Version: 7, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b2"), account("d", "https://d")},
+		Purges: []*configv1.PurgeRule{purgeRule("p1", 4), purgeRule("p2", 6)}}
+	d := Diff(prev, next)
+	if d.FromVersion != 5 || d.Version != 7 || len(d.Accounts) != 2 || d.Accounts[0].Id != "b" || d.Accounts[1].Id != "d" ||
+		len(d.RemovedAccounts) != 1 || d.RemovedAccounts[0] != "c" || len(d.Purges) != 1 || d.Purges[0].Id != "p2" {
+		t.Fatalf("Diff = %v", d)
+	}
+	got, err := Apply(prev, d, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, next) {
+		t.Fatalf("Apply(Diff) = %v\nwant %v", got, next)
+	}
+	if _, err := Apply(next, d, now); err == nil {
+		t.Fatal("a delta applied on top of another version")
+	}
+	// Rules past the retention period are dropped on the way.
+	old := proto.Clone(prev).(*configv1.Snapshot)
+	old.Purges[0].CreatedUnixMs = now.Add(-38 * 24 * time.Hour).UnixMilli()
+	got, _ = Apply(old, d, now)
+	if len(got.Purges) != 1 || got.Purges[0].Id != "p2" {
+		t.Fatalf("purges after Apply = %v, want only p2", got.Purges)
+	}
+}
+
+// TestComposeMatchesSteps: over random chains of versions, applying the
+// composed delta gives what applying each step gives, and the snapshot
+// diffed directly.
+func TestComposeMatchesSteps(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 50; round++ {
+		snaps := []*configv1.Snapshot{{Version: 1}}
+		for v := uint64(2); v < 2+uint64(r.IntN(20)+1); v++ {
+			prev := snaps[len(snaps)-1]
+			next := &configv1.Snapshot{Version: v, Purges: prev.Purges}
+			for _, a := range prev.Accounts {
+				switch r.IntN(4) {
+				case 0: // removed
+				case 1:
+					next.Accounts = append(next.Accounts, account(a.Id, fmt.Sprintf("https://%s/%d", a.Id, v)))
+				default:
+					next.Accounts = append(next.Accounts, a)
+				}
+			}
+			if r.IntN(2) == 0 {
+				id := fmt.Sprintf("acct-%d", r.IntN(8))
+				if !hasAccount(next, id) {
+					next.Accounts = append(next.Accounts, account(id, "https://new"))
+					sortAccounts(next)
+				}
+			}
+			if r.IntN(2) == 0 {
+				next.Purges = append(slicesClone(next.Purges), purgeRule(fmt.Sprintf("p%d", v), v))
+			}
+			snaps = append(snaps, next)
+		}
+		var steps []*configv1.Delta
+		stepwise := snaps[0]
+		for i := 1; i < len(snaps); i++ {
+			d := Diff(snaps[i-1], snaps[i])
+			steps = append(steps, d)
+			var err error
+			if stepwise, err = Apply(stepwise, d, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		last := snaps[len(snaps)-1]
+		composed, err := Compose(steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		once, err := Apply(snaps[0], composed, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct, _ := Apply(snaps[0], Diff(snaps[0], last), now)
+		for name, got := range map[string]*configv1.Snapshot{"stepwise": stepwise, "composed": once, "direct": direct} {
+			got.CreatedUnixMs = last.CreatedUnixMs
+			if !proto.Equal(got, last) {
+				t.Fatalf("round %d, %s: %v\nwant %v", round, name, got, last)
+			}
+		}
+	}
+	if _, err := Compose([]*configv1.Delta{{FromVersion: 1, Version: 2}, {FromVersion: 3, Version: 4}}); err == nil {
+		t.Fatal("composed deltas with a gap")
+	}
+}
+
+func hasAccount(s *configv1.Snapshot, id string) bool {
+	for _, a := range s.Accounts {
+		if a.Id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sortAccounts(s *configv1.Snapshot) {
+	for i := 1; i < len(s.Accounts); i++ {
+		for j := i; j > 0 && s.Accounts[j].Id < s.Accounts[j-1].Id; j-- {
+			s.Accounts[j], s.Accounts[j-1] = s.Accounts[j-1], s.Accounts[j]
+		}
+	}
+}
+
+func slicesClone(p []*configv1.PurgeRule) []*configv1.PurgeRule {
+	return append([]*configv1.PurgeRule(nil), p...)
+}
