@@ -82,8 +82,12 @@ type Builder interface {
 
 // Options tune the server; zero values take the defaults.
 type Options struct {
-	Keepalive    time.Duration // between keepalives on an idle stream; 15 s
-	Poll         time.Duration // between version polls; 5 s
+	Keepalive time.Duration // between keepalives on an idle stream; 15 s
+	Poll      time.Duration // between version polls; 5 s
+	// Batch is how long a notified version waits before it is read, so a
+	// burst of writes (an import, a purge storm) becomes one push per edge
+	// rather than one per write; DefaultBatch when 0, none when < 0.
+	Batch        time.Duration
 	HelloTimeout time.Duration // for an edge to say Hello; 10 s
 	// ReplicaID names this control-plane process in edge_nodes;
 	// hostname/pid by default.
@@ -147,6 +151,9 @@ func New(store Store, builder Builder, log *slog.Logger, opts Options) *Server {
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 15 * time.Second
 	}
+	if opts.Batch == 0 {
+		opts.Batch = DefaultBatch
+	}
 	if opts.Poll <= 0 {
 		opts.Poll = 5 * time.Second
 	}
@@ -185,10 +192,23 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.kick:
+			if s.opts.Batch > 0 {
+				// Writes landing meanwhile join this version.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(s.opts.Batch):
+				}
+			}
 		case <-poll.C:
 		}
 	}
 }
+
+// DefaultBatch is the write batching window: long enough to gather a burst
+// of API writes (a few ms each), short next to the 200 ms propagation
+// target.
+const DefaultBatch = 20 * time.Millisecond
 
 // requestRefresh asks Run to read the version now.
 func (s *Server) requestRefresh() {

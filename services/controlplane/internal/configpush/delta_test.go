@@ -160,3 +160,25 @@ func TestDeltas(t *testing.T) {
 		t.Fatalf("from a version the replica never published: a %T, want the whole v%d", resp.GetKind(), latest)
 	}
 }
+
+// TestBurstBatched: a burst of writes within the batching window is
+// published as a version or two, not one per write, and the last write is
+// published. (The window is widened here so a slow machine's burst still
+// fits in it; the default is DefaultBatch.)
+func TestBurstBatched(t *testing.T) {
+	h := start(t, configpush.Options{Poll: time.Hour, Batch: time.Second})
+	c := createAccount(t, h, "acme")
+	o := createOrigin(t, h, c, "web")
+	h.published(t)
+	before := h.builder.n.Load()
+	for i := range 30 {
+		o.Name = fmt.Sprintf("name-%d", i)
+		if _, err := h.db.UpdateOrigin(context.Background(), c, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.published(t)
+	if builds := h.builder.n.Load() - before; builds > 5 {
+		t.Fatalf("30 writes in a burst were built into %d versions", builds)
+	}
+}
