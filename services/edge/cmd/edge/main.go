@@ -79,8 +79,8 @@ func run(cfg config, log *slog.Logger) error {
 	}()
 
 	var tables routing.Holder
-	apply := func(snap *configv1.Snapshot) ([]*configv1.Rejection, error) {
-		t, rejected, err := routing.BuildOver(snap, tables.Load())
+	apply := func(snap *configv1.Snapshot, d *configv1.Delta) ([]*configv1.Rejection, error) {
+		t, rejected, err := routing.Update(snap, d, tables.Load())
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +106,7 @@ func run(cfg config, log *slog.Logger) error {
 			if _, err := routing.Build(snap); err != nil {
 				return err
 			}
-			_, err = apply(snap)
+			_, err = apply(snap, nil)
 			return err
 		}
 		if err := load(); err != nil {

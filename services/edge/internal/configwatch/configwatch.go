@@ -43,6 +43,10 @@ const CapabilityVersion = 2
 // keepalives must come more often than this.
 const DefaultIdleTimeout = 2 * time.Minute
 
+// DefaultPersistEvery is Config.PersistEvery's default: a cold start
+// serves a config at most this much older than the one served before.
+const DefaultPersistEvery = time.Second
+
 const (
 	backoffBase = 200 * time.Millisecond
 	backoffMax  = 15 * time.Second
@@ -68,6 +72,13 @@ type Config struct {
 	EdgeGroup string
 	// DataDir holds snapshot.bin; empty disables persistence.
 	DataDir string
+	// PersistEvery bounds how often the config served is written to
+	// DataDir: the first change after a quiet spell is written at once,
+	// later ones at most this often (the last one wins), so a purge storm
+	// does not rewrite a ten-thousand-tenant file per purge. A stream's end
+	// writes what is pending. DefaultPersistEvery when 0; every change when
+	// negative.
+	PersistEvery time.Duration
 	// TLS secures the stream; nil means plaintext.
 	TLS *tls.Config
 	// IdleTimeout overrides DefaultIdleTimeout when positive.
@@ -91,6 +102,10 @@ type Client struct {
 	// account it refused at the version kept (effective). Deltas apply to
 	// it; it is what is persisted.
 	current *configv1.Snapshot
+	// lastPersist is when current was last written; pending is the timer
+	// of a write put off (PersistEvery).
+	lastPersist time.Time
+	pending     *time.Timer
 
 	applied   atomic.Uint64
 	connected atomic.Bool
@@ -99,11 +114,14 @@ type Client struct {
 	backoffBase, backoffMax time.Duration
 }
 
-// ApplyFunc validates a snapshot, builds the routing table and makes it
-// current. An error (sent back as the NACK detail) refuses the whole
-// snapshot; rejections name the resources it refused alone, each kept at
-// its previous version while the rest applied (sent back in the ACK).
-type ApplyFunc func(*configv1.Snapshot) ([]*configv1.Rejection, error)
+// ApplyFunc validates a config, builds the routing table and makes it
+// current. snap is the whole config; d, when not nil, is the delta that
+// made it from the config applied before (so the table can be rebuilt for
+// what d touches alone). An error (sent back as the NACK detail) refuses
+// the whole config; rejections name the resources it refused alone, each
+// kept at its previous version while the rest applied (sent back in the
+// ACK).
+type ApplyFunc func(snap *configv1.Snapshot, d *configv1.Delta) ([]*configv1.Rejection, error)
 
 // New returns a client. apply is called from one goroutine at a time.
 func New(cfg Config, apply ApplyFunc, log *slog.Logger) *Client {
@@ -151,7 +169,7 @@ func (c *Client) Restore() (uint64, error) {
 	if c.hasApplied && snap.GetVersion() <= c.applied.Load() {
 		return c.applied.Load(), nil
 	}
-	rejected, err := c.safeApply(snap)
+	rejected, err := c.safeApply(snap, nil)
 	if err != nil {
 		return 0, fmt.Errorf("apply persisted snapshot v%d: %w", snap.GetVersion(), err)
 	}
@@ -181,6 +199,7 @@ func (c *Client) Run(ctx context.Context) error {
 // Dial and may carry other calls too (usage reports share it).
 func (c *Client) RunOn(ctx context.Context, conn grpc.ClientConnInterface) error {
 	cl := configv1.NewConfigServiceClient(conn)
+	defer c.Flush()
 
 	ceiling := c.backoffBase
 	for {
@@ -333,7 +352,7 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 	case c.hasApplied && v == cur:
 		c.log.Debug("config snapshot already applied", "version", v, "nonce", nonce)
 	default:
-		c.applyLocked(ack, snap, nonce, "snapshot")
+		c.applyLocked(ack, snap, nil, nonce)
 	}
 	ack.AppliedVersion = c.applied.Load()
 	return ack
@@ -361,7 +380,7 @@ func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
 				"applied_version", cur, "nonce", nonce, "error", err)
 			break
 		}
-		c.applyLocked(ack, snap, nonce, "delta")
+		c.applyLocked(ack, snap, d, nonce)
 	}
 	ack.AppliedVersion = c.applied.Load()
 	return ack
@@ -369,9 +388,13 @@ func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
 
 // applyLocked applies snap (received whole, or made from a delta), fills
 // in ack, and persists what is served. c.mu is held.
-func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, nonce, how string) {
+func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, d *configv1.Delta, nonce string) {
 	v, cur := snap.GetVersion(), c.applied.Load()
-	rejected, err := c.safeApply(snap)
+	how := "snapshot"
+	if d != nil {
+		how = "delta"
+	}
+	rejected, err := c.safeApply(snap, d)
 	if err != nil {
 		ack.ErrorDetail = nackDetail(err)
 		c.log.Error("rejected config "+how+", keeping the previous one",
@@ -388,23 +411,63 @@ func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, nonce, 
 	}
 	ack.Rejected = rejected
 	c.current = c.effective(snap, rejected)
-	// The table is already serving, so a disk failure does not turn the
-	// ACK into a NACK; it only weakens the next cold start.
+	c.persistLocked()
+}
+
+// persistLocked writes the config served now, or soon (PersistEvery).
+// c.mu is held. The table is already serving, so a disk failure does not
+// turn the ACK into a NACK; it only weakens the next cold start.
+func (c *Client) persistLocked() {
+	every := c.cfg.PersistEvery
+	if every == 0 {
+		every = DefaultPersistEvery
+	}
+	wait := every - time.Since(c.lastPersist)
+	switch {
+	case every < 0 || wait <= 0:
+		c.writeLocked()
+	case c.pending == nil:
+		c.pending = time.AfterFunc(wait, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.pending != nil {
+				c.writeLocked()
+			}
+		})
+	}
+}
+
+// Flush writes a config whose write was put off. Run calls it when it
+// ends; call it before exiting otherwise.
+func (c *Client) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending != nil {
+		c.writeLocked()
+	}
+}
+
+func (c *Client) writeLocked() {
+	if c.pending != nil {
+		c.pending.Stop()
+		c.pending = nil
+	}
+	c.lastPersist = time.Now()
 	if err := c.persist(c.current); err != nil {
-		c.log.Error("could not persist config snapshot", "version", v, "error", err)
+		c.log.Error("could not persist config snapshot", "version", c.current.GetVersion(), "error", err)
 	}
 }
 
 // safeApply turns a panic in apply into an error: a snapshot is input from
 // the network, and a bug its contents trigger must cost a NACK, not the
 // process.
-func (c *Client) safeApply(snap *configv1.Snapshot) (rejected []*configv1.Rejection, err error) {
+func (c *Client) safeApply(snap *configv1.Snapshot, d *configv1.Delta) (rejected []*configv1.Rejection, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rejected, err = nil, panics.Recovered(c.log.With("version", snap.GetVersion()), panics.ConfigApply, r)
 		}
 	}()
-	return c.apply(snap)
+	return c.apply(snap, d)
 }
 
 func (c *Client) markApplied(v uint64) {

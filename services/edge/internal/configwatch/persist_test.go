@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -243,4 +244,43 @@ func reframe(t *testing.T, orig []byte, snap *configv1.Snapshot) []byte {
 	buf = append(buf, payload...)
 	sum := sha256.Sum256(buf)
 	return append(buf, sum[:]...)
+}
+
+// TestPersistPutOff: the first config after a quiet spell is written at
+// once; those that follow within PersistEvery are written once, the last
+// one, when it has passed; Flush writes what is pending.
+func TestPersistPutOff(t *testing.T) {
+	dir := t.TempDir()
+	c := New(Config{Token: "edge-token", DataDir: dir, PersistEvery: 300 * time.Millisecond},
+		func(*configv1.Snapshot, *configv1.Delta) ([]*configv1.Rejection, error) { return nil, nil }, nil)
+	onDisk := func() uint64 {
+		t.Helper()
+		snap, err := c.LoadPersisted()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap.GetVersion()
+	}
+	c.handleSnapshot("a", testSnapshot(1))
+	if v := onDisk(); v != 1 {
+		t.Fatalf("on disk v%d after the first config, want v1 at once", v)
+	}
+	c.handleSnapshot("b", testSnapshot(2))
+	c.handleSnapshot("c", testSnapshot(3))
+	if v := onDisk(); v != 1 {
+		t.Fatalf("on disk v%d right after a burst, want v1 until the period ends", v)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for onDisk() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("on disk v%d, want v3 once the period passed", onDisk())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.handleSnapshot("d", testSnapshot(4))
+	c.handleSnapshot("e", testSnapshot(5))
+	c.Flush()
+	if v := onDisk(); v != 5 {
+		t.Fatalf("on disk v%d after Flush, want v5", v)
+	}
 }

@@ -123,7 +123,7 @@ type edge struct {
 func newEdge(t *testing.T, cfg Config) *edge {
 	t.Helper()
 	e := &edge{logs: new(syncBuffer)}
-	apply := func(s *configv1.Snapshot) ([]*configv1.Rejection, error) {
+	apply := func(s *configv1.Snapshot, _ *configv1.Delta) ([]*configv1.Rejection, error) {
 		e.applies.Add(1)
 		tab, err := routing.Build(s)
 		if err != nil {
@@ -425,7 +425,7 @@ func TestRunTLS(t *testing.T) {
 // TestApplyPanicIsNack: a bug that a snapshot triggers in apply costs a
 // NACK, not the process.
 func TestApplyPanicIsNack(t *testing.T) {
-	c := New(Config{}, func(*configv1.Snapshot) ([]*configv1.Rejection, error) { panic("boom") }, nil)
+	c := New(Config{}, func(*configv1.Snapshot, *configv1.Delta) ([]*configv1.Rejection, error) { panic("boom") }, nil)
 	ack := c.handleSnapshot("p", testSnapshot(1))
 	if !strings.Contains(ack.GetErrorDetail(), "boom") || ack.GetAppliedVersion() != 0 {
 		t.Errorf("ack = %v", ack)
@@ -435,7 +435,10 @@ func TestApplyPanicIsNack(t *testing.T) {
 // TestNilSnapshot: an in-process peer can send a oneof holding a nil
 // message (the wire cannot); it is NACKed, not dereferenced.
 func TestNilSnapshot(t *testing.T) {
-	c := New(Config{}, func(*configv1.Snapshot) ([]*configv1.Rejection, error) { t.Fatal("apply called"); return nil, nil }, nil)
+	c := New(Config{}, func(*configv1.Snapshot, *configv1.Delta) ([]*configv1.Rejection, error) {
+		t.Fatal("apply called")
+		return nil, nil
+	}, nil)
 	ack := c.handleSnapshot("n", nil)
 	if !strings.Contains(ack.GetErrorDetail(), "empty snapshot") || ack.GetNonce() != "n" {
 		t.Errorf("ack = %v", ack)
@@ -446,7 +449,7 @@ func TestNilSnapshot(t *testing.T) {
 // applied (a fresh control plane may start counting there).
 func TestFirstSnapshotVersionZero(t *testing.T) {
 	var got *configv1.Snapshot
-	c := New(Config{}, func(s *configv1.Snapshot) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
+	c := New(Config{}, func(s *configv1.Snapshot, _ *configv1.Delta) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
 	if ack := c.handleSnapshot("z", testSnapshot(0)); ack.GetErrorDetail() != "" || got == nil {
 		t.Errorf("v0 not applied: ack %v", ack)
 	}
@@ -495,7 +498,7 @@ func (s *syncBuffer) String() string {
 // version whole.
 func TestHandleDelta(t *testing.T) {
 	var got *configv1.Snapshot
-	c := New(Config{}, func(s *configv1.Snapshot) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
+	c := New(Config{}, func(s *configv1.Snapshot, _ *configv1.Delta) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
 	changed := testSnapshot(3).Accounts[0]
 	changed.Status = "suspended"
 	delta := &configv1.Delta{FromVersion: 2, Version: 3, Accounts: []*configv1.Account{changed}}

@@ -100,8 +100,8 @@ func (e *Edge) NodeID() string { return e.cfg.NodeID }
 // DataDir is where the edge persists its snapshot.
 func (e *Edge) DataDir() string { return e.cfg.DataDir }
 
-func (e *Edge) apply(snap *configv1.Snapshot) ([]*configv1.Rejection, error) {
-	t, rejected, err := routing.BuildOver(snap, e.Holder.Load())
+func (e *Edge) apply(snap *configv1.Snapshot, d *configv1.Delta) ([]*configv1.Rejection, error) {
+	t, rejected, err := routing.Update(snap, d, e.Holder.Load())
 	if err != nil {
 		return nil, err
 	}

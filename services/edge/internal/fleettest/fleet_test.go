@@ -368,10 +368,11 @@ func (f *fleet) waitPersisted(e *fleettest.Edge) uint64 {
 	v := f.version()
 	f.await([]*fleettest.Edge{e}, atLeast(v))
 	eventually(f.t, e.NodeID()+" ACKs v"+fmt.Sprint(v), func() bool { return f.edgeRow(e.NodeID()).LastAck >= v })
-	snap, err := e.Watch.LoadPersisted()
-	if err != nil || snap.GetVersion() < v {
-		f.t.Fatalf("persisted snapshot v%d, %v; want v%d", snap.GetVersion(), err, v)
-	}
+	// Writes are put off by up to configwatch.DefaultPersistEvery.
+	eventually(f.t, e.NodeID()+" persists v"+fmt.Sprint(v), func() bool {
+		snap, err := e.Watch.LoadPersisted()
+		return err == nil && snap.GetVersion() >= v
+	})
 	return v
 }
 

@@ -128,22 +128,7 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 	if ms := snap.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
 	}
-	var rejected []Rejection
-	for i, pa := range snap.GetAccounts() {
-		b.cur, b.curDomains = &ValidationError{Version: t.version}, b.curDomains[:0]
-		b.account(t, i, pa)
-		if len(b.cur.Problems) == 0 {
-			continue
-		}
-		r := Rejection{Resource: fmt.Sprintf("accounts[%d]", i), Err: b.cur}
-		if id := pa.GetId(); configrules.AccountID(id) == nil {
-			r.Resource, r.AccountID = "account/"+id, id
-			b.unbind(t)
-			b.keep(t, prev, id)
-		}
-		rejected = append(rejected, r)
-	}
-	b.cur = nil
+	rejected := b.accounts(t, prev, snap.GetAccounts())
 	var rules []PurgeRule
 	for i, pp := range snap.GetPurges() {
 		if r, ok := b.purge(t, i, pp); ok {
@@ -163,6 +148,28 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 		return nil, nil, &b.verr
 	}
 	return t, rejected, nil
+}
+
+// accounts builds each of accounts into t, rejecting alone each one that
+// has problems (kept at its version in prev, or left out).
+func (b *builder) accounts(t, prev *Table, accounts []*configv1.Account) []Rejection {
+	var rejected []Rejection
+	for i, pa := range accounts {
+		b.cur, b.curDomains = &ValidationError{Version: t.version}, b.curDomains[:0]
+		b.account(t, i, pa)
+		if len(b.cur.Problems) == 0 {
+			continue
+		}
+		r := Rejection{Resource: fmt.Sprintf("accounts[%d]", i), Err: b.cur}
+		if id := pa.GetId(); configrules.AccountID(id) == nil {
+			r.Resource, r.AccountID = "account/"+id, id
+			b.unbind(t)
+			b.keep(t, prev, id)
+		}
+		rejected = append(rejected, r)
+	}
+	b.cur = nil
+	return rejected
 }
 
 // unbind takes back the table entries of the account just rejected.

@@ -1,0 +1,86 @@
+package routing
+
+import (
+	"fmt"
+	"time"
+
+	configv1 "pictor/proto/pictor/config/v1"
+)
+
+// Update builds the table of a config the edge received: from d alone
+// (ApplyDelta) when the config came as a delta from prev's version, else
+// whole from snap (BuildOver).
+func Update(snap *configv1.Snapshot, d *configv1.Delta, prev *Table) (*Table, []Rejection, error) {
+	if d != nil && prev != nil && d.GetFromVersion() == prev.version {
+		return ApplyDelta(prev, d)
+	}
+	return BuildOver(snap, prev)
+}
+
+// ApplyDelta builds the table of d's version from prev, the table of the
+// version d starts at, rebuilding only what d carries: the accounts it
+// changes (each validated, and rejected alone, as BuildOver does) and the
+// purge indexes of the accounts it brings rules for. Every other account
+// is shared with prev, so a change costs the same with ten thousand
+// tenants as with ten. Neither prev nor d is modified.
+func ApplyDelta(prev *Table, d *configv1.Delta) (*Table, []Rejection, error) {
+	if prev == nil || d.GetFromVersion() != prev.version {
+		return nil, nil, fmt.Errorf("delta from v%d does not apply to the table served", d.GetFromVersion())
+	}
+	b := &builder{verr: ValidationError{Version: d.GetVersion()}, domainOwner: make(map[string]string, len(prev.domains))}
+	t := &Table{
+		version:  d.GetVersion(),
+		created:  prev.created,
+		accounts: make(map[string]*Account, len(prev.accounts)+len(d.GetAccounts())),
+		domains:  make(map[string]*Endpoint, len(prev.domains)),
+		purges:   make(map[string]*PurgeIndex, len(prev.purges)),
+	}
+	if ms := d.GetCreatedUnixMs(); ms > 0 {
+		t.created = time.UnixMilli(ms)
+	}
+	touched := make(map[string]bool, len(d.GetAccounts())+len(d.GetRemovedAccounts()))
+	for _, a := range d.GetAccounts() {
+		touched[a.GetId()] = true
+	}
+	for _, id := range d.GetRemovedAccounts() {
+		touched[id] = true
+	}
+	for id, a := range prev.accounts {
+		if !touched[id] {
+			t.accounts[id] = a
+		}
+	}
+	for dom, ep := range prev.domains {
+		if !touched[ep.Account.ID] {
+			t.domains[dom] = ep
+			b.domainOwner[dom] = "account " + ep.Account.ID
+		}
+	}
+	rejected := b.accounts(t, prev, d.GetAccounts())
+
+	for acct, x := range prev.purges {
+		t.purges[acct] = x
+	}
+	added := map[string][]PurgeRule{}
+	for i, pp := range d.GetPurges() {
+		if r, ok := b.purge(t, i, pp); ok {
+			added[r.AccountID] = append(added[r.AccountID], r)
+		}
+	}
+	for acct, rules := range added {
+		// Indexes are shared with prev: the account's is rebuilt, not
+		// changed in place.
+		x := newPurgeIndex()
+		for _, r := range prev.purges[acct].Rules() {
+			x.add(r)
+		}
+		for _, r := range rules {
+			x.add(r)
+		}
+		t.purges[acct] = x
+	}
+	if len(b.verr.Problems) > 0 {
+		return nil, nil, &b.verr
+	}
+	return t, rejected, nil
+}
