@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test gen check-gen build fmt clean-dev bench bench-config bench-hostile bench-miss
+.PHONY: help run test gen check-gen build fmt clean-dev bench bench-config bench-fleet bench-hostile bench-miss
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ run: ## install what is missing, start the whole stack locally, print URLs (Ctrl
 test: ## every check and test: generated code, gofmt, vet, unit, integration, end-to-end
 	@scripts/test.sh
 
-bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail, hostile load, cold misses vs the engine, config push
+bench: ## benchmarks (not part of make test): cache hits vs nginx, mixed workload, transforms vs vipsthumbnail, hostile load, cold misses vs the engine, config push, fleet scale
 	@scripts/bench.sh
 
 bench-hostile: ## one edge (512 MiB budget) under heavy misses, slow clients and hits at once: peak RSS, answers, hit p99
@@ -27,6 +27,9 @@ bench-miss: ## one edge's cold misses (every request a new 12/18 MP source) vs i
 
 bench-config: ## config propagation to 50 edges, p50/p99 (target p99 < 200 ms)
 	@scripts/bench-config.sh
+
+bench-fleet: ## config push at SaaS scale: 10,000 tenants, 100 edges, 2 replicas; changes, purges, bytes, memory, cold starts, a replica killed
+	@scripts/bench-fleet.sh
 
 gen: ## regenerate the protobuf Go code under proto/
 	@scripts/gen.sh

@@ -21,6 +21,7 @@ run bench-transform.sh
 run bench-hostile.sh
 run bench-miss.sh
 run bench-config.sh
+run bench-fleet.sh
 if ((${#failed[@]})); then
 	echo "make bench: missed targets or failed: ${failed[*]}" >&2
 	exit 1

@@ -223,10 +223,11 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, onServing func(
 
 	push := configpush.New(db, snapshot.NewBuilder(db, keyring, log), log, configpush.Options{})
 	m := metrics.New(metrics.Sources{
-		WatchStreams:  func() int { return push.Stats().Streams },
-		ConfigVersion: func() uint64 { return push.Stats().Version },
-		NodeLag:       func() map[string]uint64 { return push.Stats().Lag },
-		PurgesPending: db.PurgesPending,
+		WatchStreams:    func() int { return push.Stats().Streams },
+		ConfigVersion:   func() uint64 { return push.Stats().Version },
+		NodeLag:         func() map[string]uint64 { return push.Stats().Lag },
+		ConfigBytesSent: func() uint64 { return push.Stats().SentBytes },
+		PurgesPending:   db.PurgesPending,
 	})
 	var tracerProvider trace.TracerProvider // nil: no spans, no per-request cost
 	if tp.Enabled() {

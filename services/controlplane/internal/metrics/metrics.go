@@ -27,6 +27,9 @@ type Sources struct {
 	// NodeLag is each connected edge's lag: ConfigVersion minus the
 	// version it applied.
 	NodeLag func() map[string]uint64
+	// ConfigBytesSent counts the config bytes (snapshots and deltas) sent
+	// to edges since start.
+	ConfigBytesSent func() uint64
 	// PurgesPending counts purge requests some live edge has not applied;
 	// it runs a query, so its result is cached for PurgeCacheTTL.
 	PurgesPending func(ctx context.Context) (int64, error)
@@ -64,6 +67,10 @@ func New(src Sources) *ControlPlane {
 	}
 	if f := src.ConfigVersion; f != nil {
 		gauge("pictor_controlplane_config_version", "Config version this replica publishes to edges (0 = none yet).", func() float64 { return float64(f()) })
+	}
+	if f := src.ConfigBytesSent; f != nil {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pictor_controlplane_config_sent_bytes_total",
+			Help: "Config bytes (whole snapshots and deltas) this replica sent to edges."}, func() float64 { return float64(f()) }))
 	}
 	if src.NodeLag != nil {
 		m.registry.MustRegister(lagCollector(src.NodeLag))
