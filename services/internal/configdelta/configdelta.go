@@ -33,7 +33,9 @@ func Diff(prev, next *configv1.Snapshot) *configv1.Delta {
 	for _, a := range next.GetAccounts() {
 		old, ok := before[a.GetId()]
 		delete(before, a.GetId())
-		if !ok || !proto.Equal(old, a) {
+		// A builder that reuses unchanged accounts makes this a pointer
+		// comparison for all but the changed ones.
+		if !ok || (old != a && !proto.Equal(old, a)) {
 			d.Accounts = append(d.Accounts, a)
 		}
 	}

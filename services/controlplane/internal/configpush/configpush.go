@@ -75,15 +75,20 @@ type Store interface {
 	AdvanceVersion(ctx context.Context, past uint64) (uint64, error)
 }
 
-// Builder builds the snapshot of the current version.
+// Builder builds the snapshot of the current version: whole, or from an
+// earlier snapshot it made by reading only what changed since.
 type Builder interface {
 	Build(ctx context.Context) (*configv1.Snapshot, error)
+	BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*configv1.Snapshot, error)
 }
 
 // Options tune the server; zero values take the defaults.
 type Options struct {
 	Keepalive time.Duration // between keepalives on an idle stream; 15 s
 	Poll      time.Duration // between version polls; 5 s
+	// FullEvery is how often a version is built whole rather than from the
+	// previous one (a safety net under the change tracking); 10 min when 0.
+	FullEvery time.Duration
 	// Batch is how long a notified version waits before it is read, so a
 	// burst of writes (an import, a purge storm) becomes one push per edge
 	// rather than one per write; DefaultBatch when 0, none when < 0.
@@ -144,12 +149,16 @@ type Server struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	sentBytes atomic.Uint64 // config bytes sent on every stream (Stats)
+	lastFull  time.Time     // of the last whole build (Run's goroutine only)
 }
 
 // New returns a server; call Run to start following config versions.
 func New(store Store, builder Builder, log *slog.Logger, opts Options) *Server {
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 15 * time.Second
+	}
+	if opts.FullEvery <= 0 {
+		opts.FullEvery = 10 * time.Minute
 	}
 	if opts.Batch == 0 {
 		opts.Batch = DefaultBatch
@@ -235,7 +244,7 @@ func (s *Server) refresh(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	snap, err := s.builder.Build(ctx)
+	snap, whole, err := s.build(ctx, cur, v)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("build config snapshot", "version", v, "err", err)
@@ -247,8 +256,29 @@ func (s *Server) refresh(ctx context.Context) {
 			"version", snap.Version, "previous_version", cur.Version)
 	}
 	s.hub.publish(snap)
-	s.log.Info("config snapshot published", "version", snap.Version,
+	s.log.Info("config snapshot published", "version", snap.Version, "whole", whole,
 		"accounts", len(snap.Accounts), "build_ms", time.Since(start).Milliseconds())
+}
+
+// build makes the snapshot of version v: from cur, reading only what
+// changed, when cur is an earlier version and the last whole build is
+// recent; whole otherwise, or when the incremental build fails.
+func (s *Server) build(ctx context.Context, cur *configv1.Snapshot, v uint64) (*configv1.Snapshot, bool, error) {
+	if cur != nil && v > cur.Version && time.Since(s.lastFull) < s.opts.FullEvery {
+		snap, err := s.builder.BuildFrom(ctx, cur)
+		if err == nil {
+			return snap, false, nil
+		}
+		if ctx.Err() != nil {
+			return nil, false, err
+		}
+		s.log.Warn("build config snapshot from the previous one; building it whole", "version", v, "err", err)
+	}
+	snap, err := s.builder.Build(ctx)
+	if err == nil {
+		s.lastFull = time.Now()
+	}
+	return snap, true, err
 }
 
 // Close ends every Watch stream with Unavailable, so edges reconnect to

@@ -43,6 +43,11 @@ func (b *countingBuilder) Build(ctx context.Context) (*configv1.Snapshot, error)
 	return b.inner.Build(ctx)
 }
 
+func (b *countingBuilder) BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*configv1.Snapshot, error) {
+	b.n.Add(1)
+	return b.inner.BuildFrom(ctx, prev)
+}
+
 type harness struct {
 	db      *postgres.DB
 	push    *configpush.Server

@@ -37,7 +37,7 @@ func (db *DB) LoadConfig(ctx context.Context) (tenant.ConfigState, error) {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := db.inTx(ctx, opts, roleSystem, "", func(tx pgx.Tx) error {
 		var err error
-		st, err = loadConfig(ctx, tx)
+		st, err = loadConfig(ctx, tx, nil, 0)
 		return err
 	})
 	if err != nil {
@@ -46,15 +46,59 @@ func (db *DB) LoadConfig(ctx context.Context) (tenant.ConfigState, error) {
 	return st, nil
 }
 
-func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
+// LoadConfigSince reads what changed after version since, as LoadConfig
+// reads everything (one snapshot, the system role): the accounts whose
+// config a later version changed (account_versions, kept by migration
+// 000012's triggers), every account id, and the purge rules issued after
+// since. Its cost follows the change, not the number of tenants.
+func (db *DB) LoadConfigSince(ctx context.Context, since uint64) (tenant.ConfigState, error) {
+	var st tenant.ConfigState
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := db.inTx(ctx, opts, roleSystem, "", func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT account_id FROM account_versions WHERE version > $1`, since)
+		changed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("changed accounts: %w", err)
+		}
+		if st, err = loadConfig(ctx, tx, &changed, since); err != nil {
+			return err
+		}
+		rows, _ = tx.Query(ctx, `SELECT id FROM accounts ORDER BY id`)
+		st.AccountIDs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("account ids: %w", err)
+		}
+		st.Since = since
+		return nil
+	})
+	if err != nil {
+		return tenant.ConfigState{}, dbError("load config changes", err)
+	}
+	return st, nil
+}
+
+// loadConfig reads the config of the accounts in only (every account when
+// nil) and the purge rules issued after version since.
+func loadConfig(ctx context.Context, tx pgx.Tx, only *[]string, since uint64) (tenant.ConfigState, error) {
 	var st tenant.ConfigState
 	if err := tx.QueryRow(ctx, `SELECT version FROM config_version`).Scan(&st.Version); err != nil {
 		return st, fmt.Errorf("version: %w", err)
 	}
+	// where filters a query's rows to the accounts in only.
+	where := func(column string) string {
+		if only == nil {
+			return "WHERE $1::text[] IS NULL"
+		}
+		return "WHERE " + column + " = ANY($1::text[])"
+	}
+	var ids []string
+	if only != nil {
+		ids = *only
+	}
 
 	rows, _ := tx.Query(ctx, `
 		SELECT id, name, owner_email, status, avif_enabled, default_quality, cache_max_age_seconds, created_at
-		FROM accounts ORDER BY id`)
+		FROM accounts `+where("id")+` ORDER BY id`, ids)
 	accounts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.AccountConfig, error) {
 		var a tenant.AccountConfig
 		err := r.Scan(&a.Account.ID, &a.Account.Name, &a.Account.OwnerEmail, &a.Account.Status,
@@ -71,7 +115,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 
 	rows, _ = tx.Query(ctx, `
 		SELECT account_id, id, ciphertext FROM api_keys
-		WHERE revoked_at IS NULL ORDER BY account_id, created_at, id`)
+		`+where("account_id")+` AND revoked_at IS NULL ORDER BY account_id, created_at, id`, ids)
 	var accountID string
 	var key tenant.SealedKey
 	_, err = pgx.ForEachRow(rows, []any{&accountID, &key.ID, &key.Ciphertext}, func() error {
@@ -86,7 +130,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 
 	// Origin secrets stay sealed, like API keys: the snapshot builder
 	// opens them.
-	rows, _ = tx.Query(ctx, `SELECT `+originColumnsWithSecret+` FROM origins ORDER BY account_id, created_at, id`)
+	rows, _ = tx.Query(ctx, `SELECT `+originColumnsWithSecret+` FROM origins `+where("account_id")+` ORDER BY account_id, created_at, id`, ids)
 	origins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.Origin, error) { return scanOriginWithSecret(r) })
 	if err != nil {
 		return st, fmt.Errorf("origins: %w", err)
@@ -100,7 +144,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 	rows, _ = tx.Query(ctx, `
 		SELECT id, account_id, description, url_prefix, restrict_unsigned_urls,
 			cache_ttl_seconds, stale_grace_seconds, use_origin_cache_control
-		FROM url_endpoints ORDER BY account_id, url_prefix`)
+		FROM url_endpoints `+where("account_id")+` ORDER BY account_id, url_prefix`, ids)
 	endpoints, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.URLEndpoint, error) {
 		e := tenant.URLEndpoint{OriginIDs: []string{}, CustomDomains: []string{}}
 		err := r.Scan(&e.ID, &e.AccountID, &e.Description, &e.URLPrefix, &e.RestrictUnsignedURLs,
@@ -115,7 +159,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 		byEndpoint[endpoints[i].ID] = &endpoints[i]
 	}
 	var endpointID, value string
-	rows, _ = tx.Query(ctx, `SELECT endpoint_id, origin_id FROM url_endpoint_origins ORDER BY endpoint_id, position`)
+	rows, _ = tx.Query(ctx, `SELECT endpoint_id, origin_id FROM url_endpoint_origins `+where("account_id")+` ORDER BY endpoint_id, position`, ids)
 	if _, err := pgx.ForEachRow(rows, []any{&endpointID, &value}, func() error {
 		if e := byEndpoint[endpointID]; e != nil {
 			e.OriginIDs = append(e.OriginIDs, value)
@@ -124,7 +168,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 	}); err != nil {
 		return st, fmt.Errorf("endpoint origins: %w", err)
 	}
-	rows, _ = tx.Query(ctx, `SELECT endpoint_id, domain FROM custom_domains ORDER BY endpoint_id, domain`)
+	rows, _ = tx.Query(ctx, `SELECT endpoint_id, domain FROM custom_domains `+where("account_id")+` ORDER BY endpoint_id, domain`, ids)
 	if _, err := pgx.ForEachRow(rows, []any{&endpointID, &value}, func() error {
 		if e := byEndpoint[endpointID]; e != nil {
 			e.CustomDomains = append(e.CustomDomains, value)
@@ -141,7 +185,7 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 
 	rows, _ = tx.Query(ctx, `
 		SELECT id, account_id, name, transformation, enabled
-		FROM named_transformations ORDER BY account_id, name`)
+		FROM named_transformations `+where("account_id")+` ORDER BY account_id, name`, ids)
 	named, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.NamedTransformation, error) {
 		var n tenant.NamedTransformation
 		err := r.Scan(&n.ID, &n.AccountID, &n.Name, &n.Transformation, &n.Enabled)
@@ -159,8 +203,8 @@ func loadConfig(ctx context.Context, tx pgx.Tx) (tenant.ConfigState, error) {
 	// Rules past their expiry cover nothing any edge still caches.
 	rows, _ = tx.Query(ctx, `
 		SELECT id, account_id, endpoint_id, path, is_prefix, config_version, created_at
-		FROM purge_requests WHERE expires_at > now()
-		ORDER BY config_version, created_at, id`)
+		FROM purge_requests WHERE expires_at > now() AND config_version > $1
+		ORDER BY config_version, created_at, id`, since)
 	st.Purges, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenant.PurgeRule, error) {
 		var p tenant.PurgeRule
 		err := r.Scan(&p.ID, &p.AccountID, &p.EndpointID, &p.Path, &p.Prefix, &p.Version, &p.CreatedAt)

@@ -18,9 +18,11 @@ import (
 	"pictor/services/controlplane/internal/tenant"
 )
 
-// Source reads the whole configuration at one consistent version.
+// Source reads the configuration at one consistent version: whole, or
+// what changed after a version.
 type Source interface {
 	LoadConfig(ctx context.Context) (tenant.ConfigState, error)
+	LoadConfigSince(ctx context.Context, since uint64) (tenant.ConfigState, error)
 }
 
 // Builder builds snapshots from a Source.
@@ -53,17 +55,68 @@ func (b *Builder) Build(ctx context.Context) (*configv1.Snapshot, error) {
 		snap.Accounts = append(snap.Accounts, b.account(a))
 	}
 	for _, p := range st.Purges {
-		snap.Purges = append(snap.Purges, &configv1.PurgeRule{
-			Id:            p.ID,
-			AccountId:     p.AccountID,
-			EndpointId:    p.EndpointID,
-			Path:          p.Path,
-			Prefix:        p.Prefix,
-			CreatedUnixMs: p.CreatedAt.UnixMilli(),
-			Version:       p.Version,
-		})
+		snap.Purges = append(snap.Purges, purgeRule(p))
 	}
 	return snap, nil
+}
+
+// BuildFrom builds the current version from prev, a snapshot this
+// Builder made, reading only what changed since prev's version: the
+// accounts changed are read and built again, the others are prev's (the
+// result shares them), deleted ones are dropped, and the purge rules
+// issued since are added to prev's unexpired ones. The result equals what
+// Build would make at that version.
+func (b *Builder) BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*configv1.Snapshot, error) {
+	st, err := b.src.LoadConfigSince(ctx, prev.GetVersion())
+	if err != nil {
+		return nil, fmt.Errorf("build snapshot from v%d: %w", prev.GetVersion(), err)
+	}
+	now := time.Now()
+	snap := &configv1.Snapshot{
+		Version:       st.Version,
+		CreatedUnixMs: now.UnixMilli(),
+		Accounts:      make([]*configv1.Account, 0, len(st.AccountIDs)),
+	}
+	changed := make(map[string]*configv1.Account, len(st.Accounts))
+	for _, a := range st.Accounts {
+		changed[a.Account.ID] = b.account(a)
+	}
+	before := make(map[string]*configv1.Account, len(prev.GetAccounts()))
+	for _, a := range prev.GetAccounts() {
+		before[a.GetId()] = a
+	}
+	for _, id := range st.AccountIDs {
+		a := changed[id]
+		if a == nil {
+			a = before[id]
+		}
+		if a == nil {
+			return nil, fmt.Errorf("build snapshot from v%d: account %s is in neither the change nor the snapshot", prev.GetVersion(), id)
+		}
+		snap.Accounts = append(snap.Accounts, a)
+	}
+	expired := now.Add(-tenant.PurgeTTL).UnixMilli()
+	for _, p := range prev.GetPurges() {
+		if p.GetCreatedUnixMs() > expired {
+			snap.Purges = append(snap.Purges, p)
+		}
+	}
+	for _, p := range st.Purges {
+		snap.Purges = append(snap.Purges, purgeRule(p))
+	}
+	return snap, nil
+}
+
+func purgeRule(p tenant.PurgeRule) *configv1.PurgeRule {
+	return &configv1.PurgeRule{
+		Id:            p.ID,
+		AccountId:     p.AccountID,
+		EndpointId:    p.EndpointID,
+		Path:          p.Path,
+		Prefix:        p.Prefix,
+		CreatedUnixMs: p.CreatedAt.UnixMilli(),
+		Version:       p.Version,
+	}
 }
 
 func (b *Builder) account(a tenant.AccountConfig) *configv1.Account {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -23,6 +24,12 @@ type staticSource tenant.ConfigState
 
 func (s staticSource) LoadConfig(context.Context) (tenant.ConfigState, error) {
 	return tenant.ConfigState(s), nil
+}
+
+// LoadConfigSince is not what these tests use (TestBuildFrom reads a real
+// database).
+func (s staticSource) LoadConfigSince(context.Context, uint64) (tenant.ConfigState, error) {
+	return tenant.ConfigState{}, errors.New("a static source has no history")
 }
 
 func keyring(t *testing.T) *auth.Keyring {

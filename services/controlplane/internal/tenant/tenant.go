@@ -229,6 +229,12 @@ type ConfigState struct {
 	Version  uint64
 	Accounts []AccountConfig
 	Purges   []PurgeRule
+	// Since, when not 0, makes the state partial (LoadConfigSince): only
+	// the accounts changed after version Since are in Accounts, only the
+	// purge rules issued after it in Purges, and AccountIDs lists every
+	// account there is (the others are unchanged; any missing, deleted).
+	Since      uint64
+	AccountIDs []string
 }
 
 // AccountConfig is one account's part of a ConfigState.
