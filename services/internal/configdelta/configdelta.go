@@ -131,12 +131,16 @@ func Apply(snap *configv1.Snapshot, d *configv1.Delta, now time.Time) (*configv1
 			out.Accounts = append(out.Accounts, a)
 		}
 	}
+	added := false
 	for _, a := range d.GetAccounts() { // new accounts, in the delta's order
 		if changed[a.GetId()] != nil {
 			out.Accounts = append(out.Accounts, a)
+			added = true
 		}
 	}
-	slices.SortStableFunc(out.Accounts, func(a, b *configv1.Account) int { return strings.Compare(a.GetId(), b.GetId()) })
+	if added { // keep the control plane's order, by id
+		slices.SortStableFunc(out.Accounts, func(a, b *configv1.Account) int { return strings.Compare(a.GetId(), b.GetId()) })
+	}
 	oldest := now.Add(-purge.Retention).UnixMilli()
 	for _, p := range snap.GetPurges() {
 		if p.GetCreatedUnixMs() >= oldest {
