@@ -61,7 +61,9 @@ pg_configure "$PG_DATA" "$port" "$WORK/pg" max_connections=300
 PG_UP=1
 pg_start "$PG_DATA" "$PG_LOG"
 
-"$WORK/benchfleet" \
+# A hundred edges' configs in one process: a soft memory limit makes the
+# collector keep the heap near what is live instead of doubling it.
+GOMEMLIMIT=${GOMEMLIMIT:-10GiB} "$WORK/benchfleet" \
 	-database-url "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable" \
 	-controlplane "$WORK/controlplane" -seed "$WORK/benchseed" -data-dir "$EDGE_DIR" \
 	-accounts "${BENCH_ACCOUNTS:-10000}" -edges "${BENCH_EDGES:-100}" -changes "${BENCH_CHANGES:-20}" \

@@ -46,10 +46,8 @@ type builder struct {
 	// cur collects the problems of the account being built: they reject
 	// that account alone (BuildOver).
 	cur *ValidationError
-	// domainOwner remembers who bound each domain, for the error message;
-	// curDomains are the ones the account being built bound.
-	domainOwner map[string]string
-	curDomains  []string
+	// curDomains are the domains the account being built bound.
+	curDomains []string
 }
 
 func (b *builder) problem(format string, args ...any) {
@@ -116,14 +114,11 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 		return nil, nil, errors.New("invalid snapshot: missing")
 	}
 	b := &builder{
-		verr:        ValidationError{Version: snap.GetVersion()},
-		domainOwner: make(map[string]string),
+		verr: ValidationError{Version: snap.GetVersion()},
 	}
 	t := &Table{
-		version:  snap.GetVersion(),
-		accounts: make(map[string]*Account, len(snap.GetAccounts())),
-		domains:  make(map[string]*Endpoint),
-		purges:   make(map[string]*PurgeIndex),
+		version: snap.GetVersion(),
+		purges:  make(map[string]*PurgeIndex),
 	}
 	if ms := snap.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
@@ -175,27 +170,25 @@ func (b *builder) accounts(t, prev *Table, accounts []*configv1.Account) []Rejec
 // unbind takes back the table entries of the account just rejected.
 func (b *builder) unbind(t *Table) {
 	for _, d := range b.curDomains {
-		delete(t.domains, d)
-		delete(b.domainOwner, d)
+		t.domains.del(d)
 	}
 }
 
 // keep puts prev's version of account id in t, with the custom domains no
 // account of t has taken since.
 func (b *builder) keep(t *Table, prev *Table, id string) {
-	delete(t.accounts, id)
-	if prev == nil || prev.accounts[id] == nil {
+	t.accounts.del(id)
+	if prev == nil {
 		return
 	}
-	acc := prev.accounts[id]
-	t.accounts[id] = acc
-	for d, ep := range prev.domains {
-		if ep.Account != acc {
-			continue
-		}
-		if _, taken := b.domainOwner[d]; !taken {
-			b.domainOwner[d] = fmt.Sprintf("account %q endpoint %q", id, ep.ID)
-			t.domains[d] = ep
+	acc, _ := prev.accounts.get(id)
+	if acc == nil {
+		return
+	}
+	t.accounts.set(id, acc)
+	for _, bd := range acc.domains {
+		if _, taken := t.domains.get(bd.name); !taken {
+			t.domains.set(bd.name, bd.endpoint)
 		}
 	}
 }
@@ -207,7 +200,7 @@ func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
 		return
 	}
 	where := fmt.Sprintf("account %q", id)
-	if _, dup := t.accounts[id]; dup {
+	if _, dup := t.accounts.get(id); dup {
 		b.problem("%s: duplicate account id", where)
 		return
 	}
@@ -218,7 +211,7 @@ func (b *builder) account(t *Table, idx int, pa *configv1.Account) {
 		NamedTransformations: make(map[string]string),
 		byPrefix:             make(map[string]*Endpoint),
 	}
-	t.accounts[id] = acc
+	t.accounts.set(id, acc)
 
 	switch pa.GetStatus() {
 	case "active":
@@ -493,20 +486,19 @@ func (b *builder) endpoint(t *Table, acc *Account, origins map[string]*Origin, i
 		acc.byPrefix[p] = ep
 	}
 
-	owner := fmt.Sprintf("account %q endpoint %q", acc.ID, id)
 	for _, raw := range pe.GetCustomDomains() {
 		d := strings.TrimSuffix(strings.ToLower(raw), ".")
 		if err := configrules.Domain(d); err != nil {
 			b.problem("%s: custom domain %q: %v", where, raw, err)
 			continue
 		}
-		if prev, dup := b.domainOwner[d]; dup {
-			b.problem("%s: custom domain %q already bound to %s", where, d, prev)
+		if prev, dup := t.domains.get(d); dup {
+			b.problem("%s: custom domain %q already bound to account %q endpoint %q", where, d, prev.Account.ID, prev.ID)
 			continue
 		}
-		b.domainOwner[d] = owner
 		b.curDomains = append(b.curDomains, d)
-		t.domains[d] = ep
+		acc.domains = append(acc.domains, boundDomain{d, ep})
+		t.domains.set(d, ep)
 	}
 }
 

@@ -62,8 +62,8 @@ func TestBuildFixture(t *testing.T) {
 	if !tab.Account("frozen_1").Suspended {
 		t.Errorf("frozen_1 should be suspended")
 	}
-	if ep := tab.domains["images.b-example.com"]; ep == nil || ep.ID != "b-default" {
-		t.Errorf("custom domain not normalised: %v", tab.domains)
+	if ep := tab.domain("images.b-example.com"); ep == nil || ep.ID != "b-default" {
+		t.Errorf("custom domain not normalised: %v", ep)
 	}
 
 	rules := tab.PurgeRules("demo")

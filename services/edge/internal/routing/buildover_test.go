@@ -60,11 +60,11 @@ func TestBuildOverRejectsAccountsAlone(t *testing.T) {
 		t.Error("a rejected new account is in the table")
 	}
 	for _, host := range []string{"images.b-example.com", "media.b-example.com"} {
-		if ep := got.domains[host]; ep == nil || ep.Account != prev.Account("tenant-b") {
+		if ep := got.domain(host); ep == nil || ep.Account != prev.Account("tenant-b") {
 			t.Errorf("%s no longer routes to tenant-b's previous endpoint", host)
 		}
 	}
-	if got.domains["other.b-example.com"] != nil {
+	if got.domain("other.b-example.com") != nil {
 		t.Error("a domain of the rejected version is routed")
 	}
 

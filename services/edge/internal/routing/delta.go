@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -27,34 +28,34 @@ func ApplyDelta(prev *Table, d *configv1.Delta) (*Table, []Rejection, error) {
 	if prev == nil || d.GetFromVersion() != prev.version {
 		return nil, nil, fmt.Errorf("delta from v%d does not apply to the table served", d.GetFromVersion())
 	}
-	b := &builder{verr: ValidationError{Version: d.GetVersion()}, domainOwner: make(map[string]string, len(prev.domains))}
+	b := &builder{verr: ValidationError{Version: d.GetVersion()}}
 	t := &Table{
 		version:  d.GetVersion(),
 		created:  prev.created,
-		accounts: make(map[string]*Account, len(prev.accounts)+len(d.GetAccounts())),
-		domains:  make(map[string]*Endpoint, len(prev.domains)),
+		accounts: prev.accounts.fork(),
+		domains:  prev.domains.fork(),
 		purges:   make(map[string]*PurgeIndex, len(prev.purges)),
 	}
 	if ms := d.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
 	}
-	touched := make(map[string]bool, len(d.GetAccounts())+len(d.GetRemovedAccounts()))
+	// Take out every account d touches, with the domains it held: what
+	// comes back is built from d alone.
+	touched := slices.Clone(d.GetRemovedAccounts())
 	for _, a := range d.GetAccounts() {
-		touched[a.GetId()] = true
+		touched = append(touched, a.GetId())
 	}
-	for _, id := range d.GetRemovedAccounts() {
-		touched[id] = true
-	}
-	for id, a := range prev.accounts {
-		if !touched[id] {
-			t.accounts[id] = a
+	for _, id := range touched {
+		a, _ := t.accounts.get(id)
+		if a == nil {
+			continue
 		}
-	}
-	for dom, ep := range prev.domains {
-		if !touched[ep.Account.ID] {
-			t.domains[dom] = ep
-			b.domainOwner[dom] = "account " + ep.Account.ID
+		for _, bd := range a.domains {
+			if ep, _ := t.domains.get(bd.name); ep == bd.endpoint {
+				t.domains.del(bd.name)
+			}
 		}
+		t.accounts.del(id)
 	}
 	rejected := b.accounts(t, prev, d.GetAccounts())
 

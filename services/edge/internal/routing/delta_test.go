@@ -12,10 +12,16 @@ import (
 	"pictor/services/internal/configdelta"
 )
 
+// domain is the endpoint a custom domain routes to.
+func (t *Table) domain(d string) *Endpoint {
+	ep, _ := t.domains.get(d)
+	return ep
+}
+
 // describe flattens what a table routes, for comparing two tables.
 func describe(t *Table) []string {
 	var out []string
-	for id, a := range t.accounts {
+	t.accounts.each(func(id string, a *Account) {
 		eps := []*Endpoint{a.defaultEndpoint}
 		for _, ep := range a.byPrefix {
 			eps = append(eps, ep)
@@ -33,10 +39,10 @@ func describe(t *Table) []string {
 			out = append(out, id+" "+ep.ID+" /"+ep.URLPrefix+" "+strings.Join(origins, ","))
 		}
 		out = append(out, id+" suspended="+map[bool]string{true: "y", false: "n"}[a.Suspended])
-	}
-	for d, ep := range t.domains {
+	})
+	t.domains.each(func(d string, ep *Endpoint) {
 		out = append(out, "domain "+d+" -> "+ep.Account.ID+"/"+ep.ID)
-	}
+	})
 	for acct, x := range t.purges {
 		for _, r := range x.Rules() {
 			out = append(out, "purge "+acct+" "+r.ID)
@@ -91,7 +97,7 @@ func TestApplyDelta(t *testing.T) {
 	if err != nil || len(rejected) != 1 || rejected[0].Resource != "account/tenant-b" {
 		t.Fatalf("poisoned delta: %v, rejected %v", err, rejected)
 	}
-	if got2.Account("tenant-b") != got.Account("tenant-b") || got2.domains["new.b.example"] == nil || !got2.Account("newbie").Suspended {
+	if got2.Account("tenant-b") != got.Account("tenant-b") || got2.domain("new.b.example") == nil || !got2.Account("newbie").Suspended {
 		t.Fatal("the poisoned account was not kept, or the other change did not apply")
 	}
 	if _, _, err := ApplyDelta(prev, configdelta.Diff(nextSnap, bad)); err == nil {

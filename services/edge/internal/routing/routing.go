@@ -43,6 +43,9 @@ type Account struct {
 	defaultEndpoint *Endpoint
 	// byPrefix holds the URL-endpoints with a non-empty prefix.
 	byPrefix map[string]*Endpoint
+	// domains are the custom domains the account's endpoints hold in the
+	// table it was built for, so a later table can unbind them.
+	domains []boundDomain
 }
 
 // Endpoint is a URL-endpoint: a set of preferred origins and delivery
@@ -130,13 +133,18 @@ func (r *PurgeRule) Covers(endpointID, path string, stored uint64) bool {
 	return path == r.Path
 }
 
+type boundDomain struct {
+	name     string
+	endpoint *Endpoint
+}
+
 // Table is an immutable routing table for one config version.
 type Table struct {
 	version  uint64
 	created  time.Time
-	accounts map[string]*Account
+	accounts shardedMap[*Account]
 	// domains maps a normalised custom domain to its endpoint.
-	domains map[string]*Endpoint
+	domains shardedMap[*Endpoint]
 	purges  map[string]*PurgeIndex
 }
 
@@ -148,7 +156,10 @@ func (t *Table) Version() uint64 { return t.version }
 func (t *Table) CreatedAt() time.Time { return t.created }
 
 // Account returns the account with the given id, or nil.
-func (t *Table) Account(id string) *Account { return t.accounts[id] }
+func (t *Table) Account(id string) *Account {
+	a, _ := t.accounts.get(id)
+	return a
+}
 
 // PurgeRules returns the purge rules of an account, oldest first. The slice
 // is shared and must not be modified.
@@ -188,8 +199,8 @@ var (
 // the account from the domain, so a path naming another tenant stays on the
 // domain's tenant; any other Host routes by path.
 func (t *Table) Resolve(host, escapedPath string) (Route, error) {
-	if len(t.domains) > 0 {
-		if ep := t.domains[normalizeHost(host)]; ep != nil {
+	if t.domains.len() > 0 {
+		if ep, _ := t.domains.get(normalizeHost(host)); ep != nil {
 			return resolveDomain(ep, escapedPath)
 		}
 	}
@@ -213,7 +224,7 @@ func (t *Table) resolvePath(p string) (Route, error) {
 	// Account ids and prefixes only use unreserved characters, so matching
 	// the escaped form exactly is right: "/%64emo/" names no account.
 	id, after, _ := strings.Cut(p[1:], "/")
-	acc := t.accounts[id]
+	acc, _ := t.accounts.get(id)
 	if acc == nil {
 		return Route{}, errAccountNotFound
 	}
