@@ -31,7 +31,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pictor/services/edge/internal/configwatch"
 	"pictor/services/edge/internal/fleettest"
@@ -67,11 +67,14 @@ func main() {
 		os.Exit(2)
 	}
 	r := &report{}
-	if err := run(context.Background(), o, r); err != nil {
+	err := run(context.Background(), o, r)
+	met := r.print() // what was measured before a failure too
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchfleet:", err)
+		fmt.Println("bench-fleet: FAIL:", err)
 		os.Exit(1)
 	}
-	if !r.print() {
+	if !met {
 		os.Exit(1)
 	}
 }
@@ -81,11 +84,11 @@ func run(ctx context.Context, o options, r *report) error {
 	if err != nil {
 		return err
 	}
-	db, err := pgx.Connect(ctx, o.databaseURL)
+	db, err := pgxpool.New(ctx, o.databaseURL)
 	if err != nil {
 		return err
 	}
-	defer db.Close(ctx)
+	defer db.Close()
 
 	var cps []*fleettest.ControlPlane
 	defer func() {
@@ -156,7 +159,7 @@ func seed(ctx context.Context, o options) ([]fleettest.Account, error) {
 
 type fleet struct {
 	o     options
-	db    *pgx.Conn
+	db    *pgxpool.Pool
 	cps   []*fleettest.ControlPlane
 	lb    *balancer
 	keys  []fleettest.Account
