@@ -118,7 +118,6 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 	}
 	t := &Table{
 		version: snap.GetVersion(),
-		purges:  make(map[string]*PurgeIndex),
 	}
 	if ms := snap.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
@@ -132,10 +131,10 @@ func BuildOver(snap *configv1.Snapshot, prev *Table) (*Table, []Rejection, error
 	}
 	slices.SortStableFunc(rules, func(a, b PurgeRule) int { return a.Created.Compare(b.Created) })
 	for _, r := range rules {
-		x := t.purges[r.AccountID]
+		x, _ := t.purges.get(r.AccountID)
 		if x == nil {
 			x = newPurgeIndex()
-			t.purges[r.AccountID] = x
+			t.purges.set(r.AccountID, x)
 		}
 		x.add(r)
 	}

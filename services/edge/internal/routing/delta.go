@@ -34,7 +34,7 @@ func ApplyDelta(prev *Table, d *configv1.Delta) (*Table, []Rejection, error) {
 		created:  prev.created,
 		accounts: prev.accounts.fork(),
 		domains:  prev.domains.fork(),
-		purges:   make(map[string]*PurgeIndex, len(prev.purges)),
+		purges:   prev.purges.fork(),
 	}
 	if ms := d.GetCreatedUnixMs(); ms > 0 {
 		t.created = time.UnixMilli(ms)
@@ -59,9 +59,6 @@ func ApplyDelta(prev *Table, d *configv1.Delta) (*Table, []Rejection, error) {
 	}
 	rejected := b.accounts(t, prev, d.GetAccounts())
 
-	for acct, x := range prev.purges {
-		t.purges[acct] = x
-	}
 	added := map[string][]PurgeRule{}
 	for i, pp := range d.GetPurges() {
 		if r, ok := b.purge(t, i, pp); ok {
@@ -72,13 +69,13 @@ func ApplyDelta(prev *Table, d *configv1.Delta) (*Table, []Rejection, error) {
 		// Indexes are shared with prev: the account's is rebuilt, not
 		// changed in place.
 		x := newPurgeIndex()
-		for _, r := range prev.purges[acct].Rules() {
+		for _, r := range prev.Purges(acct).Rules() {
 			x.add(r)
 		}
 		for _, r := range rules {
 			x.add(r)
 		}
-		t.purges[acct] = x
+		t.purges.set(acct, x)
 	}
 	if len(b.verr.Problems) > 0 {
 		return nil, nil, &b.verr

@@ -43,11 +43,11 @@ func describe(t *Table) []string {
 	t.domains.each(func(d string, ep *Endpoint) {
 		out = append(out, "domain "+d+" -> "+ep.Account.ID+"/"+ep.ID)
 	})
-	for acct, x := range t.purges {
+	t.purges.each(func(acct string, x *PurgeIndex) {
 		for _, r := range x.Rules() {
 			out = append(out, "purge "+acct+" "+r.ID)
 		}
-	}
+	})
 	slices.Sort(out)
 	return out
 }

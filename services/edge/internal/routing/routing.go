@@ -145,7 +145,7 @@ type Table struct {
 	accounts shardedMap[*Account]
 	// domains maps a normalised custom domain to its endpoint.
 	domains shardedMap[*Endpoint]
-	purges  map[string]*PurgeIndex
+	purges  shardedMap[*PurgeIndex]
 }
 
 // Version is the config version the table was built from.
@@ -163,11 +163,14 @@ func (t *Table) Account(id string) *Account {
 
 // PurgeRules returns the purge rules of an account, oldest first. The slice
 // is shared and must not be modified.
-func (t *Table) PurgeRules(accountID string) []PurgeRule { return t.purges[accountID].Rules() }
+func (t *Table) PurgeRules(accountID string) []PurgeRule { return t.Purges(accountID).Rules() }
 
 // Purges returns the index of an account's purge rules; nil (covering
 // nothing) when it has none.
-func (t *Table) Purges(accountID string) *PurgeIndex { return t.purges[accountID] }
+func (t *Table) Purges(accountID string) *PurgeIndex {
+	x, _ := t.purges.get(accountID)
+	return x
+}
 
 // Route is where a request goes.
 type Route struct {
