@@ -150,3 +150,68 @@ func Apply(snap *configv1.Snapshot, d *configv1.Delta, now time.Time) (*configv1
 	out.Purges = append(out.Purges, d.GetPurges()...)
 	return out, nil
 }
+
+// State is a config that deltas advance in place, at the cost of what
+// each delta carries: an edge's config as it serves it, materialised as a
+// Snapshot only to be written to disk.
+type State struct {
+	version       uint64
+	createdUnixMs int64
+	accounts      map[string]*configv1.Account
+	purges        []*configv1.PurgeRule
+}
+
+// NewState holds snap (whose accounts it shares).
+func NewState(snap *configv1.Snapshot) *State {
+	st := &State{version: snap.GetVersion(), createdUnixMs: snap.GetCreatedUnixMs(),
+		accounts: make(map[string]*configv1.Account, len(snap.GetAccounts())),
+		purges:   slices.Clone(snap.GetPurges())}
+	for _, a := range snap.GetAccounts() {
+		st.accounts[a.GetId()] = a
+	}
+	return st
+}
+
+// Version is the version the state holds.
+func (st *State) Version() uint64 { return st.version }
+
+// Account is the account with id, or nil.
+func (st *State) Account(id string) *configv1.Account { return st.accounts[id] }
+
+// Advance applies d, which must start at the state's version, except the
+// changed accounts keep refuses (by their index in d.Accounts and id):
+// those stay as they are.
+func (st *State) Advance(d *configv1.Delta, keep func(i int, id string) bool) error {
+	if d.GetFromVersion() != st.version {
+		return fmt.Errorf("delta from v%d does not apply to v%d", d.GetFromVersion(), st.version)
+	}
+	if d.GetVersion() <= d.GetFromVersion() {
+		return fmt.Errorf("delta to v%d does not move past v%d", d.GetVersion(), d.GetFromVersion())
+	}
+	for _, id := range d.GetRemovedAccounts() {
+		delete(st.accounts, id)
+	}
+	for i, a := range d.GetAccounts() {
+		if keep == nil || !keep(i, a.GetId()) {
+			st.accounts[a.GetId()] = a
+		}
+	}
+	st.purges = append(st.purges, d.GetPurges()...)
+	st.version, st.createdUnixMs = d.GetVersion(), d.GetCreatedUnixMs()
+	return nil
+}
+
+// Snapshot is the state as a Snapshot (accounts by id, as the control
+// plane orders them); purge rules past purge.Retention at now are dropped
+// from both.
+func (st *State) Snapshot(now time.Time) *configv1.Snapshot {
+	oldest := now.Add(-purge.Retention).UnixMilli()
+	st.purges = slices.DeleteFunc(st.purges, func(p *configv1.PurgeRule) bool { return p.GetCreatedUnixMs() < oldest })
+	out := &configv1.Snapshot{Version: st.version, CreatedUnixMs: st.createdUnixMs,
+		Accounts: make([]*configv1.Account, 0, len(st.accounts)), Purges: slices.Clone(st.purges)}
+	for _, a := range st.accounts {
+		out.Accounts = append(out.Accounts, a)
+	}
+	slices.SortFunc(out.Accounts, func(a, b *configv1.Account) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
+}

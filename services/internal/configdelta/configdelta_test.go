@@ -134,3 +134,30 @@ func sortAccounts(s *configv1.Snapshot) {
 func slicesClone(p []*configv1.PurgeRule) []*configv1.PurgeRule {
 	return append([]*configv1.PurgeRule(nil), p...)
 }
+
+// TestState: advancing a state by deltas gives what Apply gives, keeps the
+// accounts it is told to keep, and refuses a delta from another version.
+func TestState(t *testing.T) {
+	prev := &configv1.Snapshot{Version: 5, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b"), account("c", "https://c")},
+		Purges: []*configv1.PurgeRule{purgeRule("p1", 4)}}
+	next := &configv1.Snapshot{Version: 7, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b2"), account("d", "https://d")},
+		Purges: []*configv1.PurgeRule{purgeRule("p1", 4), purgeRule("p2", 6)}}
+	d := Diff(prev, next)
+	st := NewState(prev)
+	if err := st.Advance(d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Snapshot(now); !proto.Equal(got, next) {
+		t.Fatalf("advanced state = %v\nwant %v", got, next)
+	}
+	if err := st.Advance(d, nil); err == nil {
+		t.Fatal("a delta from another version advanced the state")
+	}
+	kept := NewState(prev)
+	if err := kept.Advance(d, func(_ int, id string) bool { return id == "b" }); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Account("b") != prev.Accounts[1] || kept.Account("d") == nil || kept.Account("c") != nil || kept.Version() != 7 {
+		t.Fatal("a refused account was not kept, or the rest did not apply")
+	}
+}

@@ -98,10 +98,10 @@ type Client struct {
 	// Restore and Run may overlap safely.
 	mu         sync.Mutex
 	hasApplied bool // distinguishes "applied v0" from "nothing applied"
-	// current is the config served: the last snapshot applied, with each
-	// account it refused at the version kept (effective). Deltas apply to
-	// it; it is what is persisted.
-	current *configv1.Snapshot
+	// state is the config served: the last snapshot applied, with each
+	// account it refused at the version kept (effective), advanced in
+	// place by deltas; it is what is persisted.
+	state *configdelta.State
 	// lastPersist is when current was last written; pending is the timer
 	// of a write put off (PersistEvery).
 	lastPersist time.Time
@@ -115,9 +115,9 @@ type Client struct {
 }
 
 // ApplyFunc validates a config, builds the routing table and makes it
-// current. snap is the whole config; d, when not nil, is the delta that
-// made it from the config applied before (so the table can be rebuilt for
-// what d touches alone). An error (sent back as the NACK detail) refuses
+// current: snap, a whole config, or d, a delta from the config applied
+// before (snap is nil then: the table is rebuilt for what d touches
+// alone). An error (sent back as the NACK detail) refuses
 // the whole config; rejections name the resources it refused alone, each
 // kept at its previous version while the rest applied (sent back in the
 // ACK).
@@ -174,7 +174,7 @@ func (c *Client) Restore() (uint64, error) {
 		return 0, fmt.Errorf("apply persisted snapshot v%d: %w", snap.GetVersion(), err)
 	}
 	c.markApplied(snap.GetVersion())
-	c.current = snap
+	c.state = configdelta.NewState(snap)
 	c.log.Info("restored config snapshot from disk", "version", snap.GetVersion(), "accounts", len(snap.GetAccounts()),
 		"rejected", len(rejected))
 	return snap.GetVersion(), nil
@@ -370,17 +370,14 @@ func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
 	switch {
 	case c.hasApplied && v == cur:
 		c.log.Debug("config delta already applied", "version", v, "nonce", nonce)
-	case c.current == nil:
+	case c.state == nil:
 		ack.ErrorDetail = fmt.Sprintf("delta from v%d: this edge holds no config to apply it to", d.GetFromVersion())
+	case d.GetFromVersion() != c.state.Version():
+		ack.ErrorDetail = fmt.Sprintf("delta from v%d does not apply to v%d", d.GetFromVersion(), c.state.Version())
+		c.log.Warn("refused a config delta; the control plane sends the version whole", "version", v,
+			"applied_version", cur, "nonce", nonce, "error", ack.ErrorDetail)
 	default:
-		snap, err := configdelta.Apply(c.current, d, time.Now())
-		if err != nil {
-			ack.ErrorDetail = nackDetail(err)
-			c.log.Warn("refused a config delta; the control plane sends the version whole", "version", v,
-				"applied_version", cur, "nonce", nonce, "error", err)
-			break
-		}
-		c.applyLocked(ack, snap, d, nonce)
+		c.applyLocked(ack, nil, d, nonce)
 	}
 	ack.AppliedVersion = c.applied.Load()
 	return ack
@@ -388,11 +385,11 @@ func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
 
 // applyLocked applies snap (received whole, or made from a delta), fills
 // in ack, and persists what is served. c.mu is held.
+// A delta (snap nil) advances the state in place.
 func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, d *configv1.Delta, nonce string) {
-	v, cur := snap.GetVersion(), c.applied.Load()
-	how := "snapshot"
+	v, cur, how, accounts := snap.GetVersion(), c.applied.Load(), "snapshot", len(snap.GetAccounts())
 	if d != nil {
-		how = "delta"
+		v, how, accounts = d.GetVersion(), "delta", len(d.GetAccounts())
 	}
 	rejected, err := c.safeApply(snap, d)
 	if err != nil {
@@ -403,14 +400,19 @@ func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, d *conf
 	}
 	c.markApplied(v)
 	c.log.Info("applied config "+how, "version", v, "previous_version", cur,
-		"accounts", len(snap.GetAccounts()), "rejected", len(rejected))
+		"accounts", accounts, "rejected", len(rejected))
 	for _, r := range rejected {
 		r.ErrorDetail = strings.ToValidUTF8(truncate(r.ErrorDetail, maxDetailBytes/4), "\uFFFD")
 		c.log.Error("rejected an account of the config, keeping its previous version",
 			"version", v, "resource", r.Resource, "error", r.ErrorDetail)
 	}
 	ack.Rejected = rejected
-	c.current = c.effective(snap, rejected)
+	if d == nil {
+		c.state = configdelta.NewState(c.effective(snap, rejected))
+	} else if err := c.state.Advance(d, refusedIn(rejected)); err != nil {
+		// The version was checked before the table was built.
+		c.log.Error("config delta applied to the table but not to the persisted state", "version", v, "error", err)
+	}
 	c.persistLocked()
 }
 
@@ -453,8 +455,8 @@ func (c *Client) writeLocked() {
 		c.pending = nil
 	}
 	c.lastPersist = time.Now()
-	if err := c.persist(c.current); err != nil {
-		c.log.Error("could not persist config snapshot", "version", c.current.GetVersion(), "error", err)
+	if err := c.persist(c.state.Snapshot(c.lastPersist)); err != nil {
+		c.log.Error("could not persist config snapshot", "version", c.state.Version(), "error", err)
 	}
 }
 

@@ -76,15 +76,19 @@ func (c *Client) LoadPersisted() (*configv1.Snapshot, error) {
 
 // effective is the config the edge serves after applying snap with some
 // accounts rejected: snap, with each rejected account as the config served
-// before (c.current) has it, or left out. What is persisted, and what the
+// before (c.state) has it, or left out. What is persisted, and what the
 // next delta applies to, is thus what the edge serves, not what it refused.
 func (c *Client) effective(snap *configv1.Snapshot, rejected []*configv1.Rejection) *configv1.Snapshot {
 	if len(rejected) == 0 {
 		return snap
 	}
 	kept := map[string]*configv1.Account{}
-	for _, a := range c.current.GetAccounts() {
-		kept[a.GetId()] = a
+	if c.state != nil {
+		for _, a := range snap.GetAccounts() {
+			if prev := c.state.Account(a.GetId()); prev != nil {
+				kept[a.GetId()] = prev
+			}
+		}
 	}
 	refused := make(map[string]bool, len(rejected))
 	for _, r := range rejected {
@@ -101,6 +105,21 @@ func (c *Client) effective(snap *configv1.Snapshot, rejected []*configv1.Rejecti
 		}
 	}
 	return out
+}
+
+// refusedIn tells, for a delta's changed accounts (by index and id),
+// whether rejected refused them.
+func refusedIn(rejected []*configv1.Rejection) func(i int, id string) bool {
+	if len(rejected) == 0 {
+		return nil
+	}
+	refused := make(map[string]bool, len(rejected))
+	for _, r := range rejected {
+		refused[r.GetResource()] = true
+	}
+	return func(i int, id string) bool {
+		return refused["account/"+id] || refused[fmt.Sprintf("accounts[%d]", i)]
+	}
 }
 
 // persist writes snap as the edge's last good config. It is a no-op when

@@ -493,26 +493,33 @@ func (s *syncBuffer) String() string {
 }
 
 // TestHandleDelta: a delta applies on top of exactly the version served
-// (what is applied is the merged whole); one from another version, or
-// with nothing served yet, is NACKed so the control plane sends the
-// version whole.
+// (the table is built from the delta alone, and the config held for disk
+// advances with it); one from another version, or with nothing served
+// yet, is NACKed so the control plane sends the version whole.
 func TestHandleDelta(t *testing.T) {
-	var got *configv1.Snapshot
-	c := New(Config{}, func(s *configv1.Snapshot, _ *configv1.Delta) ([]*configv1.Rejection, error) { got = s; return nil, nil }, nil)
+	var gotSnap *configv1.Snapshot
+	var gotDelta *configv1.Delta
+	c := New(Config{}, func(s *configv1.Snapshot, d *configv1.Delta) ([]*configv1.Rejection, error) {
+		gotSnap, gotDelta = s, d
+		return nil, nil
+	}, nil)
 	changed := testSnapshot(3).Accounts[0]
 	changed.Status = "suspended"
 	delta := &configv1.Delta{FromVersion: 2, Version: 3, Accounts: []*configv1.Account{changed}}
-	if ack := c.handleDelta("d0", delta); !strings.Contains(ack.GetErrorDetail(), "holds no config") || got != nil {
+	if ack := c.handleDelta("d0", delta); !strings.Contains(ack.GetErrorDetail(), "holds no config") || gotDelta != nil {
 		t.Fatalf("delta with nothing served: ack %v", ack)
 	}
 	c.handleSnapshot("s", testSnapshot(1))
-	if ack := c.handleDelta("d1", delta); !strings.Contains(ack.GetErrorDetail(), "delta from v2 does not apply to v1") || ack.GetAppliedVersion() != 1 {
+	if ack := c.handleDelta("d1", delta); !strings.Contains(ack.GetErrorDetail(), "delta from v2 does not apply to v1") || ack.GetAppliedVersion() != 1 || gotDelta != nil {
 		t.Fatalf("delta from another version: ack %v", ack)
 	}
 	c.handleSnapshot("s", testSnapshot(2))
 	ack := c.handleDelta("d2", delta)
-	if ack.GetErrorDetail() != "" || ack.GetAppliedVersion() != 3 || got.GetVersion() != 3 || got.Accounts[0].Status != "suspended" ||
-		len(got.Accounts[0].Origins) != len(changed.Origins) {
-		t.Fatalf("delta from the version served: ack %v, applied %v", ack, got)
+	if ack.GetErrorDetail() != "" || ack.GetAppliedVersion() != 3 || gotDelta != delta || gotSnap != nil {
+		t.Fatalf("delta from the version served: ack %v, applied snapshot %v delta %v", ack, gotSnap, gotDelta)
+	}
+	held := c.state.Snapshot(time.Now())
+	if held.GetVersion() != 3 || held.Accounts[0].Status != "suspended" || len(held.Accounts[0].Origins) != len(changed.Origins) {
+		t.Fatalf("config held after the delta: %v", held)
 	}
 }

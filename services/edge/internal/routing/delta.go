@@ -9,10 +9,10 @@ import (
 )
 
 // Update builds the table of a config the edge received: from d alone
-// (ApplyDelta) when the config came as a delta from prev's version, else
-// whole from snap (BuildOver).
+// (ApplyDelta, which refuses a delta from another version than prev's)
+// when it came as a delta, else whole from snap (BuildOver).
 func Update(snap *configv1.Snapshot, d *configv1.Delta, prev *Table) (*Table, []Rejection, error) {
-	if d != nil && prev != nil && d.GetFromVersion() == prev.version {
+	if d != nil {
 		return ApplyDelta(prev, d)
 	}
 	return BuildOver(snap, prev)
