@@ -591,13 +591,15 @@ func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
 			resp.Kind, delta = &configv1.WatchResponse_Delta{Delta: d}, true
 		}
 	}
+	// Counted before it goes, so that whoever sees it arrive sees it counted.
+	size := proto.Size(resp)
+	st.Server.sentBytes.Add(uint64(size))
 	if err := st.send(resp); err != nil {
 		return err
 	}
 	st.lastNonce = resp.Nonce
 	st.sent, st.inFlight, st.lastWasDelta = snap.Version, true, delta
-	st.log.Debug("config sent", "version", snap.Version, "edge_version", st.have, "delta", delta, "bytes", proto.Size(resp))
-	st.Server.sentBytes.Add(uint64(proto.Size(resp)))
+	st.log.Debug("config sent", "version", snap.Version, "edge_version", st.have, "delta", delta, "bytes", size)
 	return nil
 }
 
