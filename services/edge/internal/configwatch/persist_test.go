@@ -251,7 +251,7 @@ func reframe(t *testing.T, orig []byte, snap *configv1.Snapshot) []byte {
 // one, when it has passed; Flush writes what is pending.
 func TestPersistPutOff(t *testing.T) {
 	dir := t.TempDir()
-	c := New(Config{Token: "edge-token", DataDir: dir, PersistEvery: 300 * time.Millisecond},
+	c := New(Config{Token: "edge-token", DataDir: dir, PersistEvery: 2 * time.Second},
 		func(*configv1.Snapshot, *configv1.Delta) ([]*configv1.Rejection, error) { return nil, nil }, nil)
 	onDisk := func() uint64 {
 		t.Helper()
@@ -270,7 +270,7 @@ func TestPersistPutOff(t *testing.T) {
 	if v := onDisk(); v != 1 {
 		t.Fatalf("on disk v%d right after a burst, want v1 until the period ends", v)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for onDisk() != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("on disk v%d, want v3 once the period passed", onDisk())
