@@ -1,7 +1,7 @@
 // Package configdelta computes, composes and applies config deltas: the
 // control plane diffs consecutive snapshots and sends each edge only what
-// changed since the version it holds; the edge applies the delta to the
-// snapshot it serves. Both sides use this one package, so what is sent and
+// changed since the version it holds; the edge advances the config it
+// holds by the delta (State). Both sides use this one package, so what is sent and
 // what is applied cannot drift apart.
 //
 // The resource is the account, sent whole when anything in it changed
@@ -97,57 +97,6 @@ func Compose(ds []*configv1.Delta) (*configv1.Delta, error) {
 		out.RemovedAccounts = append(out.RemovedAccounts, id)
 	}
 	slices.Sort(out.RemovedAccounts)
-	return out, nil
-}
-
-// Apply returns snap with d applied; snap is not modified (the result
-// shares its unchanged accounts). d must start at snap's version. Purge
-// rules past purge.Retention at now are dropped.
-func Apply(snap *configv1.Snapshot, d *configv1.Delta, now time.Time) (*configv1.Snapshot, error) {
-	if d.GetFromVersion() != snap.GetVersion() {
-		return nil, fmt.Errorf("delta from v%d does not apply to v%d", d.GetFromVersion(), snap.GetVersion())
-	}
-	if d.GetVersion() <= d.GetFromVersion() {
-		return nil, fmt.Errorf("delta to v%d does not move past v%d", d.GetVersion(), d.GetFromVersion())
-	}
-	out := &configv1.Snapshot{Version: d.GetVersion(), CreatedUnixMs: d.GetCreatedUnixMs()}
-	changed := make(map[string]*configv1.Account, len(d.GetAccounts()))
-	for _, a := range d.GetAccounts() {
-		changed[a.GetId()] = a
-	}
-	removed := make(map[string]bool, len(d.GetRemovedAccounts()))
-	for _, id := range d.GetRemovedAccounts() {
-		removed[id] = true
-	}
-	out.Accounts = make([]*configv1.Account, 0, len(snap.GetAccounts())+len(changed))
-	for _, a := range snap.GetAccounts() {
-		id := a.GetId()
-		switch {
-		case removed[id]:
-		case changed[id] != nil:
-			out.Accounts = append(out.Accounts, changed[id])
-			delete(changed, id)
-		default:
-			out.Accounts = append(out.Accounts, a)
-		}
-	}
-	added := false
-	for _, a := range d.GetAccounts() { // new accounts, in the delta's order
-		if changed[a.GetId()] != nil {
-			out.Accounts = append(out.Accounts, a)
-			added = true
-		}
-	}
-	if added { // keep the control plane's order, by id
-		slices.SortStableFunc(out.Accounts, func(a, b *configv1.Account) int { return strings.Compare(a.GetId(), b.GetId()) })
-	}
-	oldest := now.Add(-purge.Retention).UnixMilli()
-	for _, p := range snap.GetPurges() {
-		if p.GetCreatedUnixMs() >= oldest {
-			out.Purges = append(out.Purges, p)
-		}
-	}
-	out.Purges = append(out.Purges, d.GetPurges()...)
 	return out, nil
 }
 

@@ -13,6 +13,15 @@ import (
 
 var now = time.UnixMilli(1_800_000_000_000)
 
+// apply is snap advanced by d, as an edge's State holds it.
+func apply(snap *configv1.Snapshot, d *configv1.Delta, now time.Time) (*configv1.Snapshot, error) {
+	st := NewState(snap)
+	if err := st.Advance(d, nil); err != nil {
+		return nil, err
+	}
+	return st.Snapshot(now), nil
+}
+
 func account(id, origin string) *configv1.Account {
 	return &configv1.Account{Id: id, Status: "active", Origins: []*configv1.Origin{{Id: "o", BaseUrl: origin}},
 		Endpoints: []*configv1.Endpoint{{Id: "e", OriginIds: []string{"o"}}}}
@@ -22,7 +31,7 @@ func purgeRule(id string, version uint64) *configv1.PurgeRule {
 	return &configv1.PurgeRule{Id: id, AccountId: "a", EndpointId: "e", Path: id, Version: version, CreatedUnixMs: now.UnixMilli()}
 }
 
-func TestDiffApply(t *testing.T) {
+func TestDiffapply(t *testing.T) {
 	prev := &configv1.Snapshot{Version: 5, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b"), account("c", "https://c")},
 		Purges: []*configv1.PurgeRule{purgeRule("p1", 4)}}
 	next := &configv1.Snapshot{Version: 7, Accounts: []*configv1.Account{account("a", "https://a"), account("b", "https://b2"), account("d", "https://d")},
@@ -32,20 +41,20 @@ func TestDiffApply(t *testing.T) {
 		len(d.RemovedAccounts) != 1 || d.RemovedAccounts[0] != "c" || len(d.Purges) != 1 || d.Purges[0].Id != "p2" {
 		t.Fatalf("Diff = %v", d)
 	}
-	got, err := Apply(prev, d, now)
+	got, err := apply(prev, d, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !proto.Equal(got, next) {
-		t.Fatalf("Apply(Diff) = %v\nwant %v", got, next)
+		t.Fatalf("apply(Diff) = %v\nwant %v", got, next)
 	}
-	if _, err := Apply(next, d, now); err == nil {
+	if _, err := apply(next, d, now); err == nil {
 		t.Fatal("a delta applied on top of another version")
 	}
 	// Rules past the retention period are dropped on the way.
 	old := proto.Clone(prev).(*configv1.Snapshot)
 	old.Purges[0].CreatedUnixMs = now.Add(-38 * 24 * time.Hour).UnixMilli()
-	got, _ = Apply(old, d, now)
+	got, _ = apply(old, d, now)
 	if len(got.Purges) != 1 || got.Purges[0].Id != "p2" {
 		t.Fatalf("purges after Apply = %v, want only p2", got.Purges)
 	}
@@ -88,7 +97,7 @@ func TestComposeMatchesSteps(t *testing.T) {
 			d := Diff(snaps[i-1], snaps[i])
 			steps = append(steps, d)
 			var err error
-			if stepwise, err = Apply(stepwise, d, now); err != nil {
+			if stepwise, err = apply(stepwise, d, now); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -97,11 +106,11 @@ func TestComposeMatchesSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		once, err := Apply(snaps[0], composed, now)
+		once, err := apply(snaps[0], composed, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		direct, _ := Apply(snaps[0], Diff(snaps[0], last), now)
+		direct, _ := apply(snaps[0], Diff(snaps[0], last), now)
 		for name, got := range map[string]*configv1.Snapshot{"stepwise": stepwise, "composed": once, "direct": direct} {
 			got.CreatedUnixMs = last.CreatedUnixMs
 			if !proto.Equal(got, last) {

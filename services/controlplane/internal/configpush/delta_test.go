@@ -93,7 +93,7 @@ func TestDeltas(t *testing.T) {
 		t.Fatalf("first connect: a %T, want the whole v%d with 100 accounts", full.GetKind(), first)
 	}
 	e.ackConfig(full, first, "")
-	held := full.GetSnapshot()
+	held := configdelta.NewState(full.GetSnapshot())
 
 	// One account changes: a delta with that account alone.
 	sent := h.push.Stats().SentBytes
@@ -110,8 +110,7 @@ func TestDeltas(t *testing.T) {
 	if snapBytes := uint64(proto.Size(full)); deltaBytes*20 > snapBytes {
 		t.Errorf("one account's change sent %d bytes; the whole config is %d", deltaBytes, snapBytes)
 	}
-	var err error
-	if held, err = configdelta.Apply(held, d, time.Now()); err != nil {
+	if err := held.Advance(d, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.ackConfig(resp, d.Version, "")
@@ -126,17 +125,18 @@ func TestDeltas(t *testing.T) {
 		}
 	}
 	latest := h.published(t)
-	e = h.helloDeltas(t, "edge-delta", held.Version)
+	from := held.Version()
+	e = h.helloDeltas(t, "edge-delta", from)
 	resp = e.config()
 	d = resp.GetDelta()
-	if d == nil || d.FromVersion != held.Version || d.Version != latest || len(d.Accounts) != 1 {
-		t.Fatalf("resuming from v%d: a %T (from v%d to v%d, %d accounts), want one delta to v%d", held.Version, resp.GetKind(),
+	if d == nil || d.FromVersion != from || d.Version != latest || len(d.Accounts) != 1 {
+		t.Fatalf("resuming from v%d: a %T (from v%d to v%d, %d accounts), want one delta to v%d", from, resp.GetKind(),
 			d.GetFromVersion(), d.GetVersion(), len(d.GetAccounts()), latest)
 	}
-	got, err := configdelta.Apply(held, d, time.Now())
-	if err != nil {
+	if err := held.Advance(d, nil); err != nil {
 		t.Fatal(err)
 	}
+	got := held.Snapshot(time.Now())
 	want, err := h.builder.Build(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestDeltas(t *testing.T) {
 		t.Fatal("the resumed config differs from the database's")
 	}
 	// The edge refuses the delta: the version comes again, whole.
-	e.ackConfig(resp, held.Version, "delta from v1 does not apply to v2")
+	e.ackConfig(resp, from, "delta from v1 does not apply to v2")
 	if again := e.config(); again.GetSnapshot().GetVersion() != latest {
 		t.Fatalf("after a refused delta: a %T, want the whole v%d", again.GetKind(), latest)
 	}
@@ -155,7 +155,7 @@ func TestDeltas(t *testing.T) {
 	// A replica started since has no history to resume from: whole.
 	late := startReplica(t, dbURL, configpush.Options{Poll: 50 * time.Millisecond})
 	late.published(t)
-	e = late.helloDeltas(t, "edge-moved", held.Version)
+	e = late.helloDeltas(t, "edge-moved", from)
 	if resp := e.config(); resp.GetSnapshot().GetVersion() != latest {
 		t.Fatalf("from a version the replica never published: a %T, want the whole v%d", resp.GetKind(), latest)
 	}

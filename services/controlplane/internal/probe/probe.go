@@ -101,6 +101,7 @@ func (p *Prober) Fetch(ctx context.Context, target string, proxyHosts []string) 
 	if proxyHosts != nil && !hostmatch.Match(req.URL.Host, proxyHosts) {
 		return done(Result{URL: target}, start, refused("%s is not among the allowed hosts", req.URL.Hostname()))
 	}
+	p.setHeaders(req)
 	return p.fetch(req, start, true)
 }
 
@@ -125,7 +126,7 @@ func (p *Prober) FetchS3(ctx context.Context, s *objectstore.S3, imagePath strin
 	if err != nil {
 		return done(Result{URL: target}, start, refused("the object's URL cannot be fetched"))
 	}
-	p.setHeaders(req)
+	p.setHeaders(req) // before signing: the signature covers them
 	if err := s.Sign(ctx, req, region); err != nil {
 		return done(Result{URL: target}, start, refused("the request could not be signed"))
 	}
@@ -143,6 +144,7 @@ func (p *Prober) FetchAzure(ctx context.Context, a *objectstore.Azure, imagePath
 	if err != nil {
 		return done(Result{URL: withoutQuery(target)}, start, refused("the blob's URL cannot be fetched"))
 	}
+	p.setHeaders(req)
 	return p.fetch(req, start, false)
 }
 
@@ -153,7 +155,8 @@ func (p *Prober) setHeaders(req *http.Request) {
 	req.Header.Set("Accept", "image/*,*/*;q=0.8")
 }
 
-// fetch sends req and reads what came back. showQuery false keeps the
+// fetch sends req (its headers set, and signed when it is) and reads what
+// came back. showQuery false keeps the
 // request's query (a SAS token) out of the Result.
 func (p *Prober) fetch(req *http.Request, start time.Time, showQuery bool) Result {
 	show := func(u *url.URL) string {
@@ -163,7 +166,6 @@ func (p *Prober) fetch(req *http.Request, start time.Time, showQuery bool) Resul
 		return withoutQuery(u.String())
 	}
 	res := Result{URL: show(req.URL)}
-	p.setHeaders(req)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return done(res, start, err)

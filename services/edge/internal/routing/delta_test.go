@@ -72,10 +72,11 @@ func TestApplyDelta(t *testing.T) {
 	if err != nil || len(rejected) != 0 {
 		t.Fatalf("ApplyDelta: %v, rejected %v", err, rejected)
 	}
-	merged, err := configdelta.Apply(prevSnap, d, time.UnixMilli(4000))
-	if err != nil {
+	held := configdelta.NewState(prevSnap)
+	if err := held.Advance(d, nil); err != nil {
 		t.Fatal(err)
 	}
+	merged := held.Snapshot(time.UnixMilli(4000))
 	whole := mustBuild(t, merged)
 	if g, w := describe(got), describe(whole); !slices.Equal(g, w) {
 		t.Fatalf("ApplyDelta routes\n%s\nBuild of the merged snapshot routes\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
