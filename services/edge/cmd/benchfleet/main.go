@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -61,10 +62,25 @@ func main() {
 	flag.IntVar(&o.changes, "changes", 20, "single-account changes to time")
 	flag.IntVar(&o.purgeRate, "purge-rate", 1000, "purges a minute")
 	flag.DurationVar(&o.purgeFor, "purge-for", 5*time.Minute, "how long to purge")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the edges' process here")
 	flag.Parse()
 	if o.databaseURL == "" || o.controlplane == "" || o.seed == "" || o.accounts < 1 || o.edges < 2 {
 		fmt.Fprintln(os.Stderr, "benchfleet: -database-url, -controlplane and -seed are required; -accounts ≥ 1, -edges ≥ 2")
 		os.Exit(2)
+	}
+	os.Exit(bench(o, *cpuProfile))
+}
+
+// bench runs the benchmark and returns the exit code, after the profile
+// (when asked for) is written.
+func bench(o options, cpuProfile string) int {
+	if cpuProfile != "" {
+		stop, err := profileCPU(cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchfleet:", err)
+			return 2
+		}
+		defer stop()
 	}
 	r := &report{}
 	err := run(context.Background(), o, r)
@@ -72,11 +88,28 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchfleet:", err)
 		fmt.Println("bench-fleet: FAIL:", err)
-		os.Exit(1)
+		return 1
 	}
 	if !met {
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+// profileCPU starts a CPU profile into path; stop ends and writes it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func run(ctx context.Context, o options, r *report) error {

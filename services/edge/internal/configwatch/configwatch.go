@@ -106,6 +106,7 @@ type Client struct {
 	// of a write put off (PersistEvery).
 	lastPersist time.Time
 	pending     *time.Timer
+	encoder     *snapshotEncoder // set on the first write; under mu
 
 	applied   atomic.Uint64
 	connected atomic.Bool

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -128,7 +129,14 @@ func (c *Client) persist(snap *configv1.Snapshot) error {
 	if c.cfg.DataDir == "" {
 		return nil
 	}
-	data, err := encodeSnapshot(snap, c.cfg.Token)
+	if c.encoder == nil {
+		enc, err := newSnapshotEncoder(c.cfg.Token)
+		if err != nil {
+			return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
+		}
+		c.encoder = enc
+	}
+	data, err := c.encoder.encode(snap)
 	if err != nil {
 		return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
 	}
@@ -139,6 +147,29 @@ func (c *Client) persist(snap *configv1.Snapshot) error {
 }
 
 func encodeSnapshot(snap *configv1.Snapshot, token string) ([]byte, error) {
+	enc, err := newSnapshotEncoder(token)
+	if err != nil {
+		return nil, err
+	}
+	return enc.encode(snap)
+}
+
+// snapshotEncoder writes snapshots for one edge. Accounts are immutable
+// once received and shared from one config to the next, so each one's
+// sealed encoding is kept, keyed by the message itself, and only the
+// accounts a config brought are sealed and marshalled again: a write
+// after a purge or a one-account change costs a copy of the file's bytes,
+// not the proto.Clone, sealing and Marshal of ten thousand tenants that
+// took a whole core for most of a second. The salt, and so the file key,
+// is the encoder's for its lifetime; every secret still has its own
+// random nonce.
+type snapshotEncoder struct {
+	salt   []byte
+	aead   cipher.AEAD
+	sealed map[*configv1.Account][]byte
+}
+
+func newSnapshotEncoder(token string) (*snapshotEncoder, error) {
 	if token == "" {
 		return nil, errors.New("no edge token to encrypt signing keys with")
 	}
@@ -150,51 +181,87 @@ func encodeSnapshot(snap *configv1.Snapshot, token string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Encrypt a copy: the caller's snapshot may still be in use.
-	enc := proto.CloneOf(snap)
-	seal := func(secret *string, aad []byte) error {
-		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(*secret)+aead.Overhead())
-		if _, err := rand.Read(nonce); err != nil {
-			return fmt.Errorf("nonce: %w", err)
-		}
-		*secret = base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(*secret), aad))
-		return nil
-	}
-	for _, acc := range enc.GetAccounts() {
-		for _, k := range acc.GetKeys() {
-			if err := seal(&k.Secret, keyAAD(acc.GetId(), k.GetId())); err != nil {
-				return nil, err
-			}
-		}
-		// An object-storage origin's secret key is as secret as a signing
-		// key, so it is sealed the same way (its own AAD: never swappable
-		// with a signing key).
-		for _, o := range acc.GetOrigins() {
-			if o.SecretKey != "" {
-				if err := seal(&o.SecretKey, originAAD(acc.GetId(), o.GetId())); err != nil {
-					return nil, err
-				}
-			}
-			if o.SasToken != "" {
-				if err := seal(&o.SasToken, originAAD(acc.GetId(), o.GetId()+"\x00sas")); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	payload, err := proto.Marshal(enc)
+	return &snapshotEncoder{salt: salt, aead: aead, sealed: map[*configv1.Account][]byte{}}, nil
+}
+
+// encode is the file's bytes for snap. The payload is snap's fields but
+// the accounts, followed by each account as a field 3 record: protobuf
+// reads a message's fields in any order, so it parses as the Snapshot.
+func (e *snapshotEncoder) encode(snap *configv1.Snapshot) ([]byte, error) {
+	head, err := proto.Marshal(&configv1.Snapshot{Version: snap.GetVersion(), CreatedUnixMs: snap.GetCreatedUnixMs(), Purges: snap.GetPurges()})
 	if err != nil {
 		return nil, fmt.Errorf("marshal: %w", err)
 	}
+	kept := make(map[*configv1.Account][]byte, len(snap.GetAccounts()))
+	size := len(head)
+	for _, acc := range snap.GetAccounts() {
+		b, ok := e.sealed[acc]
+		if !ok {
+			if b, err = e.sealAccount(acc); err != nil {
+				return nil, err
+			}
+		}
+		kept[acc] = b
+		size += protowire.SizeTag(accountsField) + protowire.SizeBytes(len(b))
+	}
+	// Only this config's accounts stay cached: the replaced ones go.
+	e.sealed = kept
 
-	buf := make([]byte, 0, headerLen+len(payload)+sumLen)
+	buf := make([]byte, 0, headerLen+size+sumLen)
 	buf = append(buf, fileMagic...)
 	buf = binary.BigEndian.AppendUint32(buf, fileFormat)
-	buf = append(buf, salt...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(len(payload)))
-	buf = append(buf, payload...)
+	buf = append(buf, e.salt...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(size))
+	buf = append(buf, head...)
+	for _, acc := range snap.GetAccounts() {
+		buf = protowire.AppendTag(buf, accountsField, protowire.BytesType)
+		buf = protowire.AppendBytes(buf, kept[acc])
+	}
 	sum := sha256.Sum256(buf)
 	return append(buf, sum[:]...), nil
+}
+
+// accountsField is Snapshot.accounts' field number.
+const accountsField = 3
+
+// sealAccount marshals a copy of acc with every secret sealed.
+func (e *snapshotEncoder) sealAccount(acc *configv1.Account) ([]byte, error) {
+	// Seal a copy: the caller's account is in use.
+	enc := proto.CloneOf(acc)
+	for _, k := range enc.GetKeys() {
+		if err := e.seal(&k.Secret, keyAAD(enc.GetId(), k.GetId())); err != nil {
+			return nil, err
+		}
+	}
+	// An object-storage origin's secret key is as secret as a signing
+	// key, so it is sealed the same way (its own AAD: never swappable
+	// with a signing key).
+	for _, o := range enc.GetOrigins() {
+		if o.SecretKey != "" {
+			if err := e.seal(&o.SecretKey, originAAD(enc.GetId(), o.GetId())); err != nil {
+				return nil, err
+			}
+		}
+		if o.SasToken != "" {
+			if err := e.seal(&o.SasToken, originAAD(enc.GetId(), o.GetId()+"\x00sas")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b, err := proto.Marshal(enc)
+	if err != nil {
+		return nil, fmt.Errorf("marshal account %s: %w", acc.GetId(), err)
+	}
+	return b, nil
+}
+
+func (e *snapshotEncoder) seal(secret *string, aad []byte) error {
+	nonce := make([]byte, e.aead.NonceSize(), e.aead.NonceSize()+len(*secret)+e.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("nonce: %w", err)
+	}
+	*secret = base64.RawStdEncoding.EncodeToString(e.aead.Seal(nonce, nonce, []byte(*secret), aad))
+	return nil
 }
 
 func decodeSnapshot(data []byte, token string) (*configv1.Snapshot, error) {

@@ -284,3 +284,60 @@ func TestPersistPutOff(t *testing.T) {
 		t.Fatalf("on disk v%d after Flush, want v5", v)
 	}
 }
+
+// TestSnapshotEncoderReusesAccounts: a write after a change seals and
+// marshals only the accounts that change brought; the file still reads
+// back as the config written (the reused bytes are the unchanged
+// accounts', the changed ones are new), and a replaced or removed
+// account's bytes are let go.
+func TestSnapshotEncoderReusesAccounts(t *testing.T) {
+	enc, err := newSnapshotEncoder("edge-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := testSnapshot(5)
+	demo := first.Accounts[0]
+	other := &configv1.Account{Id: "other", Status: "active", Keys: []*configv1.SigningKey{{Id: "k", Secret: "private_other-old"}}}
+	first.Accounts = append(first.Accounts, other)
+	roundTrip := func(snap *configv1.Snapshot) []byte {
+		t.Helper()
+		data, err := enc.encode(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeSnapshot(data, "edge-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got, snap) {
+			t.Fatalf("v%d read back as\n%v\nwant\n%v", snap.Version, got, snap)
+		}
+		return data
+	}
+	roundTrip(first)
+	demoBytes := enc.sealed[demo]
+
+	changed := &configv1.Account{Id: "other", Status: "suspended", Keys: []*configv1.SigningKey{{Id: "k", Secret: "private_other-new"}}}
+	added := &configv1.Account{Id: "zeta", Status: "active"}
+	second := &configv1.Snapshot{Version: 6, CreatedUnixMs: first.CreatedUnixMs + 1,
+		Accounts: []*configv1.Account{demo, changed, added},
+		Purges:   append(first.Purges, &configv1.PurgeRule{Id: "p2", AccountId: "demo", EndpointId: "e1", Path: "b", Prefix: true})}
+	data := roundTrip(second)
+	if b := enc.sealed[demo]; len(b) == 0 || &b[0] != &demoBytes[0] {
+		t.Error("the unchanged account was sealed and marshalled again")
+	}
+	if _, ok := enc.sealed[other]; ok || len(enc.sealed) != 3 {
+		t.Errorf("cache holds %d accounts, the replaced one %v; want the 3 written", len(enc.sealed), ok)
+	}
+	for _, secret := range []string{testSecret, "private_other-new", testOriginSecret} {
+		if bytes.Contains(data, []byte(secret)) {
+			t.Errorf("secret %q is in the file in the clear", secret)
+		}
+	}
+
+	third := &configv1.Snapshot{Version: 7, Accounts: []*configv1.Account{demo}}
+	roundTrip(third)
+	if len(enc.sealed) != 1 {
+		t.Errorf("cache holds %d accounts after two were removed, want 1", len(enc.sealed))
+	}
+}
