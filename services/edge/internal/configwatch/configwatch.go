@@ -106,7 +106,10 @@ type Client struct {
 	// of a write put off (PersistEvery).
 	lastPersist time.Time
 	pending     *time.Timer
-	encoder     *snapshotEncoder // set on the first write; under mu
+	writeDue    bool // a write is to be made as soon as mu is released
+	// writeMu orders writes; encoder (set on the first) is used under it.
+	writeMu sync.Mutex
+	encoder *snapshotEncoder
 
 	applied   atomic.Uint64
 	connected atomic.Bool
@@ -340,7 +343,13 @@ func send(stream grpc.BidiStreamingClient[configv1.WatchRequest, configv1.WatchR
 // edge serves.
 func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1.Ack {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	ack := c.handleSnapshotLocked(nonce, snap)
+	c.mu.Unlock()
+	c.writeIfDue()
+	return ack
+}
+
+func (c *Client) handleSnapshotLocked(nonce string, snap *configv1.Snapshot) *configv1.Ack {
 	v := snap.GetVersion()
 	ack := &configv1.Ack{Version: v, Nonce: nonce}
 	cur := c.applied.Load()
@@ -365,7 +374,13 @@ func (c *Client) handleSnapshot(nonce string, snap *configv1.Snapshot) *configv1
 // version whole.
 func (c *Client) handleDelta(nonce string, d *configv1.Delta) *configv1.Ack {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	ack := c.handleDeltaLocked(nonce, d)
+	c.mu.Unlock()
+	c.writeIfDue()
+	return ack
+}
+
+func (c *Client) handleDeltaLocked(nonce string, d *configv1.Delta) *configv1.Ack {
 	v, cur := d.GetVersion(), c.applied.Load()
 	ack := &configv1.Ack{Version: v, Nonce: nonce}
 	switch {
@@ -417,9 +432,10 @@ func (c *Client) applyLocked(ack *configv1.Ack, snap *configv1.Snapshot, d *conf
 	c.persistLocked()
 }
 
-// persistLocked writes the config served now, or soon (PersistEvery).
-// c.mu is held. The table is already serving, so a disk failure does not
-// turn the ACK into a NACK; it only weakens the next cold start.
+// persistLocked has the config served written now (by writeIfDue, once
+// c.mu is released), or soon (PersistEvery). c.mu is held. The table is
+// already serving, so a disk failure does not turn the ACK into a NACK; it
+// only weakens the next cold start.
 func (c *Client) persistLocked() {
 	every := c.cfg.PersistEvery
 	if every == 0 {
@@ -428,36 +444,50 @@ func (c *Client) persistLocked() {
 	wait := every - time.Since(c.lastPersist)
 	switch {
 	case every < 0 || wait <= 0:
-		c.writeLocked()
+		c.writeDue = true
 	case c.pending == nil:
-		c.pending = time.AfterFunc(wait, func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.pending != nil {
-				c.writeLocked()
-			}
-		})
+		c.pending = time.AfterFunc(wait, func() { c.write(true) })
+	}
+}
+
+// writeIfDue makes the write persistLocked asked for, before the ACK goes:
+// a config written at once is on disk when the control plane hears of it.
+func (c *Client) writeIfDue() {
+	c.mu.Lock()
+	due := c.writeDue
+	c.mu.Unlock()
+	if due {
+		c.write(false)
 	}
 }
 
 // Flush writes a config whose write was put off. Run calls it when it
 // ends; call it before exiting otherwise.
-func (c *Client) Flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pending != nil {
-		c.writeLocked()
-	}
-}
+func (c *Client) Flush() { c.write(true) }
 
-func (c *Client) writeLocked() {
+// write persists the config served; when onlyPutOff, only if a write was
+// put off. The config is taken under c.mu, but encoded and written under
+// writeMu alone: a write of ten thousand tenants must not hold up the
+// next config's apply. writeMu also keeps writes in order, so an older
+// config never replaces a newer one on disk.
+func (c *Client) write(onlyPutOff bool) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	if (onlyPutOff && c.pending == nil) || c.state == nil {
+		c.mu.Unlock()
+		return
+	}
 	if c.pending != nil {
 		c.pending.Stop()
 		c.pending = nil
 	}
+	c.writeDue = false
 	c.lastPersist = time.Now()
-	if err := c.persist(c.state.Snapshot(c.lastPersist)); err != nil {
-		c.log.Error("could not persist config snapshot", "version", c.state.Version(), "error", err)
+	snap := c.state.Snapshot(c.lastPersist)
+	c.mu.Unlock()
+	if err := c.persist(snap); err != nil {
+		c.log.Error("could not persist config snapshot", "version", snap.GetVersion(), "error", err)
 	}
 }
 
