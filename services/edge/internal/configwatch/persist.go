@@ -1,6 +1,7 @@
 package configwatch
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
@@ -11,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -136,11 +138,7 @@ func (c *Client) persist(snap *configv1.Snapshot) error {
 		}
 		c.encoder = enc
 	}
-	data, err := c.encoder.encode(snap)
-	if err != nil {
-		return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
-	}
-	if err := writeFileAtomic(c.cfg.DataDir, snapshotFile, data); err != nil {
+	if err := writeFileAtomic(c.cfg.DataDir, snapshotFile, func(w io.Writer) error { return c.encoder.encodeTo(w, snap) }); err != nil {
 		return fmt.Errorf("persist snapshot v%d: %w", snap.GetVersion(), err)
 	}
 	return nil
@@ -184,13 +182,24 @@ func newSnapshotEncoder(token string) (*snapshotEncoder, error) {
 	return &snapshotEncoder{salt: salt, aead: aead, sealed: map[*configv1.Account][]byte{}}, nil
 }
 
-// encode is the file's bytes for snap. The payload is snap's fields but
-// the accounts, followed by each account as a field 3 record: protobuf
-// reads a message's fields in any order, so it parses as the Snapshot.
+// encode is the file's bytes for snap.
 func (e *snapshotEncoder) encode(snap *configv1.Snapshot) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := e.encodeTo(&buf, snap); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeTo writes the file for snap to w, streamed: a write allocates
+// only what the accounts it seals take, not a buffer of the whole file.
+// The payload is snap's fields but the accounts, followed by each account
+// as a field 3 record: protobuf reads a message's fields in any order, so
+// it parses as the Snapshot.
+func (e *snapshotEncoder) encodeTo(w io.Writer, snap *configv1.Snapshot) error {
 	head, err := proto.Marshal(&configv1.Snapshot{Version: snap.GetVersion(), CreatedUnixMs: snap.GetCreatedUnixMs(), Purges: snap.GetPurges()})
 	if err != nil {
-		return nil, fmt.Errorf("marshal: %w", err)
+		return fmt.Errorf("marshal: %w", err)
 	}
 	kept := make(map[*configv1.Account][]byte, len(snap.GetAccounts()))
 	size := len(head)
@@ -198,7 +207,7 @@ func (e *snapshotEncoder) encode(snap *configv1.Snapshot) ([]byte, error) {
 		b, ok := e.sealed[acc]
 		if !ok {
 			if b, err = e.sealAccount(acc); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		kept[acc] = b
@@ -207,18 +216,30 @@ func (e *snapshotEncoder) encode(snap *configv1.Snapshot) ([]byte, error) {
 	// Only this config's accounts stay cached: the replaced ones go.
 	e.sealed = kept
 
-	buf := make([]byte, 0, headerLen+size+sumLen)
-	buf = append(buf, fileMagic...)
-	buf = binary.BigEndian.AppendUint32(buf, fileFormat)
-	buf = append(buf, e.salt...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(size))
-	buf = append(buf, head...)
-	for _, acc := range snap.GetAccounts() {
-		buf = protowire.AppendTag(buf, accountsField, protowire.BytesType)
-		buf = protowire.AppendBytes(buf, kept[acc])
+	sum := sha256.New()
+	out := io.MultiWriter(w, sum)
+	var rec []byte
+	rec = append(rec, fileMagic...)
+	rec = binary.BigEndian.AppendUint32(rec, fileFormat)
+	rec = append(rec, e.salt...)
+	rec = binary.BigEndian.AppendUint64(rec, uint64(size))
+	rec = append(rec, head...)
+	if _, err := out.Write(rec); err != nil {
+		return err
 	}
-	sum := sha256.Sum256(buf)
-	return append(buf, sum[:]...), nil
+	for _, acc := range snap.GetAccounts() {
+		b := kept[acc]
+		rec = protowire.AppendTag(rec[:0], accountsField, protowire.BytesType)
+		rec = protowire.AppendVarint(rec, uint64(len(b)))
+		if _, err := out.Write(rec); err != nil {
+			return err
+		}
+		if _, err := out.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err = w.Write(sum.Sum(nil))
+	return err
 }
 
 // accountsField is Snapshot.accounts' field number.
@@ -296,26 +317,29 @@ func decodeSnapshot(data []byte, token string) (*configv1.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	open := func(secret *string, aad []byte, what string) error {
+	// what names the secret in an error only: ten thousand tenants'
+	// secrets are opened on every cold start.
+	open := func(secret *string, aad []byte, what func() string) error {
 		sealed, err := base64.RawStdEncoding.DecodeString(*secret)
 		if err != nil || len(sealed) < aead.NonceSize() {
-			return fmt.Errorf("%w: %s: malformed ciphertext", ErrCorruptSnapshot, what)
+			return fmt.Errorf("%w: %s: malformed ciphertext", ErrCorruptSnapshot, what())
 		}
-		plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
+		plain, err := aead.Open(sealed[aead.NonceSize():aead.NonceSize()], sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
 		if err != nil {
-			return fmt.Errorf("%w: %s", ErrSnapshotKey, what)
+			return fmt.Errorf("%w: %s", ErrSnapshotKey, what())
 		}
 		*secret = string(plain)
 		return nil
 	}
 	for _, acc := range snap.GetAccounts() {
 		for _, k := range acc.GetKeys() {
-			if err := open(&k.Secret, keyAAD(acc.GetId(), k.GetId()), fmt.Sprintf("account %q key %q", acc.GetId(), k.GetId())); err != nil {
+			what := func() string { return fmt.Sprintf("account %q key %q", acc.GetId(), k.GetId()) }
+			if err := open(&k.Secret, keyAAD(acc.GetId(), k.GetId()), what); err != nil {
 				return nil, err
 			}
 		}
 		for _, o := range acc.GetOrigins() {
-			what := fmt.Sprintf("account %q origin %q", acc.GetId(), o.GetId())
+			what := func() string { return fmt.Sprintf("account %q origin %q", acc.GetId(), o.GetId()) }
 			if o.SecretKey != "" {
 				if err := open(&o.SecretKey, originAAD(acc.GetId(), o.GetId()), what); err != nil {
 					return nil, err
@@ -359,7 +383,7 @@ func originAAD(accountID, originID string) []byte {
 // either the old file or the new one, never a mix: write a temp file in
 // the same directory, fsync it, rename it over the target, fsync the
 // directory so the rename itself is durable.
-func writeFileAtomic(dir, name string, data []byte) (err error) {
+func writeFileAtomic(dir, name string, write func(io.Writer) error) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -381,7 +405,11 @@ func writeFileAtomic(dir, name string, data []byte) (err error) {
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("chmod temp file: %w", err)
 	}
-	if _, err := f.Write(data); err != nil {
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write temp file: %w", err)
 	}
 	if err := f.Sync(); err != nil {
