@@ -6,7 +6,7 @@
 # against its target, exits 1 when one is missed.
 #
 # Environment: BENCH_ACCOUNTS (10000), BENCH_EDGES (100), BENCH_CHANGES
-# (20), BENCH_PURGE_RATE (1000 a minute), BENCH_PURGE_FOR (5m); smaller
+# (100), BENCH_PURGE_RATE (1000 a minute), BENCH_PURGE_FOR (5m); smaller
 # values give a quick run. Arguments go to benchfleet (e.g. -cpuprofile F).
 set -euo pipefail
 
@@ -41,5 +41,5 @@ msg "GOMEMLIMIT=$GOMEMLIMIT"
 "$WORK/benchfleet" \
 	-database-url "$PG_URL" \
 	-controlplane "$WORK/controlplane" -seed "$WORK/benchseed" -data-dir "$EDGE_DIR" \
-	-accounts "${BENCH_ACCOUNTS:-10000}" -edges "${BENCH_EDGES:-100}" -changes "${BENCH_CHANGES:-20}" \
+	-accounts "${BENCH_ACCOUNTS:-10000}" -edges "${BENCH_EDGES:-100}" -changes "${BENCH_CHANGES:-100}" \
 	-purge-rate "${BENCH_PURGE_RATE:-1000}" -purge-for "${BENCH_PURGE_FOR:-5m}" "$@"

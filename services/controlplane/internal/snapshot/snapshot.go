@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	configv1 "pictor/proto/pictor/config/v1"
@@ -54,6 +55,7 @@ func (b *Builder) Build(ctx context.Context) (*configv1.Snapshot, error) {
 	for _, a := range st.Accounts {
 		snap.Accounts = append(snap.Accounts, b.account(a))
 	}
+	sortByID(snap.Accounts)
 	for _, p := range st.Purges {
 		snap.Purges = append(snap.Purges, purgeRule(p))
 	}
@@ -65,7 +67,8 @@ func (b *Builder) Build(ctx context.Context) (*configv1.Snapshot, error) {
 // accounts changed are read and built again, the others are prev's (the
 // result shares them), deleted ones are dropped, and the purge rules
 // issued since are added to prev's unexpired ones. The result equals what
-// Build would make at that version.
+// Build would make at that version, at a cost that grows with the change,
+// not with the number of tenants (but for a pass over prev's pointers).
 func (b *Builder) BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*configv1.Snapshot, error) {
 	st, err := b.src.LoadConfigSince(ctx, prev.GetVersion())
 	if err != nil {
@@ -75,26 +78,32 @@ func (b *Builder) BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*conf
 	snap := &configv1.Snapshot{
 		Version:       st.Version,
 		CreatedUnixMs: now.UnixMilli(),
-		Accounts:      make([]*configv1.Account, 0, len(st.AccountIDs)),
 	}
-	changed := make(map[string]*configv1.Account, len(st.Accounts))
+	changed := make(map[string]bool, len(st.Changed))
+	for _, id := range st.Changed {
+		changed[id] = true
+	}
+	fresh := make([]*configv1.Account, 0, len(st.Accounts))
 	for _, a := range st.Accounts {
-		changed[a.Account.ID] = b.account(a)
-	}
-	before := make(map[string]*configv1.Account, len(prev.GetAccounts()))
-	for _, a := range prev.GetAccounts() {
-		before[a.GetId()] = a
-	}
-	for _, id := range st.AccountIDs {
-		a := changed[id]
-		if a == nil {
-			a = before[id]
+		if !changed[a.Account.ID] {
+			return nil, fmt.Errorf("build snapshot from v%d: account %s was read but is not among the changed", prev.GetVersion(), a.Account.ID)
 		}
-		if a == nil {
-			return nil, fmt.Errorf("build snapshot from v%d: account %s is in neither the change nor the snapshot", prev.GetVersion(), id)
+		fresh = append(fresh, b.account(a))
+	}
+	sortByID(fresh)
+	// Merge prev's unchanged accounts with the fresh ones, both in id
+	// order; a changed account not read again was deleted.
+	snap.Accounts = make([]*configv1.Account, 0, len(prev.GetAccounts())+len(fresh))
+	for _, a := range prev.GetAccounts() {
+		if changed[a.GetId()] {
+			continue
+		}
+		for len(fresh) > 0 && fresh[0].GetId() < a.GetId() {
+			snap.Accounts, fresh = append(snap.Accounts, fresh[0]), fresh[1:]
 		}
 		snap.Accounts = append(snap.Accounts, a)
 	}
+	snap.Accounts = append(snap.Accounts, fresh...)
 	expired := now.Add(-tenant.PurgeTTL).UnixMilli()
 	for _, p := range prev.GetPurges() {
 		if p.GetCreatedUnixMs() > expired {
@@ -105,6 +114,12 @@ func (b *Builder) BuildFrom(ctx context.Context, prev *configv1.Snapshot) (*conf
 		snap.Purges = append(snap.Purges, purgeRule(p))
 	}
 	return snap, nil
+}
+
+// sortByID orders accounts by id, byte-wise: the database's collation
+// need not agree, and BuildFrom merges in this order.
+func sortByID(accounts []*configv1.Account) {
+	slices.SortFunc(accounts, func(a, b *configv1.Account) int { return strings.Compare(a.GetId(), b.GetId()) })
 }
 
 func purgeRule(p tenant.PurgeRule) *configv1.PurgeRule {

@@ -231,10 +231,11 @@ type ConfigState struct {
 	Purges   []PurgeRule
 	// Since, when not 0, makes the state partial (LoadConfigSince): only
 	// the accounts changed after version Since are in Accounts, only the
-	// purge rules issued after it in Purges, and AccountIDs lists every
-	// account there is (the others are unchanged; any missing, deleted).
-	Since      uint64
-	AccountIDs []string
+	// purge rules issued after it in Purges, and Changed lists those
+	// accounts' ids: each is in Accounts, or was deleted. Every other
+	// account is as it was at Since.
+	Since   uint64
+	Changed []string
 }
 
 // AccountConfig is one account's part of a ConfigState.

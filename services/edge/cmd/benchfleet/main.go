@@ -48,6 +48,7 @@ type options struct {
 	accounts, edges, changes                 int
 	purgeRate                                int // per minute
 	purgeFor                                 time.Duration
+	cpuProfile                               string
 }
 
 func main() {
@@ -58,10 +59,10 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", "", "where edges persist their config (default: a temporary directory)")
 	flag.IntVar(&o.accounts, "accounts", 10_000, "tenants to seed")
 	flag.IntVar(&o.edges, "edges", 100, "edges")
-	flag.IntVar(&o.changes, "changes", 20, "single-account changes to time")
+	flag.IntVar(&o.changes, "changes", 100, "single-account changes to time")
 	flag.IntVar(&o.purgeRate, "purge-rate", 1000, "purges a minute")
 	flag.DurationVar(&o.purgeFor, "purge-for", 5*time.Minute, "how long to purge")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the edges' process here")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the edges' process during the timed changes and purges here")
 	cold := flag.Bool("cold-edge", false, "internal: be the cold-started edge (see coldStarts)")
 	coldAddr := flag.String("cold-addr", "", "internal: -cold-edge's control plane")
 	coldDir := flag.String("cold-dir", "", "internal: -cold-edge's data directory")
@@ -78,20 +79,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchfleet: -database-url, -controlplane and -seed are required; -accounts ≥ 1, -edges ≥ 2")
 		os.Exit(2)
 	}
-	os.Exit(bench(o, *cpuProfile))
+	os.Exit(bench(o))
 }
 
-// bench runs the benchmark and returns the exit code, after the profile
-// (when asked for) is written.
-func bench(o options, cpuProfile string) int {
-	if cpuProfile != "" {
-		stop, err := profileCPU(cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "benchfleet:", err)
-			return 2
-		}
-		defer stop()
-	}
+// bench runs the benchmark and returns the exit code.
+func bench(o options) int {
 	r := &report{}
 	err := run(context.Background(), o, r)
 	met := r.print() // what was measured before a failure too
@@ -106,20 +98,32 @@ func bench(o options, cpuProfile string) int {
 	return 0
 }
 
-// profileCPU starts a CPU profile into path; stop ends and writes it.
-func profileCPU(path string) (stop func(), err error) {
-	f, err := os.Create(path)
+// startProfile starts the CPU profile -cpuprofile asks for.
+func (f *fleet) startProfile(context.Context) error {
+	if f.o.cpuProfile == "" {
+		return nil
+	}
+	out, err := os.Create(f.o.cpuProfile)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return err
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	f.profile = out
+	return nil
+}
+
+// stopProfile writes the profile; stop calls it too, for a run that failed.
+func (f *fleet) stopProfile(context.Context) error {
+	if f.profile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := f.profile.Close()
+	f.profile = nil
+	return err
 }
 
 func run(ctx context.Context, o options, r *report) error {
@@ -164,7 +168,7 @@ func run(ctx context.Context, o options, r *report) error {
 	f := &fleet{o: o, db: db, cps: cps, lb: lb, keys: keys, r: r,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	defer f.stop()
-	for _, phase := range []func(context.Context) error{f.connect, f.change, f.purge, f.coldStarts, f.killReplica} {
+	for _, phase := range []func(context.Context) error{f.connect, f.startProfile, f.change, f.purge, f.stopProfile, f.coldStarts, f.killReplica} {
 		if err := phase(ctx); err != nil {
 			return err
 		}
@@ -209,9 +213,12 @@ type fleet struct {
 	r     *report
 	log   *slog.Logger
 	edges []*edge
+	// profile is the CPU profile being written, if any.
+	profile *os.File
 }
 
 func (f *fleet) stop() {
+	f.stopProfile(context.Background())
 	for _, e := range f.edges {
 		e.stop()
 	}
@@ -278,9 +285,23 @@ func (f *fleet) connect(ctx context.Context) error {
 }
 
 // change times single-account changes made through the REST API, from
-// the API call until every edge serves them.
+// the API call until every edge serves them. A first change, untimed,
+// settles the fleet: every edge that synced more than persistEvery before
+// writes its config on it at once, as a real edge does on its own cores,
+// but here a hundred do on the same two.
 func (f *fleet) change(ctx context.Context) error {
 	api := fleettest.NewAPI(f.cps[0].HTTPAddr(), adminToken)
+	if _, err := api.CreateOrigin(ctx, f.keys[0], "bench-warm-up", "https://warm-up.example.com"); err != nil {
+		return fmt.Errorf("warm-up change: %w", err)
+	}
+	v, err := f.version(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := f.all(ctx, v, time.Now(), time.Minute); err != nil {
+		return fmt.Errorf("warm-up change: %w", err)
+	}
+	time.Sleep(time.Second)
 	var samples []time.Duration
 	for i := range f.o.changes {
 		acct := f.keys[rand.IntN(len(f.keys))]
