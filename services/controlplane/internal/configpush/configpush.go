@@ -649,7 +649,11 @@ func (st *streamState) handle(m *configv1.WatchRequest) error {
 	case ack.ErrorDetail == "" && !st.lastWasDelta:
 		st.full = false
 	}
-	st.record("record edge ack", func(ctx context.Context) error {
+	record := st.book.addLatest
+	if ack.ErrorDetail != "" {
+		record = st.book.add // every NACK is kept in the record
+	}
+	record("record edge ack", func(ctx context.Context) error {
 		return st.store.EdgeAcked(ctx, tenant.EdgeAck{
 			NodeID:         st.nodeID,
 			Session:        st.session,
