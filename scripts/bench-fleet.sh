@@ -28,6 +28,15 @@ GOWORK=off go build -C services/controlplane -o "$WORK/controlplane" ./cmd/contr
 GOWORK=off go build -C services/controlplane -o "$WORK/benchseed" ./cmd/benchseed
 GOWORK=off go build -C services/edge -o "$WORK/benchfleet" ./cmd/benchfleet
 
+# A hit on an account with 10,000 purge rules against one with none: the
+# edge's own handler serving from L1 (BenchmarkHitPurgeRules), both in one
+# run, the median of five each; benchfleet reports it beside the others.
+msg "timing a hit with 10,000 purge rules and with none"
+hits=$(GOWORK=off go test -C services/edge -run '^$' -bench '^BenchmarkHitPurgeRules$' -benchtime 200000x -count 5 ./internal/delivery/)
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+hit_none=$(awk '$1 ~ /rules=0-/ {print $3}' <<<"$hits" | median)
+hit_many=$(awk '$1 ~ /rules=10000-/ {print $3}' <<<"$hits" | median)
+
 fleet_bench_postgres max_connections=300
 
 # A hundred edges' configs in one process: a soft memory limit makes the
@@ -42,4 +51,5 @@ msg "GOMEMLIMIT=$GOMEMLIMIT"
 	-database-url "$PG_URL" \
 	-controlplane "$WORK/controlplane" -seed "$WORK/benchseed" -data-dir "$EDGE_DIR" \
 	-accounts "${BENCH_ACCOUNTS:-10000}" -edges "${BENCH_EDGES:-100}" -changes "${BENCH_CHANGES:-100}" \
-	-purge-rate "${BENCH_PURGE_RATE:-1000}" -purge-for "${BENCH_PURGE_FOR:-5m}" "$@"
+	-purge-rate "${BENCH_PURGE_RATE:-1000}" -purge-for "${BENCH_PURGE_FOR:-5m}" \
+	-hit-ns "$hit_none,$hit_many" "$@"

@@ -49,6 +49,7 @@ type options struct {
 	purgeRate                                int // per minute
 	purgeFor                                 time.Duration
 	cpuProfile                               string
+	hitNs                                    string // "none,many": ns per hit without and with 10,000 purge rules
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&o.changes, "changes", 100, "single-account changes to time")
 	flag.IntVar(&o.purgeRate, "purge-rate", 1000, "purges a minute")
 	flag.DurationVar(&o.purgeFor, "purge-for", 5*time.Minute, "how long to purge")
+	flag.StringVar(&o.hitNs, "hit-ns", "", "ns per L1 hit on an account without purge rules and with 10,000, \"none,many\" (BenchmarkHitPurgeRules; scripts/bench-fleet.sh measures it)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the edges' process during the timed changes and purges here")
 	cold := flag.Bool("cold-edge", false, "internal: be the cold-started edge (see coldStarts)")
 	coldAddr := flag.String("cold-addr", "", "internal: -cold-edge's control plane")
@@ -168,6 +170,14 @@ func run(ctx context.Context, o options, r *report) error {
 	f := &fleet{o: o, db: db, cps: cps, lb: lb, keys: keys, r: r,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	defer f.stop()
+	if o.hitNs != "" {
+		var none, many float64
+		if _, err := fmt.Sscanf(o.hitNs, "%g,%g", &none, &many); err != nil || none <= 0 {
+			return fmt.Errorf("-hit-ns %q: want two positive numbers", o.hitNs)
+		}
+		r.add("a hit with 10,000 purge rules against none", fmt.Sprintf("%.0f ns against %.0f ns (%+.1f %%)", many, none, (many/none-1)*100),
+			many <= none*1.10, "within 10 %")
+	}
 	for _, phase := range []func(context.Context) error{f.connect, f.startProfile, f.change, f.purge, f.stopProfile, f.coldStarts, f.killReplica} {
 		if err := phase(ctx); err != nil {
 			return err

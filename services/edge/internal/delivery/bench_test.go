@@ -1,10 +1,14 @@
 package delivery
 
 import (
-	"github.com/valyala/fasthttp"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	configv1 "pictor/proto/pictor/config/v1"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so the benchmark
@@ -60,5 +64,44 @@ func BenchmarkFastHit(b *testing.B) {
 		if !f.handler.serveFast(&ctx) {
 			b.Fatal("not served on the fast path")
 		}
+	}
+}
+
+// BenchmarkHitPurgeRules measures an L1 hit on an account without purge
+// rules and on one with 10,000 (half exact paths, half prefixes, none
+// covering the image), as issue 17 asks: the rules are indexed, so the
+// hit should cost the same (make bench-fleet compares the two).
+func BenchmarkHitPurgeRules(b *testing.B) {
+	for _, n := range []int{0, 10_000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			t := &testing.T{}
+			o := newScriptedOrigin(t, photo(b, 400, 300))
+			defer o.Close()
+			f := newCacheFixture(t, o, nil, 0)
+			if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
+				b.Fatalf("warm-up: %d", w.Code)
+			}
+			snap := f.snap
+			snap.Version = 11
+			snap.Purges = nil
+			for i := range n {
+				r := &configv1.PurgeRule{Id: fmt.Sprintf("p%d", i), AccountId: "demo", EndpointId: "ep", Path: fmt.Sprintf("other-%d.jpg", i), Version: 11}
+				if i%2 == 1 {
+					r.Path, r.Prefix = fmt.Sprintf("dir-%d/", i), true
+				}
+				snap.Purges = append(snap.Purges, r)
+			}
+			f.tables.Store(mustTable(t, snap))
+			r := httptest.NewRequest("GET", "/demo/tr:w-300,h-200/p.jpg", nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				w := &discardWriter{h: make(http.Header, 16)}
+				f.handler.ServeHTTP(w, r)
+				if w.code != 200 || w.h.Get("X-Cache") != "HIT-L1" {
+					b.Fatal(w.code, w.h.Get("X-Cache"))
+				}
+			}
+		})
 	}
 }
