@@ -164,6 +164,32 @@ install_web_deps() {
 	INSTALLED_SOMETHING=1
 }
 
+# install_promtool puts Prometheus's promtool (from Debian's prometheus
+# package, which the alert rules' tests name) into .dev/bin, taken out of
+# the package rather than installed: installing it would start a
+# Prometheus server and pull in its web UI's libraries.
+install_promtool() {
+	local tmp deb
+	[[ -x $BIN_DIR/promtool ]] && return 0
+	msg "installing promtool (from Debian's prometheus package) into .dev/bin"
+	tmp=$(mktemp -d)
+	# apt-get download runs as the _apt user when it can: let it write.
+	chmod 777 "$tmp"
+	if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+		local sudo=()
+		((EUID == 0)) || sudo=(sudo)
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+		(cd "$tmp" && apt-get download prometheus) || die "apt-get download prometheus failed"
+	fi
+	deb=$(echo "$tmp"/prometheus_*.deb)
+	dpkg-deb -x "$deb" "$tmp/root" || die "cannot unpack $deb"
+	mkdir -p "$BIN_DIR"
+	install -m 755 "$tmp/root/usr/bin/promtool" "$BIN_DIR/promtool"
+	rm -rf "$tmp"
+	"$BIN_DIR/promtool" --version >/dev/null || die "promtool from $deb does not run"
+	INSTALLED_SOMETHING=1
+}
+
 INSTALLED_SOMETHING=0
 check_go
 check_node
@@ -180,6 +206,7 @@ install_web_deps
 if ((WANT_WEED)); then
 	install_weed
 	install_azurite
+	install_promtool
 fi
 
 if ((INSTALLED_SOMETHING)); then

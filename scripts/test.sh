@@ -255,6 +255,14 @@ summary() {
 	((failed == 0))
 }
 
+# alert_rules checks deploy/prometheus/alerts.yaml and runs its unit tests
+# with promtool (scripts/bootstrap.sh --test puts it in .dev/bin).
+alert_rules() {
+	local promtool=$ROOT/.dev/bin/promtool
+	"$promtool" check rules deploy/prometheus/alerts.yaml &&
+		(cd deploy/prometheus && "$promtool" test rules alerts_test.yaml)
+}
+
 # ---------------------------------------------------------------- run
 
 step bootstrap "$SCRIPTS/bootstrap.sh" --test
@@ -264,6 +272,7 @@ if [[ ${STEP_RESULTS[-1]} != PASS ]]; then
 fi
 step check-gen "$SCRIPTS/gen.sh" --check
 step gofmt "$SCRIPTS/gofmt.sh" -l
+step "alert rules (promtool)" alert_rules
 
 printf '\n==> start Postgres\n' >&2
 pg_started_at=$SECONDS

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ import (
 	"pictor/services/edge/internal/panics"
 	"pictor/services/edge/internal/routing"
 	"pictor/services/edge/internal/transform"
+	"pictor/services/internal/errkind"
+	"pictor/services/internal/opsrefs"
 )
 
 // TestScrapeAfterKnownTraffic drives a real delivery handler and checks the
@@ -173,5 +176,26 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	}
 	if b := value("pictor_edge_l1_bytes", nil); b <= 0 {
 		t.Errorf("L1 bytes = %v, want > 0 after a cached variant", b)
+	}
+	// Every metric the dashboards and alert rules query is one the edge
+	// serves (deploy/grafana, deploy/prometheus): scraped again after a
+	// transform rejection, the one series the traffic above has none of.
+	m.Response(delivery.ResponseEvent{Status: 503, Kind: errkind.Unavailable, Reason: "transform_queue_full"})
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	families, err = parser.TextToMetricFamilies(strings.NewReader(w.Body.String()))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	refs, err := opsrefs.Metrics(filepath.Join("..", "..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for name := range families {
+		exported[name] = true
+	}
+	for _, m := range opsrefs.Missing(refs, "pictor_edge_", exported) {
+		t.Errorf("the operators' kit queries %s, which the edge does not export", m)
 	}
 }
