@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything Pictor's scripts need on Debian 12 that is not there
-# yet: system packages (libvips, Postgres, Redis, protoc, sample photos, …),
-# the pinned protoc plugins (into .dev/bin) and the dashboard's npm packages
-# once web/package.json exists. Go >= 1.26 and Node >= 20 must already be on
-# the PATH. Safe to run again: when nothing is missing it only checks.
+# yet: with no option, what make run needs (libvips, Postgres, Redis, sample
+# photos, fonts, the dashboard's npm packages); --gen adds protoc and the
+# pinned plugins (into .dev/bin); --test adds those and what only the tests
+# use (Chromium, wrk, SeaweedFS, Azurite, promtool); --bench what the
+# benchmarks use. Go >= 1.26 and Node >= 20 must already be on the PATH.
+# Safe to run again: when nothing is missing it only checks.
 set -euo pipefail
 
 LOG_TAG="[bootstrap]"
@@ -18,28 +20,36 @@ MIN_NODE_MAJOR=20
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
 
-# System packages the scripts, builds and tests use.
+# System packages make run needs: the build, the dev stack and the demo.
 PACKAGES=(
 	ca-certificates curl jq procps util-linux make # script tools (runuser is in util-linux)
-	gcc libc6-dev pkg-config libvips-dev libvips-tools # cgo build of the edge (bimg → libvips)
-	postgresql postgresql-client                       # dev stack and integration tests
-	redis-server                                       # L2 cache in the dev stack and tests
-	protobuf-compiler libprotobuf-dev                  # make gen / check-gen (protoc + well-known types)
-	mate-backgrounds                                   # sample photos for the demo origin
+	gcc libc6-dev pkg-config libvips-dev           # cgo build of the edge (bimg → libvips)
+	postgresql postgresql-client                   # dev stack and integration tests
+	redis-server                                   # L2 cache in the dev stack and tests
+	mate-backgrounds                               # sample photos for the demo origin
 	fonts-dejavu-core fonts-lohit-deva fonts-wqy-microhei fontconfig # text layers: DejaVu sans/serif/mono; Devanagari, CJK by fallback; fc-scan checks tenant fonts
-	opencv-data                                        # fo-face: OpenCV's frontal face cascade (data only, no library)
-	wrk                                                # load generator (benchmarks; cmd/benchmiss tests its script)
-	chromium                                           # dashboard browser tests (driven by playwright-core)
+	opencv-data                                    # fo-face: OpenCV's frontal face cascade (data only, no library)
 )
+# make gen / check-gen: protoc and the well-known types (the pinned Go
+# plugins go into .dev/bin).
+GEN_PACKAGES=(protobuf-compiler libprotobuf-dev)
+# make test, on top: the generator (check-gen), a load generator
+# (cmd/benchmiss tests its script), libvips' CLI, and the browser the
+# dashboard tests drive. None of it is needed to run Pictor, so make run
+# does not wait for it (Chromium alone is most of a first install).
+TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium)
 
 # make bench also needs a reference static server; it is installed only
 # then, since Debian's nginx starts a service on :80. make test also needs
-# an S3-compatible server (SeaweedFS, built from source below); make run
-# does not.
-WANT_WEED=0
+# an S3-compatible server (SeaweedFS, built from source below), Azurite
+# and promtool; make run does none of these.
+WANT_TEST=0 WANT_GEN=0
 case ${1:-} in
---bench) PACKAGES+=(nginx-light) ;;
---test) WANT_WEED=1 ;;
+--bench) PACKAGES+=(nginx-light wrk libvips-tools) ;;
+--test) PACKAGES+=("${TEST_PACKAGES[@]}") WANT_TEST=1 WANT_GEN=1 ;;
+--gen) PACKAGES+=("${GEN_PACKAGES[@]}") WANT_GEN=1 ;;
+"") ;;
+*) die "unknown option $1 (want --test, --bench, --gen or none)" ;;
 esac
 
 started=$SECONDS
@@ -198,19 +208,21 @@ if ((EUID == 0)); then
 	getent passwd postgres >/dev/null ||
 		die "the postgresql package is installed but there is no 'postgres' user to run the server as"
 fi
-install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go \
-	"$PROTOC_GEN_GO_VERSION" "protoc-gen-go $PROTOC_GEN_GO_VERSION"
-install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
-	"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
+if ((WANT_GEN)); then
+	install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go \
+		"$PROTOC_GEN_GO_VERSION" "protoc-gen-go $PROTOC_GEN_GO_VERSION"
+	install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+		"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
+fi
 install_web_deps
-if ((WANT_WEED)); then
+if ((WANT_TEST)); then
 	install_weed
 	install_azurite
 	install_promtool
 fi
 
 if ((INSTALLED_SOMETHING)); then
-	msg "done in $((SECONDS - started))s: $GO_VERSION, node $NODE_VERSION, ${#PACKAGES[@]} system packages, protoc plugins in .dev/bin"
+	msg "done in $((SECONDS - started))s: $GO_VERSION, node $NODE_VERSION, ${#PACKAGES[@]} system packages"
 else
-	msg "ok: $GO_VERSION, node $NODE_VERSION, all ${#PACKAGES[@]} system packages and protoc plugins present"
+	msg "ok: $GO_VERSION, node $NODE_VERSION, all ${#PACKAGES[@]} system packages present"
 fi

@@ -20,7 +20,7 @@ case ${1:-} in
 esac
 
 # The plugins are pinned; bootstrap installs them (it is quick when present).
-"$ROOT/scripts/bootstrap.sh" >&2
+"$ROOT/scripts/bootstrap.sh" --gen >&2
 export PATH="$ROOT/.dev/bin:$PATH"
 
 # generate DIR: regenerates DIR/pictor/**/*.pb.go from DIR/pictor/**/*.proto.
