@@ -19,6 +19,7 @@ MIN_NODE_MAJOR=20
 
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
+HELM_VERSION=v3.21.4
 
 # System packages make run needs: the build, the dev stack and the demo.
 PACKAGES=(
@@ -200,6 +201,20 @@ install_promtool() {
 	INSTALLED_SOMETHING=1
 }
 
+# install_helm builds the Helm CLI at HELM_VERSION into .dev/bin with the Go
+# toolchain (make test lints and renders the chart with it); a stamp next
+# to it records the version, since a go-installed helm cannot tell.
+install_helm() {
+	local stamp=$BIN_DIR/helm.version
+	[[ -x $BIN_DIR/helm && -f $stamp && $(<"$stamp") == "$HELM_VERSION" ]] && return 0
+	msg "building helm $HELM_VERSION into .dev/bin (a few minutes, once)"
+	mkdir -p "$BIN_DIR"
+	GOWORK=off GOBIN="$BIN_DIR" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+	"$BIN_DIR/helm" version >/dev/null || die "helm $HELM_VERSION does not run"
+	printf '%s\n' "$HELM_VERSION" >"$stamp"
+	INSTALLED_SOMETHING=1
+}
+
 INSTALLED_SOMETHING=0
 check_go
 check_node
@@ -219,6 +234,7 @@ if ((WANT_TEST)); then
 	install_weed
 	install_azurite
 	install_promtool
+	install_helm
 fi
 
 if ((INSTALLED_SOMETHING)); then
