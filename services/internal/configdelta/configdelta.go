@@ -55,6 +55,37 @@ func Diff(prev, next *configv1.Snapshot) *configv1.Delta {
 	return d
 }
 
+// Since is the delta from version base to snap, given every account
+// changed after base (changed may name more: accounts changed after snap,
+// or unknown to it): each changed account snap holds is sent as snap has
+// it, each one it does not is removed, and the purge rules issued after
+// base are sent.
+func Since(base uint64, snap *configv1.Snapshot, changed []string) *configv1.Delta {
+	d := &configv1.Delta{FromVersion: base, Version: snap.GetVersion(), CreatedUnixMs: snap.GetCreatedUnixMs()}
+	byID := make(map[string]*configv1.Account, len(changed))
+	for _, id := range changed {
+		byID[id] = nil
+	}
+	for _, a := range snap.GetAccounts() {
+		if _, ok := byID[a.GetId()]; ok {
+			byID[a.GetId()] = a
+			d.Accounts = append(d.Accounts, a)
+		}
+	}
+	for id, a := range byID {
+		if a == nil {
+			d.RemovedAccounts = append(d.RemovedAccounts, id)
+		}
+	}
+	slices.Sort(d.RemovedAccounts)
+	for _, p := range snap.GetPurges() {
+		if p.GetVersion() > base {
+			d.Purges = append(d.Purges, p)
+		}
+	}
+	return d
+}
+
 // Compose joins consecutive deltas (each from the previous one's version)
 // into one from the first's from_version to the last's version.
 func Compose(ds []*configv1.Delta) (*configv1.Delta, error) {

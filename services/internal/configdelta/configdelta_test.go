@@ -170,3 +170,39 @@ func TestState(t *testing.T) {
 		t.Fatal("a refused account was not kept, or the rest did not apply")
 	}
 }
+
+// TestSince: a delta made from the database's list of changed accounts
+// brings an edge at base exactly to snap.
+func TestSince(t *testing.T) {
+	acct := func(id, status string) *configv1.Account { return &configv1.Account{Id: id, Status: status} }
+	atBase := &configv1.Snapshot{Version: 5, Accounts: []*configv1.Account{acct("a", "active"), acct("b", "active"), acct("gone", "active")},
+		Purges: []*configv1.PurgeRule{{Id: "p1", AccountId: "a", Path: "x", Version: 4}}}
+	snap := &configv1.Snapshot{Version: 9, Accounts: []*configv1.Account{acct("a", "active"), acct("b", "suspended"), acct("new", "active")},
+		Purges: []*configv1.PurgeRule{{Id: "p1", AccountId: "a", Path: "x", Version: 4}, {Id: "p2", AccountId: "b", Path: "y", Version: 7}}}
+	cases := []struct {
+		name    string
+		changed []string
+		want    *configv1.Snapshot
+	}{
+		{"exactly the changed accounts", []string{"b", "gone", "new"}, snap},
+		// Accounts changed after snap, or deleted before it and unknown to
+		// the edge, cost a resend or a no-op removal, never a wrong config.
+		{"more than changed", []string{"a", "b", "gone", "new", "deleted-long-ago"}, snap},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Since(atBase.Version, snap, tc.changed)
+			st := NewState(atBase)
+			if err := st.Advance(d, nil); err != nil {
+				t.Fatal(err)
+			}
+			got := st.Snapshot(time.UnixMilli(0))
+			if !proto.Equal(got, tc.want) {
+				t.Fatalf("advanced by Since:\n%v\nwant\n%v", got, tc.want)
+			}
+			if len(d.Purges) != 1 || d.Purges[0].Id != "p2" {
+				t.Errorf("purges sent %v, want p2 alone (p1 is from before base)", d.Purges)
+			}
+		})
+	}
+}

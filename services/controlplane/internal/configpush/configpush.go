@@ -71,8 +71,12 @@ type Store interface {
 	EdgeSeen(ctx context.Context, nodeID, session string) error
 	EdgeDisconnected(ctx context.Context, nodeID, session string) error
 	// AdvanceVersion moves the version past `past` without changing the
-	// config (announcing it) and returns the version in force.
+	// config (announcing it), counting every account as changed, and
+	// returns the version in force.
 	AdvanceVersion(ctx context.Context, past uint64) (uint64, error)
+	// AccountsChangedSince lists the accounts changed after version v,
+	// deleted ones included.
+	AccountsChangedSince(ctx context.Context, v uint64) ([]string, error)
 }
 
 // Builder builds the snapshot of the current version: whole, or from an
@@ -586,8 +590,12 @@ func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
 	}
 	resp := &configv1.WatchResponse{Kind: &configv1.WatchResponse_Snapshot{Snapshot: snap}}
 	delta := false
-	if st.deltas && !st.full && base > 0 {
-		if d := st.hub.deltaFrom(base, snap.Version); d != nil {
+	if st.deltas && !st.full && base > 0 && base < snap.Version {
+		d := st.hub.deltaFrom(base, snap.Version)
+		if d == nil {
+			d = st.deltaFromStore(base, snap)
+		}
+		if d != nil {
 			resp.Kind, delta = &configv1.WatchResponse_Delta{Delta: d}, true
 		}
 	}
@@ -602,6 +610,27 @@ func (st *streamState) sendSnapshot(snap *configv1.Snapshot) error {
 	st.log.Debug("config sent", "version", snap.Version, "edge_version", st.have, "delta", delta, "bytes", size)
 	return nil
 }
+
+// deltaFromStore is the delta from version base to snap made with the
+// database's record of which accounts changed since base: how an edge
+// resumes on a replica that never published its version (one started
+// since, or one whose batching skipped it). The accounts come from snap,
+// so the delta ends exactly at snap; an account changed after snap is
+// sent as snap has it, which the edge already holds. nil when the
+// database cannot say, and the edge gets the version whole.
+func (st *streamState) deltaFromStore(base uint64, snap *configv1.Snapshot) *configv1.Delta {
+	ctx, cancel := context.WithTimeout(context.Background(), storeDeltaTimeout)
+	defer cancel()
+	changed, err := st.store.AccountsChangedSince(ctx, base)
+	if err != nil {
+		st.log.Warn("cannot resume the edge from the database; sending the config whole", "edge_version", base, "err", err)
+		return nil
+	}
+	return configdelta.Since(base, snap, changed)
+}
+
+// storeDeltaTimeout bounds the query behind a resume from the database.
+const storeDeltaTimeout = 2 * time.Second
 
 // send stamps resp with the next nonce and sends it.
 func (st *streamState) send(resp *configv1.WatchResponse) error {

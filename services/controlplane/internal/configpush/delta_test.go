@@ -152,12 +152,30 @@ func TestDeltas(t *testing.T) {
 	}
 	e.cancel()
 
-	// A replica started since has no history to resume from: whole.
+	// A replica started since never published the edge's version: it
+	// resumes the edge from the database's record of what changed.
 	late := startReplica(t, dbURL, configpush.Options{Poll: 50 * time.Millisecond})
 	late.published(t)
 	e = late.helloDeltas(t, "edge-moved", from)
-	if resp := e.config(); resp.GetSnapshot().GetVersion() != latest {
-		t.Fatalf("from a version the replica never published: a %T, want the whole v%d", resp.GetKind(), latest)
+	resp = e.config()
+	d = resp.GetDelta()
+	if d == nil || d.FromVersion != from || d.Version != latest || len(d.Accounts) != 1 || d.Accounts[0].Id != acme.AccountID {
+		t.Fatalf("from a version the replica never published: a %T (%d accounts), want a delta from v%d with %s alone",
+			resp.GetKind(), len(d.GetAccounts()), from, acme.AccountID)
+	}
+	e.cancel()
+
+	// After the version was moved past an edge (a database restored
+	// under it), every account counts as changed: an edge from before
+	// is resumed with all of them.
+	if _, err := h.db.AdvanceVersion(context.Background(), latest); err != nil {
+		t.Fatal(err)
+	}
+	advanced := late.published(t)
+	e = late.helloDeltas(t, "edge-restored", from)
+	resp = e.config()
+	if d := resp.GetDelta(); resp.GetSnapshot().GetVersion() != advanced && (d.GetVersion() != advanced || len(d.GetAccounts()) != 100) {
+		t.Fatalf("after the version was advanced: a %T with %d accounts, want v%d whole or with all 100", resp.GetKind(), len(d.GetAccounts()), advanced)
 	}
 }
 

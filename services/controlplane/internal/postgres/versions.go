@@ -42,8 +42,33 @@ func (db *DB) AdvanceVersion(ctx context.Context, past uint64) (uint64, error) {
 		if _, err := tx.Exec(ctx, `UPDATE config_version SET version = $1, updated_at = now()`, v); err != nil {
 			return err
 		}
+		// Every account counts as changed at v: an edge's config from
+		// before (another history of this database) is then resumed
+		// with every account, never with a delta that assumes it.
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO account_versions (account_id, version) SELECT id, $1 FROM accounts
+			ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version`, v); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE account_versions SET version = $1`, v); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ConfigChannel, strconv.FormatUint(v, 10))
 		return err
 	})
 	return v, err
+}
+
+// AccountsChangedSince lists the accounts whose config changed after
+// version v, deleted ones included (account_versions keeps a deleted
+// account's row, stamped at its deletion).
+func (db *DB) AccountsChangedSince(ctx context.Context, v uint64) ([]string, error) {
+	var ids []string
+	err := db.systemRead(ctx, "accounts changed since", func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT account_id FROM account_versions WHERE version > $1`, v)
+		var err error
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return ids, err
 }
