@@ -22,12 +22,17 @@ started=$SECONDS
 if [[ ! -d web/node_modules ]]; then
 	(cd web && npm ci --no-audit --no-fund)
 fi
-(cd web && npm run --silent build) || die "building the dashboard (npm run build in web/) failed"
-for cmd in controlplane edge; do
-	dir=./services/$cmd/cmd/$cmd
-	[[ -d $dir ]] || die "$dir does not exist"
-	go build -o "$OUT/$cmd" "$dir"
-done
+# The edge (the longest build: cgo and libvips) needs no dashboard, so it
+# builds while the dashboard and then the control plane, which embeds it,
+# do.
+go build -o "$OUT/edge" ./services/edge/cmd/edge &
+edge_pid=$!
+if ! (cd web && npm run --silent build); then
+	wait "$edge_pid" || true
+	die "building the dashboard (npm run build in web/) failed"
+fi
+go build -o "$OUT/controlplane" ./services/controlplane/cmd/controlplane || { wait "$edge_pid" || true; die "building controlplane failed"; }
+wait "$edge_pid" || die "building edge failed"
 # The demo origin is a single stdlib-only file outside every module.
 GOWORK=off go build -o "$OUT/demo-origin" ./scripts/demo-origin/main.go
 msg "built the dashboard, controlplane, edge, demo-origin into $OUT in $((SECONDS - started))s"

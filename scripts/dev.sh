@@ -345,7 +345,14 @@ run_stack() {
 	check_port_free "$EDGE2_PORT" "edge-2" PICTOR_DEV_EDGE2_PORT
 	check_port_free "$ORIGIN_PORT" "demo origin" PICTOR_DEV_ORIGIN_PORT
 
+	# Fetch the Go modules while the bootstrap installs packages: on a new
+	# machine both wait on the network. Its errors are the build's to report.
+	# (go list fetches what the two binaries import, and only that.)
+	(cd "$ROOT" && GOWORK="$ROOT/go.work" go list -deps ./services/controlplane/cmd/controlplane \
+		./services/edge/cmd/edge >/dev/null 2>&1 || true) &
+	local modules_pid=$!
 	"$SCRIPTS/bootstrap.sh"
+	wait "$modules_pid" || true
 	[[ -d $PHOTOS ]] || die "no sample photos at $PHOTOS (the mate-backgrounds package installs them; set PICTOR_DEV_PHOTOS_DIR to use another folder)"
 	"$SCRIPTS/build.sh" "$BIN"
 
