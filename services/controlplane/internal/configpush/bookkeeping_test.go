@@ -44,11 +44,18 @@ func TestBookkeepingCoalescesAcks(t *testing.T) {
 	if took > AckRecordEvery/2 {
 		t.Errorf("finish took %s: it must not wait out the ACK interval", took)
 	}
-	// The first ACK may be written before the rest arrive, or replaced.
-	got := slices.DeleteFunc(slices.Clone(written), func(s string) bool { return s == "ack 1" })
+	// The first ACK goes without waiting: the writer may take whichever
+	// was waiting when it got there (one of 1-49), or find 50 already.
+	got := slices.Clone(written)
+	var early int
+	if len(got) > 1 {
+		if _, err := fmt.Sscanf(got[1], "ack %d", &early); err == nil && early < 50 {
+			got = slices.Delete(got, 1, 2)
+		}
+	}
 	want := []string{"connect", "ack 50", "nack 51", "ack 60", "disconnect"}
 	if !slices.Equal(got, want) {
-		t.Fatalf("wrote %q, want %q (with ack 1 perhaps after connect)", written, want)
+		t.Fatalf("wrote %q, want %q (perhaps with one earlier ACK after connect)", written, want)
 	}
 }
 
