@@ -66,3 +66,17 @@ func Missing(refs map[string][]string, prefix string, exported map[string]bool) 
 	slices.Sort(out)
 	return out
 }
+
+// NotExported is Missing for the kit under root and the metric families a
+// service's scrape served: what each service's metrics test asserts empty.
+func NotExported(root, prefix string, families []string) ([]string, error) {
+	refs, err := Metrics(root)
+	if err != nil {
+		return nil, err
+	}
+	exported := make(map[string]bool, len(families))
+	for _, name := range families {
+		exported[name] = true
+	}
+	return Missing(refs, prefix, exported), nil
+}

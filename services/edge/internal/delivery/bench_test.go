@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	configv1 "pictor/proto/pictor/config/v1"
+	"pictor/services/edge/internal/routing"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so the benchmark
@@ -22,16 +23,23 @@ func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 
-// BenchmarkCacheHit measures the edge's own work for an L1 hit: parse,
-// resolve, key, lookup, headers. make bench measures it end to end.
-func BenchmarkCacheHit(b *testing.B) {
+// warmHitFixture is a cache fixture holding /demo/tr:w-300,h-200/p.jpg in
+// L1; done closes its origin.
+func warmHitFixture(b *testing.B) (*cacheFixture, func()) {
 	t := &testing.T{}
 	o := newScriptedOrigin(t, photo(b, 400, 300))
-	defer o.Close()
 	f := newCacheFixture(t, o, nil, 0)
 	if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
 		b.Fatalf("warm-up: %d", w.Code)
 	}
+	return f, o.Close
+}
+
+// BenchmarkCacheHit measures the edge's own work for an L1 hit: parse,
+// resolve, key, lookup, headers. make bench measures it end to end.
+func BenchmarkCacheHit(b *testing.B) {
+	f, done := warmHitFixture(b)
+	defer done()
 	r := httptest.NewRequest("GET", "/demo/tr:w-300,h-200/p.jpg", nil)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -46,13 +54,8 @@ func BenchmarkCacheHit(b *testing.B) {
 
 // BenchmarkFastHit measures the fasthttp front's work for an L1 hit.
 func BenchmarkFastHit(b *testing.B) {
-	t := &testing.T{}
-	o := newScriptedOrigin(t, photo(b, 400, 300))
-	defer o.Close()
-	f := newCacheFixture(t, o, nil, 0)
-	if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
-		b.Fatalf("warm-up: %d", w.Code)
-	}
+	f, done := warmHitFixture(b)
+	defer done()
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -74,13 +77,8 @@ func BenchmarkFastHit(b *testing.B) {
 func BenchmarkHitPurgeRules(b *testing.B) {
 	for _, n := range []int{0, 10_000} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			t := &testing.T{}
-			o := newScriptedOrigin(t, photo(b, 400, 300))
-			defer o.Close()
-			f := newCacheFixture(t, o, nil, 0)
-			if w := f.get("/demo/tr:w-300,h-200/p.jpg"); w.Code != 200 {
-				b.Fatalf("warm-up: %d", w.Code)
-			}
+			f, done := warmHitFixture(b)
+			defer done()
 			snap := f.snap
 			snap.Version = 11
 			snap.Purges = nil
@@ -91,7 +89,11 @@ func BenchmarkHitPurgeRules(b *testing.B) {
 				}
 				snap.Purges = append(snap.Purges, r)
 			}
-			f.tables.Store(mustTable(t, snap))
+			table, err := routing.Build(snap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.tables.Store(table)
 			r := httptest.NewRequest("GET", "/demo/tr:w-300,h-200/p.jpg", nil)
 			b.ReportAllocs()
 			b.ResetTimer()
