@@ -503,6 +503,7 @@ func TestHandleDelta(t *testing.T) {
 		gotSnap, gotDelta = s, d
 		return nil, nil
 	}, nil)
+	t.Cleanup(c.Flush) // no put-off write outlives the test
 	changed := testSnapshot(3).Accounts[0]
 	changed.Status = "suspended"
 	delta := &configv1.Delta{FromVersion: 2, Version: 3, Accounts: []*configv1.Account{changed}}
@@ -518,7 +519,11 @@ func TestHandleDelta(t *testing.T) {
 	if ack.GetErrorDetail() != "" || ack.GetAppliedVersion() != 3 || gotDelta != delta || gotSnap != nil {
 		t.Fatalf("delta from the version served: ack %v, applied snapshot %v delta %v", ack, gotSnap, gotDelta)
 	}
+	// The state is the client's, and its put-off write may read it at any
+	// moment: look at it under the client's lock.
+	c.mu.Lock()
 	held := c.state.Snapshot(time.Now())
+	c.mu.Unlock()
 	if held.GetVersion() != 3 || held.Accounts[0].Status != "suspended" || len(held.Accounts[0].Origins) != len(changed.Origins) {
 		t.Fatalf("config held after the delta: %v", held)
 	}
