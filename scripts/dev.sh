@@ -63,6 +63,7 @@ CHILD_ORDER=()
 LOCK_HELD=0
 PG_STARTED=0
 CLEANED=0
+DEPS_PID=
 
 # ---------------------------------------------------------------- leftovers
 
@@ -132,6 +133,9 @@ stop_stack() {
 	local name pid
 	((CLEANED)) && return 0
 	CLEANED=1
+	if [[ -n $DEPS_PID ]]; then
+		kill -TERM -- "-$DEPS_PID" 2>/dev/null || true
+	fi
 	if ((${#CHILD_ORDER[@]} > 0 || PG_STARTED)); then
 		msg "stopping the dev stack"
 	fi
@@ -345,15 +349,20 @@ run_stack() {
 	check_port_free "$EDGE2_PORT" "edge-2" PICTOR_DEV_EDGE2_PORT
 	check_port_free "$ORIGIN_PORT" "demo origin" PICTOR_DEV_ORIGIN_PORT
 
-	# Fetch the Go modules while the bootstrap installs packages: on a new
-	# machine both wait on the network. Its errors are the build's to report.
-	# (go list fetches what the two binaries import, and only that.)
-	(cd "$ROOT" && GOWORK="$ROOT/go.work" go list -deps ./services/controlplane/cmd/controlplane \
-		./services/edge/cmd/edge >/dev/null 2>&1 || true) &
-	local modules_pid=$!
+	# Fetch the Go modules and compile what needs no system package while
+	# the bootstrap installs packages: on a new machine apt leaves a core
+	# idle most of the time, and a cold build is mostly the standard library
+	# and the dependencies. Failures here are the build's to report.
+	# Its own process group, so that stop_stack can end its compilers too.
+	setsid "$SCRIPTS/build.sh" --deps </dev/null >"$LOGS/build-deps.log" 2>&1 &
+	DEPS_PID=$!
 	"$SCRIPTS/bootstrap.sh"
-	wait "$modules_pid" || true
 	[[ -d $PHOTOS ]] || die "no sample photos at $PHOTOS (the mate-backgrounds package installs them; set PICTOR_DEV_PHOTOS_DIR to use another folder)"
+	if ! wait "$DEPS_PID"; then
+		msg "compiling the dependencies ahead failed (log: .dev/log/build-deps.log); the build will say why"
+	fi
+	DEPS_PID=
+	tail -n 1 "$LOGS/build-deps.log"
 	"$SCRIPTS/build.sh" "$BIN"
 
 	# Secrets are generated once and reused, so encrypted keys stay readable.
