@@ -353,9 +353,12 @@ run_stack() {
 	# the bootstrap installs packages: on a new machine apt leaves a core
 	# idle most of the time, and a cold build is mostly the standard library
 	# and the dependencies. Failures here are the build's to report.
-	# Its own process group, so that stop_stack can end its compilers too;
-	# at the lowest CPU and I/O priority, so that apt is not slowed by it.
-	setsid nice -n 19 ionice -c 3 "$SCRIPTS/build.sh" --deps </dev/null >"$LOGS/build-deps.log" 2>&1 &
+	# Its own process group, so that stop_stack can end its compilers too,
+	# at the lowest priority, so that apt is not slowed by it. A new session
+	# is a new scheduling autogroup, where nice alone would weigh nothing
+	# against the others: the group's nice is lowered as well.
+	setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
+		"$SCRIPTS/build.sh" --deps </dev/null >"$LOGS/build-deps.log" 2>&1 &
 	DEPS_PID=$!
 	"$SCRIPTS/bootstrap.sh"
 	[[ -d $PHOTOS ]] || die "no sample photos at $PHOTOS (the mate-backgrounds package installs them; set PICTOR_DEV_PHOTOS_DIR to use another folder)"
