@@ -24,7 +24,7 @@ HELM_VERSION=v3.21.4
 # System packages make run needs: the build, the dev stack and the demo.
 PACKAGES=(
 	ca-certificates curl jq procps util-linux make # script tools (runuser is in util-linux)
-	gcc libc6-dev pkg-config libvips-dev           # cgo build of the edge (bimg → libvips)
+	gcc libc6-dev pkg-config libvips42 libglib2.0-dev # cgo build of the edge (bimg → libvips; headers: install_vips_headers)
 	postgresql postgresql-client                   # dev stack and integration tests
 	redis-server                                   # L2 cache in the dev stack and tests
 	mate-backgrounds                               # sample photos for the demo origin
@@ -38,7 +38,7 @@ GEN_PACKAGES=(protobuf-compiler libprotobuf-dev)
 # (cmd/benchmiss tests its script), libvips' CLI, and the browser the
 # dashboard tests drive. None of it is needed to run Pictor, so make run
 # does not wait for it (Chromium alone is most of a first install).
-TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium)
+TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium libvips-dev)
 
 # make bench also needs a reference static server; it is installed only
 # then, since Debian's nginx starts a service on :80. make test also needs
@@ -46,7 +46,7 @@ TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium)
 # and promtool; make run does none of these.
 WANT_TEST=0 WANT_GEN=0
 case ${1:-} in
---bench) PACKAGES+=(nginx-light wrk libvips-tools) ;;
+--bench) PACKAGES+=(nginx-light wrk libvips-tools libvips-dev) ;;
 --test) PACKAGES+=("${TEST_PACKAGES[@]}") WANT_TEST=1 WANT_GEN=1 ;;
 --gen) PACKAGES+=("${GEN_PACKAGES[@]}") WANT_GEN=1 ;;
 "") ;;
@@ -100,6 +100,45 @@ install_packages() {
 	msg "installing: ${missing[*]}"
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	INSTALLED_SOMETHING=1
+}
+
+# install_vips_headers gives the edge's cgo build libvips' headers and a
+# pkg-config file without Debian's libvips-dev, which depends on the
+# development package of every format libvips reads (135 more packages,
+# half a minute of a first make run). Its .deb, at the version of the
+# libvips42 installed, is unpacked into .dev/vips; the pkg-config file
+# there asks only for GLib's (libvips' headers include nothing else), and
+# libvips.so points at the installed library. scripts/build.sh uses it when
+# pkg-config knows no vips; make test and make bench install libvips-dev.
+install_vips_headers() {
+	local dir=$ROOT/.dev/vips version tmp deb pc lib target
+	pkg-config --exists vips 2>/dev/null && return 0
+	version=$(dpkg-query -W -f='${Version}' libvips42) || die "libvips42 is not installed"
+	[[ -f $dir/version && $(<"$dir/version") == "$version" ]] && return 0
+	msg "unpacking libvips' headers ($version) into .dev/vips"
+	tmp=$(mktemp -d)
+	# apt-get download runs as the _apt user when it can: let it write.
+	chmod 777 "$tmp"
+	(cd "$tmp" && apt-get download "libvips-dev=$version" >/dev/null) ||
+		die "apt-get download libvips-dev=$version failed"
+	deb=$(echo "$tmp"/libvips-dev_*.deb)
+	dpkg-deb -x "$deb" "$tmp/root" || die "cannot unpack $deb"
+	pc=$(echo "$tmp"/root/usr/lib/*/pkgconfig/vips.pc)
+	lib=$(echo "$tmp"/root/usr/lib/*/libvips.so)
+	[[ -f $pc && -L $lib && -d $tmp/root/usr/include/vips ]] || die "$deb has no vips.pc, libvips.so or headers"
+	target=$(dirname "${lib#"$tmp/root"}")/$(readlink "$lib")
+	[[ -f $target ]] || die "libvips-dev's libvips.so points at $target, which libvips42 did not install"
+	rm -rf "$dir"
+	mkdir -p "$dir/lib/pkgconfig" "$dir/include"
+	cp -r "$tmp/root/usr/include/vips" "$dir/include/"
+	ln -s "$target" "$dir/lib/libvips.so"
+	sed -e "s|^prefix=.*|prefix=$dir|" -e 's|^libdir=.*|libdir=${prefix}/lib|' \
+		-e '/^Requires.private:/d' "$pc" >"$dir/lib/pkgconfig/vips.pc"
+	PKG_CONFIG_PATH=$dir/lib/pkgconfig pkg-config --cflags --libs vips >/dev/null ||
+		die "pkg-config cannot use $dir/lib/pkgconfig/vips.pc"
+	printf '%s\n' "$version" >"$dir/version"
+	rm -rf "$tmp"
 	INSTALLED_SOMETHING=1
 }
 
@@ -229,6 +268,7 @@ if ((WANT_GEN)); then
 	install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 		"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
 fi
+install_vips_headers
 install_web_deps
 if ((WANT_TEST)); then
 	install_weed

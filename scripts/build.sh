@@ -17,19 +17,25 @@ cd "$ROOT"
 # Build in workspace mode whatever the caller's GOWORK says.
 export GOWORK="$ROOT/go.work"
 
+# Without Debian's libvips-dev, the edge builds against the headers that
+# scripts/bootstrap.sh unpacked into .dev/vips.
+if ! pkg-config --exists vips 2>/dev/null && [[ -f $ROOT/.dev/vips/lib/pkgconfig/vips.pc ]]; then
+	export PKG_CONFIG_PATH="$ROOT/.dev/vips/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+fi
+
 # standalone_deps lists the packages the binaries import that compile with
-# Go and gcc alone: the standard library and third-party code, without any
-# package that asks pkg-config for a system library (bimg → libvips) or
-# imports one that does. Pictor's own packages are left out too: the
-# control plane's embed needs the dashboard built. go list prints a
-# package's dependencies before it, so one pass marks the dependents.
+# Go and gcc alone, before anything is installed or built: all but those
+# that ask pkg-config for a system library (bimg → libvips), those that
+# cannot be built yet (the dashboard's embed, before npm run build), and
+# the packages that import either. go list prints a package's
+# dependencies before it, so one pass marks the dependents.
 standalone_deps() {
-	go list -deps -f '{{.ImportPath}} {{if .Module}}{{if .Module.Main}}own{{else}}dep{{end}}{{else}}std{{end}} {{len .CgoPkgConfig}} {{join .Deps " "}}' "${MAINS[@]}" |
+	go list -e -deps -f '{{.ImportPath}} {{if or .Error .DepsErrors}}1{{else}}{{len .CgoPkgConfig}}{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
 		awk '{
-			bad = $3 > 0
-			for (i = 4; i <= NF && !bad; i++) bad = ($i in needs)
+			bad = $2 > 0
+			for (i = 3; i <= NF && !bad; i++) bad = ($i in needs)
 			if (bad) needs[$1] = 1
-			else if ($2 != "own") print $1
+			else print $1
 		}'
 }
 
