@@ -361,7 +361,9 @@ run_stack() {
 	# CPU busy compiling, a first install here took twice as long.
 	local cpus pin=() pid
 	cpus=$(nproc 2>/dev/null || echo 1)
-	((cpus < 2)) || pin=(taskset -c "1-$((cpus - 1))")
+	# GOMAXPROCS sets go build's parallelism, which would otherwise be the
+	# one CPU it starts pinned to.
+	((cpus < 2)) || pin=(env GOMAXPROCS="$cpus" taskset -c "1-$((cpus - 1))")
 	setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
 		"${pin[@]}" "$SCRIPTS/build.sh" --deps </dev/null >"$LOGS/build-deps.log" 2>&1 &
 	DEPS_PID=$!
