@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Pictor's scripts need on Debian 12 that is not there
 # yet: with no option, what make run needs (libvips, Postgres, Redis, sample
-# photos, fonts, the dashboard's npm packages); --gen adds protoc and the
+# photos, fonts, the dashboard's npm packages; --system all but the npm
+# packages, --web only those); --gen adds protoc and the
 # pinned plugins (into .dev/bin); --test adds those and what only the tests
 # use (Chromium, wrk, SeaweedFS, Azurite, promtool); --bench what the
 # benchmarks use. Go >= 1.26 and Node >= 20 must already be on the PATH.
@@ -44,13 +45,17 @@ TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium libvips-dev)
 # then, since Debian's nginx starts a service on :80. make test also needs
 # an S3-compatible server (SeaweedFS, built from source below), Azurite
 # and promtool; make run does none of these.
-WANT_TEST=0 WANT_GEN=0
+# make run installs the dashboard's npm packages alongside the system ones
+# (scripts/dev.sh): --system leaves them out, --web does only them.
+WANT_TEST=0 WANT_GEN=0 WANT_SYSTEM=1 WANT_WEB=1
 case ${1:-} in
 --bench) PACKAGES+=(nginx-light wrk libvips-tools libvips-dev) ;;
 --test) PACKAGES+=("${TEST_PACKAGES[@]}") WANT_TEST=1 WANT_GEN=1 ;;
 --gen) PACKAGES+=("${GEN_PACKAGES[@]}") WANT_GEN=1 ;;
+--system) WANT_WEB=0 ;;
+--web) WANT_SYSTEM=0 ;;
 "") ;;
-*) die "unknown option $1 (want --test, --bench, --gen or none)" ;;
+*) die "unknown option $1 (want --test, --bench, --gen, --system, --web or none)" ;;
 esac
 
 started=$SECONDS
@@ -203,7 +208,8 @@ install_web_deps() {
 	[[ -f $web/package-lock.json ]] ||
 		die "web/package.json has no package-lock.json next to it; run 'npm install' in web/ and commit the lock file"
 	sum=$(cat "$web/package.json" "$web/package-lock.json" | cksum)
-	deps=$(jq '.packages // {} | length' "$web/package-lock.json")
+	# node, not jq: with --web this runs before apt has installed jq.
+	deps=$(node -e 'console.log(Object.keys(require(process.argv[1]).packages || {}).length)' "$web/package-lock.json")
 	if [[ -f $stamp && $(<"$stamp") == "$sum" ]] && { [[ -d $web/node_modules ]] || ((deps <= 1)); }; then
 		return 0
 	fi
@@ -257,6 +263,10 @@ install_helm() {
 INSTALLED_SOMETHING=0
 check_go
 check_node
+if ((!WANT_SYSTEM)); then
+	install_web_deps
+	exit 0
+fi
 install_packages
 if ((EUID == 0)); then
 	getent passwd postgres >/dev/null ||
@@ -269,7 +279,7 @@ if ((WANT_GEN)); then
 		"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
 fi
 install_vips_headers
-install_web_deps
+((!WANT_WEB)) || install_web_deps
 if ((WANT_TEST)); then
 	install_weed
 	install_azurite

@@ -4,7 +4,7 @@
 # embeds it.
 #
 #   scripts/build.sh [OUT_DIR]    (default .dev/bin; make build)
-#   scripts/build.sh --deps       compile only what needs no system package
+#   scripts/build.sh --ahead      what needs no system package (scripts/dev.sh)
 set -euo pipefail
 
 LOG_TAG="[build]"
@@ -27,27 +27,32 @@ fi
 # Go and gcc alone, before anything is installed or built: all but those
 # that ask pkg-config for a system library (bimg → libvips), those that
 # cannot be built yet (the dashboard's embed, before npm run build), and
-# the packages that import either. go list prints a package's
-# dependencies before it, so one pass marks the dependents.
+# the packages that import either; nor the mains, which go build would
+# link to throw away. go list prints a package's dependencies before it,
+# so one pass marks the dependents.
 standalone_deps() {
-	go list -e -deps -f '{{.ImportPath}} {{if or .Error .DepsErrors}}1{{else}}{{len .CgoPkgConfig}}{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
+	go list -e -deps -f '{{.ImportPath}} {{.Name}} {{if or .Error .DepsErrors}}1{{else}}{{len .CgoPkgConfig}}{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
 		awk '{
-			bad = $2 > 0
-			for (i = 3; i <= NF && !bad; i++) bad = ($i in needs)
+			bad = $3 > 0
+			for (i = 4; i <= NF && !bad; i++) bad = ($i in needs)
 			if (bad) needs[$1] = 1
-			else print $1
+			else if ($2 != "main") print $1
 		}'
 }
 
-# --deps fills the build cache with what standalone_deps lists: most of a
-# cold build's work, which make run does while the bootstrap is still
-# installing libvips and Postgres.
-if [[ ${1:-} == --deps ]]; then
+# --ahead does the part of a build that needs no system package while
+# scripts/dev.sh has the bootstrap install them: the dashboard's npm
+# packages and its build, then what standalone_deps lists into the build
+# cache. On a new machine that is most of a cold build.
+if [[ ${1:-} == --ahead ]]; then
 	started=$SECONDS
+	if ! { "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" --web && (cd web && npm run --silent build); }; then
+		msg "installing or building the dashboard failed; going on with the Go packages"
+	fi
 	pkgs=$(standalone_deps) || die "listing the binaries' packages failed"
 	# shellcheck disable=SC2086 # one word per package
-	go build $pkgs || die "compiling the binaries' dependencies failed"
-	msg "compiled $(wc -w <<<"$pkgs") packages the binaries import, in $((SECONDS - started))s"
+	go build $pkgs || die "compiling the binaries' packages failed"
+	msg "built the dashboard and $(wc -w <<<"$pkgs") packages the binaries import, ahead, in $((SECONDS - started))s"
 	exit 0
 fi
 

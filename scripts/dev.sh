@@ -63,7 +63,9 @@ CHILD_ORDER=()
 LOCK_HELD=0
 PG_STARTED=0
 CLEANED=0
-DEPS_PID=
+AHEAD_PID=
+AHEAD_CPUS=1
+PG_JOB=
 
 # ---------------------------------------------------------------- leftovers
 
@@ -133,8 +135,11 @@ stop_stack() {
 	local name pid
 	((CLEANED)) && return 0
 	CLEANED=1
-	if [[ -n $DEPS_PID ]]; then
-		kill -TERM -- "-$DEPS_PID" 2>/dev/null || true
+	if [[ -n $AHEAD_PID ]]; then
+		kill -TERM -- "-$AHEAD_PID" 2>/dev/null || true
+	fi
+	if [[ -n $PG_JOB ]]; then
+		wait "$PG_JOB" 2>/dev/null || true # then pg_stop finds what it started
 	fi
 	if ((${#CHILD_ORDER[@]} > 0 || PG_STARTED)); then
 		msg "stopping the dev stack"
@@ -326,6 +331,65 @@ wait_image() {
 
 # ---------------------------------------------------------------- main
 
+# start_ahead starts, while the bootstrap installs packages, the part of
+# the build that needs none of them: the dashboard's npm packages and its
+# build, and every Go package the binaries import that needs neither
+# libvips nor the dashboard (build.sh --ahead). On a new machine that is
+# most of a cold build. It runs in its own process group, so that
+# stop_stack can end its compilers too; at the lowest priority (a new
+# session is a new scheduling autogroup, where nice alone would weigh
+# nothing against the others, so the group's nice is lowered as well); and
+# off the first CPU while apt runs: dpkg works on one CPU and fsyncs every
+# package, and with every CPU compiling, a first install here took twice as
+# long. GOMAXPROCS keeps go build's parallelism, which would otherwise be
+# the one CPU it starts pinned to.
+start_ahead() {
+	local pin=()
+	AHEAD_CPUS=$(nproc 2>/dev/null || echo 1)
+	((AHEAD_CPUS < 2)) || pin=(env GOMAXPROCS="$AHEAD_CPUS" taskset -c "1-$((AHEAD_CPUS - 1))")
+	setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
+		"${pin[@]}" "$SCRIPTS/build.sh" --ahead </dev/null >"$LOGS/build-ahead.log" 2>&1 &
+	AHEAD_PID=$!
+}
+
+# unpin_ahead gives the build ahead every CPU once apt is done.
+unpin_ahead() {
+	local pid
+	((AHEAD_CPUS >= 2)) || return 0
+	for pid in $(pgrep -g "$AHEAD_PID" || true); do
+		taskset -a -p -c "0-$((AHEAD_CPUS - 1))" "$pid" >/dev/null 2>&1 || true
+	done
+}
+
+# join_ahead waits for the build ahead; what failed there is the build's
+# to report.
+join_ahead() {
+	if ! wait "$AHEAD_PID"; then
+		msg "the build ahead failed (log: .dev/log/build-ahead.log); the build will say why"
+	fi
+	AHEAD_PID=
+	tail -n 1 "$LOGS/build-ahead.log"
+}
+
+# start_postgres starts the private cluster in .dev/pg, run by its owner
+# (see lib/postgres.sh), and creates the database.
+start_postgres() {
+	local psql
+	# The cluster owner must be able to reach .dev (a umask of 077 would hide it).
+	chmod a+x "$DEV"
+	rotate_log "$LOGS/postgres.log"
+	pg_init "$PG_DATA" "$LOGS/postgres.log"
+	pg_own_dir "$PG_SOCK"
+	pg_configure "$PG_DATA" "$PG_PORT" "$PG_SOCK"
+	pg_start "$PG_DATA" "$LOGS/postgres.log"
+	psql="$(pg_bin_dir)/psql"
+	if [[ -z $("$psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'pictor'") ]]; then
+		"$psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE pictor' >/dev/null
+		msg "created database pictor"
+	fi
+	msg "Postgres up on 127.0.0.1:$PG_PORT ($(elapsed)s)"
+}
+
 run_stack() {
 	local pid secret_master secret_edge image
 	mkdir -p "$RUN" "$LOGS" "$BIN"
@@ -349,37 +413,10 @@ run_stack() {
 	check_port_free "$EDGE2_PORT" "edge-2" PICTOR_DEV_EDGE2_PORT
 	check_port_free "$ORIGIN_PORT" "demo origin" PICTOR_DEV_ORIGIN_PORT
 
-	# Fetch the Go modules and compile what needs no system package while
-	# the bootstrap installs packages: on a new machine apt leaves a core
-	# idle most of the time, and a cold build is mostly the standard library
-	# and the dependencies. Failures here are the build's to report.
-	# Its own process group, so that stop_stack can end its compilers too,
-	# at the lowest priority (a new session is a new scheduling autogroup,
-	# where nice alone would weigh nothing against the others, so the
-	# group's nice is lowered as well), and off the first CPU while apt
-	# runs: dpkg works on one CPU and fsyncs every package, and with every
-	# CPU busy compiling, a first install here took twice as long.
-	local cpus pin=() pid
-	cpus=$(nproc 2>/dev/null || echo 1)
-	# GOMAXPROCS sets go build's parallelism, which would otherwise be the
-	# one CPU it starts pinned to.
-	((cpus < 2)) || pin=(env GOMAXPROCS="$cpus" taskset -c "1-$((cpus - 1))")
-	setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
-		"${pin[@]}" "$SCRIPTS/build.sh" --deps </dev/null >"$LOGS/build-deps.log" 2>&1 &
-	DEPS_PID=$!
-	"$SCRIPTS/bootstrap.sh"
-	if ((${#pin[@]})); then
-		for pid in $(pgrep -g "$DEPS_PID" || true); do
-			taskset -a -p -c "0-$((cpus - 1))" "$pid" >/dev/null 2>&1 || true
-		done
-	fi
+	start_ahead
+	"$SCRIPTS/bootstrap.sh" --system
+	unpin_ahead
 	[[ -d $PHOTOS ]] || die "no sample photos at $PHOTOS (the mate-backgrounds package installs them; set PICTOR_DEV_PHOTOS_DIR to use another folder)"
-	if ! wait "$DEPS_PID"; then
-		msg "compiling the dependencies ahead failed (log: .dev/log/build-deps.log); the build will say why"
-	fi
-	DEPS_PID=
-	tail -n 1 "$LOGS/build-deps.log"
-	"$SCRIPTS/build.sh" "$BIN"
 
 	# Secrets are generated once and reused, so encrypted keys stay readable.
 	secret_master=$(env_file_get "$SECRETS" PICTOR_MASTER_KEY)
@@ -396,22 +433,14 @@ run_stack() {
 	export PICTOR_ALLOW_PRIVATE_ORIGINS=${PICTOR_ALLOW_PRIVATE_ORIGINS:-true}
 	export PICTOR_DATABASE_URL=${PICTOR_DATABASE_URL:-postgres://postgres@127.0.0.1:$PG_PORT/pictor?sslmode=disable}
 
-	# Postgres: a private cluster in .dev/pg, run by its owner (see lib/postgres.sh).
-	# The cluster owner must be able to reach .dev (a umask of 077 would hide it).
-	chmod a+x "$DEV"
-	rotate_log "$LOGS/postgres.log"
-	pg_init "$PG_DATA" "$LOGS/postgres.log"
-	pg_own_dir "$PG_SOCK"
-	pg_configure "$PG_DATA" "$PG_PORT" "$PG_SOCK"
+	# Postgres starts while the binaries build.
 	PG_STARTED=1
-	pg_start "$PG_DATA" "$LOGS/postgres.log"
-	local psql
-	psql="$(pg_bin_dir)/psql"
-	if [[ -z $("$psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'pictor'") ]]; then
-		"$psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE pictor' >/dev/null
-		msg "created database pictor"
-	fi
-	msg "Postgres up on 127.0.0.1:$PG_PORT ($(elapsed)s)"
+	start_postgres &
+	PG_JOB=$!
+	join_ahead
+	"$SCRIPTS/build.sh" "$BIN"
+	wait "$PG_JOB" || die "Postgres did not start (log: .dev/log/postgres.log)"
+	PG_JOB=
 
 	# Redis: cache only, so no persistence.
 	mkdir -p "$REDIS_DIR"
