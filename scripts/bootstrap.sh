@@ -25,7 +25,7 @@ HELM_VERSION=v3.21.4
 # System packages make run needs: the build, the dev stack and the demo.
 PACKAGES=(
 	ca-certificates curl jq procps util-linux make # script tools (runuser is in util-linux)
-	gcc libc6-dev pkg-config libvips42 libglib2.0-dev # cgo build of the edge (bimg → libvips; headers: install_vips_headers)
+	gcc libc6-dev pkg-config libvips42             # cgo build of the edge (bimg → libvips; headers: install_vips_headers)
 	postgresql postgresql-client                   # dev stack and integration tests
 	redis-server                                   # L2 cache in the dev stack and tests
 	mate-backgrounds                               # sample photos for the demo origin
@@ -47,10 +47,10 @@ TEST_PACKAGES=("${GEN_PACKAGES[@]}" wrk libvips-tools chromium libvips-dev)
 # and promtool; make run does none of these.
 # make run installs the dashboard's npm packages alongside the system ones
 # (scripts/dev.sh): --system leaves them out, --web does only them.
-WANT_TEST=0 WANT_GEN=0 WANT_SYSTEM=1 WANT_WEB=1
+WANT_TEST=0 WANT_GEN=0 WANT_SYSTEM=1 WANT_WEB=1 VIPS_HEADERS=1
 case ${1:-} in
---bench) PACKAGES+=(nginx-light wrk libvips-tools libvips-dev) ;;
---test) PACKAGES+=("${TEST_PACKAGES[@]}") WANT_TEST=1 WANT_GEN=1 ;;
+--bench) PACKAGES+=(nginx-light wrk libvips-tools libvips-dev) VIPS_HEADERS=0 ;;
+--test) PACKAGES+=("${TEST_PACKAGES[@]}") WANT_TEST=1 WANT_GEN=1 VIPS_HEADERS=0 ;;
 --gen) PACKAGES+=("${GEN_PACKAGES[@]}") WANT_GEN=1 ;;
 --system) WANT_WEB=0 ;;
 --web) WANT_SYSTEM=0 ;;
@@ -104,46 +104,82 @@ install_packages() {
 	fi
 	msg "installing: ${missing[*]}"
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	((!VIPS_HEADERS)) || install_vips_headers
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 	INSTALLED_SOMETHING=1
 }
 
-# install_vips_headers gives the edge's cgo build libvips' headers and a
-# pkg-config file without Debian's libvips-dev, which depends on the
-# development package of every format libvips reads (135 more packages,
-# half a minute of a first make run). Its .deb, at the version of the
-# libvips42 installed, is unpacked into .dev/vips; the pkg-config file
-# there asks only for GLib's (libvips' headers include nothing else), and
-# libvips.so points at the installed library. scripts/build.sh uses it when
+# header_version PACKAGE: the version of PACKAGE installed, else the one
+# apt would install.
+header_version() {
+	local v
+	v=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "ii" {print $2}')
+	[[ -n $v ]] || v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+	[[ -n $v && $v != "(none)" ]] || die "apt knows no version of $1"
+	echo "$v"
+}
+
+# install_vips_headers gives the edge's cgo build libvips' and GLib's
+# headers without Debian's libvips-dev, which depends on the development
+# package of every format libvips reads and on Python (163 more packages,
+# half a minute of a first make run). The two .debs, at the versions of
+# the libraries installed or about to be, are unpacked into .dev/vips with
+# a pkg-config file of its own (libvips' headers include nothing but
+# GLib's) and .so links to the libraries. It needs only apt's package
+# lists, so install_packages calls it before apt installs anything, and
+# scripts/build.sh --ahead compiles the cgo packages while apt runs; only
+# the link waits for the libraries. build.sh uses .dev/vips when
 # pkg-config knows no vips; make test and make bench install libvips-dev.
 install_vips_headers() {
-	local dir=$ROOT/.dev/vips version tmp deb pc lib target
+	local dir=$ROOT/.dev/vips vips_v glib_v want tmp deb root lib name version
 	pkg-config --exists vips 2>/dev/null && return 0
-	version=$(dpkg-query -W -f='${Version}' libvips42) || die "libvips42 is not installed"
-	[[ -f $dir/version && $(<"$dir/version") == "$version" ]] && return 0
-	msg "unpacking libvips' headers ($version) into .dev/vips"
-	tmp=$(mktemp -d)
+	vips_v=$(header_version libvips42)
+	glib_v=$(header_version libglib2.0-0)
+	want="libvips-dev=$vips_v libglib2.0-dev=$glib_v"
+	[[ -f $dir/version && $(<"$dir/version") == "$want" ]] && return 0
+	msg "unpacking the headers of $want into .dev/vips"
+	mkdir -p "$ROOT/.dev"
+	tmp=$(mktemp -d "$ROOT/.dev/vips.XXXXXX")
 	# apt-get download runs as the _apt user when it can: let it write.
 	chmod 777 "$tmp"
-	(cd "$tmp" && apt-get download "libvips-dev=$version" >/dev/null) ||
-		die "apt-get download libvips-dev=$version failed"
-	deb=$(echo "$tmp"/libvips-dev_*.deb)
-	dpkg-deb -x "$deb" "$tmp/root" || die "cannot unpack $deb"
-	pc=$(echo "$tmp"/root/usr/lib/*/pkgconfig/vips.pc)
-	lib=$(echo "$tmp"/root/usr/lib/*/libvips.so)
-	[[ -f $pc && -L $lib && -d $tmp/root/usr/include/vips ]] || die "$deb has no vips.pc, libvips.so or headers"
-	target=$(dirname "${lib#"$tmp/root"}")/$(readlink "$lib")
-	[[ -f $target ]] || die "libvips-dev's libvips.so points at $target, which libvips42 did not install"
+	# shellcheck disable=SC2086 # two package=version words
+	if ! (cd "$tmp" && apt-get download $want >/dev/null 2>&1); then
+		# An installed library of an older point release than the archive
+		# holds: the headers of the same upstream version do.
+		msg "apt-get download $want failed; taking the versions apt has"
+		(cd "$tmp" && apt-get download libvips-dev libglib2.0-dev >/dev/null) ||
+			die "apt-get download libvips-dev libglib2.0-dev failed"
+	fi
+	for deb in "$tmp"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp/root" || die "cannot unpack $deb"
+	done
+	root=$tmp/root
+	lib=$(dirname "$(echo "$root"/usr/lib/*/libvips.so)")
+	[[ -d $root/usr/include/vips && -d $root/usr/include/glib-2.0 && -f $lib/glib-2.0/include/glibconfig.h ]] ||
+		die "libvips-dev or libglib2.0-dev has no headers where expected"
+	version=$(sed -n 's/^Version: *//p' "$lib/pkgconfig/vips.pc")
+	mkdir -p "$tmp/out/include" "$tmp/out/lib/pkgconfig" "$tmp/out/lib/glib-2.0"
+	cp -r "$root/usr/include/vips" "$root/usr/include/glib-2.0" "$tmp/out/include/"
+	cp -r "$lib/glib-2.0/include" "$tmp/out/lib/glib-2.0/"
+	for name in libvips.so libglib-2.0.so libgobject-2.0.so libgio-2.0.so; do
+		[[ -L $lib/$name ]] || die "no $name in libvips-dev or libglib2.0-dev"
+		ln -s "${lib#"$root"}/$(readlink "$lib/$name")" "$tmp/out/lib/$name"
+	done
+	cat >"$tmp/out/lib/pkgconfig/vips.pc" <<-EOF
+		prefix=$dir
+		Name: vips
+		Description: libvips and GLib headers from $want, for Pictor's edge (scripts/bootstrap.sh)
+		Version: $version
+		Libs: -L\${prefix}/lib -lvips -lgio-2.0 -lgobject-2.0 -lglib-2.0
+		Cflags: -I\${prefix}/include -I\${prefix}/include/glib-2.0 -I\${prefix}/lib/glib-2.0/include -pthread
+	EOF
+	printf '%s\n' "$want" >"$tmp/out/version"
+	# In place at once: build.sh --ahead may be waiting for it.
 	rm -rf "$dir"
-	mkdir -p "$dir/lib/pkgconfig" "$dir/include"
-	cp -r "$tmp/root/usr/include/vips" "$dir/include/"
-	ln -s "$target" "$dir/lib/libvips.so"
-	sed -e "s|^prefix=.*|prefix=$dir|" -e 's|^libdir=.*|libdir=${prefix}/lib|' \
-		-e '/^Requires.private:/d' "$pc" >"$dir/lib/pkgconfig/vips.pc"
+	mv "$tmp/out" "$dir"
+	rm -rf "$tmp"
 	PKG_CONFIG_PATH=$dir/lib/pkgconfig pkg-config --cflags --libs vips >/dev/null ||
 		die "pkg-config cannot use $dir/lib/pkgconfig/vips.pc"
-	printf '%s\n' "$version" >"$dir/version"
-	rm -rf "$tmp"
 	INSTALLED_SOMETHING=1
 }
 
@@ -278,7 +314,7 @@ if ((WANT_GEN)); then
 	install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 		"$PROTOC_GEN_GO_GRPC_VERSION" "protoc-gen-go-grpc ${PROTOC_GEN_GO_GRPC_VERSION#v}"
 fi
-install_vips_headers
+((!VIPS_HEADERS)) || install_vips_headers
 ((!WANT_WEB)) || install_web_deps
 if ((WANT_TEST)); then
 	install_weed

@@ -17,42 +17,64 @@ cd "$ROOT"
 # Build in workspace mode whatever the caller's GOWORK says.
 export GOWORK="$ROOT/go.work"
 
-# Without Debian's libvips-dev, the edge builds against the headers that
-# scripts/bootstrap.sh unpacked into .dev/vips.
-if ! pkg-config --exists vips 2>/dev/null && [[ -f $ROOT/.dev/vips/lib/pkgconfig/vips.pc ]]; then
-	export PKG_CONFIG_PATH="$ROOT/.dev/vips/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-fi
+# have_vips says whether pkg-config finds libvips; without Debian's
+# libvips-dev, the edge builds against the headers scripts/bootstrap.sh
+# unpacked into .dev/vips.
+have_vips() {
+	pkg-config --exists vips 2>/dev/null && return 0
+	[[ -f $ROOT/.dev/vips/lib/pkgconfig/vips.pc ]] || return 1
+	[[ :${PKG_CONFIG_PATH:-}: == *":$ROOT/.dev/vips/lib/pkgconfig:"* ]] ||
+		export PKG_CONFIG_PATH="$ROOT/.dev/vips/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+	pkg-config --exists vips 2>/dev/null
+}
+have_vips || true
 
-# standalone_deps lists the packages the binaries import that compile with
-# Go and gcc alone, before anything is installed or built: all but those
-# that ask pkg-config for a system library (bimg → libvips), those that
-# cannot be built yet (the dashboard's embed, before npm run build), and
-# the packages that import either; nor the mains, which go build would
-# link to throw away. go list prints a package's dependencies before it,
-# so one pass marks the dependents.
-standalone_deps() {
-	go list -e -deps -f '{{.ImportPath}} {{.Name}} {{if or .Error .DepsErrors}}1{{else}}{{len .CgoPkgConfig}}{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
-		awk '{
-			bad = $3 > 0
+# buildable_deps lists the packages the binaries import that can be
+# compiled now: all but those that ask pkg-config for libvips while it
+# has none (bimg), those that cannot be built yet (the dashboard's embed,
+# before npm run build), and the packages that import either; nor the
+# mains, which go build would link to throw away. go list prints a
+# package's dependencies before it, so one pass marks the dependents.
+buildable_deps() {
+	local vips=0
+	! have_vips || vips=1
+	go list -e -deps -f '{{.ImportPath}} {{.Name}} {{if or .Error .DepsErrors}}2{{else if .CgoPkgConfig}}1{{else}}0{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
+		awk -v vips="$vips" '{
+			bad = $3 == 2 || ($3 == 1 && !vips)
 			for (i = 4; i <= NF && !bad; i++) bad = ($i in needs)
 			if (bad) needs[$1] = 1
 			else if ($2 != "main") print $1
 		}'
 }
 
-# --ahead does the part of a build that needs no system package while
-# scripts/dev.sh has the bootstrap install them: the dashboard's npm
-# packages and its build, then what standalone_deps lists into the build
-# cache. On a new machine that is most of a cold build.
+# compile_deps puts what buildable_deps lists into the build cache.
+compile_deps() {
+	local pkgs
+	pkgs=$(buildable_deps) || die "listing the binaries' packages failed"
+	# shellcheck disable=SC2086 # one word per package
+	go build $pkgs || die "compiling the binaries' packages failed"
+	COMPILED=$(wc -w <<<"$pkgs")
+}
+
+# --ahead does what it can of a build while scripts/dev.sh has the
+# bootstrap install system packages: the dashboard's npm packages and its
+# build, every Go package that needs no libvips, then, once the bootstrap
+# has unpacked libvips' headers (or PICTOR_AHEAD_UNTIL, a file dev.sh
+# makes when the bootstrap is done, exists), the rest but the mains. On a
+# new machine that is all of a cold build but the links.
 if [[ ${1:-} == --ahead ]]; then
 	started=$SECONDS
 	if ! { "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" --web && (cd web && npm run --silent build); }; then
 		msg "installing or building the dashboard failed; going on with the Go packages"
 	fi
-	pkgs=$(standalone_deps) || die "listing the binaries' packages failed"
-	# shellcheck disable=SC2086 # one word per package
-	go build $pkgs || die "compiling the binaries' packages failed"
-	msg "built the dashboard and $(wc -w <<<"$pkgs") packages the binaries import, ahead, in $((SECONDS - started))s"
+	compile_deps
+	if ! have_vips; then
+		until have_vips || [[ -e ${PICTOR_AHEAD_UNTIL:-/} ]]; do
+			sleep 1
+		done
+		! have_vips || compile_deps
+	fi
+	msg "built the dashboard and $COMPILED packages the binaries import, ahead, in $((SECONDS - started))s"
 	exit 0
 fi
 

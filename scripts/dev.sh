@@ -347,14 +347,18 @@ start_ahead() {
 	local pin=()
 	AHEAD_CPUS=$(nproc 2>/dev/null || echo 1)
 	((AHEAD_CPUS < 2)) || pin=(env GOMAXPROCS="$AHEAD_CPUS" taskset -c "1-$((AHEAD_CPUS - 1))")
-	setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
+	rm -f "$RUN/bootstrap.done"
+	PICTOR_AHEAD_UNTIL="$RUN/bootstrap.done" \
+		setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' - \
 		"${pin[@]}" "$SCRIPTS/build.sh" --ahead </dev/null >"$LOGS/build-ahead.log" 2>&1 &
 	AHEAD_PID=$!
 }
 
-# unpin_ahead gives the build ahead every CPU once apt is done.
-unpin_ahead() {
+# bootstrap_done tells the build ahead that the bootstrap is done, and
+# gives it every CPU.
+bootstrap_done() {
 	local pid
+	touch "$RUN/bootstrap.done"
 	((AHEAD_CPUS >= 2)) || return 0
 	for pid in $(pgrep -g "$AHEAD_PID" || true); do
 		taskset -a -p -c "0-$((AHEAD_CPUS - 1))" "$pid" >/dev/null 2>&1 || true
@@ -415,7 +419,7 @@ run_stack() {
 
 	start_ahead
 	"$SCRIPTS/bootstrap.sh" --system
-	unpin_ahead
+	bootstrap_done
 	[[ -d $PHOTOS ]] || die "no sample photos at $PHOTOS (the mate-backgrounds package installs them; set PICTOR_DEV_PHOTOS_DIR to use another folder)"
 
 	# Secrets are generated once and reused, so encrypted keys stay readable.
