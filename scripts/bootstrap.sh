@@ -104,8 +104,23 @@ install_packages() {
 	fi
 	msg "installing: ${missing[*]}"
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-	((!VIPS_HEADERS)) || install_vips_headers
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	if ((VIPS_HEADERS)); then
+		# The cgo toolchain and libvips' headers come first, so that
+		# build.sh --ahead compiles the edge's cgo packages while apt
+		# installs the rest.
+		local first=() rest=()
+		for p in "${missing[@]}"; do
+			case $p in gcc | libc6-dev | pkg-config) first+=("$p") ;; *) rest+=("$p") ;; esac
+		done
+		if ((${#first[@]})); then
+			"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${first[@]}"
+		fi
+		install_vips_headers
+		missing=("${rest[@]}")
+	fi
+	if ((${#missing[@]})); then
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
 	INSTALLED_SOMETHING=1
 }
 
