@@ -35,9 +35,9 @@ have_vips || true
 # before npm run build), and the packages that import either; nor the
 # mains, which go build would link to throw away. go list prints a
 # package's dependencies before it, so one pass marks the dependents.
+# $1 is 1 when have_vips.
 buildable_deps() {
-	local vips=0
-	! have_vips || vips=1
+	local vips=$1
 	go list -e -deps -f '{{.ImportPath}} {{.Name}} {{if or .Error .DepsErrors}}2{{else if .CgoPkgConfig}}1{{else}}0{{end}} {{join .Deps " "}}' "${MAINS[@]}" |
 		awk -v vips="$vips" '{
 			bad = $3 == 2 || ($3 == 1 && !vips)
@@ -49,8 +49,11 @@ buildable_deps() {
 
 # compile_deps puts what buildable_deps lists into the build cache.
 compile_deps() {
-	local pkgs
-	pkgs=$(buildable_deps) || die "listing the binaries' packages failed"
+	local pkgs vips=0
+	# Here, not in buildable_deps' subshell: have_vips sets PKG_CONFIG_PATH
+	# for go build.
+	! have_vips || vips=1
+	pkgs=$(buildable_deps "$vips") || die "listing the binaries' packages failed"
 	# shellcheck disable=SC2086 # one word per package
 	go build $pkgs || die "compiling the binaries' packages failed"
 	COMPILED=$(wc -w <<<"$pkgs")
