@@ -32,9 +32,9 @@ have_vips || true
 # buildable_deps lists the packages the binaries import that can be
 # compiled now: all but those that ask pkg-config for libvips while it
 # has none (bimg), those that cannot be built yet (the dashboard's embed,
-# before npm run build), and the packages that import either; nor the
-# mains, which go build would link to throw away. go list prints a
-# package's dependencies before it, so one pass marks the dependents.
+# before npm run build), and the packages that import either. go list
+# prints a package's dependencies before it, so one pass marks the
+# dependents.
 # $1 is 1 when have_vips.
 buildable_deps() {
 	local vips=$1
@@ -43,11 +43,14 @@ buildable_deps() {
 			bad = $3 == 2 || ($3 == 1 && !vips)
 			for (i = 4; i <= NF && !bad; i++) bad = ($i in needs)
 			if (bad) needs[$1] = 1
-			else if ($2 != "main") print $1
+			else print $1
 		}'
 }
 
 # compile_deps puts what buildable_deps lists into the build cache.
+# go list -export compiles as go build does (the same cache entries), but
+# links nothing: a build ahead that includes the mains leaves only their
+# links to the build.
 compile_deps() {
 	local pkgs vips=0
 	# Here, not in buildable_deps' subshell: have_vips sets PKG_CONFIG_PATH
@@ -55,7 +58,7 @@ compile_deps() {
 	! have_vips || vips=1
 	pkgs=$(buildable_deps "$vips") || die "listing the binaries' packages failed"
 	# shellcheck disable=SC2086 # one word per package
-	go build $pkgs || die "compiling the binaries' packages failed"
+	go list -export $pkgs >/dev/null || die "compiling the binaries' packages failed"
 	COMPILED=$(wc -w <<<"$pkgs")
 }
 
@@ -63,7 +66,7 @@ compile_deps() {
 # bootstrap install system packages: the dashboard's npm packages and its
 # build, every Go package that needs no libvips, then, once the bootstrap
 # has unpacked libvips' headers (or PICTOR_AHEAD_UNTIL, a file dev.sh
-# makes when the bootstrap is done, exists), the rest but the mains. On a
+# makes when the bootstrap is done, exists), the rest. On a
 # new machine that is all of a cold build but the links.
 if [[ ${1:-} == --ahead ]]; then
 	started=$SECONDS
@@ -94,12 +97,14 @@ fi
 # do.
 go build -o "$OUT/edge" "${MAINS[0]}" &
 edge_pid=$!
+# The demo origin is a single stdlib-only file outside every module.
+GOWORK=off go build -o "$OUT/demo-origin" ./scripts/demo-origin/main.go &
+origin_pid=$!
 if ! (cd web && npm run --silent build); then
-	wait "$edge_pid" || true
+	wait "$edge_pid" "$origin_pid" || true
 	die "building the dashboard (npm run build in web/) failed"
 fi
-go build -o "$OUT/controlplane" "${MAINS[1]}" || { wait "$edge_pid" || true; die "building controlplane failed"; }
+go build -o "$OUT/controlplane" "${MAINS[1]}" || { wait "$edge_pid" "$origin_pid" || true; die "building controlplane failed"; }
 wait "$edge_pid" || die "building edge failed"
-# The demo origin is a single stdlib-only file outside every module.
-GOWORK=off go build -o "$OUT/demo-origin" ./scripts/demo-origin/main.go
+wait "$origin_pid" || die "building demo-origin failed"
 msg "built the dashboard, controlplane, edge, demo-origin into $OUT in $((SECONDS - started))s"
