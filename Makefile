@@ -26,9 +26,11 @@ bench-miss: ## one edge's cold misses (every request a new 12/18 MP source) vs i
 	@scripts/bench-miss.sh
 
 bench-config: ## config propagation to 50 edges, p50/p99 (target p99 < 200 ms)
+	@bash scripts/bootstrap.sh --bench
 	@scripts/bench-config.sh
 
 bench-fleet: ## config push at SaaS scale: 10,000 tenants, 100 edges, 2 replicas; changes, purges, bytes, memory, cold starts, a replica killed
+	@bash scripts/bootstrap.sh --bench
 	@scripts/bench-fleet.sh
 
 gen: ## regenerate the protobuf Go code under proto/
